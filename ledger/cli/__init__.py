@@ -1,0 +1,70 @@
+"""The ``tledger`` command line: a thin layer over :mod:`ledger.api`.
+
+Every user mistake ends as one line on stderr and a non-zero exit code, never a traceback:
+the top-level group turns :class:`~ledger.errors.LedgerError` and database errors into that
+line, so the same holds under ``typer.testing.CliRunner``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError, OperationalError
+from typer.core import TyperGroup
+
+from ledger.cli.common import err_console
+from ledger.errors import LedgerError
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class _LedgerGroup(TyperGroup):
+    """Turns a user's mistake into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (OperationalError, DBAPIError) as exc:
+            from ledger.db import resolve_url, translate_db_error
+
+            db = _find_db_param(ctx)
+            _fail(str(translate_db_error(exc, resolve_url(db))))
+        except KeyboardInterrupt:
+            _fail("interrupted: the transaction was rolled back, nothing was written", 130)
+        return None
+
+
+def _find_db_param(ctx: Any) -> str | None:
+    sub = ctx
+    while sub is not None:
+        if sub.params.get("db"):
+            return str(sub.params["db"])
+        sub = getattr(sub, "_tledger_child", None)  # pragma: no cover
+    return None
+
+
+app = typer.Typer(
+    name="tledger",
+    cls=_LedgerGroup,
+    help="Transformation target ledger: top-down targets beside bottom-up initiative "
+    "phasing, reconciled month by month.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# Command modules register themselves on ``app`` when imported.
+from ledger.cli import setup as _setup  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tledger`` console script."""
+    app(args=argv)

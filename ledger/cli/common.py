@@ -1,0 +1,94 @@
+"""What every command shares: the --db option, output formats, the error boundary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.api import Ledger
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="TLEDGER_DATABASE_URL",
+        help="Ledger database: a SQLite file path or a SQLAlchemy URL "
+        "(postgresql://user@host/db). Default ./tledger.db.",
+        show_envvar=True,
+    ),
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", help="Who makes the change (default TLEDGER_USER, else the OS user)."),
+]
+NoteOption = Annotated[str, typer.Option("--note", help="Why: kept with the submission.")]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="table for people, csv or json for scripts."),
+]
+
+
+def open_ledger(db: str | None) -> Ledger:
+    """Open the ledger, refusing an unmigrated or outdated database with a clear message."""
+    return Ledger.open(db)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
+        return None
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def emit(
+    frame: pd.DataFrame,
+    fmt: OutputFormat,
+    *,
+    title: str | None = None,
+    right: Sequence[str] = (),
+) -> None:
+    """Print ``frame`` as a Rich table, CSV or JSON (amounts as strings, never floats)."""
+    records = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    columns = [str(c) for c in frame.columns]
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps([dict(zip(columns, r, strict=True)) for r in records],
+                                    indent=2, ensure_ascii=False) + "\n")
+        return
+    if fmt == OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if v is None else v for v in r] for r in records])
+        return
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, justify="right" if c in right else "left")
+    for r in records:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    console.print(table)

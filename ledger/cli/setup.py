@@ -1,0 +1,252 @@
+"""Set-up commands: init, db, programme, unit, lever, stage, metric."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from ledger.api import Ledger
+from ledger.cli import app
+from ledger.cli.common import (
+    DbOption,
+    FormatOption,
+    NoteOption,
+    OutputFormat,
+    UserOption,
+    console,
+    emit,
+    open_ledger,
+)
+from ledger.db import describe_url, resolve_url, schema_state
+from ledger.errors import LedgerError
+from ledger.months import MonthError, parse_month
+
+
+@app.command("init")
+def init_cmd(db: DbOption = None) -> None:
+    """Create a ledger (default ./tledger.db) and migrate it to the newest schema.
+
+    Example: tledger init --db ledger.db
+    """
+    ledger = Ledger.init(db)
+    current, _ = schema_state(ledger.engine)
+    console.print(f"ledger ready at {describe_url(resolve_url(db))} (schema {current})")
+
+
+db_app = typer.Typer(help="Ledger database schema: upgrade, current.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Migrate the ledger to the newest schema this tledger knows.
+
+    Example: tledger db upgrade --db ledger.db
+    """
+    ledger = Ledger.init(db)
+    current, _ = schema_state(ledger.engine)
+    console.print(f"ledger at schema {current}")
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None) -> None:
+    """Print the ledger's schema revision and the newest one this tledger knows."""
+    ledger = Ledger(Ledger.open(db, check=False).engine)
+    current, head = schema_state(ledger.engine)
+    state = "up to date" if current == head else (
+        "no ledger: run `tledger init`" if current is None else "outdated: run `tledger db upgrade`"
+    )
+    console.print(f"current: {current or '(none)'}  head: {head}  ({state})")
+
+
+# ---------------------------------------------------------------- programme
+programme_app = typer.Typer(help="The programme this ledger tracks.", no_args_is_help=True)
+app.add_typer(programme_app, name="programme")
+
+
+def _month_arg(value: str, what: str) -> object:
+    try:
+        return parse_month(value)
+    except MonthError as exc:
+        raise LedgerError(f"{what}: {exc}") from exc
+
+
+@programme_app.command("create")
+def programme_create(
+    name: Annotated[str, typer.Option("--name", help="Programme name.")],
+    first_month: Annotated[str, typer.Option("--from", help="First month of the horizon, "
+                                             "e.g. 2026-07.")],
+    last_month: Annotated[str, typer.Option("--to", help="Last month of the horizon, "
+                                            "e.g. 2028-06.")],
+    currency: Annotated[str, typer.Option("--currency", help="Reporting currency (ISO).")] = "AUD",
+    fy_start: Annotated[int, typer.Option("--fy-start", help="Month (1-12) the fiscal year "
+                                          "starts in.")] = 7,
+    no_default_metrics: Annotated[bool, typer.Option(
+        "--no-default-metrics", help="Do not add the default benefit and cost metrics.")] = False,
+    db: DbOption = None,
+    user: UserOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Create the programme: name, currency, fiscal-year start and horizon.
+
+    Adds stage gates L0-L5 with default risk weights and two metrics: benefit (recurring
+    net benefit) and cost (one-off cost), both in the currency to the cent.
+
+    Example: tledger programme create --name "Cost 2028" --from 2026-07 --to 2028-06
+    """
+    ledger = open_ledger(db)
+    info = ledger.create_programme(
+        name=name, currency=currency, fy_start_month=fy_start,
+        first_month=_month_arg(first_month, "--from"),  # type: ignore[arg-type]
+        last_month=_month_arg(last_month, "--to"),  # type: ignore[arg-type]
+        user=user, note=note, default_metrics=not no_default_metrics,
+    )
+    console.print(f"programme {info.name!r} created: {info.first_month:%Y-%m} to "
+                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}")
+
+
+@programme_app.command("show")
+def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Show the programme, its horizon, metrics and stage gates."""
+    ledger = open_ledger(db)
+    with ledger.reading() as conn:
+        info = ledger.programme(conn)
+        metrics = ledger.metrics(conn)
+        counts = conn.exec_driver_sql(
+            "SELECT (SELECT COUNT(*) FROM initiative), (SELECT COUNT(*) FROM business_unit), "
+            "(SELECT COUNT(*) FROM lever), (SELECT COUNT(*) FROM submission)"
+        ).one()
+    from ledger.months import fiscal_year, fiscal_year_label
+
+    frame = pd.DataFrame([
+        ("name", info.name),
+        ("currency", info.currency),
+        ("fiscal year starts", f"month {info.fy_start_month}"),
+        ("horizon", f"{info.first_month:%Y-%m} to {info.last_month:%Y-%m} "
+                    f"({len(info.months)} months, "
+                    f"{fiscal_year_label(fiscal_year(info.first_month, info.fy_start_month))}-"
+                    f"{fiscal_year_label(fiscal_year(info.last_month, info.fy_start_month))})"),
+        ("metrics", ", ".join(f"{m.code} ({m.unit}, {m.kind})" for m in metrics)),
+        ("initiatives", str(counts[0])),
+        ("business units", str(counts[1])),
+        ("levers", str(counts[2])),
+        ("submissions", str(counts[3])),
+    ], columns=["field", "value"])
+    emit(frame, fmt, title="Programme")
+
+
+# ---------------------------------------------------------------- units and levers
+unit_app = typer.Typer(help="Business units: add and list.", no_args_is_help=True)
+lever_app = typer.Typer(help="Levers: add and list.", no_args_is_help=True)
+app.add_typer(unit_app, name="unit")
+app.add_typer(lever_app, name="lever")
+
+CodeArg = Annotated[str, typer.Argument(help="Short code, e.g. PRO (no spaces).")]
+NameArg = Annotated[str, typer.Argument(help="Full name.")]
+
+
+@unit_app.command("add")
+def unit_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: UserOption = None,
+             note: NoteOption = "") -> None:
+    """Add a business unit.
+
+    Example: tledger unit add PRO "Processing"
+    """
+    open_ledger(db).add_business_unit(code, name, user=user, note=note)
+    console.print(f"business unit {code} added")
+
+
+@unit_app.command("list")
+def unit_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """List the business units."""
+    emit(open_ledger(db).business_units()[["code", "name"]], fmt, title="Business units")
+
+
+@lever_app.command("add")
+def lever_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: UserOption = None,
+              note: NoteOption = "") -> None:
+    """Add a lever.
+
+    Example: tledger lever add PROC "Procurement"
+    """
+    open_ledger(db).add_lever(code, name, user=user, note=note)
+    console.print(f"lever {code} added")
+
+
+@lever_app.command("list")
+def lever_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """List the levers."""
+    emit(open_ledger(db).levers()[["code", "name"]], fmt, title="Levers")
+
+
+# ---------------------------------------------------------------- stage gates
+stage_app = typer.Typer(help="Stage gates L0-L5 and their risk weights.", no_args_is_help=True)
+app.add_typer(stage_app, name="stage")
+
+
+@stage_app.command("list")
+def stage_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """List the stage gates with their current risk weights."""
+    ledger = open_ledger(db)
+    frame = ledger.stage_gates()
+    emit(frame[["code", "name", "weight"]], fmt, title="Stage gates", right=["weight"])
+
+
+@stage_app.command("set-weight")
+def stage_set_weight(
+    code: Annotated[str, typer.Argument(help="Stage gate code, e.g. L2.")],
+    weight: Annotated[str, typer.Argument(help="Risk weight from 0 to 1, e.g. 0.5.")],
+    db: DbOption = None,
+    user: UserOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Set a stage gate's risk weight (kept as a new revision; history stays).
+
+    Example: tledger stage set-weight L2 0.6 --note "steering committee 2026-11"
+    """
+    try:
+        value = Decimal(weight.strip().rstrip("%")) / (100 if weight.strip().endswith("%") else 1)
+    except InvalidOperation as exc:
+        raise LedgerError(f"weight {weight!r}: expected a number from 0 to 1, e.g. 0.5") from exc
+    ledger = open_ledger(db)
+    ledger.set_stage_weight(code, value, user=user, note=note)
+    console.print(f"stage gate {code} weight set to {value}")
+
+
+# ---------------------------------------------------------------- metrics
+metric_app = typer.Typer(help="Metrics: what is counted (benefits and costs).",
+                         no_args_is_help=True)
+app.add_typer(metric_app, name="metric")
+
+
+@metric_app.command("add")
+def metric_add(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. volume.")],
+    name: Annotated[str, typer.Option("--name", help="Full name.")] = "",
+    unit: Annotated[str, typer.Option("--unit", help="Unit: a currency code, t, Mt, FTE...")] = "",
+    kind: Annotated[str, typer.Option("--kind", help="benefit or cost.")] = "benefit",
+    decimals: Annotated[int, typer.Option("--decimals", help="Decimal places kept (0-6); "
+                                          "cells are rounded half away from zero.")] = 2,
+    db: DbOption = None,
+    user: UserOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Add a metric.
+
+    Example: tledger metric add volume --name "Ore volume" --unit t --decimals 3
+    """
+    ledger = open_ledger(db)
+    m = ledger.add_metric(code=code, name=name, unit=unit or ledger.programme().currency,
+                          kind=kind, decimals=decimals, user=user, note=note)
+    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)")
+
+
+@metric_app.command("list")
+def metric_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """List the metrics."""
+    ledger = open_ledger(db)
+    frame = pd.DataFrame([m.__dict__ for m in ledger.metrics()])
+    emit(frame[["code", "name", "unit", "kind", "decimals"]], fmt, title="Metrics")

@@ -1,0 +1,302 @@
+"""The ledger's tables, as typed SQLAlchemy models.
+
+History is append-only. Content columns are written once and never updated; the only
+column ever written after insert is ``valid_to`` on a versioned row, set exactly once when a
+later submission supersedes (or removes) that version. A version is *current* while its
+``valid_to`` is :data:`OPEN`; it was valid *as of* submission ``S`` when
+``valid_from <= S < valid_to``. See ``docs/design.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: ``valid_to`` of a version that nothing has superseded yet (the largest BIGINT).
+OPEN = 9_223_372_036_854_775_807
+
+SCENARIOS = ("plan", "forecast", "actual")
+METRIC_KINDS = ("benefit", "cost")
+SCOPE_KINDS = ("programme", "business_unit", "lever")
+INITIATIVE_STATUSES = ("active", "withdrawn")
+SUBMISSION_KINDS = ("setup", "reference", "import", "edit", "target", "stage")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC on every backend and returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Submission(Base):
+    """One write to the ledger: an import, an edit, a target revision, a set-up step."""
+
+    __tablename__ = "submission"
+    __table_args__ = (CheckConstraint(_in("kind", SUBMISSION_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Increases in commit order: writers hold the ledger's write lock while they write."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """What sort of write: setup, reference, import, edit, target or stage."""
+    user: Mapped[str] = mapped_column(String(200))
+    """Who made it (``--user``, else ``TLEDGER_USER``, else the OS user)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    """When it was written (UTC); never earlier than the submission before it."""
+    source_name: Mapped[str | None] = mapped_column(String(500))
+    """The imported file's name, or None for a manual change."""
+    source_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    """SHA-256 of the imported file's bytes."""
+    note: Mapped[str] = mapped_column(Text, default="")
+    """Why the change was made, in the user's words."""
+    details: Mapped[str | None] = mapped_column(Text)
+    """Machine-readable extras as JSON (e.g. ``{"forced": true}``)."""
+
+
+class Programme(Base):
+    """The transformation programme this ledger tracks (one per ledger)."""
+
+    __tablename__ = "programme"
+    __table_args__ = (
+        CheckConstraint("fy_start_month BETWEEN 1 AND 12", name="fy_start_month"),
+        CheckConstraint("first_month <= last_month", name="horizon"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    """Reporting currency, ISO 4217 (e.g. AUD)."""
+    fy_start_month: Mapped[int] = mapped_column(SmallInteger)
+    """Month (1-12) the fiscal year starts in; fiscal years are named by the year they end in."""
+    first_month: Mapped[date] = mapped_column(Date)
+    """First month of the horizon (first day of that month)."""
+    last_month: Mapped[date] = mapped_column(Date)
+    """Last month of the horizon (first day of that month)."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+
+
+class Metric(Base):
+    """What is counted: a benefit or a cost, in a unit, exact to ``decimals`` places."""
+
+    __tablename__ = "metric"
+    __table_args__ = (
+        CheckConstraint(_in("kind", METRIC_KINDS), name="kind"),
+        CheckConstraint("decimals BETWEEN 0 AND 6", name="decimals"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(40))
+    """Unit of the amounts (a currency code, t, Mt, FTE...)."""
+    kind: Mapped[str] = mapped_column(String(8))
+    """benefit or cost."""
+    decimals: Mapped[int] = mapped_column(SmallInteger)
+    """Amounts are stored as integers of 10^-decimals of the unit; fixed once created."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+
+
+class BusinessUnit(Base):
+    """A business unit that initiatives belong to and targets cascade to."""
+
+    __tablename__ = "business_unit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+
+
+class Lever(Base):
+    """A cost or value lever (procurement, footprint, ...) targets cascade to."""
+
+    __tablename__ = "lever"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+
+
+class StageGate(Base):
+    """A maturity gate, L0 idea to L5 realised; ``ordinal`` orders them."""
+
+    __tablename__ = "stage_gate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    ordinal: Mapped[int] = mapped_column(SmallInteger, unique=True)
+
+
+class StageWeight(Base):
+    """A version of a stage gate's risk weight, in basis points (10000 = 100 %)."""
+
+    __tablename__ = "stage_weight"
+    __table_args__ = (
+        CheckConstraint("weight_bp BETWEEN 0 AND 10000", name="weight_bp"),
+        Index("ix_stage_weight_current", "stage_gate_id", "valid_to"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage_gate_id: Mapped[int] = mapped_column(ForeignKey("stage_gate.id"))
+    weight_bp: Mapped[int] = mapped_column(Integer)
+    """Risk weight in basis points: 5000 means half of the phasing counts."""
+    valid_from: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
+
+
+class Initiative(Base):
+    """An initiative's identity; its attributes live in :class:`InitiativeVersion`."""
+
+    __tablename__ = "initiative"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    """The id as the office writes it, e.g. GR-0042."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+
+
+class InitiativeVersion(Base):
+    """One version of an initiative's attributes (name, owner, unit, lever, stage, status)."""
+
+    __tablename__ = "initiative_version"
+    __table_args__ = (
+        CheckConstraint(_in("status", INITIATIVE_STATUSES), name="status"),
+        Index("ix_initiative_version_current", "valid_to", "initiative_id"),
+        Index(
+            "uq_initiative_version_one_current",
+            "initiative_id",
+            unique=True,
+            sqlite_where=text(f"valid_to = {OPEN}"),
+            postgresql_where=text(f"valid_to = {OPEN}"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    name: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str] = mapped_column(String(200))
+    business_unit_id: Mapped[int | None] = mapped_column(ForeignKey("business_unit.id"))
+    lever_id: Mapped[int | None] = mapped_column(ForeignKey("lever.id"))
+    stage_gate_id: Mapped[int] = mapped_column(ForeignKey("stage_gate.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    """active, or withdrawn (a full-snapshot import that no longer lists it)."""
+    valid_from: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
+
+
+class Phasing(Base):
+    """A version of one initiative's amount for one metric, scenario and month.
+
+    In-month impact, not cumulative. A cell emptied by a later submission ends its version
+    (``valid_to`` set) with no successor.
+    """
+
+    __tablename__ = "phasing"
+    __table_args__ = (
+        CheckConstraint(_in("scenario", SCENARIOS), name="scenario"),
+        # Covers the reconciliation's scans: SQLite answers them from the index alone.
+        Index(
+            "ix_phasing_scan",
+            "metric_id", "scenario", "valid_to", "valid_from", "month", "initiative_id",
+            "amount_minor",
+        ),
+        Index("ix_phasing_initiative", "initiative_id", "metric_id", "scenario", "month"),
+        Index("ix_phasing_valid_from", "valid_from"),
+        Index(
+            "uq_phasing_one_current",
+            "initiative_id", "metric_id", "scenario", "month",
+            unique=True,
+            sqlite_where=text(f"valid_to = {OPEN}"),
+            postgresql_where=text(f"valid_to = {OPEN}"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"))
+    scenario: Mapped[str] = mapped_column(String(8))
+    """plan, forecast or actual."""
+    month: Mapped[date] = mapped_column(Date)
+    """First day of the month the amount lands in."""
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    """The amount in 10^-decimals of the metric's unit (cents for money)."""
+    valid_from: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
+
+
+class Target(Base):
+    """A version of a top-down target amount for one metric, scope and month."""
+
+    __tablename__ = "target"
+    __table_args__ = (
+        CheckConstraint(_in("scope_kind", SCOPE_KINDS), name="scope_kind"),
+        Index(
+            "ix_target_scan", "metric_id", "valid_to", "valid_from", "scope_kind", "scope_code",
+            "month", "amount_minor",
+        ),
+        Index("ix_target_valid_from", "valid_from"),
+        Index(
+            "uq_target_one_current",
+            "metric_id", "scope_kind", "scope_code", "month",
+            unique=True,
+            sqlite_where=text(f"valid_to = {OPEN}"),
+            postgresql_where=text(f"valid_to = {OPEN}"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"))
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    """programme, business_unit or lever."""
+    scope_code: Mapped[str] = mapped_column(String(40))
+    """The business unit's or lever's code; empty for the programme."""
+    month: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)

@@ -1,0 +1,403 @@
+"""Loading and saving the ledger: set-based reads and bulk, append-only writes.
+
+Everything here takes a SQLAlchemy :class:`~sqlalchemy.Connection` inside a transaction
+(``ledger.db.reading`` / ``ledger.db.writing``) and moves whole tables at once: no per-row
+round trips. Fact frames use these columns:
+
+* phasing: ``initiative_id, metric_id, scenario, month, amount_minor``
+* target: ``metric_id, scope_kind, scope_code, month, amount_minor``
+
+``month`` is an ISO string ``YYYY-MM-01`` in fact frames (cheap to hash and merge);
+``amount_minor`` is an ``int64`` count of the metric's minor units.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Table, text
+
+from ledger.models import OPEN, Phasing, Target
+
+PHASING_KEY = ["initiative_id", "metric_id", "scenario", "month"]
+TARGET_KEY = ["metric_id", "scope_kind", "scope_code", "month"]
+
+
+def current_user(explicit: str | None = None) -> str:
+    """Who is writing: ``--user``, else ``TLEDGER_USER``, else the OS user."""
+    if explicit:
+        return explicit
+    env = os.environ.get("TLEDGER_USER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:  # pragma: no cover - no user database in some containers
+        return "unknown"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    id: int
+    created_at: datetime
+
+
+def new_submission(
+    conn: Connection,
+    *,
+    kind: str,
+    user: str,
+    note: str = "",
+    source_name: str | None = None,
+    source_sha256: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> SubmissionInfo:
+    """Record a submission inside the current write transaction.
+
+    Its timestamp is never earlier than the previous submission's, so ordering by time and
+    by id agree (writers are serialised by the write lock).
+    """
+    now = utcnow()
+    last = conn.execute(text("SELECT MAX(created_at) FROM submission")).scalar()
+    if last is not None:
+        last_dt = last if isinstance(last, datetime) else datetime.fromisoformat(str(last))
+        last_dt = last_dt.replace(tzinfo=UTC)
+        if last_dt > now:
+            now = last_dt
+    naive = now.astimezone(UTC).replace(tzinfo=None)
+    new_id = conn.execute(
+        text(
+            "INSERT INTO submission (kind, \"user\", created_at, source_name, source_sha256, "
+            "note, details) VALUES (:kind, :user, :created_at, :source_name, :sha, :note, "
+            ":details) RETURNING id"
+        ),
+        {
+            "kind": kind,
+            "user": user,
+            "created_at": naive,
+            "source_name": source_name,
+            "sha": source_sha256,
+            "note": note or "",
+            "details": json.dumps(details, sort_keys=True) if details else None,
+        },
+    ).scalar_one()
+    return SubmissionInfo(id=int(new_id), created_at=now)
+
+
+def last_submission_id(conn: Connection) -> int:
+    """The newest submission's id (0 for an empty ledger)."""
+    return int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM submission")).scalar_one())
+
+
+def submission_as_of(conn: Connection, instant: datetime) -> int:
+    """The last submission committed at or before ``instant`` (0 if none).
+
+    The ledger as of ``instant`` is every version with ``valid_from <= S < valid_to``.
+    """
+    if instant.tzinfo is None:
+        raise ValueError("as-of instants must be timezone-aware")
+    naive = instant.astimezone(UTC).replace(tzinfo=None)
+    value = conn.execute(
+        text("SELECT COALESCE(MAX(id), 0) FROM submission WHERE created_at <= :t"), {"t": naive}
+    ).scalar_one()
+    return int(value)
+
+
+def version_filter(as_of: int | None, alias: str = "") -> tuple[str, dict[str, int]]:
+    """SQL condition selecting the versions valid at submission ``as_of`` (None: current)."""
+    p = f"{alias}." if alias else ""
+    if as_of is None:
+        return f"{p}valid_to = {OPEN}", {}
+    return f"{p}valid_to > :as_of AND {p}valid_from <= :as_of", {"as_of": int(as_of)}
+
+
+# --------------------------------------------------------------------------- bulk writes
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named as the table's) in one bulk operation.
+
+    PostgreSQL: ``COPY ... FROM STDIN``. SQLite: the driver's ``executemany``.
+    """
+    if frame.empty:
+        return 0
+    columns = list(frame.columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cols = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+            for row in frame.itertuples(index=False, name=None):
+                copy.write_row(row)
+        return len(frame)
+    placeholders = ", ".join("?" for _ in columns)
+    cols = ", ".join(f'"{c}"' for c in columns)
+    rows = list(frame.itertuples(index=False, name=None))
+    if any(frame[c].dtype == object for c in columns):
+        rows = [tuple(_sql_value(v) for v in row) for row in rows]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.executemany(f"INSERT INTO {table.name} ({cols}) VALUES ({placeholders})", rows)
+    return len(rows)
+
+
+def close_versions(conn: Connection, table: Table, ids: Sequence[int], submission_id: int) -> int:
+    """End the versions ``ids`` at ``submission_id`` (the one column ever written twice)."""
+    if len(ids) == 0:
+        return 0
+    id_list = [int(i) for i in ids]
+    if conn.dialect.name == "postgresql":
+        result = conn.exec_driver_sql(
+            f"UPDATE {table.name} SET valid_to = %(sub)s WHERE id = ANY(%(ids)s) "
+            f"AND valid_to = {OPEN}",
+            {"sub": submission_id, "ids": id_list},
+        )
+        closed = result.rowcount
+    else:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        closed = 0
+        chunk = 30000
+        for start in range(0, len(id_list), chunk):
+            part = id_list[start:start + chunk]
+            # json_each takes the whole id list as one parameter: one statement per chunk.
+            cur = raw.execute(
+                f"UPDATE {table.name} SET valid_to = ? WHERE id IN "
+                f"(SELECT value FROM json_each(?)) AND valid_to = {OPEN}",
+                (submission_id, json.dumps(part)),
+            )
+            closed += cur.rowcount
+    if closed != len(id_list):
+        from ledger.errors import Conflict
+
+        raise Conflict(
+            f"{len(id_list) - closed} of {len(id_list)} {table.name} versions were changed by "
+            "another writer while this one ran; nothing was written, try again"
+        )
+    return closed
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def read_frame(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Run ``sql`` and return its rows as a DataFrame (column names from the query)."""
+    result = conn.execute(text(sql), params or {})
+    rows = result.fetchall()
+    return pd.DataFrame.from_records(rows, columns=list(result.keys()))
+
+
+def current_phasing(
+    conn: Connection,
+    *,
+    metric_ids: Iterable[int] | None = None,
+    scenarios: Iterable[str] | None = None,
+    initiative_ids: Iterable[int] | None = None,
+    as_of: int | None = None,
+) -> pd.DataFrame:
+    """Phasing versions valid now (or as of submission ``as_of``), with their row ids.
+
+    Columns: ``id, initiative_id, metric_id, scenario, month, amount_minor, valid_from``.
+    """
+    where, params = version_filter(as_of)
+    clauses = [where]
+    if metric_ids is not None:
+        ids = sorted({int(m) for m in metric_ids})
+        clauses.append(f"metric_id IN ({', '.join(str(i) for i in ids) or 'NULL'})")
+    if scenarios is not None:
+        scs = sorted(set(scenarios))
+        clauses.append(f"scenario IN ({', '.join(repr(s) for s in scs) or 'NULL'})")
+    if initiative_ids is not None:
+        iids = sorted({int(i) for i in initiative_ids})
+        clauses.append(f"initiative_id IN ({', '.join(str(i) for i in iids) or 'NULL'})")
+    frame = read_frame(
+        conn,
+        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
+        f"amount_minor, valid_from FROM phasing WHERE {' AND '.join(clauses)}",
+        params,
+    )
+    return _typed_facts(frame, ["id", "initiative_id", "metric_id", "amount_minor", "valid_from"])
+
+
+def current_targets(
+    conn: Connection, *, metric_ids: Iterable[int] | None = None, as_of: int | None = None
+) -> pd.DataFrame:
+    """Target versions valid now (or as of ``as_of``), with their row ids.
+
+    Columns: ``id, metric_id, scope_kind, scope_code, month, amount_minor, valid_from``.
+    """
+    where, params = version_filter(as_of)
+    clauses = [where]
+    if metric_ids is not None:
+        ids = sorted({int(m) for m in metric_ids})
+        clauses.append(f"metric_id IN ({', '.join(str(i) for i in ids) or 'NULL'})")
+    frame = read_frame(
+        conn,
+        "SELECT id, metric_id, scope_kind, scope_code, CAST(month AS VARCHAR(10)) AS month, "
+        f"amount_minor, valid_from FROM target WHERE {' AND '.join(clauses)}",
+        params,
+    )
+    return _typed_facts(frame, ["id", "metric_id", "amount_minor", "valid_from"])
+
+
+def _typed_facts(frame: pd.DataFrame, int_columns: list[str]) -> pd.DataFrame:
+    for col in int_columns:
+        frame[col] = frame[col].astype("int64") if len(frame) else pd.Series(dtype="int64")
+    for col in frame.columns:
+        if col not in int_columns:
+            frame[col] = frame[col].astype(object)
+    return frame
+
+
+# --------------------------------------------------------------------------- versioned writes
+
+
+@dataclass
+class FactChanges:
+    """What a versioned write did (or would do, for a dry run)."""
+
+    added: pd.DataFrame
+    """Keys that had no current value, with their new amount."""
+    changed: pd.DataFrame
+    """Keys whose amount changed: ``amount_minor`` (new) and ``old_amount_minor``."""
+    removed: pd.DataFrame
+    """Keys whose current value ends with no successor, with ``old_amount_minor``."""
+    unchanged: int
+
+    @property
+    def count(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+
+def diff_facts(
+    current: pd.DataFrame,
+    incoming: pd.DataFrame,
+    key: list[str],
+    scope: list[str] | None = None,
+) -> FactChanges:
+    """Compare ``incoming`` facts with ``current`` versions, vectorised.
+
+    ``scope`` (a prefix of the key's columns) says which current facts ``incoming``
+    replaces in full: a current fact whose scope tuple appears in ``incoming`` but whose key
+    does not is *removed*. With ``scope=None`` nothing is removed (an update).
+    """
+    cur = current[[*key, "id", "amount_minor"]].rename(
+        columns={"amount_minor": "old_amount_minor", "id": "old_id"}
+    )
+    inc = incoming[[*key, "amount_minor"]]
+    merged = inc.merge(cur, on=key, how="left", indicator=True)
+    is_new = merged["_merge"] == "left_only"
+    both = merged[~is_new]
+    differs = both["amount_minor"] != both["old_amount_minor"]
+    added = merged.loc[is_new, [*key, "amount_minor"]].reset_index(drop=True)
+    changed = both.loc[differs, [*key, "amount_minor", "old_amount_minor", "old_id"]].reset_index(
+        drop=True
+    )
+    changed["old_amount_minor"] = changed["old_amount_minor"].astype("int64")
+    changed["old_id"] = changed["old_id"].astype("int64")
+    if scope:
+        scopes = inc[scope].drop_duplicates()
+        in_scope = cur.merge(scopes, on=scope, how="inner")
+        gone = in_scope.merge(inc[key], on=key, how="left", indicator=True)
+        removed = gone.loc[gone["_merge"] == "left_only", [*key, "old_amount_minor", "old_id"]]
+        removed = removed.reset_index(drop=True)
+    else:
+        removed = pd.DataFrame(columns=[*key, "old_amount_minor", "old_id"])
+    return FactChanges(
+        added=added, changed=changed, removed=removed, unchanged=int((~differs).sum())
+    )
+
+
+def write_fact_changes(
+    conn: Connection, table: Table, key: list[str], changes: FactChanges, submission_id: int
+) -> None:
+    """Apply ``changes`` as new versions under ``submission_id``: close, then insert."""
+    old_ids = pd.concat([changes.changed["old_id"], changes.removed["old_id"]]).tolist()
+    close_versions(conn, table, old_ids, submission_id)
+    new_rows = pd.concat(
+        [changes.added[[*key, "amount_minor"]], changes.changed[[*key, "amount_minor"]]],
+        ignore_index=True,
+    )
+    if new_rows.empty:
+        return
+    new_rows = new_rows.assign(valid_from=submission_id, valid_to=OPEN)
+    new_rows["amount_minor"] = new_rows["amount_minor"].astype("int64")
+    bulk_insert(conn, table, new_rows)
+
+
+def write_phasing(
+    conn: Connection,
+    incoming: pd.DataFrame,
+    submission_id: int,
+    *,
+    replace_scope: list[str] | None = ("initiative_id", "metric_id", "scenario"),  # type: ignore[assignment]
+    dry_run: bool = False,
+) -> FactChanges:
+    """Write phasing facts as new versions where they differ from the current ones.
+
+    ``incoming`` has ``initiative_id, metric_id, scenario, month, amount_minor`` (month an
+    ISO string). By default each (initiative, metric, scenario) present in ``incoming`` is
+    replaced in full: months it no longer lists are removed. Pass ``replace_scope=None`` to
+    only add and change.
+    """
+    incoming = incoming.copy()
+    incoming["month"] = incoming["month"].map(_iso_month)
+    current = current_phasing(
+        conn,
+        metric_ids=incoming["metric_id"].unique().tolist(),
+        scenarios=incoming["scenario"].unique().tolist(),
+        initiative_ids=incoming["initiative_id"].unique().tolist(),
+    )
+    changes = diff_facts(
+        current, incoming, PHASING_KEY, list(replace_scope) if replace_scope else None
+    )
+    if not dry_run:
+        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)  # type: ignore[arg-type]
+    return changes
+
+
+def write_targets(
+    conn: Connection,
+    incoming: pd.DataFrame,
+    submission_id: int,
+    *,
+    replace_scope: list[str] | None = ("metric_id", "scope_kind", "scope_code"),  # type: ignore[assignment]
+    dry_run: bool = False,
+) -> FactChanges:
+    """Write target facts as a new revision (see :func:`write_phasing`)."""
+    incoming = incoming.copy()
+    incoming["month"] = incoming["month"].map(_iso_month)
+    current = current_targets(conn, metric_ids=incoming["metric_id"].unique().tolist())
+    changes = diff_facts(
+        current, incoming, TARGET_KEY, list(replace_scope) if replace_scope else None
+    )
+    if not dry_run:
+        write_fact_changes(conn, Target.__table__, TARGET_KEY, changes, submission_id)  # type: ignore[arg-type]
+    return changes
+
+
+def _iso_month(value: Any) -> str:
+    if isinstance(value, datetime):
+        return date(value.year, value.month, 1).isoformat()
+    if isinstance(value, date):
+        return date(value.year, value.month, 1).isoformat()
+    if isinstance(value, pd.Timestamp):
+        return date(value.year, value.month, 1).isoformat()
+    return str(value)[:10]

@@ -1,0 +1,46 @@
+"""Alembic migrations, shipped inside the distribution so an installed ``tledger`` finds them.
+
+Use :func:`upgrade` / :func:`downgrade` rather than the ``alembic`` command: the
+configuration is built here, from the package's own folder and the ledger's URL.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+HERE = Path(__file__).resolve().parent
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic configuration for this package's migrations and ``url``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision this tledger knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Migrate the database behind ``connection`` up to ``revision``."""
+    command.upgrade(alembic_config(connection=connection), revision)
+
+
+def downgrade(connection: Connection, revision: str) -> None:
+    """Migrate the database behind ``connection`` down to ``revision``."""
+    command.downgrade(alembic_config(connection=connection), revision)

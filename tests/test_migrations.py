@@ -1,0 +1,41 @@
+"""The schema: migrations go up, down and up again; models and migrations agree."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+import migrations
+from ledger.api import Ledger
+from ledger.db import resolve_url
+from ledger.models import Base
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(resolve_url(url))
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_empty_to_head_to_base_to_head(empty_db_url):
+    led = Ledger.init(empty_db_url)
+    assert _tables(empty_db_url) == set(Base.metadata.tables)
+    with led.engine.begin() as conn:
+        migrations.downgrade(conn, "base")
+    assert _tables(empty_db_url) == set()
+    with led.engine.begin() as conn:
+        migrations.upgrade(conn, "head")
+    assert _tables(empty_db_url) == set(Base.metadata.tables)
+    led.dispose()
+
+
+def test_models_and_migrations_agree(db_url):
+    engine = create_engine(resolve_url(db_url))
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
+    engine.dispose()
+    assert diff == []
