@@ -6,7 +6,7 @@ The CLI is a thin layer over these methods; notebooks and the report writers use
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +54,12 @@ class MetricInfo:
     unit: str
     kind: str
     decimals: int
+
+
+def _as_utc(value: Any) -> datetime:
+    """A submission time read back from either backend, as an aware UTC datetime."""
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _as_date(value: Any) -> date:
@@ -334,7 +340,11 @@ class Ledger:
                "FROM submission ORDER BY id DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return read_frame(conn, sql)
+        frame = read_frame(conn, sql)
+        frame["created_at"] = pd.Series(
+            [_as_utc(v) for v in frame["created_at"]], index=frame.index, dtype=object
+        )
+        return frame
 
 
 def _check_code(code: str, what: str) -> str:

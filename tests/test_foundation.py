@@ -199,3 +199,8 @@ def test_large_amounts_sum_exactly_on_both_backends(programme):
             text(f"SELECT SUM(amount_minor) FROM phasing WHERE valid_to = {OPEN}")
         ).scalar_one()
     assert int(total) == 24 * 999_999_999_999 + 1
+
+
+def test_submission_times_read_back_as_aware_utc_on_both_backends(programme):
+    created = programme.submissions()["created_at"]
+    assert all(isinstance(v, datetime) and v.tzinfo is not None for v in created)
