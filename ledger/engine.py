@@ -1,0 +1,588 @@
+"""The reconciliation engine: the month-by-month gap of the bottom-up to the top-down.
+
+Public, stable API (shapes documented in ``docs/engine.md``)::
+
+    from ledger.engine import gap, checks, GapReport
+
+    rep = gap(ledger, metric="benefit", scenario="plan", by="business_unit",
+              as_of=datetime(2026, 11, 1, tzinfo=UTC), weighted=False,
+              fiscal_year=2027, compare=None)
+
+:func:`gap` returns a :class:`GapReport`:
+
+* ``monthly``: one row per part and month of the horizon (or of ``fiscal_year``). Columns
+  ``part, month, fiscal_year, target, bottom_up, [bottom_up_unweighted,] gap,
+  cumulative_target, cumulative_bottom_up, cumulative_gap, coverage``. ``part`` is
+  ``"Programme"`` without a breakdown; with ``by`` it is the part's code (business unit or
+  lever code, stage gate code, owner name) and the row set ``"(unallocated)"`` carries what
+  no part owns: the bottom-up of initiatives without such a part and the programme target
+  not cascaded to any part. Parts plus unallocated equal the programme, exactly.
+* ``fiscal``: one row per part and fiscal year plus a ``"Horizon"`` row per part. Columns
+  ``part, period, target, bottom_up, [bottom_up_unweighted,] gap, coverage,
+  exit_run_rate, target_exit_run_rate``.
+* ``programme_monthly`` / ``programme_fiscal``: the unbroken programme series in the same
+  shapes (equal to ``monthly`` / ``fiscal`` when ``by`` is None).
+
+Amounts are :class:`~decimal.Decimal` with exactly the metric's decimals; ``coverage`` is
+``bottom_up / target`` rounded half away from zero to 4 decimals, None where the target is
+zero. Cumulative columns run from the horizon's first month, also when ``fiscal_year``
+restricts the rows shown.
+
+``compare`` turns the report into scenario-versus-scenario: ``gap(..., scenario="forecast",
+compare="plan")`` puts the *plan* bottom-up in the ``target`` columns and the *forecast*
+bottom-up in ``bottom_up``, part by part, so ``gap`` is plan minus forecast (positive: the
+forecast falls short of the plan) and coverage is forecast over plan. Top-down targets play
+no part in a comparison.
+
+:func:`checks` returns the findings the office acts on (cascade gaps, initiatives without
+phasing, phasing outside the horizon, negative benefits, late stage gates without actuals)
+as a DataFrame with columns ``check, severity, metric, scope, month, subject, detail,
+amount``.
+
+How it computes: every sum is one SQL ``GROUP BY`` over integer minor units (the covering
+index ``ix_phasing_scan`` answers the unbroken query on its own), read inside one
+:func:`ledger.db.reading` transaction, so the report is a consistent snapshot; integers turn
+into Decimals only at the end. Withdrawn initiatives contribute nothing. A risk-weighted
+amount is computed per fact, ``amount_minor * weight_bp / 10000`` rounded half away from
+zero to a minor unit with integer arithmetic in SQL, then summed; weighted totals are exact
+sums of weighted facts. Stage gates and weights are those valid at ``as_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from ledger.api import Ledger, MetricInfo, ProgrammeInfo
+from ledger.errors import LedgerError
+from ledger.models import SCENARIOS
+from ledger.money import from_minor
+from ledger.months import (
+    MonthError,
+    fiscal_year_label,
+    fiscal_year_months,
+    parse_fiscal_year,
+)
+from ledger.months import fiscal_year as fiscal_year_of
+from ledger.store import last_submission_id, read_frame, submission_as_of, version_filter
+
+__all__ = [
+    "BREAKDOWNS",
+    "CHECK_COLUMNS",
+    "FISCAL_COLUMNS",
+    "HORIZON",
+    "MONTHLY_COLUMNS",
+    "PROGRAMME_PART",
+    "UNALLOCATED",
+    "GapReport",
+    "as_of_instant",
+    "checks",
+    "gap",
+]
+
+#: ``part`` of the unbroken series.
+PROGRAMME_PART = "Programme"
+#: ``part`` of what no part of a breakdown owns.
+UNALLOCATED = "(unallocated)"
+#: ``period`` of the whole-horizon row in ``GapReport.fiscal``.
+HORIZON = "Horizon"
+#: The dimensions ``gap(by=...)`` breaks down by.
+BREAKDOWNS = ("business_unit", "lever", "stage", "owner")
+
+MONTHLY_COLUMNS = [
+    "part", "month", "fiscal_year", "target", "bottom_up", "gap", "cumulative_target",
+    "cumulative_bottom_up", "cumulative_gap", "coverage",
+]
+FISCAL_COLUMNS = [
+    "part", "period", "target", "bottom_up", "gap", "coverage", "exit_run_rate",
+    "target_exit_run_rate",
+]
+CHECK_COLUMNS = ["check", "severity", "metric", "scope", "month", "subject", "detail", "amount"]
+
+#: Coverage ratios are rounded half away from zero to this many decimals.
+COVERAGE_DECIMALS = 4
+# Aggregates beyond this could overflow int64 once summed over months and parts.
+_MAX_MINOR = 2**62 // 1024
+
+# The version attribute each breakdown reads from initiative_version.
+_PART_COLUMN = {
+    "business_unit": "v.business_unit_id",
+    "lever": "v.lever_id",
+    "stage": "v.stage_gate_id",
+    "owner": "v.owner",
+}
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """The reconciliation of one metric and scenario, as the ledger stood at one instant."""
+
+    programme: ProgrammeInfo
+    metric: MetricInfo
+    scenario: str
+    compare: str | None
+    """The scenario in the ``target`` columns instead of the top-down target, or None."""
+    by: str | None
+    weighted: bool
+    fiscal_year: int | None
+    as_of: datetime | None
+    """The instant asked for (None: the current state)."""
+    as_of_submission: int
+    """The last submission included: every version valid at it is in the report."""
+    last_submission_id: int
+    """The ledger's newest submission when the report was read."""
+    monthly: pd.DataFrame
+    fiscal: pd.DataFrame
+    programme_monthly: pd.DataFrame
+    programme_fiscal: pd.DataFrame
+
+    @property
+    def months(self) -> list[date]:
+        """The months the ``monthly`` frame covers, in order."""
+        return sorted(set(self.monthly["month"]))
+
+    @property
+    def parts(self) -> list[str]:
+        """The parts in report order (``"Programme"`` alone without a breakdown)."""
+        return list(dict.fromkeys(self.monthly["part"]))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def as_of_instant(value: datetime | date | str | None) -> datetime | None:
+    """Normalise an as-of value to an aware UTC instant.
+
+    A :class:`date` (or an ISO date string) means the end of that day in UTC: everything
+    committed on that day is included. A naive datetime is taken as UTC.
+
+    Raises:
+        LedgerError: text that is neither an ISO date nor an ISO datetime.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                value = date.fromisoformat(text)
+            else:
+                value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise LedgerError(
+                f"as-of {text!r}: expected an ISO date (2026-10-31) or datetime "
+                "(2026-10-31T17:00:00+10:00)"
+            ) from exc
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    end_of_day = datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
+    return end_of_day - timedelta(microseconds=1)
+
+
+def _fiscal_year_arg(value: int | str | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return parse_fiscal_year(value)
+    except MonthError as exc:
+        raise LedgerError(f"fiscal year: {exc}") from exc
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat()[:10] if isinstance(value, date) else str(value)[:10]
+
+
+def _ints(series: pd.Series) -> pd.Series:
+    """Aggregates from SQL as int64 (PostgreSQL returns SUM(bigint) as numeric)."""
+    values = [int(v) for v in series.tolist()]
+    if values and max(abs(v) for v in values) > _MAX_MINOR:
+        raise LedgerError("amounts too large to reconcile exactly (beyond 4.5e15 minor units)")
+    return pd.Series(values, index=series.index, dtype="int64")
+
+
+def _decimals(series: pd.Series, decimals: int) -> list[Decimal]:
+    return [from_minor(v, decimals) for v in series.tolist()]
+
+
+def _coverage(bottom_up: pd.Series, target: pd.Series) -> list[Decimal | None]:
+    quantum = Decimal(1).scaleb(-COVERAGE_DECIMALS)
+    # b == 0 is written as a plain 0 so a negative target never yields "-0.0000".
+    return [
+        None if t == 0 else Decimal(0).quantize(quantum) if b == 0
+        else (Decimal(b) / Decimal(t)).quantize(quantum, rounding=ROUND_HALF_UP)
+        for b, t in zip(bottom_up.tolist(), target.tolist(), strict=True)
+    ]
+
+
+def _weighted_sql(amount: str, weight: str) -> str:
+    """Per-fact ``amount * weight / 10000`` rounded half away from zero, in integers.
+
+    Split the amount as ``q * 10000 + r`` (``/`` and ``%`` truncate toward zero on SQLite
+    and PostgreSQL, so ``r`` has the amount's sign): ``q * weight`` is exact and only
+    ``r * weight`` (below 10^8) needs rounding, so no intermediate can overflow.
+    """
+    q = f"({amount} / 10000)"
+    r = f"({amount} % 10000)"
+    return (
+        f"({q} * {weight} + CASE WHEN {r} < 0 THEN -((-{r} * {weight} + 5000) / 10000) "
+        f"ELSE ({r} * {weight} + 5000) / 10000 END)"
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _bottom_up(
+    conn: Connection,
+    *,
+    metric_id: int,
+    scenario: str,
+    as_of_sub: int | None,
+    by: str | None,
+    weighted: bool,
+    first: date,
+    last: date,
+) -> pd.DataFrame:
+    """Bottom-up per month (and part key) in minor units, summed in SQL.
+
+    Columns ``month`` (ISO), ``part_key`` (None without a breakdown or when an initiative
+    has no such part), ``amount`` and, when weighted, ``weighted``.
+    """
+    p_where, vf_params = version_filter(as_of_sub, "p")
+    v_where, _ = version_filter(as_of_sub, "v")
+    params: dict[str, Any] = {**vf_params, "metric": metric_id, "scenario": scenario,
+                              "first": _iso(first), "last": _iso(last)}
+    where = (f"p.metric_id = :metric AND p.scenario = :scenario AND {p_where} "
+             "AND p.month >= :first AND p.month <= :last")
+    if by is None and not weighted:
+        # The hot path: the covering index alone answers it; withdrawn initiatives are a
+        # small set excluded by an anti-join.
+        sql = (
+            "SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
+            f"FROM phasing p WHERE {where} AND p.initiative_id NOT IN "
+            f"(SELECT v.initiative_id FROM initiative_version v WHERE {v_where} "
+            "AND v.status = 'withdrawn') GROUP BY p.month"
+        )
+        frame = read_frame(conn, sql, params)
+        frame["part_key"] = None
+    else:
+        part = _PART_COLUMN[by] if by else "NULL"
+        select = ["SUM(p.amount_minor) AS amount"]
+        joins = [f"LEFT JOIN initiative_version v ON v.initiative_id = p.initiative_id "
+                 f"AND {v_where}"]
+        if weighted:
+            w_where, _ = version_filter(as_of_sub, "w")
+            joins.append(f"LEFT JOIN stage_weight w ON w.stage_gate_id = v.stage_gate_id "
+                         f"AND {w_where}")
+            select.append(
+                f"SUM({_weighted_sql('p.amount_minor', 'COALESCE(w.weight_bp, 0)')}) "
+                "AS weighted"
+            )
+        group = "p.month" + (f", {part}" if by else "")
+        sql = (
+            f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part} AS part_key, "
+            f"{', '.join(select)} FROM phasing p {' '.join(joins)} "
+            f"WHERE {where} AND COALESCE(v.status, 'active') <> 'withdrawn' GROUP BY {group}"
+        )
+        frame = read_frame(conn, sql, params)
+    if frame.empty:
+        cols = ["month", "part_key", "amount"] + (["weighted"] if weighted else [])
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("amount", "weighted")
+                                          else object) for c in cols})
+    frame["amount"] = _ints(frame["amount"])
+    if weighted:
+        frame["weighted"] = _ints(frame["weighted"])
+    frame["month"] = frame["month"].map(_iso)
+    return frame
+
+
+def _targets(conn: Connection, metric_id: int, as_of_sub: int | None) -> pd.DataFrame:
+    """Target versions valid at ``as_of_sub``: ``scope_kind, scope_code, month, amount``."""
+    where, params = version_filter(as_of_sub)
+    frame = read_frame(
+        conn,
+        "SELECT scope_kind, scope_code, CAST(month AS VARCHAR(10)) AS month, "
+        f"amount_minor AS amount FROM target WHERE metric_id = :metric AND {where}",
+        {**params, "metric": metric_id},
+    )
+    if frame.empty:
+        return pd.DataFrame({"scope_kind": pd.Series(dtype=object),
+                             "scope_code": pd.Series(dtype=object),
+                             "month": pd.Series(dtype=object),
+                             "amount": pd.Series(dtype="int64")})
+    frame["amount"] = _ints(frame["amount"])
+    frame["month"] = frame["month"].map(_iso)
+    return frame
+
+
+def _part_catalogue(conn: Connection, by: str, as_of_sub: int | None) -> pd.DataFrame:
+    """The parts of a breakdown in report order: ``part_key, part`` (key to code)."""
+    if by == "business_unit":
+        sql = "SELECT id AS part_key, code AS part FROM business_unit ORDER BY code"
+    elif by == "lever":
+        sql = "SELECT id AS part_key, code AS part FROM lever ORDER BY code"
+    elif by == "stage":
+        sql = "SELECT id AS part_key, code AS part FROM stage_gate ORDER BY ordinal"
+    else:
+        where, params = version_filter(as_of_sub)
+        frame = read_frame(
+            conn,
+            f"SELECT DISTINCT owner AS part_key FROM initiative_version WHERE {where} "
+            "AND status = 'active' AND owner <> '' ORDER BY owner",
+            params,
+        )
+        frame["part"] = frame["part_key"]
+        return frame
+    return read_frame(conn, sql)
+
+
+# --------------------------------------------------------------------------- assembling
+
+
+def _series_frame(
+    parts: Sequence[str],
+    months: Sequence[str],
+    target: pd.DataFrame,
+    bottom_up: pd.DataFrame,
+    weighted: bool,
+) -> pd.DataFrame:
+    """Integer series per part and month: every part x month, zeros where nothing is set.
+
+    ``target`` and ``bottom_up`` have ``part, month, amount`` (+ ``weighted``).
+    """
+    index = pd.MultiIndex.from_product([list(parts), list(months)], names=["part", "month"])
+    t = target.groupby(["part", "month"])["amount"].sum()
+    out = pd.DataFrame(index=index)
+    out["target"] = t.reindex(index, fill_value=0).astype("int64")
+    b_cols = ["amount", *(["weighted"] if weighted else [])]
+    b = bottom_up.groupby(["part", "month"])[b_cols].sum().reindex(index, fill_value=0)
+    b = b.astype("int64")
+    if weighted:
+        out["bottom_up"] = b["weighted"]
+        out["bottom_up_unweighted"] = b["amount"]
+    else:
+        out["bottom_up"] = b["amount"]
+    return out.reset_index()
+
+
+def _monthly(series: pd.DataFrame, decimals: int, fy_start: int, weighted: bool,
+             keep_months: set[str]) -> pd.DataFrame:
+    """The documented monthly frame from integer series (cumulative from the horizon start)."""
+    s = series.copy()
+    s["gap"] = s["target"] - s["bottom_up"]
+    grouped = s.groupby("part", sort=False)
+    s["cumulative_target"] = grouped["target"].cumsum()
+    s["cumulative_bottom_up"] = grouped["bottom_up"].cumsum()
+    s["cumulative_gap"] = s["cumulative_target"] - s["cumulative_bottom_up"]
+    s = s[s["month"].isin(keep_months)].reset_index(drop=True)
+    months = [date.fromisoformat(m) for m in s["month"]]
+    out = pd.DataFrame({
+        "part": s["part"].astype(object),
+        "month": pd.Series(months, index=s.index, dtype=object),
+        "fiscal_year": [fiscal_year_label(fiscal_year_of(m, fy_start)) for m in months],
+    })
+    amount_cols = ["target", "bottom_up", *(["bottom_up_unweighted"] if weighted else []),
+                   "gap", "cumulative_target", "cumulative_bottom_up", "cumulative_gap"]
+    for col in amount_cols:
+        out[col] = pd.Series(_decimals(s[col], decimals), index=s.index, dtype=object)
+    out["coverage"] = pd.Series(_coverage(s["bottom_up"], s["target"]), index=s.index,
+                                dtype=object)
+    return out
+
+
+def _fiscal(series: pd.DataFrame, decimals: int, fy_start: int, weighted: bool,
+            keep_fy: int | None) -> pd.DataFrame:
+    """Per part: one row per fiscal year (or just ``keep_fy``) and a whole-horizon row."""
+    s = series.copy()
+    s["period"] = [fiscal_year_label(fiscal_year_of(date.fromisoformat(m), fy_start))
+                   for m in s["month"]]
+    amounts = ["target", "bottom_up", *(["bottom_up_unweighted"] if weighted else [])]
+    frames = []
+    for period_col in ("period", None):
+        keys = ["part", "period"] if period_col else ["part"]
+        g = s.groupby(keys, sort=False)
+        sums = g[amounts].sum()
+        last = g[["target", "bottom_up"]].last()  # rows are in month order within a part
+        sums["exit_run_rate"] = last["bottom_up"] * 12
+        sums["target_exit_run_rate"] = last["target"] * 12
+        sums = sums.reset_index()
+        if period_col is None:
+            sums["period"] = HORIZON
+        elif keep_fy is not None:
+            sums = sums[sums["period"] == fiscal_year_label(keep_fy)]
+        frames.append(sums)
+    # One block per part: its fiscal years in order, then its Horizon row.
+    both = pd.concat(frames, ignore_index=True)
+    order = {p: i for i, p in enumerate(dict.fromkeys(s["part"]))}
+    both["_p"] = both["part"].map(order)
+    both["_h"] = (both["period"] == HORIZON).astype(int)
+    both = both.sort_values(["_p", "_h"], kind="stable").reset_index(drop=True)
+    both["gap"] = both["target"] - both["bottom_up"]
+    out = pd.DataFrame({"part": both["part"].astype(object),
+                        "period": both["period"].astype(object)})
+    for col in ["target", "bottom_up", *(["bottom_up_unweighted"] if weighted else []), "gap"]:
+        out[col] = pd.Series(_decimals(both[col], decimals), index=both.index, dtype=object)
+    out["coverage"] = pd.Series(_coverage(both["bottom_up"], both["target"]), index=both.index,
+                                dtype=object)
+    for col in ("exit_run_rate", "target_exit_run_rate"):
+        out[col] = pd.Series(_decimals(both[col], decimals), index=both.index, dtype=object)
+    return out
+
+
+# --------------------------------------------------------------------------- gap
+
+
+def gap(
+    ledger: Ledger,
+    *,
+    metric: str | None = None,
+    scenario: str = "plan",
+    by: str | None = None,
+    as_of: datetime | date | str | None = None,
+    weighted: bool = False,
+    fiscal_year: int | str | None = None,
+    compare: str | None = None,
+) -> GapReport:
+    """Reconcile the bottom-up to the top-down, month by month.
+
+    Args:
+        ledger: the ledger to read.
+        metric: metric code (None: the ledger's first metric, ``benefit`` by default).
+        scenario: ``plan``, ``forecast`` or ``actual``: whose phasing is the bottom-up.
+        by: None, or ``business_unit``, ``lever``, ``stage`` or ``owner``: one row set per
+            part plus ``"(unallocated)"``; parts and unallocated add up to the programme.
+        as_of: report the ledger as it stood at this instant (see :func:`as_of_instant`);
+            None for the current state.
+        weighted: risk-weight each fact by its initiative's stage gate weight (both valid at
+            ``as_of``); ``bottom_up_unweighted`` is reported beside.
+        fiscal_year: e.g. 2027 or ``"FY27"``: restrict the monthly rows and the fiscal rows
+            to that fiscal year (the ``Horizon`` rows and cumulative columns still span the
+            whole horizon).
+        compare: another scenario whose bottom-up takes the target's place (see the module
+            docstring), e.g. ``scenario="forecast", compare="plan"``.
+
+    Returns:
+        A :class:`GapReport` whose totals are exact sums of the facts valid at ``as_of``.
+
+    Raises:
+        LedgerError: unknown metric, scenario, breakdown or fiscal year outside the horizon.
+    """
+    if scenario not in SCENARIOS:
+        raise LedgerError(f"scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
+    if compare is not None:
+        if compare not in SCENARIOS:
+            raise LedgerError(f"compare {compare!r}: expected one of {', '.join(SCENARIOS)}")
+        if compare == scenario:
+            raise LedgerError(f"compare {compare!r}: choose a scenario other than {scenario!r}")
+    if by is not None and by not in BREAKDOWNS:
+        raise LedgerError(f"breakdown {by!r}: expected one of {', '.join(BREAKDOWNS)}")
+    fy = _fiscal_year_arg(fiscal_year)
+    instant = as_of_instant(as_of)
+
+    with ledger.reading() as conn:
+        prog = ledger.programme(conn)
+        met = ledger.metric(metric, conn)
+        newest = last_submission_id(conn)
+        as_of_sub = submission_as_of(conn, instant) if instant is not None else None
+        horizon = prog.months
+        first, last = horizon[0], horizon[-1]
+        if fy is not None:
+            fy_months = set(fiscal_year_months(fy, prog.fy_start_month))
+            if not fy_months & set(horizon):
+                raise LedgerError(
+                    f"fiscal year {fiscal_year_label(fy)} is outside the horizon "
+                    f"({first:%Y-%m} to {last:%Y-%m})"
+                )
+        common = {"metric_id": met.id, "as_of_sub": as_of_sub, "by": by, "weighted": weighted,
+                  "first": first, "last": last}
+        bottom_up = _bottom_up(conn, scenario=scenario, **common)  # type: ignore[arg-type]
+        if compare is not None:
+            versus = _bottom_up(conn, scenario=compare, **common)  # type: ignore[arg-type]
+            targets = None
+        else:
+            versus = None
+            targets = _targets(conn, met.id, as_of_sub)
+        catalogue = _part_catalogue(conn, by, as_of_sub) if by else None
+
+    months = [m.isoformat() for m in horizon]
+    keep = set(months) if fy is None else {m.isoformat() for m in horizon
+                                           if fiscal_year_of(m, prog.fy_start_month) == fy}
+    month_set = set(months)
+
+    # Programme series: the sum of every part, so parts + unallocated = programme exactly.
+    prog_bu = bottom_up.assign(part=PROGRAMME_PART)
+    if versus is not None:
+        prog_t = versus.assign(part=PROGRAMME_PART)
+        prog_t = prog_t.assign(amount=prog_t["weighted"]) if weighted else prog_t
+    else:
+        assert targets is not None
+        t = targets[(targets["scope_kind"] == "programme") & targets["month"].isin(month_set)]
+        prog_t = t.assign(part=PROGRAMME_PART)
+    prog_series = _series_frame([PROGRAMME_PART], months, prog_t, prog_bu, weighted)
+
+    if by is None:
+        series = prog_series
+    else:
+        assert catalogue is not None
+        key_to_part = dict(zip(catalogue["part_key"].tolist(), catalogue["part"].astype(str),
+                               strict=True))
+        parts = list(catalogue["part"].astype(str))
+
+        def label(frame: pd.DataFrame) -> pd.DataFrame:
+            keys = frame["part_key"].tolist()
+            return frame.assign(part=[
+                UNALLOCATED if k is None or (isinstance(k, float) and pd.isna(k))
+                else key_to_part.get(k if by == "owner" else int(k), UNALLOCATED)
+                for k in keys
+            ])
+
+        part_bu = label(bottom_up)
+        if versus is not None:
+            part_t = label(versus)
+            part_t = part_t.assign(amount=part_t["weighted"]) if weighted else part_t
+        else:
+            assert targets is not None
+            scope_kind = by if by in ("business_unit", "lever") else None
+            t = targets[targets["month"].isin(month_set)]
+            cascaded = t[t["scope_kind"] == scope_kind] if scope_kind else t.iloc[0:0]
+            # Target scopes the catalogue lacks still count as parts, so nothing is lost.
+            extra = [c for c in dict.fromkeys(cascaded["scope_code"]) if c not in parts]
+            parts += extra
+            cascaded = cascaded.assign(part=cascaded["scope_code"])
+            programme_t = prog_t[["part", "month", "amount"]]
+            # Unallocated target: the programme target less what the parts were given.
+            rest = pd.concat([
+                programme_t.assign(part=UNALLOCATED),
+                cascaded.assign(part=UNALLOCATED, amount=-cascaded["amount"]),
+            ])
+            part_t = pd.concat([cascaded[["part", "month", "amount"]],
+                                rest[["part", "month", "amount"]]])
+        series = _series_frame([*parts, UNALLOCATED], months, part_t, part_bu, weighted)
+
+    decimals, fy_start = met.decimals, prog.fy_start_month
+    monthly = _monthly(series, decimals, fy_start, weighted, keep)
+    fiscal = _fiscal(series, decimals, fy_start, weighted, fy)
+    if by is None:
+        programme_monthly, programme_fiscal = monthly, fiscal
+    else:
+        programme_monthly = _monthly(prog_series, decimals, fy_start, weighted, keep)
+        programme_fiscal = _fiscal(prog_series, decimals, fy_start, weighted, fy)
+    return GapReport(
+        programme=prog, metric=met, scenario=scenario, compare=compare, by=by,
+        weighted=weighted, fiscal_year=fy, as_of=instant,
+        as_of_submission=newest if as_of_sub is None else as_of_sub,
+        last_submission_id=newest, monthly=monthly, fiscal=fiscal,
+        programme_monthly=programme_monthly, programme_fiscal=programme_fiscal,
+    )
+
+
+def checks(ledger: Ledger, *, as_of: datetime | date | str | None = None) -> pd.DataFrame:
+    """Placeholder replaced below; see :func:`ledger.engine.checks`."""
+    raise NotImplementedError  # pragma: no cover
+
