@@ -1,0 +1,161 @@
+"""Target commands: set (a new revision), list, show (per month, with history)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from ledger.cli import app
+from ledger.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    UserOption,
+    console,
+    emit,
+    open_ledger,
+)
+from ledger.money import from_minor
+from ledger.targets import (
+    resolve_as_of,
+    set_target,
+    target_by_month,
+    target_revisions,
+    target_summary,
+)
+
+target_app = typer.Typer(
+    help="Top-down targets: set a revision, list the current ones, show one with history.",
+    no_args_is_help=True,
+)
+app.add_typer(target_app, name="target")
+
+MetricOption = Annotated[str, typer.Option("--metric", "-m", help="Metric code, e.g. benefit.")]
+ScopeOption = Annotated[
+    str,
+    typer.Option("--scope", help="programme (default), unit:CODE (e.g. unit:PRO) or "
+                 "lever:CODE (e.g. lever:PROC)."),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Show the ledger as it was: a submission id (42), a date "
+                 "(2026-11-01, end of that day, UTC) or a date-time (2026-11-01T09:30, UTC)."),
+]
+
+
+@target_app.command("set")
+def target_set(
+    metric: MetricOption,
+    amount: Annotated[str, typer.Option(
+        "--amount", help="Total over the months in the metric's unit: 120000000, "
+        "120,000,000 or with a suffix k, M (million), bn: 120M. Not negative; no more "
+        "decimals than the metric keeps (refused, never rounded).")],
+    note: Annotated[str, typer.Option("--note", help="Why (required): kept with the "
+                                      "revision, e.g. \"board 2026-10\".")],
+    fiscal_year: Annotated[str | None, typer.Option(
+        "--fiscal-year", "--fy", help="A fiscal year named by the year it ends in: FY27 "
+        "(with a July start: 2026-07..2027-06).")] = None,
+    first: Annotated[str | None, typer.Option("--from", help="First month, e.g. 2026-07.")
+                     ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last month, e.g. 2027-06.")] = None,
+    scope: ScopeOption = "programme",
+    profile: Annotated[str, typer.Option(
+        "--profile", help="How the total spreads over the months: even, ramp (weights 1, 2, "
+        "..., n) or weights:1,1,2,... (one weight a month).")] = "even",
+    db: DbOption = None,
+    user: UserOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Set a top-down target: phase a total into months and record it as a new revision.
+
+    The months sum to the total exactly, to the minor unit (cent). Each month gets
+    total x weight / sum of weights, truncated; the few cents left over go one each to the
+    LAST months (with a non-zero weight), from the last month backwards: an even 100.00
+    over 3 months is 33.33, 33.33, 33.34.
+
+    Only the given months change: months of the same metric and scope outside them keep
+    their amounts. The previous amounts stay on record (tledger target show --history).
+    Setting amounts that are already current writes nothing.
+
+    Example: tledger target set -m benefit --amount 120M --fy FY27 --profile ramp --note board
+    """
+    ledger = open_ledger(db)
+    result = set_target(ledger, metric=metric, amount=amount, fiscal_year=fiscal_year,
+                        first=first, last=last, scope=scope, profile=profile, user=user,
+                        note=note)
+    frame = pd.DataFrame({
+        "month": [f"{m:%Y-%m}" for m in result.months],
+        "amount": pd.Series([from_minor(a, result.decimals) for a in result.amounts_minor],
+                            dtype=object),
+    })
+    if fmt != OutputFormat.table:
+        emit(frame, fmt)
+        return
+    emit(frame, fmt, title=f"{result.metric} target, {result.scope.label}", right=["amount"])
+    total = from_minor(result.total_minor, result.decimals)
+    span = f"{result.months[0]:%Y-%m}..{result.months[-1]:%Y-%m}"
+    if result.submission_id is None:
+        console.print(f"no change: {result.metric} {result.scope.label} {span} already totals "
+                      f"{total:,}; nothing written")
+        return
+    before = from_minor(result.total_before_minor, result.decimals)
+    after = from_minor(result.total_after_minor, result.decimals)
+    console.print(
+        f"target {result.metric} {result.scope.label}: {total:,} over {span} "
+        f"({len(result.months)} months) recorded as revision {result.submission_id}; "
+        f"scope total {before:,} -> {after:,}"
+    )
+
+
+@target_app.command("list")
+def target_list(
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List the current targets per metric and scope: months, total, last revision.
+
+    Example: tledger target list --format csv
+    """
+    ledger = open_ledger(db)
+    with ledger.reading() as conn:
+        frame = target_summary(ledger, as_of=resolve_as_of(conn, as_of), conn=conn)
+    if frame.empty and fmt == OutputFormat.table:
+        console.print("no targets yet: set one with `tledger target set`")
+        return
+    emit(frame, fmt, title="Targets", right=["n_months", "total", "revision"])
+
+
+@target_app.command("show")
+def target_show(
+    metric: MetricOption,
+    scope: ScopeOption = "programme",
+    history: Annotated[bool, typer.Option(
+        "--history", help="List every revision instead: submission, when, who, note, "
+        "months written, total before -> after.")] = False,
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Show one target per month (now or --as-of), or its revisions with --history.
+
+    Example: tledger target show --metric benefit --scope unit:PRO --history
+    """
+    ledger = open_ledger(db)
+    with ledger.reading() as conn:
+        if history:
+            frame = target_revisions(ledger, metric=metric, scope=scope, conn=conn)
+            emit(frame, fmt, title=f"{metric} target revisions, {scope}",
+                 right=["submission", "months_changed", "total_before", "total_after",
+                        "change"])
+            return
+        point = resolve_as_of(conn, as_of)
+        frame = target_by_month(ledger, metric=metric, scope=scope, as_of=point, conn=conn)
+    out = frame[["month", "amount", "revision"]]
+    emit(out, fmt, title=f"{metric} target, {scope}", right=["amount", "revision"])
+    if fmt == OutputFormat.table:
+        total = sum(frame["amount"], start=Decimal(0))
+        console.print(f"{len(frame)} months, total {total:,}")

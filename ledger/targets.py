@@ -1,0 +1,672 @@
+"""Top-down targets: leadership's figure phased into months, kept as revisions.
+
+Two layers:
+
+* pure functions (no database): :func:`parse_scope`, :func:`profile_weights`,
+  :func:`phase_total`, :func:`parse_target_amount`, :func:`target_months`;
+* storage-facing functions over a :class:`~ledger.api.Ledger`: :func:`set_target` records a
+  new revision, :func:`target_summary`, :func:`target_by_month` and
+  :func:`target_revisions` read the current state, any past state and the history.
+
+Phasing is exact: the months of a phased target sum to the total to the minor unit. Each
+month gets ``total * weight / sum(weights)`` truncated toward zero; the few minor units left
+over go one each to the last months with a non-zero weight, from the last month backwards
+(see :func:`ledger.money.split_exact`). So an even split of 100.00 over 3 months is
+33.33, 33.33, 33.34.
+
+Decisions (stated in ``tledger target set --help`` too):
+
+* an amount with more decimals than the metric keeps is **refused**, not rounded: a
+  leadership figure is typed by a person and a silent rounding would change it;
+* a **negative** total is refused: a target is a positive amount of its metric (a cost-out
+  target is a positive ``benefit``, a budget for one-off costs a positive ``cost``); zero is
+  allowed and sets the months to zero;
+* a revision replaces the scope's amounts **in the given months only**: months of the same
+  metric and scope outside the range keep their current amounts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from ledger.errors import LedgerError, NotFound
+from ledger.models import OPEN
+from ledger.money import AmountError, from_minor, parse_amount, split_exact
+from ledger.months import (
+    MonthError,
+    fiscal_year_months,
+    month_range,
+    parse_fiscal_year,
+    parse_month,
+)
+from ledger.store import (
+    FactChanges,
+    current_targets,
+    current_user,
+    new_submission,
+    read_frame,
+    write_targets,
+)
+
+if TYPE_CHECKING:
+    from ledger.api import Ledger, MetricInfo, ProgrammeInfo
+
+__all__ = [
+    "PROFILES",
+    "PROGRAMME",
+    "TargetScope",
+    "TargetSetResult",
+    "check_scope",
+    "closest",
+    "find_metric",
+    "parse_scope",
+    "parse_target_amount",
+    "phase_total",
+    "profile_weights",
+    "resolve_as_of",
+    "set_target",
+    "target_by_month",
+    "target_months",
+    "target_revisions",
+    "target_summary",
+]
+
+#: The phasing profiles ``tledger target set --profile`` knows.
+PROFILES = ("even", "ramp", "weights:W1,W2,...")
+
+_SCOPE_KIND_ALIASES = {
+    "programme": "programme",
+    "program": "programme",
+    "unit": "business_unit",
+    "bu": "business_unit",
+    "business_unit": "business_unit",
+    "business-unit": "business_unit",
+    "lever": "lever",
+}
+_SCOPE_PREFIX = {"programme": "", "business_unit": "unit", "lever": "lever"}
+
+
+# --------------------------------------------------------------------------- pure: scope
+
+
+@dataclass(frozen=True, order=True)
+class TargetScope:
+    """What a target covers: the whole programme, one business unit or one lever."""
+
+    kind: str = "programme"
+    """``programme``, ``business_unit`` or ``lever`` (the stored ``scope_kind``)."""
+    code: str = ""
+    """The unit's or lever's code; empty for the programme."""
+
+    @property
+    def label(self) -> str:
+        """``programme``, ``unit:PRO`` or ``lever:PROC``: how users write the scope."""
+        if self.kind == "programme":
+            return "programme"
+        return f"{_SCOPE_PREFIX[self.kind]}:{self.code}"
+
+
+PROGRAMME = TargetScope()
+
+
+def parse_scope(text: str | None) -> TargetScope:
+    """Read a scope as users write it: ``programme`` (or nothing), ``unit:PRO``, ``lever:PROC``.
+
+    Only the syntax is checked here; :func:`check_scope` checks the code against a ledger.
+
+    Raises:
+        LedgerError: the text is not a scope (the message shows the accepted forms).
+    """
+    if text is None or not text.strip():
+        return PROGRAMME
+    raw = text.strip()
+    kind_text, sep, code = raw.partition(":")
+    kind = _SCOPE_KIND_ALIASES.get(kind_text.strip().lower())
+    if kind == "programme" and not code.strip():
+        return PROGRAMME
+    if kind is None or kind == "programme" or not sep or not code.strip():
+        raise LedgerError(
+            f"scope {raw!r}: expected programme, unit:CODE (e.g. unit:PRO) or lever:CODE "
+            "(e.g. lever:PROC)"
+        )
+    return TargetScope(kind, code.strip())
+
+
+def closest(code: str, known: Sequence[str]) -> str | None:
+    """The known code closest to ``code`` (case-insensitive), or None if none is close."""
+    if not known:
+        return None
+    by_upper = {k.upper(): k for k in known}
+    if code.upper() in by_upper:
+        return by_upper[code.upper()]
+    hits = difflib.get_close_matches(code.upper(), list(by_upper), n=1, cutoff=0.5)
+    return by_upper[hits[0]] if hits else None
+
+
+def _unknown(what: str, code: str, known: Sequence[str]) -> NotFound:
+    guess = closest(code, known)
+    hint = f" (did you mean {guess}?)" if guess else ""
+    listing = ", ".join(known) if known else "none yet"
+    return NotFound(f"no {what} {code!r}{hint}; known: {listing}")
+
+
+# --------------------------------------------------------------------------- pure: phasing
+
+_WEIGHTS_RE = re.compile(r"^\s*weights?\s*[:=]\s*(.+)$", re.IGNORECASE)
+
+
+def profile_weights(profile: str, n_months: int) -> list[Decimal]:
+    """The weights of ``profile`` over ``n_months`` months.
+
+    * ``even``: every month weighs 1;
+    * ``ramp``: linearly increasing, 1, 2, ..., n (the last month weighs n times the first);
+    * ``weights:1,1,2,...``: one non-negative number per month, not all zero.
+
+    Raises:
+        LedgerError: unknown profile, wrong number of weights, a negative or non-numeric
+            weight, or all weights zero.
+    """
+    if n_months < 1:
+        raise LedgerError("a target needs at least one month")
+    name = profile.strip().lower()
+    if name == "even":
+        return [Decimal(1)] * n_months
+    if name == "ramp":
+        return [Decimal(i) for i in range(1, n_months + 1)]
+    m = _WEIGHTS_RE.match(profile)
+    if not m:
+        raise LedgerError(
+            f"profile {profile!r}: expected even, ramp or weights:W1,W2,... (one weight a month)"
+        )
+    parts = [p.strip() for p in m.group(1).split(",")]
+    weights: list[Decimal] = []
+    for i, part in enumerate(parts, start=1):
+        try:
+            w = Decimal(part)
+        except InvalidOperation:
+            raise LedgerError(
+                f"profile weight {i} {part!r}: expected a number such as 1 or 0.5"
+            ) from None
+        if not w.is_finite() or w < 0:
+            raise LedgerError(f"profile weight {i} {part!r}: expected a number of 0 or more")
+        weights.append(w)
+    if len(weights) != n_months:
+        raise LedgerError(
+            f"profile has {len(weights)} weights for {n_months} months: give one weight a month"
+        )
+    if not any(weights):
+        raise LedgerError("profile weights are all zero: at least one month needs a weight")
+    return weights
+
+
+def phase_total(total_minor: int, weights: Sequence[Decimal | int]) -> list[int]:
+    """Split ``total_minor`` over months in proportion to ``weights``, exactly.
+
+    The parts sum to ``total_minor``. Each is ``total * w / sum(w)`` truncated toward zero;
+    the remainder goes one minor unit at a time to the last non-zero-weight months, from
+    the last month backwards.
+    """
+    return split_exact(int(total_minor), [Decimal(w) for w in weights])
+
+
+_SUFFIXES = {"k": 3, "m": 6, "mn": 6, "b": 9, "bn": 9}
+_SUFFIX_RE = re.compile(r"^(.*?)\s*(k|m|mn|b|bn)$", re.IGNORECASE)
+
+
+def parse_target_amount(text: str, decimals: int) -> int:
+    """Read a target total as typed on the command line, in the metric's minor units.
+
+    Accepts ``120000000``, ``120,000,000``, ``1234.5`` and a scale suffix: ``k`` (thousand),
+    ``m``/``M``/``mn`` (million), ``b``/``bn`` (billion), e.g. ``120M`` or ``4.5k``.
+
+    Raises:
+        LedgerError: not a number, negative, or more decimals than the metric keeps
+            (refused, never rounded).
+    """
+    raw = text.strip()
+    scale = 0
+    m = _SUFFIX_RE.match(raw)
+    if m and m.group(1):
+        raw, scale = m.group(1), _SUFFIXES[m.group(2).lower()]
+    try:
+        value = parse_amount(raw)
+    except AmountError:
+        value = None
+    if value is None:
+        raise LedgerError(
+            f"amount {text!r}: expected a number such as 120000000, 120,000,000 or 120M"
+        )
+    value = value.scaleb(scale)
+    if value < 0:
+        raise LedgerError(
+            f"amount {text!r}: a target is a positive amount of its metric (a cost-out target "
+            "is a positive benefit); negative totals are refused"
+        )
+    minor = value.scaleb(decimals)
+    if minor != minor.to_integral_value():
+        raise LedgerError(
+            f"amount {text!r} has more decimals than the metric keeps ({decimals}); refused "
+            "rather than rounded: give the amount to at most "
+            f"{decimals} decimal{'s' if decimals != 1 else ''}"
+        )
+    return int(minor)
+
+
+def target_months(
+    programme: ProgrammeInfo,
+    *,
+    fiscal_year: str | None = None,
+    first: str | date | None = None,
+    last: str | date | None = None,
+) -> list[date]:
+    """The months a target covers: a fiscal year (``FY27``) or a range ``first``..``last``.
+
+    Fiscal years are named by the year they end in and start in the programme's fiscal-year
+    start month: with a July start, FY27 is July 2026 to June 2027.
+
+    Raises:
+        LedgerError: both or neither given, an unreadable month, an empty range, or months
+            outside the programme's horizon.
+    """
+    if fiscal_year and (first or last):
+        raise LedgerError("give either --fiscal-year or --from/--to, not both")
+    if fiscal_year:
+        try:
+            fy = parse_fiscal_year(fiscal_year)
+        except MonthError as exc:
+            raise LedgerError(f"--fiscal-year: {exc}") from exc
+        months = fiscal_year_months(fy, programme.fy_start_month)
+    elif first and last:
+        try:
+            a = parse_month(first, programme.fy_start_month)
+            b = parse_month(last, programme.fy_start_month)
+        except MonthError as exc:
+            raise LedgerError(f"--from/--to: {exc}") from exc
+        if b < a:
+            raise LedgerError(f"--to {b:%Y-%m} is before --from {a:%Y-%m}")
+        months = month_range(a, b)
+    elif first or last:
+        raise LedgerError("give both --from and --to (e.g. --from 2026-07 --to 2027-06)")
+    else:
+        raise LedgerError("give the months: --fiscal-year FY27 or --from 2026-07 --to 2027-06")
+    outside = [m for m in months if m < programme.first_month or m > programme.last_month]
+    if outside:
+        raise LedgerError(
+            f"months {outside[0]:%Y-%m}..{outside[-1]:%Y-%m} are outside the programme's "
+            f"horizon {programme.first_month:%Y-%m}..{programme.last_month:%Y-%m}"
+        )
+    return months
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def find_metric(ledger: Ledger, code: str, conn: Connection) -> MetricInfo:
+    """The metric ``code``, or NotFound naming the closest known code."""
+    metrics = ledger.metrics(conn)
+    for m in metrics:
+        if m.code == code:
+            return m
+    raise _unknown("metric", code, [m.code for m in metrics])
+
+
+def check_scope(ledger: Ledger, scope: TargetScope, conn: Connection) -> TargetScope:
+    """``scope`` with its code checked against the ledger's units or levers.
+
+    A code matching a known one except for case is accepted as the known spelling.
+
+    Raises:
+        NotFound: an unknown code; the message suggests the closest known one.
+    """
+    if scope.kind == "programme":
+        return scope
+    frame = ledger.business_units(conn) if scope.kind == "business_unit" else ledger.levers(conn)
+    known = [str(c) for c in frame["code"]]
+    if scope.code in known:
+        return scope
+    exact_case = [k for k in known if k.upper() == scope.code.upper()]
+    if len(exact_case) == 1:
+        return TargetScope(scope.kind, exact_case[0])
+    what = "business unit" if scope.kind == "business_unit" else "lever"
+    raise _unknown(what, scope.code, known)
+
+
+@dataclass
+class TargetSetResult:
+    """What :func:`set_target` did."""
+
+    metric: str
+    scope: TargetScope
+    months: list[date]
+    amounts_minor: list[int]
+    decimals: int
+    submission_id: int | None
+    """The new revision's submission, or None when the amounts were already current."""
+    created_at: datetime | None
+    total_before_minor: int
+    """The scope's total over the whole horizon before this revision."""
+    total_after_minor: int
+    changes: FactChanges | None = field(default=None, repr=False)
+
+    @property
+    def total_minor(self) -> int:
+        return sum(self.amounts_minor)
+
+
+def set_target(
+    ledger: Ledger,
+    *,
+    metric: str,
+    amount: str | Decimal | int,
+    months: Sequence[date] | None = None,
+    fiscal_year: str | None = None,
+    first: str | date | None = None,
+    last: str | date | None = None,
+    scope: str | TargetScope | None = None,
+    profile: str = "even",
+    user: str | None = None,
+    note: str = "",
+) -> TargetSetResult:
+    """Phase ``amount`` into months and record it as a new target revision.
+
+    The whole operation is one write transaction: validation, a ``target`` submission and
+    the new versions (superseded months closed, never overwritten). Months of the same
+    metric and scope outside the given months keep their current amounts. Setting amounts
+    that are already current writes nothing (``submission_id`` is None).
+
+    Args:
+        amount: the total in the metric's unit: a Decimal, an int, or text as
+            :func:`parse_target_amount` reads it (``"120M"``).
+        months: the months, or else ``fiscal_year`` or ``first``/``last`` (see
+            :func:`target_months`).
+        scope: ``programme`` (default), ``unit:PRO``, ``lever:PROC`` or a TargetScope.
+        profile: ``even``, ``ramp`` or ``weights:1,1,2,...`` (see :func:`profile_weights`).
+
+    Raises:
+        LedgerError: any invalid input (nothing is written).
+    """
+    if not note or not note.strip():
+        raise LedgerError("a target revision needs a --note saying why (e.g. \"board 2026-10\")")
+    target_scope = scope if isinstance(scope, TargetScope) else parse_scope(scope)
+    with ledger.writing() as conn:
+        prog = ledger.programme(conn)
+        m = find_metric(ledger, metric, conn)
+        target_scope = check_scope(ledger, target_scope, conn)
+        if months is None:
+            months = target_months(prog, fiscal_year=fiscal_year, first=first, last=last)
+        else:
+            months = sorted({date(x.year, x.month, 1) for x in months})
+            if not months or months[0] < prog.first_month or months[-1] > prog.last_month:
+                raise LedgerError("months outside the programme's horizon "
+                                  f"{prog.first_month:%Y-%m}..{prog.last_month:%Y-%m}")
+        total_minor = parse_target_amount(str(amount), m.decimals)
+        weights = profile_weights(profile, len(months))
+        parts = phase_total(total_minor, weights)
+        frame = pd.DataFrame(
+            {
+                "metric_id": m.id,
+                "scope_kind": target_scope.kind,
+                "scope_code": target_scope.code,
+                "month": [x.isoformat() for x in months],
+                "amount_minor": pd.Series(parts, dtype="int64"),
+            }
+        )
+        before = _scope_current(conn, m.id, target_scope)
+        total_before = int(before["amount_minor"].sum())
+        # replace_scope=None: only the given months are written (added or changed); months
+        # of this metric and scope outside the range are not part of the diff, so they stay.
+        preview = write_targets(conn, frame, 0, replace_scope=None, dry_run=True)
+        if preview.count == 0:
+            return TargetSetResult(m.code, target_scope, list(months), parts, m.decimals, None,
+                                   None, total_before, total_before, preview)
+        sub = new_submission(
+            conn,
+            kind="target",
+            user=current_user(user),
+            note=note.strip(),
+            details={
+                "metric": m.code,
+                "scope": target_scope.label,
+                "from": f"{months[0]:%Y-%m}",
+                "to": f"{months[-1]:%Y-%m}",
+                "profile": profile,
+                "total": str(from_minor(total_minor, m.decimals)),
+            },
+        )
+        changes = write_targets(conn, frame, sub.id, replace_scope=None)
+        after = _scope_current(conn, m.id, target_scope)
+        return TargetSetResult(m.code, target_scope, list(months), parts, m.decimals, sub.id,
+                               sub.created_at, total_before, int(after["amount_minor"].sum()),
+                               changes)
+
+
+def _scope_current(conn: Connection, metric_id: int, scope: TargetScope,
+                   as_of: int | None = None) -> pd.DataFrame:
+    cur = current_targets(conn, metric_ids=[metric_id], as_of=as_of)
+    return cur[(cur["scope_kind"] == scope.kind) & (cur["scope_code"] == scope.code)]
+
+
+def _all_versions(conn: Connection, metric_id: int | None = None) -> pd.DataFrame:
+    """Every target version (current and superseded): the history is small (months x
+    scopes x revisions), so it is read whole and summarised in pandas."""
+    where = f"WHERE t.metric_id = {int(metric_id)}" if metric_id is not None else ""
+    frame = read_frame(
+        conn,
+        "SELECT t.metric_id, m.code AS metric, m.decimals, t.scope_kind, t.scope_code, "
+        "CAST(t.month AS VARCHAR(10)) AS month, t.amount_minor, t.valid_from, t.valid_to "
+        f"FROM target t JOIN metric m ON m.id = t.metric_id {where}",
+    )
+    for col in ("metric_id", "decimals", "amount_minor", "valid_from", "valid_to"):
+        frame[col] = frame[col].astype("int64") if len(frame) else pd.Series(dtype="int64")
+    return frame
+
+
+def _submissions(conn: Connection, ids: Sequence[int]) -> pd.DataFrame:
+    if not len(ids):
+        return pd.DataFrame(columns=["submission", "kind", "user", "created_at", "note"])
+    id_list = ", ".join(str(int(i)) for i in sorted(set(ids)))
+    frame = read_frame(
+        conn,
+        'SELECT id AS submission, kind, "user", created_at, note FROM submission '
+        f"WHERE id IN ({id_list})",
+    )
+    frame["submission"] = frame["submission"].astype("int64")
+    return frame
+
+
+def _label(kind: str, code: str) -> str:
+    return TargetScope(kind, code).label
+
+
+def _fmt(minor: int, decimals: int) -> Decimal:
+    return from_minor(int(minor), int(decimals))
+
+
+def _span(months: pd.Series) -> str:
+    ordered = sorted(months)
+    return f"{ordered[0][:7]}..{ordered[-1][:7]}" if ordered else ""
+
+
+def target_summary(ledger: Ledger, *, as_of: int | None = None,
+                   conn: Connection | None = None) -> pd.DataFrame:
+    """Current (or as-of) targets summarised per metric and scope.
+
+    Columns: ``metric, scope, months`` (``2026-07..2027-06``), ``n_months``, ``total``
+    (Decimal, the exact sum of the months), ``revision`` (the last submission that changed
+    this metric and scope), ``when``, ``who``, ``note``.
+    """
+    if conn is None:
+        with ledger.reading() as c:
+            return target_summary(ledger, as_of=as_of, conn=c)
+    columns = ["metric", "scope", "months", "n_months", "total", "revision", "when", "who",
+               "note"]
+    versions = _all_versions(conn)
+    point = OPEN - 1 if as_of is None else as_of
+    live = versions[(versions["valid_from"] <= point) & (versions["valid_to"] > point)]
+    if live.empty:
+        return pd.DataFrame(columns=columns)
+    # The last revision of a scope: the newest submission (up to the as-of point) that
+    # started or ended one of its versions.
+    touched = pd.concat([
+        versions[["metric_id", "scope_kind", "scope_code", "valid_from"]]
+        .rename(columns={"valid_from": "sub"}),
+        versions.loc[versions["valid_to"] != OPEN, ["metric_id", "scope_kind", "scope_code",
+                                                     "valid_to"]]
+        .rename(columns={"valid_to": "sub"}),
+    ])
+    touched = touched[touched["sub"] <= point]
+    last = touched.groupby(["metric_id", "scope_kind", "scope_code"], as_index=False)["sub"].max()
+    grouped = live.groupby(["metric_id", "metric", "decimals", "scope_kind", "scope_code"],
+                           as_index=False).agg(
+        first=("month", "min"), last=("month", "max"), n_months=("month", "size"),
+        total_minor=("amount_minor", "sum"))
+    grouped = grouped.merge(last, on=["metric_id", "scope_kind", "scope_code"], how="left")
+    subs = _submissions(conn, grouped["sub"].tolist())
+    grouped = grouped.merge(subs, left_on="sub", right_on="submission", how="left")
+    scope_order = {"programme": 0, "business_unit": 1, "lever": 2}
+    grouped = grouped.assign(_o=grouped["scope_kind"].map(scope_order)).sort_values(
+        ["metric_id", "_o", "scope_code"])
+    out = pd.DataFrame({
+        "metric": grouped["metric"].tolist(),
+        "scope": [_label(k, c) for k, c in zip(grouped["scope_kind"], grouped["scope_code"],
+                                                strict=True)],
+        "months": [f"{a[:7]}..{b[:7]}" for a, b in zip(grouped["first"], grouped["last"],
+                                                       strict=True)],
+        "n_months": grouped["n_months"].astype("int64").tolist(),
+        "total": [_fmt(t, d) for t, d in zip(grouped["total_minor"], grouped["decimals"],
+                                             strict=True)],
+        "revision": grouped["sub"].astype("int64").tolist(),
+        "when": grouped["created_at"].tolist(),
+        "who": grouped["user"].tolist(),
+        "note": grouped["note"].tolist(),
+    }, columns=columns)
+    out["total"] = out["total"].astype(object)
+    return out
+
+
+def target_by_month(ledger: Ledger, *, metric: str, scope: str | TargetScope | None = None,
+                    as_of: int | None = None, conn: Connection | None = None) -> pd.DataFrame:
+    """The target of ``metric`` and ``scope`` per month, now or as of submission ``as_of``.
+
+    Columns: ``month`` (``YYYY-MM``), ``amount`` (Decimal), ``amount_minor`` (int),
+    ``revision`` (the submission that wrote the month's amount).
+
+    Raises:
+        NotFound: unknown metric, unit or lever (the closest known code is suggested).
+    """
+    if conn is None:
+        with ledger.reading() as c:
+            return target_by_month(ledger, metric=metric, scope=scope, as_of=as_of, conn=c)
+    target_scope = scope if isinstance(scope, TargetScope) else parse_scope(scope)
+    m = find_metric(ledger, metric, conn)
+    target_scope = check_scope(ledger, target_scope, conn)
+    rows = _scope_current(conn, m.id, target_scope, as_of).sort_values("month")
+    return pd.DataFrame({
+        "month": [str(x)[:7] for x in rows["month"]],
+        "amount": pd.Series([_fmt(a, m.decimals) for a in rows["amount_minor"]], dtype=object),
+        "amount_minor": rows["amount_minor"].astype("int64").tolist(),
+        "revision": rows["valid_from"].astype("int64").tolist(),
+    })
+
+
+def target_revisions(ledger: Ledger, *, metric: str, scope: str | TargetScope | None = None,
+                     conn: Connection | None = None) -> pd.DataFrame:
+    """Every revision of ``metric`` and ``scope``, oldest first.
+
+    A revision is any submission that started or ended a version of this metric and scope
+    (``tledger target set``, a targets workbook import). Columns: ``submission, kind,
+    when, who, note, months`` (the months it wrote, ``2026-07..2027-06``), ``months_changed``,
+    ``total_before``, ``total_after``, ``change`` (Decimals over the whole horizon;
+    ``change == total_after - total_before`` exactly).
+    """
+    if conn is None:
+        with ledger.reading() as c:
+            return target_revisions(ledger, metric=metric, scope=scope, conn=c)
+    target_scope = scope if isinstance(scope, TargetScope) else parse_scope(scope)
+    m = find_metric(ledger, metric, conn)
+    target_scope = check_scope(ledger, target_scope, conn)
+    versions = _all_versions(conn, m.id)
+    versions = versions[(versions["scope_kind"] == target_scope.kind)
+                        & (versions["scope_code"] == target_scope.code)]
+    columns = ["submission", "kind", "when", "who", "note", "months", "months_changed",
+               "total_before", "total_after", "change"]
+    if versions.empty:
+        return pd.DataFrame(columns=columns)
+    ends = versions.loc[versions["valid_to"] != OPEN, "valid_to"]
+    revs = np.array(sorted(set(versions["valid_from"].tolist()) | set(ends.tolist())),
+                    dtype="int64")
+    vf = versions["valid_from"].to_numpy()[:, None]
+    vt = versions["valid_to"].to_numpy()[:, None]
+    amounts = [int(a) for a in versions["amount_minor"]]
+    # valid at S: valid_from <= S < valid_to; valid just before S: valid_from < S <= valid_to
+    after_mask = (vf <= revs[None, :]) & (revs[None, :] < vt)
+    before_mask = (vf < revs[None, :]) & (revs[None, :] <= vt)
+    # Python ints so a sum can never overflow int64, however large the amounts.
+    after = [sum(a for a, keep in zip(amounts, col, strict=True) if keep) for col in after_mask.T]
+    before = [sum(a for a, keep in zip(amounts, col, strict=True) if keep)
+              for col in before_mask.T]
+    subs = _submissions(conn, revs.tolist()).set_index("submission")
+    rows = []
+    for i, s in enumerate(revs.tolist()):
+        written = versions[versions["valid_from"] == s]["month"]
+        ended = versions[versions["valid_to"] == s]["month"]
+        touched = pd.concat([written, ended]).drop_duplicates()
+        info = subs.loc[s]
+        rows.append({
+            "submission": s,
+            "kind": info["kind"],
+            "when": info["created_at"],
+            "who": info["user"],
+            "note": info["note"],
+            "months": _span(touched),
+            "months_changed": len(touched),
+            "total_before": _fmt(before[i], m.decimals),
+            "total_after": _fmt(after[i], m.decimals),
+            "change": _fmt(after[i] - before[i], m.decimals),
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def resolve_as_of(conn: Connection, text: str | None) -> int | None:
+    """An ``--as-of`` value as a submission id: None (now), a submission id (``42``), or an
+    ISO date or date-time in UTC (``2026-11-01``, ``2026-11-01T09:30``); a date alone means
+    the end of that day.
+
+    Raises:
+        LedgerError: not a submission id, date or date-time.
+    """
+    from datetime import UTC, timedelta
+
+    from ledger.store import submission_as_of
+
+    if text is None or not text.strip():
+        return None
+    raw = text.strip()
+    if raw.isdigit():
+        return int(raw)
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            instant = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+            instant -= timedelta(microseconds=1)
+        else:
+            instant = datetime.fromisoformat(raw)
+            if instant.tzinfo is None:
+                instant = instant.replace(tzinfo=UTC)
+    except ValueError:
+        raise LedgerError(
+            f"--as-of {raw!r}: expected a submission id (42), a date (2026-11-01) or a "
+            "date-time (2026-11-01T09:30, UTC)"
+        ) from None
+    return submission_as_of(conn, instant)
+
