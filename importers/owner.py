@@ -1,0 +1,528 @@
+"""Reading an owner workbook back: stamp, scope rules and conflict detection.
+
+An owner workbook (:mod:`reports.owner_workbook`) carries a hidden sheet ``_tledger``. Its
+import changes only the phasing of the initiatives that were exported to that owner, for
+the stamped metric and scenario, and refuses, naming the cell:
+
+* a row whose id belongs to someone else's initiative, or is unknown to the ledger;
+* an edited locked cell (id, name, owner, unit, lever, stage, description, metric,
+  scenario, or a header);
+* a month cell that is not an amount.
+
+Every problem in the file is reported in one run and nothing is written. Then, inside the
+write transaction (which holds the ledger's write lock, so no other writer can slip in
+between the check and the write), each initiative's phasing version is compared with the
+one stamped at export: where the ledger changed a month since, and the workbook would
+overwrite that change, the import stops with the list of conflicts (month, exported value,
+ledger value now, workbook value) unless ``force`` is given, in which case the submission
+records ``{"forced": true, "overrode": [...]}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from defusedxml import ElementTree
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from importers.problems import ImportProblems, Problem
+from ledger.api import Ledger
+from ledger.errors import Conflict, LedgerError
+from ledger.initiatives import current_initiatives
+from ledger.money import AmountError, from_minor, parse_amount, to_minor
+from ledger.months import MonthError, month_range, parse_month
+from ledger.phasing import phasing_versions, replace_initiative_phasing
+from ledger.store import current_phasing, current_user, new_submission
+from reports.owner_workbook import (
+    DATA_SHEET,
+    FIRST_DATA_ROW,
+    FIXED_HEADERS,
+    HEADER_ROW,
+    STAMP_COLUMNS,
+    STAMP_FORMAT,
+    STAMP_SHEET,
+)
+
+#: Attribute columns as (header, column in current_initiatives) in sheet order after ID.
+_LOCKED = [("Name", "name"), ("Owner", "owner"), ("Business unit", "business_unit"),
+           ("Lever", "lever"), ("Stage", "stage"), ("Description", "description")]
+
+
+def has_stamp(path: str | Path) -> bool:
+    """True when ``path`` is an .xlsx workbook with the owner-workbook stamp sheet.
+
+    Reads only the workbook's sheet list (no cells), so it is cheap on any file.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            xml = zf.read("xl/workbook.xml")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+    try:
+        root = ElementTree.fromstring(xml)
+    except Exception:
+        return False
+    return any(el.get("name") == STAMP_SHEET for el in root.iter()
+               if el.tag.endswith("}sheet") or el.tag == "sheet")
+
+
+@dataclass
+class Stamp:
+    """What the export recorded in ``_tledger``."""
+
+    programme: str
+    owner: str
+    metric: str
+    scenario: str
+    decimals: int
+    months: list[date]
+    as_of: int
+    exported_at: str
+    exported_by: str
+    initiatives: pd.DataFrame
+    """``external_id, initiative_id, phasing_version, attributes_version, row``."""
+
+
+@dataclass
+class OwnerWorkbook:
+    """A read (not yet checked against the ledger) owner workbook."""
+
+    path: Path
+    sha256: str
+    stamp: Stamp
+    rows: pd.DataFrame
+    """One row per data row: ``row`` (sheet row number), ``ID`` and the locked columns as
+    text, as found."""
+    amounts: pd.DataFrame
+    """``external_id, month (YYYY-MM-01), amount (Decimal), cell``: non-empty month cells."""
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
+    """Read an owner workbook's stamp, locked cells and month cells.
+
+    Problems found in the file itself (a damaged stamp, edited headers, cells that are not
+    amounts) are collected in ``problems``; the ledger-dependent checks come later.
+
+    Raises:
+        LedgerError: the file cannot be opened or has no stamp at all.
+    """
+    p = Path(path)
+    name = p.name
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        wb_values = load_workbook(p, data_only=True)
+        wb_formulas = load_workbook(p, data_only=False)
+    except Exception as exc:
+        raise LedgerError(f"cannot open {name} as an .xlsx workbook: {exc}") from exc
+    if STAMP_SHEET not in wb_values.sheetnames:
+        raise LedgerError(f"{name} is not an owner workbook: no {STAMP_SHEET} sheet")
+    problems: list[Problem] = []
+
+    def problem(sheet: str, cell: str, found: Any, expected: str) -> None:
+        problems.append(Problem(name, sheet, cell, _text(found) if not isinstance(found, str)
+                                else found, expected, "error"))
+
+    stamp = _read_stamp(wb_values[STAMP_SHEET], problem)
+    if DATA_SHEET not in wb_values.sheetnames:
+        problem(DATA_SHEET, "", "no such sheet", f"the sheet {DATA_SHEET} as exported")
+        return OwnerWorkbook(p, sha, stamp, pd.DataFrame(), pd.DataFrame(), problems)
+    ws = wb_values[DATA_SHEET]
+    wf = wb_formulas[DATA_SHEET]
+    n_fixed = len(FIXED_HEADERS)
+    month_cols = {n_fixed + 1 + j: m for j, m in enumerate(stamp.months)}
+    total_col = n_fixed + 1 + len(stamp.months)
+    header = {c.column: c.value for c in ws[HEADER_ROW]} if ws.max_row >= HEADER_ROW else {}
+    for i, h in enumerate(FIXED_HEADERS, start=1):
+        if _text(header.get(i)) != h:
+            problem(DATA_SHEET, f"{get_column_letter(i)}{HEADER_ROW}", header.get(i) or "(empty)",
+                    f"the locked header {h!r}")
+    for col, mon in month_cols.items():
+        raw = header.get(col)
+        try:
+            ok = raw is not None and parse_month(raw) == mon
+        except MonthError:
+            ok = False
+        if not ok:
+            problem(DATA_SHEET, f"{get_column_letter(col)}{HEADER_ROW}", raw or "(empty)",
+                    f"the locked month header {mon:%b-%y}")
+    if _text(header.get(total_col)) != "Total":
+        problem(DATA_SHEET, f"{get_column_letter(total_col)}{HEADER_ROW}",
+                header.get(total_col) or "(empty)", "the locked header 'Total'")
+
+    rows: list[dict[str, Any]] = []
+    amounts: list[tuple[str, str, Decimal, str]] = []
+    for r in range(FIRST_DATA_ROW, ws.max_row + 1):
+        fixed = [ws.cell(r, c).value for c in range(1, n_fixed + 1)]
+        months = {c: ws.cell(r, c).value for c in month_cols}
+        if all(v is None or _text(v) == "" for v in [*fixed, *months.values()]):
+            continue
+        ext = _text(fixed[0])
+        rec: dict[str, Any] = {"row": r}
+        for h, v in zip(FIXED_HEADERS, fixed, strict=True):
+            rec[h] = _text(v)
+        rows.append(rec)
+        if not ext:
+            problem(DATA_SHEET, f"A{r}", "(empty)", "the initiative id exported in this row")
+        for c, raw in months.items():
+            cell = f"{get_column_letter(c)}{r}"
+            formula = wf.cell(r, c).value
+            if raw is None and isinstance(formula, str) and formula.startswith("="):
+                problem(DATA_SHEET, cell, formula,
+                        "a number (this formula has no saved result: open and save the "
+                        "file in Excel, or type the number)")
+                continue
+            try:
+                value = parse_amount(raw)
+            except AmountError as exc:
+                problem(DATA_SHEET, cell, raw, f"an amount in the metric's unit ({exc})")
+                continue
+            if value is None:
+                continue
+            if abs(value) >= Decimal(10) ** 15:
+                problem(DATA_SHEET, cell, raw, "an amount below 10^15")
+                continue
+            amounts.append((ext, month_cols[c].isoformat(), value, cell))
+    frame = pd.DataFrame(rows, columns=["row", *FIXED_HEADERS])
+    amt = pd.DataFrame(amounts, columns=["external_id", "month", "amount", "cell"])
+    return OwnerWorkbook(p, sha, stamp, frame, amt, problems)
+
+
+def _read_stamp(ws: Any, problem: Any) -> Stamp:
+    meta: dict[str, str] = {}
+    table_at = None
+    for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        key = _text(row[0]) if row else ""
+        if key == STAMP_COLUMNS[0]:
+            table_at = r
+            break
+        if key:
+            meta[key] = _text(row[1]) if len(row) > 1 else ""
+    missing = [k for k in ("format", "programme", "owner", "metric", "scenario", "decimals",
+                           "first_month", "last_month", "as_of") if not meta.get(k)]
+    if meta.get("format") not in (None, "", STAMP_FORMAT):
+        raise LedgerError(f"the owner-workbook stamp is {meta['format']!r}; this tledger "
+                          f"reads {STAMP_FORMAT!r}: export a new workbook")
+    if missing or table_at is None:
+        raise LedgerError(
+            f"the {STAMP_SHEET} sheet is damaged (missing: "
+            f"{', '.join(missing) or 'initiative table'}): export a new workbook"
+        )
+    records = []
+    for row in ws.iter_rows(min_row=table_at + 1, values_only=True):
+        if not row or row[0] is None:
+            continue
+        records.append([_text(v) for v in row[:len(STAMP_COLUMNS)]])
+    table = pd.DataFrame(records, columns=STAMP_COLUMNS)
+    try:
+        for col in STAMP_COLUMNS[1:]:
+            table[col] = table[col].astype("int64")
+        first = date.fromisoformat(meta["first_month"])
+        last = date.fromisoformat(meta["last_month"])
+        as_of = int(meta["as_of"])
+        decimals = int(meta["decimals"])
+    except (ValueError, TypeError) as exc:
+        raise LedgerError(f"the {STAMP_SHEET} sheet is damaged ({exc}): export a new workbook"
+                          ) from exc
+    return Stamp(
+        programme=meta["programme"], owner=meta["owner"], metric=meta["metric"],
+        scenario=meta["scenario"], decimals=decimals, months=month_range(first, last),
+        as_of=as_of, exported_at=meta.get("exported_at", ""),
+        exported_by=meta.get("exported_by", ""), initiatives=table,
+    )
+
+
+class OwnerConflict(Conflict):
+    """The ledger changed after the export in months the workbook would overwrite."""
+
+    def __init__(self, message: str, conflicts: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+@dataclass
+class OwnerImportResult:
+    """What an owner-workbook import did (or would do, for a dry run)."""
+
+    file: str
+    sha256: str
+    owner: str
+    metric: str
+    scenario: str
+    initiatives: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    submission_id: int | None
+    """None when nothing changed or for a dry run."""
+    forced: bool
+    overrode: pd.DataFrame
+    """Conflicts overridden with ``force`` (same columns as :attr:`OwnerConflict.conflicts`)."""
+    dry_run: bool = False
+
+    @property
+    def count(self) -> int:
+        return self.added + self.changed + self.removed
+
+    def summary(self) -> str:
+        verb = "would change" if self.dry_run else "changed"
+        text = (f"{self.file}: {self.owner}'s {self.initiatives} initiatives, {self.metric} "
+                f"{self.scenario}: {verb} {self.count} months ({self.added} added, "
+                f"{self.changed} changed, {self.removed} emptied), {self.unchanged} unchanged")
+        if self.submission_id is not None:
+            text += f"; submission {self.submission_id}"
+        if self.forced and len(self.overrode):
+            text += f"; FORCED over {len(self.overrode)} newer ledger values"
+        return text
+
+
+CONFLICT_COLUMNS = ["external_id", "month", "exported", "ledger_now", "workbook"]
+
+
+def _fmt(value: Decimal | None) -> str:
+    return "(empty)" if value is None else f"{value:,}"
+
+
+def import_owner_workbook(
+    ledger: Ledger,
+    path: str | Path,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    user: str | None = None,
+    note: str = "",
+) -> OwnerImportResult:
+    """Apply an owner workbook's phasing to the ledger, all or nothing.
+
+    Raises:
+        ImportProblems: bad or out-of-scope cells (each named); nothing written.
+        OwnerConflict: the ledger changed after the export where the workbook differs;
+            nothing written (pass ``force`` to override and record it).
+        LedgerError: not an owner workbook, or one for another programme.
+    """
+    book = read_owner_workbook(path)
+    stamp = book.stamp
+    name = book.path.name
+    problems = list(book.problems)
+    with ledger.writing() as conn:
+        prog = ledger.programme(conn)
+        if stamp.programme != prog.name:
+            raise LedgerError(f"{name} was exported from programme {stamp.programme!r}; "
+                              f"this ledger tracks {prog.name!r}")
+        metric = ledger.metric(stamp.metric, conn)
+        if metric.decimals != stamp.decimals:  # pragma: no cover - decimals never change
+            raise LedgerError(f"{name}: metric {metric.code} decimals changed since export")
+        then = current_initiatives(conn, as_of=stamp.as_of).set_index("external_id")
+        now = current_initiatives(conn).set_index("external_id")
+        stamped = stamp.initiatives.set_index("external_id")
+        owner_key = stamp.owner.strip().casefold()
+
+        def owner_of(frame: pd.DataFrame, ext: str) -> str:
+            return str(frame.loc[ext, "owner"])
+
+        seen: set[str] = set()
+        for rec in book.rows.to_dict("records"):
+            r = int(rec["row"])
+            ext = str(rec["ID"])
+            if not ext:
+                continue
+            if ext in seen:
+                problems.append(Problem(name, DATA_SHEET, f"A{r}", ext,
+                                        "each initiative once (this id is repeated)", "error"))
+                continue
+            seen.add(ext)
+            if ext not in stamped.index:
+                if ext in now.index and owner_of(now, ext).strip().casefold() != owner_key:
+                    expected = (f"only {stamp.owner}'s initiatives ({ext} is owned by "
+                                f"{owner_of(now, ext)})")
+                elif ext in now.index:
+                    expected = (f"only the initiatives exported in this workbook ({ext} was "
+                                "not: export a new workbook)")
+                else:
+                    expected = ("an initiative exported in this workbook (an owner workbook "
+                                "cannot add initiatives; ask the office to import new ones)")
+                problems.append(Problem(name, DATA_SHEET, f"A{r}", ext, expected, "error"))
+                continue
+            if ext in now.index and owner_of(now, ext).strip().casefold() != owner_key:
+                problems.append(Problem(
+                    name, DATA_SHEET, f"A{r}", ext,
+                    f"only {stamp.owner}'s initiatives ({ext} was reassigned to "
+                    f"{owner_of(now, ext)} after the export)", "error"))
+                continue
+            if ext in now.index and now.loc[ext, "status"] != "active":
+                problems.append(Problem(
+                    name, DATA_SHEET, f"A{r}", ext,
+                    f"an active initiative ({ext} was withdrawn after the export)", "error"))
+                continue
+            old = then.loc[ext] if ext in then.index else None
+            for c, (header, col) in enumerate(_LOCKED, start=2):
+                exported = "" if old is None else _cell_text(old[col])
+                found = str(rec[header])
+                if found != exported:
+                    problems.append(Problem(
+                        name, DATA_SHEET, f"{get_column_letter(c)}{r}", found or "(empty)",
+                        f"the locked {header} {exported!r} as exported (edit only month cells)",
+                        "error"))
+            for c, (header, value) in enumerate(
+                    [("Metric", stamp.metric), ("Scenario", stamp.scenario)],
+                    start=len(FIXED_HEADERS) - 1):
+                found = str(rec[header])
+                if found != value:
+                    problems.append(Problem(
+                        name, DATA_SHEET, f"{get_column_letter(c)}{r}", found or "(empty)",
+                        f"the locked {header} {value!r} as exported", "error"))
+        for ext, srow in zip(stamped.index, stamped["row"], strict=True):
+            if ext not in seen:
+                problems.append(Problem(
+                    name, DATA_SHEET, f"A{int(srow)}", "(row removed)",
+                    f"the row for {ext} as exported (to empty its phasing, clear its month "
+                    "cells)", "error"))
+        if problems:
+            raise ImportProblems(problems)
+
+        ids = {str(k): int(v) for k, v in stamped["initiative_id"].items()}
+        init_ids = list(ids.values())
+        amounts = book.amounts.copy()
+        amounts["initiative_id"] = amounts["external_id"].map(ids).astype("int64")
+        amounts["amount_minor"] = [to_minor(a, metric.decimals) for a in amounts["amount"]]
+        incoming = amounts[["initiative_id", "month", "amount_minor"]]
+        current = current_phasing(conn, metric_ids=[metric.id], scenarios=[stamp.scenario],
+                                  initiative_ids=init_ids)
+        # Months outside the workbook (beyond the horizon it was exported with) are kept.
+        wb_months = {m.isoformat() for m in stamp.months}
+        keep = current[~current["month"].isin(wb_months)]
+        incoming = pd.concat([incoming, keep[["initiative_id", "month", "amount_minor"]]],
+                             ignore_index=True)
+
+        conflicts = _conflicts(conn, stamp, metric.id, metric.decimals, ids, current, incoming)
+        records = conflicts.to_dict("records")
+        if records and not force:
+            lines = [
+                f"  {r['external_id']} {str(r['month'])[:7]}: exported {_fmt(r['exported'])}, "
+                f"ledger now {_fmt(r['ledger_now'])}, workbook {_fmt(r['workbook'])}"
+                for r in records
+            ]
+            n_ini = conflicts["external_id"].nunique()
+            raise OwnerConflict(
+                f"{name}: {n_ini} initiative(s) changed in the ledger after this workbook was "
+                f"exported (at submission {stamp.as_of}); nothing was written. Export a new "
+                "workbook, or import with --force to overwrite these newer values:\n"
+                + "\n".join(lines),
+                conflicts,
+            )
+        changes = replace_initiative_phasing(conn, init_ids, metric.id, stamp.scenario,
+                                             incoming, 0, dry_run=True)
+        sub_id = None
+        if changes.count and not dry_run:
+            details: dict[str, Any] = {
+                "owner_workbook": {"owner": stamp.owner, "metric": stamp.metric,
+                                   "scenario": stamp.scenario, "exported_as_of": stamp.as_of,
+                                   "exported_at": stamp.exported_at},
+            }
+            if force and len(conflicts):
+                details["forced"] = True
+                details["overrode"] = [
+                    {"initiative": r["external_id"], "month": str(r["month"])[:7],
+                     "exported": _str(r["exported"]), "ledger": _str(r["ledger_now"]),
+                     "workbook": _str(r["workbook"])}
+                    for r in records
+                ]
+            sub = new_submission(conn, kind="import", user=current_user(user), note=note,
+                                 source_name=name, source_sha256=book.sha256, details=details)
+            sub_id = sub.id
+            replace_initiative_phasing(conn, init_ids, metric.id, stamp.scenario, incoming,
+                                       sub.id)
+    return OwnerImportResult(
+        file=name, sha256=book.sha256, owner=stamp.owner, metric=stamp.metric,
+        scenario=stamp.scenario, initiatives=len(ids), added=len(changes.added),
+        changed=len(changes.changed), removed=len(changes.removed),
+        unchanged=changes.unchanged, submission_id=sub_id, forced=bool(force and len(conflicts)),
+        overrode=conflicts if force else conflicts.iloc[0:0], dry_run=dry_run,
+    )
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value).strip()
+
+
+def _conflicts(
+    conn: Any,
+    stamp: Stamp,
+    metric_id: int,
+    decimals: int,
+    ids: dict[str, int],
+    current: pd.DataFrame,
+    incoming: pd.DataFrame,
+) -> pd.DataFrame:
+    """Months the ledger changed after the export and the workbook would overwrite.
+
+    Only initiatives whose phasing version moved past the stamped one are looked at; a
+    month conflicts when its value now differs from the exported value *and* from the
+    workbook's (a workbook that agrees with the newer value loses nothing).
+    """
+    versions = phasing_versions(conn, ids.values(), metric_id, stamp.scenario)
+    stamped = dict(zip(stamp.initiatives["initiative_id"].astype(int),
+                       stamp.initiatives["phasing_version"].astype(int), strict=True))
+    moved = [i for i, v in versions.items() if v != stamped.get(i, 0)]
+    if not moved:
+        return pd.DataFrame(columns=CONFLICT_COLUMNS)
+    exported = current_phasing(conn, metric_ids=[metric_id], scenarios=[stamp.scenario],
+                               initiative_ids=moved, as_of=stamp.as_of)
+    key = ["initiative_id", "month"]
+    frames = [
+        exported[[*key, "amount_minor"]].rename(columns={"amount_minor": "exported"}),
+        current[current["initiative_id"].isin(moved)][[*key, "amount_minor"]].rename(
+            columns={"amount_minor": "ledger_now"}),
+        incoming[incoming["initiative_id"].isin(moved)][[*key, "amount_minor"]].rename(
+            columns={"amount_minor": "workbook"}),
+    ]
+    merged = frames[0].merge(frames[1], on=key, how="outer").merge(frames[2], on=key,
+                                                                   how="outer")
+    for col in ("exported", "ledger_now", "workbook"):
+        merged[col] = merged[col].astype("Int64")
+
+    def differ(a: pd.Series, b: pd.Series) -> pd.Series:
+        both_na = a.isna() & b.isna()
+        return ~both_na & (a.isna() | b.isna() | (a.fillna(0) != b.fillna(0)))
+
+    hit = merged[differ(merged["exported"], merged["ledger_now"])
+                 & differ(merged["workbook"], merged["ledger_now"])].copy()
+    ext_of = {v: k for k, v in ids.items()}
+    out = pd.DataFrame({
+        "external_id": hit["initiative_id"].map(ext_of).to_numpy(),
+        "month": hit["month"].astype(str).to_numpy(),
+    })
+    for col in ("exported", "ledger_now", "workbook"):
+        out[col] = pd.Series(
+            [None if pd.isna(v) else from_minor(int(v), decimals) for v in hit[col]],
+            dtype=object)
+    return out.sort_values(["external_id", "month"]).reset_index(drop=True)

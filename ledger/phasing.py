@@ -1,0 +1,272 @@
+"""Single edits to an initiative and the checks that keep owners' edits conflict-safe.
+
+* :func:`set_phasing` sets (or clears) one month's amount: one submission, who and why.
+* :func:`set_stage` moves an initiative to another stage gate: one submission.
+* :func:`phasing_versions` / :func:`attribute_versions` say, per initiative, which
+  submission last touched its phasing (for one metric and scenario) or its attributes. An
+  owner workbook stamps these at export; the import compares them again *inside* its write
+  transaction, where the ledger's write lock makes the comparison race-free.
+* :func:`replace_initiative_phasing` writes a full new phasing for some initiatives (months
+  no longer listed end), including initiatives whose every month was emptied.
+
+Everything that writes runs in one ``ledger.writing()`` transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from ledger.api import Ledger, MetricInfo
+from ledger.errors import LedgerError, NotFound
+from ledger.initiatives import ATTRIBUTES, current_initiatives, write_initiatives
+from ledger.models import OPEN, SCENARIOS, Phasing
+from ledger.money import from_minor, to_minor
+from ledger.months import first_of_month
+from ledger.store import (
+    PHASING_KEY,
+    FactChanges,
+    current_phasing,
+    current_user,
+    diff_facts,
+    new_submission,
+    read_frame,
+    write_fact_changes,
+)
+
+
+def _id_list(ids: Iterable[int]) -> str:
+    return ", ".join(str(int(i)) for i in sorted(set(ids))) or "NULL"
+
+
+def phasing_versions(
+    conn: Connection, initiative_ids: Iterable[int], metric_id: int, scenario: str
+) -> dict[int, int]:
+    """Per initiative, the newest submission that changed its phasing for one metric and
+    scenario (0 if none ever did).
+
+    A change either starts a version (``valid_from``) or ends one (``valid_to``, e.g. a month
+    emptied with no successor), so both count.
+    """
+    ids = sorted({int(i) for i in initiative_ids})
+    frame = read_frame(
+        conn,
+        # A closed version's valid_to is always later than its valid_from.
+        "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "
+        "ELSE valid_to END) AS version "
+        f"FROM phasing WHERE initiative_id IN ({_id_list(ids)}) AND metric_id = :m "
+        "AND scenario = :s GROUP BY initiative_id",
+        {"open": OPEN, "m": int(metric_id), "s": scenario},
+    )
+    found = {int(i): int(v) for i, v in zip(frame["initiative_id"], frame["version"],
+                                            strict=True)}
+    return {i: found.get(i, 0) for i in ids}
+
+
+def attribute_versions(conn: Connection, initiative_ids: Iterable[int]) -> dict[int, int]:
+    """Per initiative, the submission that wrote its current attributes (name, owner, stage...)."""
+    ids = sorted({int(i) for i in initiative_ids})
+    frame = read_frame(
+        conn,
+        "SELECT initiative_id, valid_from FROM initiative_version "
+        f"WHERE valid_to = :open AND initiative_id IN ({_id_list(ids)})",
+        {"open": OPEN},
+    )
+    found = {int(i): int(v) for i, v in zip(frame["initiative_id"], frame["valid_from"],
+                                            strict=True)}
+    return {i: found.get(i, 0) for i in ids}
+
+
+def replace_initiative_phasing(
+    conn: Connection,
+    initiative_ids: Iterable[int],
+    metric_id: int,
+    scenario: str,
+    incoming: pd.DataFrame,
+    submission_id: int,
+    *,
+    dry_run: bool = False,
+) -> FactChanges:
+    """Make ``incoming`` the whole phasing of ``initiative_ids`` for one metric and scenario.
+
+    ``incoming`` has ``initiative_id, month, amount_minor`` (month ``YYYY-MM-01``). Months
+    of these initiatives that ``incoming`` does not list end (even when an initiative has no
+    rows left at all, which :func:`ledger.store.write_phasing` would leave untouched).
+    Other initiatives, metrics and scenarios are not touched.
+    """
+    ids = sorted({int(i) for i in initiative_ids})
+    inc = incoming[["initiative_id", "month", "amount_minor"]].copy()
+    inc["metric_id"] = int(metric_id)
+    inc["scenario"] = scenario
+    inc = inc[[*PHASING_KEY, "amount_minor"]].astype(
+        {"initiative_id": "int64", "metric_id": "int64", "amount_minor": "int64"}
+    )
+    current = current_phasing(conn, metric_ids=[metric_id], scenarios=[scenario],
+                              initiative_ids=ids)
+    changes = diff_facts(current, inc, PHASING_KEY, None)
+    gone = current.merge(inc[PHASING_KEY], on=PHASING_KEY, how="left", indicator=True)
+    gone = gone[gone["_merge"] == "left_only"]
+    changes.removed = pd.DataFrame({
+        **{k: gone[k].to_numpy() for k in PHASING_KEY},
+        "old_amount_minor": gone["amount_minor"].astype("int64").to_numpy(),
+        "old_id": gone["id"].astype("int64").to_numpy(),
+    })
+    if not dry_run and changes.count:
+        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)  # type: ignore[arg-type]
+    return changes
+
+
+@dataclass(frozen=True)
+class InitiativeRef:
+    id: int
+    external_id: str
+    name: str
+    owner: str
+    stage: str
+    status: str
+
+
+def find_initiative(conn: Connection, external_id: str) -> InitiativeRef:
+    """The initiative ``external_id`` as it is now.
+
+    Raises:
+        NotFound: no such initiative (the message suggests how to list them).
+    """
+    row = conn.execute(
+        text("SELECT i.id, i.external_id, v.name, v.owner, sg.code, v.status "
+             "FROM initiative i JOIN initiative_version v ON v.initiative_id = i.id "
+             "AND v.valid_to = :open JOIN stage_gate sg ON sg.id = v.stage_gate_id "
+             "WHERE i.external_id = :e"),
+        {"open": OPEN, "e": external_id.strip()},
+    ).first()
+    if row is None:
+        raise NotFound(f"no initiative {external_id!r} in this ledger")
+    return InitiativeRef(int(row[0]), row[1], row[2], row[3], row[4], row[5])
+
+
+@dataclass(frozen=True)
+class PhasingEdit:
+    """What :func:`set_phasing` did: ``submission_id`` is None when nothing changed."""
+
+    external_id: str
+    metric: str
+    scenario: str
+    month: date
+    old: Decimal | None
+    new: Decimal | None
+    submission_id: int | None
+
+
+def check_scenario(scenario: str) -> str:
+    if scenario not in SCENARIOS:
+        raise LedgerError(f"scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
+    return scenario
+
+
+def set_phasing(
+    ledger: Ledger,
+    external_id: str,
+    month: date,
+    amount: Decimal | None,
+    *,
+    metric: str | None = None,
+    scenario: str = "plan",
+    user: str | None = None,
+    note: str = "",
+) -> PhasingEdit:
+    """Set one month's amount of one initiative (``amount=None`` empties the month).
+
+    The amount is rounded half away from zero to the metric's decimals. One submission
+    (kind ``edit``) records who and why; nothing is written when the value is unchanged.
+
+    Raises:
+        NotFound: unknown initiative or metric.
+        LedgerError: month outside the horizon, withdrawn initiative, bad scenario.
+    """
+    check_scenario(scenario)
+    month = first_of_month(month)
+    with ledger.writing() as conn:
+        prog = ledger.programme(conn)
+        m: MetricInfo = ledger.metric(metric, conn)
+        if not prog.first_month <= month <= prog.last_month:
+            raise LedgerError(
+                f"month {month:%Y-%m} is outside the programme's horizon "
+                f"({prog.first_month:%Y-%m} to {prog.last_month:%Y-%m})"
+            )
+        ini = find_initiative(conn, external_id)
+        if ini.status != "active":
+            raise LedgerError(f"initiative {ini.external_id} is withdrawn: its phasing is frozen")
+        new_minor = None if amount is None else to_minor(amount, m.decimals)
+        phasing = current_phasing(conn, metric_ids=[m.id], scenarios=[scenario],
+                                  initiative_ids=[ini.id])
+        cur = phasing[phasing["month"] == month.isoformat()]
+        old_minor = int(cur["amount_minor"].iloc[0]) if len(cur) else None
+        old = None if old_minor is None else from_minor(old_minor, m.decimals)
+        new = None if new_minor is None else from_minor(new_minor, m.decimals)
+        if old_minor == new_minor:
+            return PhasingEdit(ini.external_id, m.code, scenario, month, old, new, None)
+        sub = new_submission(
+            conn, kind="edit", user=current_user(user), note=note,
+            details={"edit": "phasing", "initiative": ini.external_id, "metric": m.code,
+                     "scenario": scenario, "month": month.isoformat()},
+        )
+        others = phasing[phasing["month"] != month.isoformat()]
+        incoming = others[["initiative_id", "month", "amount_minor"]]
+        if new_minor is not None:
+            incoming = pd.concat([incoming, pd.DataFrame({
+                "initiative_id": [ini.id], "month": [month.isoformat()],
+                "amount_minor": [new_minor]})], ignore_index=True)
+        replace_initiative_phasing(conn, [ini.id], m.id, scenario, incoming, sub.id)
+        return PhasingEdit(ini.external_id, m.code, scenario, month, old, new, sub.id)
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """What :func:`set_stage` did: ``submission_id`` is None when already at that gate."""
+
+    external_id: str
+    old: str
+    new: str
+    submission_id: int | None
+
+
+def set_stage(
+    ledger: Ledger,
+    external_id: str,
+    stage: str,
+    *,
+    user: str | None = None,
+    note: str = "",
+) -> StageMove:
+    """Move an initiative to stage gate ``stage`` (e.g. ``L3``): one submission (kind
+    ``stage``) with who and why; the previous attributes stay on record.
+
+    Raises:
+        NotFound: unknown initiative or stage gate.
+    """
+    code = stage.strip().upper()
+    with ledger.writing() as conn:
+        ledger.programme(conn)
+        gate_frame = ledger.stage_gates(conn)
+        gates = {str(c): int(i) for c, i in zip(gate_frame["code"], gate_frame["id"],
+                                                strict=True)}
+        if code not in gates:
+            raise NotFound(f"no stage gate {stage!r} (known: {', '.join(gates)})")
+        ini = find_initiative(conn, external_id)
+        if ini.stage == code:
+            return StageMove(ini.external_id, ini.stage, code, None)
+        sub = new_submission(
+            conn, kind="stage", user=current_user(user), note=note,
+            details={"edit": "stage", "initiative": ini.external_id, "from": ini.stage,
+                     "to": code},
+        )
+        cur = current_initiatives(conn)
+        row = cur[cur["initiative_id"] == ini.id][["external_id", *ATTRIBUTES]].copy()
+        row["stage_gate_id"] = gates[code]
+        write_initiatives(conn, row, sub.id)
+        return StageMove(ini.external_id, ini.stage, code, sub.id)
