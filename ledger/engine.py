@@ -582,7 +582,199 @@ def gap(
     )
 
 
-def checks(ledger: Ledger, *, as_of: datetime | date | str | None = None) -> pd.DataFrame:
-    """Placeholder replaced below; see :func:`ledger.engine.checks`."""
-    raise NotImplementedError  # pragma: no cover
+# --------------------------------------------------------------------------- checks
 
+#: Every check :func:`checks` runs and the severity of its findings. ``cascade_gap`` is an
+#: error when the parts' targets exceed the programme's (over-allocated), a warning when they
+#: leave some of it unallocated (often deliberate, e.g. a central contingency).
+CHECKS: dict[str, str] = {
+    "cascade_gap": "error|warning",
+    "phasing_outside_horizon": "error",
+    "target_outside_horizon": "error",
+    "no_phasing": "warning",
+    "negative_benefit": "warning",
+    "late_stage_no_actuals": "warning",
+}
+#: Stage gates at which an initiative is implemented, so finance should see actuals.
+LATE_STAGES = ("L4", "L5")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _finding(check: str, severity: str, metric: str | None, scope: str, month: date | None,
+             subject: str, detail: str, amount: Decimal | None) -> dict[str, Any]:
+    return {"check": check, "severity": severity, "metric": metric, "scope": scope,
+            "month": month, "subject": subject, "detail": detail, "amount": amount}
+
+
+def _cascade_findings(targets: pd.DataFrame, metrics: dict[int, MetricInfo]
+                      ) -> list[dict[str, Any]]:
+    """Per metric, scope kind and month where parts have targets: do they add up?"""
+    found: list[dict[str, Any]] = []
+    if targets.empty:
+        return found
+    t = targets.assign(amount=_ints(targets["amount_minor"]))
+    programme = (t[t["scope_kind"] == "programme"].groupby(["metric_id", "month"])["amount"]
+                 .sum())
+    parts = t[t["scope_kind"] != "programme"]
+    sums = parts.groupby(["metric_id", "scope_kind", "month"]).agg(
+        parts=("amount", "sum"), count=("amount", "size")).reset_index()
+    sums["programme"] = [int(programme.get((m, mo), 0))
+                         for m, mo in zip(sums["metric_id"], sums["month"], strict=True)]
+    sums["rest"] = sums["programme"] - sums["parts"]
+    off = sums[sums["rest"] != 0].sort_values(["metric_id", "scope_kind", "month"])
+    plural = {"business_unit": "business units", "lever": "levers"}
+    for row in _records(off):
+        met = metrics[int(row['metric_id'])]
+        rest, prog_t = int(row['rest']), int(row['programme'])
+        over = rest < 0 if prog_t >= 0 else rest > 0
+        what = plural[str(row['scope_kind'])]
+        sum_txt = from_minor(int(row['parts']), met.decimals)
+        prog_txt = from_minor(prog_t, met.decimals)
+        rest_txt = from_minor(abs(rest), met.decimals)
+        detail = (f"{what}' targets sum to {sum_txt}, programme target {prog_txt}: "
+                  + (f"over-allocated by {rest_txt}" if over else f"{rest_txt} unallocated"))
+        found.append(_finding("cascade_gap", "error" if over else "warning", met.code,
+                              str(row['scope_kind']), date.fromisoformat(str(row['month'])[:10]),
+                              "(programme)", detail, from_minor(rest, met.decimals)))
+    return found
+
+
+def checks(
+    ledger: Ledger,
+    *,
+    as_of: datetime | date | str | None = None,
+    metric: str | None = None,
+) -> pd.DataFrame:
+    """Run the checks the transformation office acts on, as of an instant.
+
+    * ``cascade_gap``: per metric and month, the business units' (or levers') targets do
+      not add up to the programme's target. Error when over-allocated, warning when some of
+      the programme target is left unallocated.
+    * ``phasing_outside_horizon`` (error): phasing in months outside the programme's
+      horizon; no gap report shows it. ``target_outside_horizon`` (error): the same for
+      targets.
+    * ``no_phasing`` (warning): an active initiative without any phasing.
+    * ``negative_benefit`` (warning): negative amounts for a benefit metric.
+    * ``late_stage_no_actuals`` (warning): an active initiative at L4 or L5 without any
+      actuals.
+
+    Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
+    the metric-specific checks to one metric.
+
+    Returns:
+        One row per finding (columns :data:`CHECK_COLUMNS`), errors first; empty when all
+        is well. ``amount`` is a Decimal in the metric's decimals, or None.
+    """
+    instant = as_of_instant(as_of)
+    found: list[dict[str, Any]] = []
+    with ledger.reading() as conn:
+        prog = ledger.programme(conn)
+        all_metrics = ledger.metrics(conn)
+        selected = [ledger.metric(metric, conn)] if metric is not None else all_metrics
+        metrics = {m.id: m for m in all_metrics}
+        ids = ", ".join(str(m.id) for m in selected) or "NULL"
+        as_of_sub = submission_as_of(conn, instant) if instant is not None else None
+        p_where, vf_params = version_filter(as_of_sub, "p")
+        v_where, _ = version_filter(as_of_sub, "v")
+        t_where, _ = version_filter(as_of_sub, "t")
+        params: dict[str, Any] = {**vf_params, "first": _iso(prog.first_month),
+                                  "last": _iso(prog.last_month)}
+        active = (f"JOIN initiative_version v ON v.initiative_id = p.initiative_id "
+                  f"AND {v_where} AND v.status = 'active' "
+                  "JOIN initiative i ON i.id = p.initiative_id")
+        targets = read_frame(
+            conn,
+            "SELECT t.metric_id, t.scope_kind, t.scope_code, CAST(t.month AS VARCHAR(10)) "
+            f"AS month, t.amount_minor FROM target t WHERE {t_where} "
+            f"AND t.metric_id IN ({ids})",
+            params,
+        )
+        outside = read_frame(
+            conn,
+            "SELECT i.external_id, p.metric_id, p.scenario, COUNT(*) AS n, "
+            "SUM(p.amount_minor) AS amount, CAST(MIN(p.month) AS VARCHAR(10)) AS first_month, "
+            f"CAST(MAX(p.month) AS VARCHAR(10)) AS last_month FROM phasing p {active} "
+            f"WHERE {p_where} AND p.metric_id IN ({ids}) "
+            "AND (p.month < :first OR p.month > :last) "
+            "GROUP BY i.external_id, p.metric_id, p.scenario "
+            "ORDER BY i.external_id, p.metric_id, p.scenario",
+            params,
+        )
+        benefit_ids = ", ".join(str(m.id) for m in selected if m.kind == "benefit") or "NULL"
+        negative = read_frame(
+            conn,
+            "SELECT i.external_id, p.metric_id, p.scenario, COUNT(*) AS n, "
+            "SUM(p.amount_minor) AS amount, CAST(MIN(p.month) AS VARCHAR(10)) AS first_month "
+            f"FROM phasing p {active} WHERE {p_where} AND p.metric_id IN ({benefit_ids}) "
+            "AND p.amount_minor < 0 GROUP BY i.external_id, p.metric_id, p.scenario "
+            "ORDER BY i.external_id, p.metric_id, p.scenario",
+            params,
+        )
+        no_phasing = read_frame(
+            conn,
+            "SELECT i.external_id FROM initiative_version v "
+            "JOIN initiative i ON i.id = v.initiative_id "
+            f"WHERE {v_where} AND v.status = 'active' AND NOT EXISTS (SELECT 1 FROM phasing p "
+            f"WHERE p.initiative_id = v.initiative_id AND {p_where} "
+            f"AND p.metric_id IN ({ids})) ORDER BY i.external_id",
+            params,
+        )
+        late = ", ".join(f"'{code}'" for code in LATE_STAGES)
+        no_actuals = read_frame(
+            conn,
+            "SELECT i.external_id, sg.code AS stage FROM initiative_version v "
+            "JOIN initiative i ON i.id = v.initiative_id "
+            "JOIN stage_gate sg ON sg.id = v.stage_gate_id "
+            f"WHERE {v_where} AND v.status = 'active' AND sg.code IN ({late}) "
+            "AND NOT EXISTS (SELECT 1 FROM phasing p WHERE p.initiative_id = v.initiative_id "
+            f"AND p.scenario = 'actual' AND {p_where} AND p.metric_id IN ({ids})) "
+            "ORDER BY i.external_id",
+            params,
+        )
+
+    found += _cascade_findings(targets, metrics)
+    horizon = f"{prog.first_month:%Y-%m} to {prog.last_month:%Y-%m}"
+    if not targets.empty:
+        t_out = targets[(targets["month"].map(_iso) < _iso(prog.first_month))
+                        | (targets["month"].map(_iso) > _iso(prog.last_month))]
+        for row in _records(t_out.sort_values(["metric_id", "scope_kind", "scope_code",
+                                               "month"])):
+            met = metrics[int(row['metric_id'])]
+            scope = str(row['scope_kind'])
+            found.append(_finding(
+                "target_outside_horizon", "error", met.code, scope,
+                date.fromisoformat(_iso(row['month'])), str(row['scope_code']) or "(programme)",
+                f"target for {_iso(row['month'])[:7]} is outside the horizon ({horizon}); "
+                "no report shows it", from_minor(int(row['amount_minor']), met.decimals)))
+    for row in _records(outside):
+        met = metrics[int(row['metric_id'])]
+        found.append(_finding(
+            "phasing_outside_horizon", "error", met.code, str(row['scenario']),
+            date.fromisoformat(_iso(row['first_month'])), str(row['external_id']),
+            f"{int(row['n'])} month(s) from {_iso(row['first_month'])[:7]} to "
+            f"{_iso(row['last_month'])[:7]} outside the horizon ({horizon}); no report shows them",
+            from_minor(int(row['amount']), met.decimals)))
+    for row in _records(no_phasing):
+        found.append(_finding("no_phasing", "warning", metric, "", None, str(row['external_id']),
+                              "active initiative without any phasing"
+                              + (f" for {metric}" if metric else ""), None))
+    for row in _records(negative):
+        met = metrics[int(row['metric_id'])]
+        found.append(_finding(
+            "negative_benefit", "warning", met.code, str(row['scenario']),
+            date.fromisoformat(_iso(row['first_month'])), str(row['external_id']),
+            f"{int(row['n'])} month(s) with a negative {met.code}, the first in "
+            f"{_iso(row['first_month'])[:7]}", from_minor(int(row['amount']), met.decimals)))
+    for row in _records(no_actuals):
+        found.append(_finding(
+            "late_stage_no_actuals", "warning", metric, "actual", None, str(row['external_id']),
+            f"at stage gate {row['stage']} but no actuals"
+            + (f" for {metric}" if metric else ""), None))
+    # Errors first, otherwise in the order the checks are listed above.
+    found.sort(key=lambda f: f["severity"] != "error")
+    # dtype=object keeps None as None (not NaN) and amounts as Decimals.
+    return pd.DataFrame({c: pd.Series([f[c] for f in found], dtype=object)
+                         for c in CHECK_COLUMNS})

@@ -1,0 +1,241 @@
+"""Reconciliation commands: ``tledger gap`` and ``tledger checks``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from ledger.cli import app
+from ledger.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    emit,
+    err_console,
+    open_ledger,
+)
+from ledger.engine import HORIZON, PROGRAMME_PART, GapReport, checks, gap
+
+
+class Breakdown(StrEnum):
+    business_unit = "business_unit"
+    lever = "lever"
+    stage = "stage"
+    owner = "owner"
+
+
+class View(StrEnum):
+    monthly = "monthly"
+    fiscal = "fiscal"
+
+
+MetricOption = Annotated[str | None, typer.Option(
+    "--metric", "-m", help="Metric code (default: the first metric, usually benefit).")]
+AsOfOption = Annotated[str | None, typer.Option(
+    "--as-of", help="Report the ledger as it stood then: an ISO date (end of that day, UTC) "
+    "or datetime, e.g. 2026-10-31 or 2026-10-31T17:00:00+10:00.")]
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:,}"
+
+
+def _gap_style(value: Decimal, kind: str) -> str:
+    # Red where the bottom-up falls short: below a benefit target, above a cost budget.
+    short = value > 0 if kind == "benefit" else value < 0
+    if value == 0:
+        return ""
+    return "red" if short else "green"
+
+
+def _coverage_text(value: Decimal | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _gap_tables(rep: GapReport) -> list[Table]:
+    """One table per fiscal year (its months and subtotal), then a totals table."""
+    kind = rep.metric.kind
+    target_label = f"{rep.compare} (bottom-up)" if rep.compare else "target"
+    bottom_label = "bottom-up (weighted)" if rep.weighted else "bottom-up"
+    measures: list[tuple[str, str]] = [("target", target_label), ("bottom_up", bottom_label)]
+    if rep.weighted:
+        measures.append(("bottom_up_unweighted", "bottom-up (unweighted)"))
+    measures += [("gap", "gap"), ("coverage", "coverage")]
+    monthly = rep.monthly
+    fiscal = rep.fiscal
+    if rep.by is not None:
+        monthly = pd.concat([monthly, rep.programme_monthly], ignore_index=True)
+        fiscal = pd.concat([fiscal, rep.programme_fiscal], ignore_index=True)
+    parts = list(dict.fromkeys(monthly["part"]))
+    tables = []
+
+    def add_rows(table: Table, cells: dict[str, dict[str, list[Text]]]) -> None:
+        for part in parts:
+            for i, (col, label) in enumerate(measures):
+                table.add_row(part if i == 0 else "", label, *cells[part][col],
+                              end_section=i == len(measures) - 1)
+
+    def cell(col: str, value: object) -> Text:
+        if col == "coverage":
+            return Text(_coverage_text(value), justify="right")  # type: ignore[arg-type]
+        assert isinstance(value, Decimal)
+        style = _gap_style(value, kind) if col == "gap" else ""
+        return Text(_amount(value), style=style, justify="right")
+
+    for fy in dict.fromkeys(monthly["fiscal_year"]):
+        rows = monthly[monthly["fiscal_year"] == fy]
+        months = list(dict.fromkeys(rows["month"]))
+        table = Table(title=f"{_title(rep)}: {fy}", show_lines=False)
+        table.add_column("part")
+        table.add_column("")
+        for m in months:
+            table.add_column(f"{m:%b-%y}", justify="right")
+        table.add_column(f"{fy}", justify="right", style="bold")
+        cells: dict[str, dict[str, list[Text]]] = {}
+        for part in parts:
+            pr = rows[rows["part"] == part].set_index("month")
+            fr = fiscal[(fiscal["part"] == part) & (fiscal["period"] == fy)].iloc[0]
+            cells[part] = {col: [cell(col, pr.at[m, col]) for m in months] + [cell(col, fr[col])]
+                           for col, _ in measures}
+        add_rows(table, cells)
+        tables.append(table)
+    periods = list(dict.fromkeys(fiscal["period"]))
+    table = Table(title=f"{_title(rep)}: totals", show_lines=False)
+    table.add_column("part")
+    table.add_column("")
+    for period in periods:
+        table.add_column("total" if period == HORIZON else period, justify="right",
+                         style="bold" if period == HORIZON else "")
+    cells = {}
+    for part in parts:
+        fr = fiscal[fiscal["part"] == part].set_index("period")
+        cells[part] = {col: [cell(col, fr.at[p, col]) for p in periods] for col, _ in measures}
+    extra = [("exit_run_rate", "exit run-rate"), ("target_exit_run_rate", "target run-rate")]
+    for part in parts:
+        fr = fiscal[fiscal["part"] == part].set_index("period")
+        for col, _ in extra:
+            cells[part][col] = [cell(col, fr.at[p, col]) for p in periods]
+    measures += extra
+    add_rows(table, cells)
+    tables.append(table)
+    return tables
+
+
+def _title(rep: GapReport) -> str:
+    what = f"{rep.metric.code} ({rep.metric.unit}) {rep.scenario}"
+    if rep.compare:
+        what += f" vs {rep.compare}"
+    if rep.weighted:
+        what += ", risk-weighted"
+    if rep.by:
+        what += f", by {rep.by}"
+    return f"Gap: {what}"
+
+
+def _summary(rep: GapReport) -> str:
+    total = rep.programme_fiscal[(rep.programme_fiscal["part"] == PROGRAMME_PART)
+                                 & (rep.programme_fiscal["period"] == HORIZON)].iloc[0]
+    months = rep.months
+    span = f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}" if months else "no months"
+    if rep.fiscal_year is not None:
+        fy = rep.programme_fiscal[rep.programme_fiscal["period"] != HORIZON].iloc[0]
+        total, span = fy, f"{fy['period']} ({span})"
+    when = (f"as of {rep.as_of:%Y-%m-%d %H:%M} UTC (submission {rep.as_of_submission})"
+            if rep.as_of else f"current (submission {rep.as_of_submission})")
+    against = rep.compare or "target"
+    return (f"{rep.metric.code} {rep.scenario} over {span}: {against} "
+            f"{_amount(total['target'])}, bottom-up {_amount(total['bottom_up'])}, "
+            f"gap {_amount(total['gap'])}"
+            + (f" (coverage {_coverage_text(total['coverage'])})"
+               if total["coverage"] is not None else "")
+            + f"; {when}")
+
+
+@app.command("gap")
+def gap_cmd(
+    metric: MetricOption = None,
+    scenario: Annotated[str, typer.Option(
+        "--scenario", "-s", help="Bottom-up scenario: plan, forecast or actual.")] = "plan",
+    by: Annotated[Breakdown | None, typer.Option(
+        "--by", help="Break down by business_unit, lever, stage or owner.")] = None,
+    fiscal_year: Annotated[str | None, typer.Option(
+        "--fiscal-year", help="Only this fiscal year's months, e.g. FY27.")] = None,
+    as_of: AsOfOption = None,
+    weighted: Annotated[bool, typer.Option(
+        "--weighted", help="Risk-weight the bottom-up by stage gate (unweighted beside).")
+    ] = False,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="Put another scenario's bottom-up in place of the target, e.g. "
+        "--scenario forecast --compare plan.")] = None,
+    view: Annotated[View, typer.Option(
+        "--view", help="csv/json rows: monthly (one per part and month) or fiscal (one per "
+        "part and fiscal year, plus Horizon).")] = View.monthly,
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """The gap of the bottom-up to the top-down target, month by month.
+
+    Gap is target minus bottom-up (red where the bottom-up falls short); coverage is
+    bottom-up over target. With --by, each part is set against its own target and
+    "(unallocated)" holds the rest, so the parts add up to the programme exactly. CSV and
+    JSON carry one row per part and month (amounts as exact decimal strings).
+
+    Example: tledger gap --metric benefit --by business_unit --fiscal-year FY27
+    """
+    ledger = open_ledger(db)
+    rep = gap(ledger, metric=metric, scenario=scenario, by=by.value if by else None,
+              as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare)
+    if fmt == OutputFormat.table:
+        for table in _gap_tables(rep):
+            # Never squeeze or ellipsise an amount: print the table at its natural width.
+            wide = console.options.update(width=10_000, max_width=10_000)
+            needed = Measurement.get(console, wide, table).maximum
+            out = console if needed <= console.width else Console(
+                file=console.file, width=needed, force_terminal=console.is_terminal,
+                no_color=console.no_color, highlight=False)
+            out.print(table)
+        console.print(_summary(rep), highlight=False, soft_wrap=True)
+        return
+    emit(rep.monthly if view == View.monthly else rep.fiscal, fmt)
+    err_console.print(_summary(rep), highlight=False, soft_wrap=True)
+
+
+@app.command("checks")
+def checks_cmd(
+    metric: MetricOption = None,
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Check the ledger for what the office must act on; exit 1 if any error is found.
+
+    Errors: part targets over-allocating the programme target (cascade gap), phasing or
+    targets outside the horizon. Warnings: programme target left unallocated, initiatives
+    without phasing, negative benefits, initiatives at L4/L5 without actuals.
+
+    Example: tledger checks --format json
+    """
+    ledger = open_ledger(db)
+    found = checks(ledger, metric=metric, as_of=as_of)
+    errors = int((found["severity"] == "error").sum())
+    warnings = len(found) - errors
+    summary = (f"{errors} error(s), {warnings} warning(s)" if len(found)
+               else "all checks passed")
+    if fmt == OutputFormat.table:
+        if len(found):
+            emit(found, fmt, title="Checks", right=["amount"])
+        console.print(summary, highlight=False)
+    else:
+        emit(found, fmt)
+        err_console.print(summary, highlight=False)
+    if errors:
+        raise typer.Exit(1)
