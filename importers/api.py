@@ -1,0 +1,795 @@
+"""Importing initiative and target workbooks: read, check, then write all or nothing.
+
+The import runs in three phases:
+
+1. **Read** every file (no database): check it is a harmless .xlsx, find the table, split it
+   into attribute rows and raw amount cells. Slow work happens here, before any lock.
+2. **Check** inside the write transaction (so nothing can change underneath): resolve codes,
+   compare with the ledger, convert amounts exactly. Every problem of every file is kept.
+3. **Write**, only if no file has an error: each file becomes one submission (its name and
+   SHA-256 recorded), all files in ONE transaction, so a command either lands completely or
+   not at all. Only facts that differ from the ledger are written.
+
+Modes: ``update`` (default, safe) adds and changes what the workbook lists and leaves the
+ledger's other initiatives alone. ``snapshot`` treats the workbook as the full picture of
+its scope: the business units its initiatives belong to, and the metric/scenario pairs it
+holds. Initiatives of those units that the workbook lacks are withdrawn, and their phasing
+for those metric/scenario pairs ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from importers.layout import SheetTable, cell_ref, locate_table
+from importers.mapping import Mapping, load_mapping
+from importers.prepare import Prepared, Reference, prepare_initiatives
+from importers.problems import ERROR, WARNING, ImportProblems, Problem, ProblemLog
+from importers.workbook import (
+    STAMP_SHEET,
+    Workbook,
+    cell_details,
+    file_sha256,
+    open_workbook,
+    read_grid,
+)
+from ledger.api import Ledger
+from ledger.errors import LedgerError
+from ledger.initiatives import write_initiatives
+from ledger.models import OPEN, Phasing, Target
+from ledger.money import from_minor
+from ledger.store import (
+    PHASING_KEY,
+    TARGET_KEY,
+    FactChanges,
+    current_phasing,
+    current_targets,
+    current_user,
+    new_submission,
+    write_fact_changes,
+)
+
+MODES = ("update", "snapshot")
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file of the command."""
+
+    file: str
+    sha256: str
+    submission_id: int | None = None
+    already_imported_as: int | None = None
+    rows_read: int = 0
+    changed: bool = False
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a dry run, would do)."""
+
+    submission_id: int | None
+    """The (last) submission written; None for a dry run or when nothing changed."""
+    already_imported: bool
+    """Every file was imported before (same SHA-256): nothing to do."""
+    rows_read: int
+    initiatives_added: list[str]
+    initiatives_changed: list[str]
+    initiatives_withdrawn: list[str]
+    facts_added: int
+    facts_changed: int
+    facts_removed: int
+    total_change: pd.DataFrame
+    """metric, scenario, before, after, change (Decimals in the metric's unit)."""
+    warnings: list[Problem]
+    submission_ids: list[int] = field(default_factory=list)
+    files: list[FileOutcome] = field(default_factory=list)
+    dry_run: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase (read, check, write): what the benchmark prints."""
+    owner_result: Any = None
+    """For an owner workbook: the ``importers.owner.OwnerImportResult``."""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.initiatives_added or self.initiatives_changed
+                    or self.initiatives_withdrawn or self.facts_added or self.facts_changed
+                    or self.facts_removed)
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints at the end."""
+        if self.already_imported:
+            subs = ", ".join(str(f.already_imported_as) for f in self.files)
+            return f"already imported as submission {subs}; nothing to do"
+        verb = "would change" if self.dry_run else "changed"
+        parts = [
+            f"{self.rows_read:,} rows read",
+            f"initiatives: {len(self.initiatives_added):,} added, "
+            f"{len(self.initiatives_changed):,} changed, "
+            f"{len(self.initiatives_withdrawn):,} withdrawn",
+            f"facts: {self.facts_added:,} added, {self.facts_changed:,} changed, "
+            f"{self.facts_removed:,} removed",
+        ]
+        skipped = [f for f in self.files if f.already_imported_as is not None]
+        if skipped:
+            parts.append(", ".join(f"{f.file} already imported as submission "
+                                   f"{f.already_imported_as}" for f in skipped))
+        if self.dry_run:
+            tail = "dry run: nothing written"
+        elif self.submission_ids:
+            tail = "submission " + ", ".join(str(s) for s in self.submission_ids)
+        else:
+            tail = "no changes: nothing written"
+        if not self.changed and not self.dry_run:
+            verb = "nothing to change"
+            return f"{verb}: {parts[0]}; {tail}"
+        return f"{verb}: " + "; ".join(parts) + f"; {tail}"
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+class _Steps:
+    """A Rich progress display of the phases (only when asked and on a terminal)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.progress: Any = None
+        self.task: Any = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            from ledger.cli.common import err_console
+
+            if err_console.is_terminal:
+                self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                         BarColumn(), TimeElapsedColumn(), console=err_console,
+                                         transient=True)
+                self.progress.start()
+                self.task = self.progress.add_task("importing", total=total)
+
+    def step(self, description: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, description=description)
+
+    def advance(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class ParsedFile:
+    path: Path
+    sha256: str
+    log: ProblemLog
+    table: SheetTable | None = None
+    stamped: bool = False
+
+
+def _choose_sheet(wb: Workbook, mapping: Mapping, default: str, log: ProblemLog) -> str | None:
+    if mapping.sheet:
+        found = wb.find_sheet(mapping.sheet)
+        if found is None:
+            log.error("", "", f"no sheet {mapping.sheet!r} (sheets: {', '.join(wb.sheets)})",
+                      "the sheet named in the mapping")
+        return found
+    found = wb.find_sheet(default)
+    if found is not None:
+        return found
+    candidates = [s for s in wb.visible if s != STAMP_SHEET] or [
+        s for s in wb.sheets if s != STAMP_SHEET]
+    if not candidates:
+        log.error("", "", "a workbook without worksheets", f"a sheet named {default}")
+        return None
+    return candidates[0]
+
+
+def read_file(path: Path, mapping: Mapping, ledger_info: Any, *, default_sheet: str,
+              key_role: str, scale: Decimal | None) -> ParsedFile:
+    """Phase 1 for one file: open, find the table, note cells calamine cannot show."""
+    path = Path(path)
+    log = ProblemLog(path.name)
+    try:
+        sha = file_sha256(path)
+    except OSError:
+        sha = ""
+    parsed = ParsedFile(path=path, sha256=sha, log=log)
+    wb = open_workbook(path, log)
+    if wb is None:
+        return parsed
+    try:
+        parsed.stamped = STAMP_SHEET in wb.sheets
+        sheet = _choose_sheet(wb, mapping, default_sheet, log)
+        if sheet is None:
+            return parsed
+        grid = read_grid(wb, sheet, log)
+        if grid is None:
+            return parsed
+        table = locate_table(grid, sheet, mapping, log, key_role=key_role,
+                             fy_start=ledger_info.fy_start_month,
+                             horizon=(ledger_info.first_month, ledger_info.last_month))
+        del grid
+        if table is None:
+            return parsed
+        parsed.table = table
+        _check_hidden_cells(wb, table, log)
+        if table.scale_note is not None and scale is None:
+            cell, factor = table.scale_note
+            log.error(table.sheet, cell, f"a unit note saying amounts are in units of "
+                      f"{factor:,}", f"--scale {factor} (or scale = {factor} in the mapping; "
+                      "--scale 1 to take the amounts as written)")
+    finally:
+        wb.close()
+    return parsed
+
+
+def _check_hidden_cells(wb: Workbook, table: SheetTable, log: ProblemLog) -> None:
+    """Report formulas without a saved value and error values in the cells we read."""
+    details = cell_details(wb, table.sheet)
+    if not details.no_cached_value and not details.error_values:
+        return
+    used_cols = set(table.columns.values()) | set(table.month_columns)
+    data_rows = set(table.rows["row"].tolist())
+    for (r, c) in sorted(details.no_cached_value):
+        if r in data_rows and c in used_cols:
+            log.error(table.sheet, cell_ref(r, c), "a formula without a saved value (the "
+                      "program that wrote the file did not calculate it)",
+                      "a value: open the workbook in Excel or LibreOffice and save it")
+    for (r, c), shown in sorted(details.error_values.items()):
+        if r in data_rows and c in used_cols:
+            log.error(table.sheet, cell_ref(r, c), shown, "a number (the cell shows an error)")
+
+
+# ---------------------------------------------------------------------------- diffing
+
+
+def diff_with_scopes(current: pd.DataFrame, incoming: pd.DataFrame, key: list[str],
+                     scopes: pd.DataFrame) -> FactChanges:
+    """Compare incoming facts with current versions; every current fact whose scope row
+    (the first columns of ``key`` named in ``scopes``) is in ``scopes`` but whose key is
+    not incoming is removed.
+
+    Unlike ``ledger.store.diff_facts``, the scopes are given, not derived from the incoming
+    facts: a row whose every month was emptied still ends that row's phasing.
+    """
+    cur = current[[*key, "id", "amount_minor"]].rename(
+        columns={"amount_minor": "old_amount_minor", "id": "old_id"})
+    inc = incoming[[*key, "amount_minor"]]
+    merged = inc.merge(cur, on=key, how="outer", indicator=True)
+    kind = merged["_merge"].to_numpy()
+    is_new = kind == "left_only"
+    both = kind == "both"
+    gone = kind == "right_only"
+    old = merged["old_amount_minor"]
+    differs = both & (merged["amount_minor"].to_numpy() != old.to_numpy())
+    added = merged.loc[is_new, [*key, "amount_minor"]].reset_index(drop=True)
+    added["amount_minor"] = added["amount_minor"].astype("int64")
+    changed = merged.loc[differs, [*key, "amount_minor", "old_amount_minor", "old_id"]]
+    changed = changed.reset_index(drop=True).astype(
+        {"amount_minor": "int64", "old_amount_minor": "int64", "old_id": "int64"})
+    removed = merged.loc[gone, [*key, "old_amount_minor", "old_id"]]
+    scope_cols = list(scopes.columns)
+    if len(removed) and len(scopes):
+        removed = removed.merge(scopes.drop_duplicates(), on=scope_cols, how="inner")
+    else:
+        removed = removed.iloc[0:0]
+    removed = removed.reset_index(drop=True).astype(
+        {"old_amount_minor": "int64", "old_id": "int64"})
+    return FactChanges(added=added, changed=changed, removed=removed,
+                       unchanged=int((both & ~differs).sum()))
+
+
+def _pair_change(changes: FactChanges, pair: list[str]) -> pd.DataFrame:
+    parts = []
+    if len(changes.added):
+        parts.append(changes.added[[*pair]].assign(change=changes.added["amount_minor"]))
+    if len(changes.changed):
+        parts.append(changes.changed[[*pair]].assign(
+            change=changes.changed["amount_minor"] - changes.changed["old_amount_minor"]))
+    if len(changes.removed):
+        parts.append(changes.removed[[*pair]].assign(
+            change=-changes.removed["old_amount_minor"]))
+    if not parts:
+        return pd.DataFrame(columns=[*pair, "change"])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["change"] = frame["change"].astype("int64")
+    return frame.groupby(pair, as_index=False)["change"].sum()
+
+
+# ---------------------------------------------------------------------------- initiatives
+
+
+@dataclass
+class _Plan:
+    prepared: Prepared
+    withdraw: pd.Series | None
+    init_added: list[str]
+    init_changed: list[str]
+    init_withdrawn: list[str]
+    facts: FactChanges
+    placeholder: dict[int, str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.init_added or self.init_changed or self.init_withdrawn
+                    or self.facts.count)
+
+
+def _plan_initiatives(conn: Connection, ref: Reference, prepared: Prepared,
+                      mode: str) -> _Plan:
+    withdraw: pd.Series | None = None
+    if mode == "snapshot":
+        units = ref.current["business_unit_id"]
+        in_scope = units.isin([u for u in prepared.units_in_file if u is not None])
+        if None in prepared.units_in_file:
+            in_scope |= units.isna()
+        withdraw = pd.Series(in_scope.to_numpy(), index=ref.current.index)
+    ic = write_initiatives(conn, prepared.initiatives, 0, withdraw_missing=withdraw,
+                           dry_run=True)
+    ids = {str(k): int(v) for k, v in ref.current["initiative_id"].items()}
+    placeholder: dict[int, str] = {}
+    for n, ext in enumerate(ic.added, start=1):
+        ids[ext] = -n
+        placeholder[-n] = ext
+    facts = prepared.facts
+    incoming = pd.DataFrame({
+        "initiative_id": facts["external_id"].map(ids).astype("int64"),
+        "metric_id": facts["metric_id"].astype("int64"),
+        "scenario": facts["scenario"],
+        "month": facts["month"],
+        "amount_minor": facts["amount_minor"].astype("int64"),
+    })
+    scopes = pd.DataFrame({
+        "initiative_id": prepared.row_scopes["external_id"].map(ids),
+        "metric_id": prepared.row_scopes["metric_id"],
+        "scenario": prepared.row_scopes["scenario"],
+    }).dropna()
+    if ic.withdrawn:
+        pairs = scopes[["metric_id", "scenario"]].drop_duplicates()
+        gone = pd.DataFrame({"initiative_id": [ids[e] for e in ic.withdrawn]})
+        scopes = pd.concat([scopes, gone.merge(pairs, how="cross")], ignore_index=True)
+    scopes = scopes.astype({"initiative_id": "int64", "metric_id": "int64"})
+    existing = sorted({int(i) for i in scopes["initiative_id"] if i > 0})
+    if existing:
+        current = current_phasing(conn, metric_ids=scopes["metric_id"].unique().tolist(),
+                                  scenarios=scopes["scenario"].unique().tolist(),
+                                  initiative_ids=existing)
+    else:
+        current = pd.DataFrame({c: pd.Series(dtype="int64" if c not in ("scenario", "month")
+                                             else object)
+                                for c in [*PHASING_KEY, "id", "amount_minor"]})
+    changes = diff_with_scopes(current, incoming, PHASING_KEY, scopes)
+    return _Plan(prepared, withdraw, ic.added, ic.changed, ic.withdrawn, changes, placeholder)
+
+
+def _apply_initiatives(conn: Connection, plan: _Plan, submission_id: int) -> None:
+    ic = write_initiatives(conn, plan.prepared.initiatives, submission_id,
+                           withdraw_missing=plan.withdraw)
+    changes = plan.facts
+    if plan.placeholder and len(changes.added):
+        real = {k: ic.ids[ext] for k, ext in plan.placeholder.items()}
+        col = changes.added["initiative_id"].to_numpy()
+        neg = col < 0
+        if neg.any():
+            col = col.copy()
+            col[neg] = pd.Series(col[neg]).map(real).to_numpy(dtype=np.int64)
+            changes.added["initiative_id"] = col
+    write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes,  # type: ignore[arg-type]
+                       submission_id)
+
+
+def _already_imported(conn: Connection, sha: str) -> int | None:
+    if not sha:
+        return None
+    found = conn.execute(
+        text("SELECT MIN(id) FROM submission WHERE source_sha256 = :s AND kind = 'import'"),
+        {"s": sha}).scalar()
+    return None if found is None else int(found)
+
+
+def _totals(conn: Connection, table: str, pairs: list[str], metric_ids: list[int],
+            ) -> pd.DataFrame:
+    if not metric_ids:
+        return pd.DataFrame(columns=[*pairs, "before"])
+    ids = ", ".join(str(int(m)) for m in sorted(set(metric_ids)))
+    cols = ", ".join(pairs)
+    rows = conn.execute(text(
+        f"SELECT {cols}, SUM(amount_minor) FROM {table} WHERE valid_to = {OPEN} "
+        f"AND metric_id IN ({ids}) GROUP BY {cols}")).all()
+    frame = pd.DataFrame(rows, columns=[*pairs, "before"])
+    frame["before"] = frame["before"].map(int).astype("int64") if len(frame) else []
+    return frame
+
+
+def _total_change(ref: Reference, before: pd.DataFrame, change: pd.DataFrame,
+                  pairs: list[str]) -> pd.DataFrame:
+    """metric, <pair columns>, before, after, change as Decimals in the metric's unit."""
+    merged = before.merge(change, on=pairs, how="outer")
+    merged = merged.fillna({"before": 0, "change": 0})
+    by_id = {m.id: m for m in ref.metrics.values()}
+    records = []
+    for row in merged.sort_values(pairs).itertuples(index=False):
+        rec = row._asdict()
+        metric = by_id[int(rec["metric_id"])]
+        b, c = int(rec["before"]), int(rec["change"])
+        out = {"metric": metric.code}
+        for p in pairs[1:]:
+            out[p] = rec[p]
+        out.update(before=from_minor(b, metric.decimals), after=from_minor(b + c,
+                   metric.decimals), change=from_minor(c, metric.decimals))
+        records.append(out)
+    columns = ["metric", *pairs[1:], "before", "after", "change"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def _check_args(mode: str, scale: Decimal | None) -> None:
+    if mode not in MODES:
+        raise LedgerError(f"mode {mode!r}: expected update (default: leave initiatives the "
+                          "workbook lacks alone) or snapshot (withdraw them)")
+    if scale is not None and (not Decimal(scale).is_finite() or Decimal(scale) <= 0):
+        raise LedgerError(f"scale {scale}: expected a positive number such as 1000")
+
+
+@contextmanager
+def _transaction(ledger: Ledger, dry_run: bool) -> Iterator[Connection]:
+    """A write transaction, or for a dry run a read-only snapshot."""
+    ctx = ledger.reading() if dry_run else ledger.writing()
+    with ctx as conn:
+        yield conn
+
+
+def import_initiatives(
+    ledger: Ledger,
+    paths: list[Path],
+    *,
+    mapping: Path | None = None,
+    mode: str = "update",
+    scale: Decimal | None = None,
+    dry_run: bool = False,
+    user: str | None = None,
+    note: str = "",
+    progress: bool = False,
+    force: bool = False,
+) -> ImportResult:
+    """Import initiative workbooks: all files in one transaction, one submission per file.
+
+    A file already imported (same SHA-256) is skipped and said so. A file whose content
+    matches the ledger writes nothing. Otherwise only the initiatives and phasing facts that
+    differ are written, as new versions under the file's submission.
+
+    Raises:
+        ImportProblems: any file has an error (every problem of every file listed);
+            nothing was written.
+        LedgerError: a bad argument or mapping file, or no programme.
+    """
+    _check_args(mode, scale)
+    from importers.owner import has_stamp
+
+    stamped = [Path(p) for p in paths if has_stamp(p)]
+    if stamped:
+        if len(paths) > 1:
+            raise LedgerError(f"{stamped[0].name} is an owner workbook (from `tledger phasing "
+                              "export`): import owner workbooks one file at a time")
+        if mapping is not None or mode != "update" or scale is not None:
+            raise LedgerError(f"{stamped[0].name} is an owner workbook: its layout is known, "
+                              "so --mapping, --mode and --scale do not apply")
+        return _import_owner(ledger, stamped[0], force=force, dry_run=dry_run, user=user,
+                             note=note)
+    the_mapping = load_mapping(mapping)
+    use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    info = ledger.programme()
+    timings: dict[str, float] = {}
+    steps = _Steps(progress, 3 * len(paths))
+    try:
+        t0 = time.perf_counter()
+        parsed: list[ParsedFile] = []
+        for path in paths:
+            steps.step(f"reading {Path(path).name}")
+            parsed.append(read_file(Path(path), the_mapping, info, default_sheet="Initiatives",
+                                    key_role="id", scale=use_scale))
+            steps.advance()
+        timings["read"] = time.perf_counter() - t0
+        result = _import_parsed(ledger, parsed, the_mapping, mode, use_scale or Decimal(1),
+                                dry_run, user, note, steps, timings, force)
+    finally:
+        steps.close()
+    return result
+
+
+def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, mode: str,
+                  scale: Decimal, dry_run: bool, user: str | None, note: str, steps: _Steps,
+                  timings: dict[str, float], force: bool) -> ImportResult:
+    t1 = time.perf_counter()
+    outcomes: list[FileOutcome] = []
+    all_problems: list[Problem] = []
+    added: list[str] = []
+    changed: list[str] = []
+    withdrawn: list[str] = []
+    n_added = n_changed = n_removed = 0
+    sub_ids: list[int] = []
+    change_frames: list[pd.DataFrame] = []
+    write_time = 0.0
+    with _transaction(ledger, dry_run) as conn:
+        ref = Reference.load(ledger, conn)
+        before = _totals(conn, "phasing", ["metric_id", "scenario"],
+                         [m.id for m in ref.metrics.values()])
+        failed = any(p.log.has_errors for p in parsed)
+        for pf in parsed:
+            outcome = FileOutcome(file=pf.path.name, sha256=pf.sha256)
+            outcomes.append(outcome)
+            if pf.table is None or pf.log.has_errors:
+                all_problems += pf.log.finish()
+                continue
+            previous = _already_imported(conn, pf.sha256)
+            if previous is not None:
+                outcome.already_imported_as = previous
+                all_problems += pf.log.finish()
+                continue
+            steps.step(f"checking {pf.path.name}")
+            prepared = prepare_initiatives(pf.table, mapping, ref, pf.log, scale)
+            outcome.rows_read = prepared.rows_read
+            steps.advance()
+            all_problems += pf.log.finish()
+            if pf.log.has_errors:
+                failed = True
+            if failed:
+                continue
+            steps.step(f"writing {pf.path.name}" if not dry_run else f"diffing {pf.path.name}")
+            plan = _plan_initiatives(conn, ref, prepared, mode)
+            tw = time.perf_counter()
+            if plan.changed and not dry_run:
+                sub = new_submission(
+                    conn, kind="import", user=current_user(user), note=note,
+                    source_name=pf.path.name, source_sha256=pf.sha256,
+                    details={"mode": mode, "rows": prepared.rows_read, "sheet": prepared.sheet,
+                             "scale": str(scale), "force": force} if force else
+                    {"mode": mode, "rows": prepared.rows_read, "sheet": prepared.sheet,
+                     "scale": str(scale)})
+                _apply_initiatives(conn, plan, sub.id)
+                outcome.submission_id = sub.id
+                sub_ids.append(sub.id)
+                if pf is not parsed[-1]:
+                    ref.current = Reference.load(ledger, conn).current
+            write_time += time.perf_counter() - tw
+            steps.advance()
+            outcome.changed = plan.changed
+            added += plan.init_added
+            changed += plan.init_changed
+            withdrawn += plan.init_withdrawn
+            n_added += len(plan.facts.added)
+            n_changed += len(plan.facts.changed)
+            n_removed += len(plan.facts.removed)
+            change_frames.append(_pair_change(plan.facts, ["metric_id", "scenario"]))
+        if failed or any(p.severity == ERROR for p in all_problems):
+            raise ImportProblems(all_problems)
+        pairs = ["metric_id", "scenario"]
+        change = (pd.concat(change_frames, ignore_index=True).groupby(pairs, as_index=False)
+                  ["change"].sum() if change_frames else pd.DataFrame(columns=[*pairs, "change"]))
+        touched = change[pairs].merge(before, on=pairs, how="left").fillna({"before": 0})
+        total = _total_change(ref, touched, change, pairs)
+    timings["check"] = time.perf_counter() - t1 - write_time
+    timings["write"] = write_time
+    files_done = [o for o in outcomes if o.already_imported_as is None]
+    return ImportResult(
+        submission_id=sub_ids[-1] if sub_ids else None,
+        already_imported=bool(outcomes) and not files_done,
+        rows_read=sum(o.rows_read for o in outcomes),
+        initiatives_added=added, initiatives_changed=changed, initiatives_withdrawn=withdrawn,
+        facts_added=n_added, facts_changed=n_changed, facts_removed=n_removed,
+        total_change=total, warnings=[p for p in all_problems if p.severity == WARNING],
+        submission_ids=sub_ids, files=outcomes, dry_run=dry_run, timings=timings,
+    )
+
+
+def _import_owner(ledger: Ledger, path: Path, *, force: bool, dry_run: bool,
+                  user: str | None, note: str) -> ImportResult:
+    """An owner workbook (stamped by ``tledger phasing export``) goes through the owner
+    rules of :mod:`importers.owner`: only that owner's exported initiatives, conflicts
+    refused unless ``force``."""
+    from importers.owner import import_owner_workbook
+
+    r = import_owner_workbook(ledger, path, force=force, dry_run=dry_run, user=user,
+                              note=note)
+    outcome = FileOutcome(file=r.file, sha256=r.sha256, submission_id=r.submission_id,
+                          rows_read=r.initiatives, changed=bool(r.count))
+    return ImportResult(
+        submission_id=r.submission_id, already_imported=False, rows_read=r.initiatives,
+        initiatives_added=[], initiatives_changed=[], initiatives_withdrawn=[],
+        facts_added=r.added, facts_changed=r.changed, facts_removed=r.removed,
+        total_change=pd.DataFrame(columns=["metric", "scenario", "before", "after",
+                                           "change"]),
+        warnings=[], submission_ids=[r.submission_id] if r.submission_id else [],
+        files=[outcome], dry_run=dry_run, owner_result=r)
+
+
+# ---------------------------------------------------------------------------- targets
+
+
+_SCOPE_PREFIX = {"unit": "business_unit", "bu": "business_unit",
+                 "business_unit": "business_unit", "business unit": "business_unit",
+                 "lever": "lever"}
+
+
+def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: ProblemLog,
+                     scale: Decimal) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(facts, scopes, rows read) of a targets sheet: metric x scope rows, month columns."""
+    from importers.amounts import convert
+    from importers.prepare import _resolve, _suggest
+
+    sheet = table.sheet
+    rows = table.rows
+    cols = table.columns
+    metric_known = {c: m.id for c, m in ref.metrics.items()}
+    metric_ids, bad = _resolve(rows["metric"], metric_known)
+    for pos in np.flatnonzero(bad.to_numpy()):
+        found = rows["metric"].iat[pos]
+        log.error(sheet, cell_ref(int(rows["row"].iat[pos]), cols["metric"]), found,
+                  "a metric code: " + ", ".join(sorted(metric_known))
+                  + _suggest(str(found), list(metric_known)))
+    kinds: list[str | None] = []
+    codes: list[str | None] = []
+    scope_raw = rows["scope"] if "scope" in rows else pd.Series(
+        [mapping.defaults.get("scope")] * len(rows), dtype=object)
+    for pos, raw in enumerate(scope_raw):
+        where = cell_ref(int(rows["row"].iat[pos]), cols["scope"]) if "scope" in cols else ""
+        if raw is None or str(raw).strip().casefold() in ("programme", "program", "total"):
+            kinds.append("programme")
+            codes.append("")
+            continue
+        prefix, _, code = str(raw).partition(":")
+        kind = _SCOPE_PREFIX.get(prefix.strip().casefold())
+        code = code.strip()
+        known = ref.units if kind == "business_unit" else ref.levers if kind else {}
+        if kind is None or not code:
+            log.error(sheet, where, raw, "programme, unit:CODE or lever:CODE")
+        elif code not in known:
+            folded = {k.casefold(): k for k in known}
+            if code.casefold() in folded:
+                code = folded[code.casefold()]
+            else:
+                log.error(sheet, where, raw, f"a known {kind.replace('_', ' ')} code: "
+                          + ", ".join(sorted(known)) + _suggest(code, list(known)))
+        kinds.append(kind)
+        codes.append(code)
+    frame = pd.DataFrame({"metric_id": metric_ids, "scope_kind": kinds, "scope_code": codes})
+    dup = frame.duplicated(keep="first").to_numpy() & frame.notna().all(axis=1).to_numpy()
+    for pos in np.flatnonzero(dup):
+        log.error(sheet, cell_ref(int(rows["row"].iat[pos]), cols["metric"]),
+                  f"{rows['metric'].iat[pos]} {scope_raw.iat[pos]} again",
+                  "one row per metric and scope")
+    decimals_by = {m.id: m.decimals for m in ref.metrics.values()}
+    fpos = table.facts["pos"].to_numpy(dtype=np.int64)
+    mids = metric_ids.fillna(-1).to_numpy(dtype=np.int64)[fpos]
+    decimals = np.array([decimals_by.get(int(m), 0) for m in mids], dtype=np.int64)
+    conv = convert(table.facts["value"].to_numpy(dtype=object), decimals, scale)
+    frow = table.facts["row"].to_numpy()
+    fcol = table.facts["col"].to_numpy()
+    for i, found, expected in conv.errors:
+        log.error(sheet, cell_ref(int(frow[i]), int(fcol[i])), found, expected)
+    for i, read, kept in conv.rounded[:200]:
+        log.warn(sheet, cell_ref(int(frow[i]), int(fcol[i])), str(read),
+                 f"at most {int(decimals[i])} decimals: rounded to {kept}")
+    keep = conv.present & (mids >= 0)
+    pos = fpos[keep]
+    facts = pd.DataFrame({
+        "metric_id": mids[keep],
+        "scope_kind": frame["scope_kind"].to_numpy(dtype=object)[pos],
+        "scope_code": frame["scope_code"].to_numpy(dtype=object)[pos],
+        "month": table.facts["month"].to_numpy(dtype=object)[keep],
+        "amount_minor": conv.minor[keep],
+    })
+    scopes = frame.dropna().drop_duplicates().astype({"metric_id": "int64"})
+    return facts, scopes, len(rows)
+
+
+def import_targets(
+    ledger: Ledger,
+    path: Path,
+    *,
+    mapping: Path | None = None,
+    scale: Decimal | None = None,
+    dry_run: bool = False,
+    user: str | None = None,
+    note: str = "",
+    progress: bool = False,
+) -> ImportResult:
+    """Import a top-down targets workbook (sheet ``Targets``: Metric, Scope, months) as one
+    new target revision: only the months that differ are written; a metric x scope row
+    replaces that row's months in full (an emptied month ends its target).
+
+    Raises:
+        ImportProblems: the file has errors (all listed); nothing was written.
+    """
+    _check_args("update", scale)
+    the_mapping = load_mapping(mapping)
+    use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    info = ledger.programme()
+    steps = _Steps(progress, 3)
+    timings: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        steps.step(f"reading {Path(path).name}")
+        pf = read_file(Path(path), the_mapping, info, default_sheet="Targets",
+                       key_role="metric", scale=use_scale)
+        timings["read"] = time.perf_counter() - t0
+        outcome = FileOutcome(file=pf.path.name, sha256=pf.sha256)
+        with _transaction(ledger, dry_run) as conn:
+            problems = pf.log.finish() if pf.table is None or pf.log.has_errors else []
+            if problems:
+                raise ImportProblems(problems)
+            previous = _already_imported(conn, pf.sha256)
+            if previous is not None:
+                outcome.already_imported_as = previous
+                return ImportResult(None, True, 0, [], [], [], 0, 0, 0,
+                                    pd.DataFrame(columns=["metric", "scope", "before",
+                                                          "after", "change"]),
+                                    [], files=[outcome], dry_run=dry_run, timings=timings)
+            steps.step(f"checking {pf.path.name}")
+            ref = Reference.load(ledger, conn)
+            assert pf.table is not None
+            facts, scopes, n_rows = _prepare_targets(pf.table, the_mapping, ref, pf.log,
+                                                     use_scale or Decimal(1))
+            problems = pf.log.finish()
+            if pf.log.has_errors:
+                raise ImportProblems(problems)
+            outcome.rows_read = n_rows
+            current = current_targets(conn, metric_ids=scopes["metric_id"].unique().tolist())
+            changes = diff_with_scopes(current, facts, TARGET_KEY, scopes)
+            pairs = ["metric_id", "scope_kind", "scope_code"]
+            before = current.groupby(pairs, as_index=False)["amount_minor"].sum().rename(
+                columns={"amount_minor": "before"})
+            change = _pair_change(changes, pairs)
+            sub_id: int | None = None
+            if changes.count and not dry_run:
+                steps.step(f"writing {pf.path.name}")
+                tw = time.perf_counter()
+                sub = new_submission(conn, kind="import", user=current_user(user), note=note,
+                                     source_name=pf.path.name, source_sha256=pf.sha256,
+                                     details={"what": "targets", "rows": n_rows,
+                                              "scale": str(use_scale or 1)})
+                write_fact_changes(conn, Target.__table__, TARGET_KEY, changes,  # type: ignore[arg-type]
+                                   sub.id)
+                sub_id = outcome.submission_id = sub.id
+                timings["write"] = time.perf_counter() - tw
+            touched = before.merge(change[pairs], on=pairs, how="right").fillna({"before": 0})
+            total = _total_change(ref, touched, change, pairs)
+            if len(total):
+                total.insert(1, "scope", [k if k == "programme" else
+                                          f"{'unit' if k == 'business_unit' else k}:{c}"
+                                          for k, c in zip(total.pop("scope_kind"),
+                                                          total.pop("scope_code"),
+                                                          strict=True)])
+            else:
+                total = pd.DataFrame(columns=["metric", "scope", "before", "after", "change"])
+    finally:
+        steps.close()
+    return ImportResult(
+        submission_id=sub_id, already_imported=False, rows_read=n_rows,
+        initiatives_added=[], initiatives_changed=[], initiatives_withdrawn=[],
+        facts_added=len(changes.added), facts_changed=len(changes.changed),
+        facts_removed=len(changes.removed), total_change=total,
+        warnings=[p for p in problems if p.severity == WARNING],
+        submission_ids=[sub_id] if sub_id else [], files=[outcome], dry_run=dry_run,
+        timings=timings)

@@ -1,0 +1,165 @@
+"""The mapping file: how to read a workbook whose layout differs from the template.
+
+A TOML file (documented with a full example in ``docs/importing.md``)::
+
+    sheet = "Pipeline"            # default: "Initiatives" if present, else the first sheet
+    header_row = "auto"           # or the header's row number, e.g. 6
+    layout = "wide"               # "wide" (one column per month) or "long" (month + amount)
+    scale = 1000                  # amounts are in thousands ("AUD 000")
+
+    [columns]                     # header text (case and spaces ignored) or {column = "B"}
+    id = "Initiative ref"
+    name = "Initiative"
+    owner = "Accountable"
+    business_unit = "BU"
+    lever = "Value lever"
+    stage = "Gate"
+    metric = "Measure"
+    scenario = "Case"
+    description = "Notes"
+    month = "Period"              # long layout only
+    amount = "Value"              # long layout only
+
+    [months]
+    columns = "auto"              # or a column range such as "H:BO"
+
+    [skip]
+    id_matches = ["^Sub-?total", "^Check"]   # regular expressions on the id cell
+    rows = [42]                   # sheet row numbers to ignore
+
+    [defaults]                    # values for columns the workbook does not have
+    metric = "benefit"
+    scenario = "plan"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ledger.errors import LedgerError
+
+#: The roles a column can play in an initiatives sheet.
+ROLES = ("id", "name", "owner", "business_unit", "lever", "stage", "description", "metric",
+         "scenario", "month", "amount", "scope")
+_LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
+_RANGE = re.compile(r"^\s*([A-Za-z]{1,3})\s*:\s*([A-Za-z]{1,3})\s*$")
+
+
+class ColumnRef(BaseModel):
+    """A column named by its letter instead of its header."""
+
+    model_config = ConfigDict(extra="forbid")
+    column: str
+
+    @field_validator("column")
+    @classmethod
+    def _letters(cls, value: str) -> str:
+        if not _LETTERS.match(value.strip()):
+            raise ValueError(f"{value!r} is not a column letter such as B or AA")
+        return value.strip().upper()
+
+
+class Months(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    columns: str = "auto"
+    """``auto`` (every header that reads as a month) or a letter range ``H:BO``."""
+
+    @field_validator("columns")
+    @classmethod
+    def _range(cls, value: str) -> str:
+        if value.strip().lower() == "auto":
+            return "auto"
+        if not _RANGE.match(value):
+            raise ValueError(f"{value!r}: expected \"auto\" or a column range such as \"H:BO\"")
+        return value.strip().upper().replace(" ", "")
+
+
+class Skip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id_matches: list[str] = Field(default_factory=list)
+    """Regular expressions; a row whose id cell matches one is not an initiative."""
+    rows: list[int] = Field(default_factory=list)
+    """Sheet row numbers (1-based) to ignore."""
+
+    @field_validator("id_matches")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        return value
+
+
+class Mapping(BaseModel):
+    """Where things are in a workbook. Every field is optional: what is not said is found
+    by header detection, as for the template."""
+
+    model_config = ConfigDict(extra="forbid")
+    sheet: str | None = None
+    header_row: int | Literal["auto"] = "auto"
+    layout: Literal["auto", "wide", "long"] = "auto"
+    scale: Decimal | None = None
+    columns: dict[str, str | ColumnRef] = Field(default_factory=dict)
+    months: Months = Field(default_factory=Months)
+    skip: Skip = Field(default_factory=Skip)
+    defaults: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns", "defaults")
+    @classmethod
+    def _roles(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if key not in ROLES:
+                raise ValueError(f"unknown column role {key!r} (known: {', '.join(ROLES)})")
+        return value
+
+    @field_validator("header_row")
+    @classmethod
+    def _row(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("header_row is a sheet row number, 1 or more")
+        return value
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            value = repr(value)
+        try:
+            dec = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not a number") from exc
+        if not dec.is_finite() or dec <= 0:
+            raise ValueError(f"{value!r}: expected a positive number such as 1000")
+        return dec
+
+
+def load_mapping(path: Path | None) -> Mapping:
+    """Read and check a mapping file (None: the empty mapping, i.e. auto-detection).
+
+    Raises:
+        LedgerError: unreadable TOML or an unknown or ill-typed key (the message names it).
+    """
+    if path is None:
+        return Mapping()
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise LedgerError(f"mapping file {path}: no such file") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"mapping file {path}: not valid TOML ({exc})") from exc
+    try:
+        return Mapping.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LedgerError(f"mapping file {path}: {where}: {first['msg']}") from exc

@@ -1,0 +1,292 @@
+"""Opening an input workbook safely and reading one sheet's cell values fast.
+
+Values come from python-calamine (Rust; about 7x faster than openpyxl). Before calamine
+sees a file, :func:`open_workbook` checks what the file is (an .xls, .csv, .ods or .xlsb
+gets a clear message), that its ZIP is whole, that no XML part declares a DOCTYPE or
+entities (the "billion laughs" bomb) and that its uncompressed size stays under a limit.
+calamine reads an error value (``#REF!``) and a formula without a saved value as an empty
+cell; :func:`cell_details` finds both in the sheet's XML so they are reported, not taken as
+"no amount".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import zipfile
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import python_calamine as pc
+from defusedxml import ElementTree as SafeET
+
+from importers.problems import ProblemLog
+
+#: Largest total uncompressed size of a workbook's parts (bytes); TLEDGER_IMPORT_MAX_BYTES.
+MAX_UNCOMPRESSED_BYTES = int(os.environ.get("TLEDGER_IMPORT_MAX_BYTES", str(1 << 30)))
+#: Largest sheet (rows x columns of its used range) read; TLEDGER_IMPORT_MAX_CELLS.
+MAX_CELLS = int(os.environ.get("TLEDGER_IMPORT_MAX_CELLS", str(30_000_000)))
+
+STAMP_SHEET = "_tledger"
+
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes (hex): what makes an import idempotent."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class Workbook:
+    """An opened, checked workbook."""
+
+    path: Path
+    book: Any
+    """The ``python_calamine.CalamineWorkbook``."""
+    sheets: list[str]
+    visible: list[str]
+    sheet_parts: dict[str, str] = field(default_factory=dict)
+    """Sheet name -> its XML part inside the ZIP (for :func:`cell_details`)."""
+
+    def find_sheet(self, name: str) -> str | None:
+        """The sheet called ``name`` (case and surrounding spaces ignored), if any."""
+        want = name.strip().casefold()
+        for sheet in self.sheets:
+            if sheet.strip().casefold() == want:
+                return sheet
+        return None
+
+    def close(self) -> None:
+        with suppress(Exception):  # closing twice is harmless
+            self.book.close()
+
+
+def _sniff(path: Path, log: ProblemLog) -> bool:
+    """Say what a file that is not an .xlsx/.xlsm is; True if it may be one."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        log.error("", "", str(path), "an existing .xlsx file (no such file)")
+        return False
+    except IsADirectoryError:
+        log.error("", "", str(path), "an .xlsx file, not a folder")
+        return False
+    except OSError as exc:
+        log.error("", "", str(path), f"a readable .xlsx file ({exc.strerror})")
+        return False
+    suffix = path.suffix.lower()
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        log.error("", "", "an Excel 97-2003 (.xls) or password-protected workbook",
+                  "an .xlsx or .xlsm workbook: open it in Excel or LibreOffice and save it "
+                  "as .xlsx (without a password)")
+        return False
+    if not head:
+        log.error("", "", "an empty file (0 bytes)", "an .xlsx or .xlsm workbook")
+        return False
+    if not head.startswith(b"PK"):
+        if suffix in (".csv", ".txt", ".tsv"):
+            what = "a CSV/text file"
+        elif suffix == ".xls":
+            what = "a file named .xls that is not an Excel workbook"
+        else:
+            what = "a file that is not a workbook (not a ZIP archive)"
+        log.error("", "", what, "an .xlsx or .xlsm workbook: open it in Excel or "
+                  "LibreOffice and save it as .xlsx")
+        return False
+    return True
+
+
+def _check_zip(path: Path, log: ProblemLog) -> dict[str, str] | None:
+    """Check the ZIP's structure and parts; return sheet name -> part path, or None."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        log.error("", "", "a damaged or truncated file (its ZIP directory is missing)",
+                  "a complete .xlsx workbook: copy or save it again")
+        return None
+    with archive:
+        names = set(archive.namelist())
+        if "mimetype" in names:
+            kind = archive.read("mimetype")[:100].decode("ascii", "replace")
+            if "opendocument" in kind:
+                log.error("", "", "an OpenDocument spreadsheet (.ods)",
+                          "an .xlsx or .xlsm workbook: save it as .xlsx in LibreOffice")
+                return None
+        if "xl/workbook.bin" in names:
+            log.error("", "", "a binary Excel workbook (.xlsb)",
+                      "an .xlsx or .xlsm workbook: save it as .xlsx")
+            return None
+        if "xl/workbook.xml" not in names:
+            log.error("", "", "a ZIP archive that is not an Excel workbook",
+                      "an .xlsx or .xlsm workbook")
+            return None
+        total = sum(info.file_size for info in archive.infolist())
+        if total > MAX_UNCOMPRESSED_BYTES:
+            log.error("", "", f"{total:,} bytes of XML once unpacked",
+                      f"at most {MAX_UNCOMPRESSED_BYTES:,} (TLEDGER_IMPORT_MAX_BYTES)")
+            return None
+        try:
+            for info in archive.infolist():
+                if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                    continue
+                with archive.open(info) as part:
+                    head = part.read(8192)
+                if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+                    log.error("", info.filename, "an XML DOCTYPE or entity declaration "
+                              "(a possible XML bomb)",
+                              "a workbook as Excel or LibreOffice write it (they never "
+                              "declare entities)")
+                    return None
+            return _sheet_parts(archive)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            log.error("", "", f"a damaged workbook ({exc})",
+                      "a complete .xlsx workbook: copy or save it again")
+            return None
+        except SafeET.ParseError as exc:
+            log.error("", "xl/workbook.xml", f"malformed XML ({exc})",
+                      "a workbook as Excel or LibreOffice write it")
+            return None
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> worksheet XML part, from workbook.xml and its relationships."""
+    book = SafeET.fromstring(archive.read("xl/workbook.xml"))
+    rels_name = "xl/_rels/workbook.xml.rels"
+    targets: dict[str, str] = {}
+    if rels_name in archive.namelist():
+        rels = SafeET.fromstring(archive.read(rels_name))
+        for rel in rels.iter(f"{_NS_PKG_REL}Relationship"):
+            target = rel.get("Target", "")
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                posixpath.join("xl", target))
+            targets[rel.get("Id", "")] = part
+    out: dict[str, str] = {}
+    for sheet in book.iter(f"{_NS_MAIN}sheet"):
+        rid = sheet.get(f"{_NS_REL}id", "")
+        if rid in targets:
+            out[sheet.get("name", "")] = targets[rid]
+    return out
+
+
+def open_workbook(path: Path, log: ProblemLog) -> Workbook | None:
+    """Open ``path`` for reading after checking it is a whole, harmless .xlsx/.xlsm.
+
+    Returns None (with the reason in ``log``) when it cannot be read.
+    """
+    if not _sniff(path, log):
+        return None
+    parts = _check_zip(path, log)
+    if parts is None:
+        return None
+    try:
+        book = pc.CalamineWorkbook.from_path(str(path))
+        meta = book.sheets_metadata
+    except Exception as exc:  # calamine raises several types for a damaged part
+        log.error("", "", f"a damaged workbook ({str(exc).splitlines()[0][:120]})",
+                  "a complete .xlsx workbook: open it in Excel or LibreOffice and save again")
+        return None
+    sheets = [m.name for m in meta if m.typ == pc.SheetTypeEnum.WorkSheet]
+    visible = [m.name for m in meta if m.typ == pc.SheetTypeEnum.WorkSheet
+               and m.visible == pc.SheetVisibleEnum.Visible]
+    return Workbook(path=path, book=book, sheets=sheets, visible=visible, sheet_parts=parts)
+
+
+def read_grid(wb: Workbook, sheet: str, log: ProblemLog) -> list[list[Any]] | None:
+    """Every cell value of ``sheet`` from A1 to its last used cell (row i of the list is
+    sheet row i+1). Empty cells are ``""``; numbers ``float``; dates ``date``/``datetime``.
+
+    Returns None (reason in ``log``) if the sheet cannot be read or is too large.
+    """
+    try:
+        data = wb.book.get_sheet_by_name(sheet)
+    except Exception as exc:
+        log.error(sheet, "", f"a sheet that cannot be read ({str(exc).splitlines()[0][:120]})",
+                  "a complete worksheet: open the workbook in Excel or LibreOffice and save it")
+        return None
+    end_row, end_col = data.end if data.end is not None else (0, 0)
+    if (end_row + 1) * (end_col + 1) > MAX_CELLS:
+        log.error(sheet, "", f"a used range of {end_row + 1:,} rows x {end_col + 1:,} columns",
+                  f"at most {MAX_CELLS:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
+        return None
+    rows: list[list[Any]] = data.to_python(skip_empty_area=False)
+    return rows
+
+
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
+
+
+@dataclass
+class CellDetails:
+    """Cells that calamine reads as empty although they are not."""
+
+    no_cached_value: set[tuple[int, int]]
+    """(row, column), 0-based: formulas the writing program never calculated."""
+    error_values: dict[tuple[int, int], str]
+    """(row, column) -> the error shown, such as ``#REF!``."""
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+def cell_details(wb: Workbook, sheet: str) -> CellDetails:
+    """Find formulas without a saved value and error values (``#REF!``) in ``sheet``.
+
+    A byte scan of the sheet's XML for ``<f`` and ``t="e"`` only: cheap even for big sheets,
+    and a workbook without formulas costs one pass of ``bytes.find``.
+    """
+    details = CellDetails(set(), {})
+    part = wb.sheet_parts.get(sheet)
+    if not part:
+        return details
+    try:
+        with zipfile.ZipFile(wb.path) as archive:
+            xml = archive.read(part)
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return details
+    # Formulas: a <c> element containing <f...> but no <v>.
+    pos = xml.find(b"<f")
+    while pos != -1:
+        nxt = xml[pos + 2:pos + 3]
+        if nxt in (b">", b" ", b"/"):
+            start = xml.rfind(b"<c ", 0, pos)
+            end = xml.find(b"</c>", pos)
+            if start != -1:
+                if end == -1:
+                    end = len(xml)
+                body = xml[pos:end]
+                if b"<v>" not in body and b"<v " not in body and b"<v/>" not in body:
+                    ref = _CELL_REF.search(xml, start, pos)
+                    if ref:
+                        details.no_cached_value.add(
+                            (int(ref.group(2)) - 1, _col_index(ref.group(1))))
+            pos = xml.find(b"<f", (end if end != -1 else pos) + 1)
+        else:
+            pos = xml.find(b"<f", pos + 2)
+    pos = xml.find(b't="e"')
+    while pos != -1:
+        start = xml.rfind(b"<c ", 0, pos)
+        end = xml.find(b"</c>", pos)
+        if start != -1 and end != -1:
+            ref = _CELL_REF.search(xml, start, end)
+            value = re.search(rb"<v>([^<]*)</v>", xml[pos:end])
+            if ref:
+                shown = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
+                details.error_values[(int(ref.group(2)) - 1, _col_index(ref.group(1)))] = shown
+        pos = xml.find(b't="e"', pos + 5)
+    return details

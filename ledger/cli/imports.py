@@ -1,0 +1,191 @@
+"""``tledger import initiatives`` and ``tledger import targets``: workbooks in."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from ledger.cli import app
+from ledger.cli.common import (
+    DbOption,
+    FormatOption,
+    NoteOption,
+    OutputFormat,
+    UserOption,
+    console,
+    emit,
+    err_console,
+    open_ledger,
+)
+from ledger.errors import LedgerError
+
+import_app = typer.Typer(help="Import workbooks: initiatives with their phasing, or targets.",
+                         no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+MappingOption = Annotated[Path | None, typer.Option(
+    "--mapping", help="TOML file saying where things are in a workbook that differs from the "
+    "template (see docs/importing.md).")]
+ScaleOption = Annotated[str | None, typer.Option(
+    "--scale", help="Multiply every amount by this, e.g. 1000 for a sheet in AUD 000.")]
+DryRunOption = Annotated[bool, typer.Option(
+    "--dry-run", help="Show what would change; write nothing.")]
+ReportOption = Annotated[Path | None, typer.Option(
+    "--report", help="Write the problems found to this .xlsx or .csv file.")]
+
+#: Problems printed on the terminal before the error line (all go to --report).
+SHOWN_PROBLEMS = 50
+
+
+def _scale(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        scale = Decimal(value.strip().replace(",", "").replace("_", ""))
+    except InvalidOperation as exc:
+        raise LedgerError(f"--scale {value!r}: expected a positive number such as 1000") from exc
+    if not scale.is_finite() or scale <= 0:
+        raise LedgerError(f"--scale {value!r}: expected a positive number such as 1000")
+    return scale
+
+
+def _check_report(report: Path | None) -> None:
+    if report is not None and report.suffix.lower() not in (".xlsx", ".csv"):
+        raise LedgerError(f"--report {report}: expected a .xlsx or .csv file name")
+
+
+def _show_problems(problems: list, report: Path | None) -> None:  # type: ignore[type-arg]
+    from importers.problems import ERROR, problems_frame, write_problem_report
+
+    if report is not None:
+        write_problem_report(problems, report)
+    errors = [p for p in problems if p.severity == ERROR]
+    for p in errors[:SHOWN_PROBLEMS]:
+        err_console.print(f"  {p}", highlight=False, markup=False, soft_wrap=True)
+    if len(errors) > SHOWN_PROBLEMS:
+        err_console.print(f"  ... and {len(errors) - SHOWN_PROBLEMS} more"
+                          + ("" if report else " (use --report FILE.xlsx to list all)"),
+                          highlight=False, markup=False)
+    if report is not None:
+        err_console.print(f"problems written to {report} ({len(problems_frame(problems))} "
+                          "rows)", highlight=False, markup=False)
+
+
+def _show_warnings(warnings: list, report: Path | None) -> None:  # type: ignore[type-arg]
+    if not warnings:
+        return
+    for p in warnings[:10]:
+        err_console.print(f"  warning: {p}", highlight=False, markup=False, soft_wrap=True)
+    if len(warnings) > 10:
+        err_console.print(f"  ... and {len(warnings) - 10} more warnings", highlight=False,
+                          markup=False)
+    if report is not None:
+        from importers.problems import write_problem_report
+
+        write_problem_report(warnings, report)
+
+
+def _show_result(result, fmt: OutputFormat, report: Path | None) -> None:  # type: ignore[no-untyped-def]
+    _show_warnings(result.warnings, report)
+    if fmt != OutputFormat.table:
+        if len(result.total_change):
+            emit(result.total_change, fmt)
+        else:
+            emit(pd.DataFrame(columns=list(result.total_change.columns)), fmt)
+        err_console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+        return
+    if result.dry_run:
+        for title, ids in (("added", result.initiatives_added),
+                           ("changed", result.initiatives_changed),
+                           ("withdrawn", result.initiatives_withdrawn)):
+            if ids:
+                shown = ", ".join(ids[:20]) + (f", ... ({len(ids)} in all)"
+                                               if len(ids) > 20 else "")
+                console.print(f"initiatives {title}: {shown}", highlight=False, markup=False,
+                              soft_wrap=True)
+    if len(result.total_change):
+        emit(result.total_change, fmt, title="Change in total" + (" (dry run)"
+                                                                   if result.dry_run else ""),
+             right=["before", "after", "change"])
+    console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+
+
+@import_app.command("initiatives")
+def import_initiatives_cmd(
+    files: Annotated[list[Path], typer.Argument(help="One or more .xlsx/.xlsm workbooks.")],
+    mapping: MappingOption = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="update (default): initiatives the workbook lacks stay as they are. "
+        "snapshot: the workbook is complete for its business units; initiatives of those "
+        "units it lacks are withdrawn.")] = "update",
+    scale: ScaleOption = None,
+    dry_run: DryRunOption = False,
+    report: ReportOption = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Owner workbooks only: overwrite values changed in the ledger since "
+        "the export (recorded).")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+    user: UserOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Import initiative workbooks: attributes and monthly phasing, all or nothing.
+
+    Reads the template layout or, with --mapping, any other; reports every problem with
+    its cell and writes nothing if there is one. Each file becomes one submission (name and
+    SHA-256 kept); all files land in one transaction. A file imported before is skipped;
+    only changed facts are written.
+
+    Example: tledger import initiatives pipeline.xlsx --scale 1000 --dry-run
+    """
+    from importers import ImportProblems, import_initiatives
+
+    _check_report(report)
+    ledger = open_ledger(db)
+    try:
+        result = import_initiatives(ledger, files, mapping=mapping, mode=mode,
+                                    scale=_scale(scale), dry_run=dry_run, user=user, note=note,
+                                    progress=err_console.is_terminal, force=force)
+    except ImportProblems as exc:
+        _show_problems(exc.problems, report)
+        raise
+    owner = getattr(result, "owner_result", None)
+    if owner is not None:
+        console.print(owner.summary(), highlight=False, markup=False, soft_wrap=True)
+        return
+    _show_result(result, fmt, report)
+
+
+@import_app.command("targets")
+def import_targets_cmd(
+    file: Annotated[Path, typer.Argument(help="A targets workbook (.xlsx/.xlsm).")],
+    mapping: MappingOption = None,
+    scale: ScaleOption = None,
+    dry_run: DryRunOption = False,
+    report: ReportOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+    user: UserOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Import top-down targets (sheet Targets: Metric, Scope, one column per month) as a
+    new target revision; only the months that differ are written.
+
+    Example: tledger import targets targets.xlsx --note "board figure, Nov 2026"
+    """
+    from importers import ImportProblems, import_targets
+
+    _check_report(report)
+    ledger = open_ledger(db)
+    try:
+        result = import_targets(ledger, file, mapping=mapping, scale=_scale(scale),
+                                dry_run=dry_run, user=user, note=note,
+                                progress=err_console.is_terminal)
+    except ImportProblems as exc:
+        _show_problems(exc.problems, report)
+        raise
+    _show_result(result, fmt, report)
