@@ -99,14 +99,15 @@ def target_set(
     span = f"{result.months[0]:%Y-%m}..{result.months[-1]:%Y-%m}"
     if result.submission_id is None:
         console.print(f"no change: {result.metric} {result.scope.label} {span} already totals "
-                      f"{total:,}; nothing written")
+                      f"{total:,}; nothing written", soft_wrap=True)
         return
     before = from_minor(result.total_before_minor, result.decimals)
     after = from_minor(result.total_after_minor, result.decimals)
     console.print(
         f"target {result.metric} {result.scope.label}: {total:,} over {span} "
         f"({len(result.months)} months) recorded as revision {result.submission_id}; "
-        f"scope total {before:,} -> {after:,}"
+        f"scope total {before:,} -> {after:,}",
+        soft_wrap=True,
     )
 
 
@@ -124,7 +125,7 @@ def target_list(
     with ledger.reading() as conn:
         frame = target_summary(ledger, as_of=resolve_as_of(conn, as_of), conn=conn)
     if frame.empty and fmt == OutputFormat.table:
-        console.print("no targets yet: set one with `tledger target set`")
+        console.print("no targets yet: set one with `tledger target set`", soft_wrap=True)
         return
     emit(frame, fmt, title="Targets", right=["n_months", "total", "revision"])
 
@@ -158,4 +159,4 @@ def target_show(
     emit(out, fmt, title=f"{metric} target, {scope}", right=["amount", "revision"])
     if fmt == OutputFormat.table:
         total = sum(frame["amount"], start=Decimal(0))
-        console.print(f"{len(frame)} months, total {total:,}")
+        console.print(f"{len(frame)} months, total {total:,}", soft_wrap=True)

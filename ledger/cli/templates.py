@@ -69,7 +69,8 @@ def template_initiatives(
     filled = (f"{written.rows} rows pre-filled ({scenario})" if prefill
               else "empty, ready to fill")
     console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
-                  f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}")
+                  f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}",
+                  soft_wrap=True)
 
 
 @template_app.command("targets")
@@ -100,4 +101,5 @@ def template_targets(
     written = write_targets_template(out, ctx, lines)
     filled = f"{written.rows} rows pre-filled" if prefill else "empty, ready to fill"
     console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
-                  f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}")
+                  f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}",
+                  soft_wrap=True)
