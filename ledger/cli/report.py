@@ -1,0 +1,116 @@
+"""Report commands: ``tledger report gap`` (the Excel gap report, or its summary as CSV)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ledger.cli import app
+from ledger.cli.common import DbOption, console, err_console, open_ledger
+
+report_app = typer.Typer(help="Reports for finance: the Excel gap report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+class ReportFormat(StrEnum):
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+class Scale(StrEnum):
+    auto = "auto"
+    units = "units"
+    thousands = "thousands"
+    millions = "millions"
+
+
+@report_app.command("gap")
+def report_gap(
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="File to write (default gap-report.xlsx; for --format csv "
+        "default: standard output).")] = None,
+    metric: Annotated[str | None, typer.Option(
+        "--metric", help="Metric code (default: the first metric, benefit).")] = None,
+    scenario: Annotated[str, typer.Option(
+        "--scenario", help="plan, forecast or actual: whose phasing is the bottom-up.")] = "plan",
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Report the ledger as it stood then: a date (end of that day, UTC) or "
+        "an ISO datetime.")] = None,
+    weighted: Annotated[bool, typer.Option(
+        "--weighted", help="Risk-weight each initiative by its stage gate's weight.")] = False,
+    bridge_from: Annotated[str | None, typer.Option(
+        "--bridge-from", help="Add a Bridge sheet: why the bottom-up moved since this date.")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option(
+        "--format", "-f", help="xlsx: the workbook; csv: the Summary table only.")
+    ] = ReportFormat.xlsx,
+    scale: Annotated[Scale, typer.Option(
+        "--scale", help="How money is shown on Summary and breakdown sheets (cells keep the "
+        "exact amount): auto picks thousands from a million up.")] = Scale.auto,
+    db: DbOption = None,
+) -> None:
+    """Write finance's gap report: an Excel workbook whose totals are live formulas.
+
+    Sheets: Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
+    Initiatives sheet), By unit, By lever, By stage (each tying to the Summary),
+    Initiatives (the detail), Checks, Bridge (with --bridge-from) and About. The report is
+    refused, with nothing written, if its formulas would not recalculate to the engine's
+    figures.
+
+    Example: tledger report gap --out gap.xlsx --metric benefit --as-of 2026-10-31
+    """
+    from reports.excel import write_gap_report
+    from reports.gap_report import load_report
+    from reports.summary_csv import write_summary_csv
+
+    ledger = open_ledger(db)
+    if fmt == ReportFormat.csv:
+        from ledger.engine import gap
+
+        report = gap(ledger, metric=metric, scenario=scenario, as_of=as_of, weighted=weighted)
+        if out is None:
+            write_summary_csv(report, sys.stdout)
+            return
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            rows = write_summary_csv(report, handle)
+        console.print(f"wrote {out}: {rows} summary lines for {report.metric.code} "
+                      f"({report.scenario}), submission {report.as_of_submission}")
+        return
+
+    data = load_report(ledger, metric=metric, scenario=scenario, as_of=as_of,
+                       weighted=weighted, bridge_from=bridge_from, scale=scale.value)
+    path = out or Path("gap-report.xlsx")
+    rows = len(data.detail)
+    if err_console.is_terminal and rows >= 2000:
+        from rich.progress import Progress
+
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("writing Initiatives", total=rows)
+            write_gap_report(data, path, progress=lambda n: progress.update(task, completed=n))
+    else:
+        write_gap_report(data, path)
+    console.print(_summary_line(data, path))
+
+
+def _summary_line(data: object, path: Path) -> str:
+    """One line: what was written and the horizon's headline figures."""
+    from reports.excel import ReportInput
+
+    assert isinstance(data, ReportInput)
+    horizon = data.summary.fiscal
+    row = horizon[(horizon["part"] == horizon["part"].iloc[0]) & (horizon["period"] == "Horizon")]
+    unit = data.metric.unit
+    headline = ""
+    if len(row):
+        rec = row.iloc[0]
+        cov = rec["coverage"]
+        headline = (f"; horizon target {rec['target']:,} {unit}, bottom-up {rec['bottom_up']:,}, "
+                    f"gap {rec['gap']:,}" + (f", coverage {cov:.1%}" if cov is not None else ""))
+    weighted = ", risk-weighted" if data.weighted else ""
+    return (f"wrote {path}: {data.metric.code} ({data.scenario}{weighted}) at submission "
+            f"{data.as_of_submission}, {len(data.detail)} initiative rows, "
+            f"{len(data.checks)} check finding(s){headline}")

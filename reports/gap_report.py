@@ -1,0 +1,118 @@
+"""Loading what the gap report shows: the engine's figures and the detail they sum.
+
+:func:`load_report` reads one consistent snapshot of the ledger (every piece at the same
+submission) and returns a :class:`reports.excel.ReportInput`; :func:`reports.excel.
+write_gap_report` writes it; :func:`reports.summary_csv.summary_table` turns it into the
+CSV summary.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+import ledger as ledger_pkg
+from ledger.api import Ledger
+from ledger.engine import as_of_instant, checks, gap
+from ledger.errors import LedgerError
+from ledger.initiatives import current_initiatives
+from ledger.store import current_phasing
+from reports.excel import BREAKDOWNS, Breakdown, ReportInput, build_detail
+
+__all__ = ["load_report"]
+
+_ATTEMPTS = 3
+
+
+def load_report(
+    ledger: Ledger,
+    *,
+    metric: str | None = None,
+    scenario: str = "plan",
+    as_of: datetime | date | str | None = None,
+    weighted: bool = False,
+    bridge_from: datetime | date | str | None = None,
+    scale: str = "auto",
+) -> ReportInput:
+    """Read everything the report shows, as the ledger stood at one submission.
+
+    The summary, each breakdown and the Initiatives detail are read at the same submission:
+    if a writer commits between the reads of a current-state report, they are read again.
+
+    Raises:
+        LedgerError: unknown metric or scenario, bad as-of, or a ledger that kept changing.
+    """
+    instant = as_of_instant(as_of)
+    for _ in range(_ATTEMPTS):
+        summary = gap(ledger, metric=metric, scenario=scenario, as_of=instant,
+                      weighted=weighted)
+        sub = summary.as_of_submission
+        # Pin the later reads to the summary's submission even for a current-state report.
+        reports = {by: gap(ledger, metric=metric, scenario=scenario, by=by, as_of=instant,
+                           weighted=weighted) for by, _s, _c, _h in BREAKDOWNS}
+        if any(r.as_of_submission != sub for r in reports.values()):
+            continue
+        with ledger.reading() as conn:
+            metrics = ledger.metrics(conn)
+            initiatives = current_initiatives(conn, as_of=sub)
+            phasing = current_phasing(conn, scenarios=[scenario], as_of=sub)
+            names = {
+                "business_unit": _names(ledger.business_units(conn)),
+                "lever": _names(ledger.levers(conn)),
+                "stage": _names(ledger.stage_gates(conn, as_of=sub)),
+            }
+        if instant is None and summary.last_submission_id != sub:
+            continue  # pragma: no cover - a race with a writer
+        break
+    else:  # pragma: no cover - a ledger written to continuously
+        raise LedgerError("the ledger kept changing while the report was read: try again, "
+                          "or pass --as-of")
+    findings = checks(ledger, as_of=instant)
+    bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
+                                     scenario, weighted)
+    used = sorted(set(phasing["metric_id"].tolist()) | {summary.metric.id})
+    detail_metrics = [m for m in metrics if m.id in used]
+    detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
+                          weighted=weighted, report_metric_id=summary.metric.id)
+    return ReportInput(
+        programme=summary.programme,
+        metric=summary.metric,
+        metrics=detail_metrics,
+        scenario=scenario,
+        weighted=weighted,
+        summary=summary,
+        breakdowns=[Breakdown(by, sheet, column, heading, reports[by], names[by])
+                    for by, sheet, column, heading in BREAKDOWNS],
+        detail=detail,
+        checks=findings,
+        as_of=instant,
+        as_of_submission=summary.as_of_submission,
+        last_submission_id=summary.last_submission_id,
+        version=ledger_pkg.__version__,
+        bridge=bridge,
+        bridge_from=bridge_instant,
+        scale=scale,
+    )
+
+
+def _names(frame: pd.DataFrame) -> dict[str, str]:
+    return {str(c): str(n) for c, n in zip(frame["code"], frame["name"], strict=True)}
+
+
+def _bridge(ledger: Ledger, bridge_from: Any, instant: datetime | None, metric: str,
+            scenario: str, weighted: bool) -> tuple[Any | None, datetime | None]:
+    """The bridge from ``bridge_from`` to the report's instant, when asked for."""
+    if bridge_from is None:
+        return None, None
+    start = as_of_instant(bridge_from)
+    try:
+        from ledger import bridge as bridge_mod
+    except ImportError as exc:  # pragma: no cover - the bridge ships with tledger
+        raise LedgerError("--bridge-from needs ledger.bridge, which this tledger lacks") from exc
+    assert start is not None
+    end = instant if instant is not None else datetime.now(UTC)
+    result = bridge_mod.bridge(ledger, start=start, end=end, metric=metric,
+                               scenario=scenario, weighted=weighted)
+    return result, start

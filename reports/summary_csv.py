@@ -1,0 +1,64 @@
+"""The gap report's Summary table as plain data: for ``--format csv`` and scripts.
+
+Same rows and columns as the workbook's Summary sheet: target, bottom-up, gap, the
+cumulative lines and coverage, by month with fiscal-year subtotals and the horizon total.
+Amounts are exact decimal strings (never floats); coverage is the engine's ratio, empty
+where the target is zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from reports.excel import _Figures, _last_month_col, _layout
+from reports.safe import csv_text
+
+__all__ = ["summary_table", "write_summary_csv"]
+
+_LINES = [
+    ("Target", "target", False),
+    ("Bottom-up", "bottom_up", False),
+    ("Gap", "gap", False),
+    ("Cumulative target", "cumulative_target", True),
+    ("Cumulative bottom-up", "cumulative_bottom_up", True),
+    ("Cumulative gap", "cumulative_gap", True),
+    ("Coverage", "coverage", False),
+]
+
+
+def summary_table(report: Any) -> pd.DataFrame:
+    """The Summary sheet's table from a :class:`ledger.engine.GapReport` (by=None).
+
+    Columns: ``line``, one per month (``2026-07``), one per fiscal year (``FY27``) after its
+    months, and ``Horizon``. Values are Decimals (None for an empty coverage).
+    """
+    figures = _Figures(report)
+    part = figures.parts[0] if figures.parts else "Programme"
+    cols = _layout(report.programme.months, report.programme.fy_start_month, 1)
+    records: list[dict[str, Any]] = []
+    for label, key, cumulative in _LINES:
+        rec: dict[str, Any] = {"line": label}
+        for c in cols:
+            name = f"{c.month:%Y-%m}" if c.month is not None else c.label
+            source = _last_month_col(cols, c) if cumulative and c.kind != "month" else c
+            value = figures.get(part, source, key)
+            rec[name] = value if isinstance(value, Decimal) else (
+                None if value is None or pd.isna(value) else Decimal(str(value)))
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def write_summary_csv(report: Any, out: io.TextIOBase | Any) -> int:
+    """Write :func:`summary_table` as CSV to the text stream ``out``; return the row count."""
+    table = summary_table(report)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_text(c) for c in table.columns])
+    for row in table.itertuples(index=False, name=None):
+        writer.writerow([csv_text(v) if isinstance(v, str) else ("" if v is None else str(v))
+                         for v in row])
+    return len(table)
