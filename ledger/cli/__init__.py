@@ -67,6 +67,7 @@ from ledger.cli import imports as _imports  # noqa: E402,F401
 from ledger.cli import gap as _gap  # noqa: E402,F401
 from ledger.cli import targets as _targets  # noqa: E402,F401
 from ledger.cli import templates as _templates  # noqa: E402,F401
+from ledger.cli import report as _report  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
