@@ -25,6 +25,7 @@ import python_calamine as pc
 from defusedxml import ElementTree as SafeET
 
 from importers.problems import ProblemLog
+from ledger.faults import pause_point
 
 #: Largest total uncompressed size of a workbook's parts (bytes); TLEDGER_IMPORT_MAX_BYTES.
 MAX_UNCOMPRESSED_BYTES = int(os.environ.get("TLEDGER_IMPORT_MAX_BYTES", str(1 << 30)))
@@ -221,9 +222,11 @@ def read_grid(wb: Workbook, sheet: str, log: ProblemLog) -> list[list[Any]] | No
                   f"at most {MAX_CELLS:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
         return None
     rows: list[list[Any]] = data.to_python(skip_empty_area=False)
+    pause_point("reading")  # test-only (ledger.faults)
     return rows
 
 
+_HAS_VALUE = re.compile(rb"<v(?:\s[^>]*)?>[^<]+</v>")
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
 
 
@@ -270,7 +273,10 @@ def cell_details(wb: Workbook, sheet: str) -> CellDetails:
                 if end == -1:
                     end = len(xml)
                 body = xml[pos:end]
-                if b"<v>" not in body and b"<v " not in body and b"<v/>" not in body:
+                tag = xml[start:xml.find(b">", start) + 1]
+                # t="str": a text result, possibly "" (legitimately empty). Otherwise a
+                # saved value is a non-empty <v>; openpyxl writes <v /> or nothing.
+                if b't="str"' not in tag and not _HAS_VALUE.search(body):
                     ref = _CELL_REF.search(xml, start, pos)
                     if ref:
                         details.no_cached_value.add(

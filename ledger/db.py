@@ -20,10 +20,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from ledger.errors import LedgerBusy, LedgerError, LedgerNotReady
+from ledger.faults import pause_point
 
 DEFAULT_SQLITE_FILE = "tledger.db"
 #: How long a writer waits for another writer before "ledger is busy" (seconds).
 BUSY_TIMEOUT_S = float(os.environ.get("TLEDGER_BUSY_TIMEOUT", "30"))
+#: SQLite journal mode: ``wal`` (default) or a rollback journal (``delete``, ``truncate``,
+#: ``persist``); TLEDGER_SQLITE_JOURNAL. Both keep a killed writer's transaction out.
+SQLITE_JOURNAL = os.environ.get("TLEDGER_SQLITE_JOURNAL", "wal").strip().lower()
+_JOURNAL_MODES = ("wal", "delete", "truncate", "persist")
 
 
 def resolve_url(db: str | None = None) -> str:
@@ -49,8 +54,15 @@ def describe_url(url: str) -> str:
         return url
 
 
-def make_engine(url: str, *, journal_mode: str = "wal") -> Engine:
-    """An engine for ``url``, set up for the ledger's transaction discipline."""
+def make_engine(url: str, *, journal_mode: str | None = None) -> Engine:
+    """An engine for ``url``, set up for the ledger's transaction discipline.
+
+    ``journal_mode`` (SQLite only) defaults to ``TLEDGER_SQLITE_JOURNAL``, else ``wal``.
+    """
+    journal_mode = SQLITE_JOURNAL if journal_mode is None else journal_mode
+    if journal_mode and journal_mode not in _JOURNAL_MODES:
+        raise LedgerError(f"SQLite journal mode {journal_mode!r} (TLEDGER_SQLITE_JOURNAL): "
+                          f"expected one of {', '.join(_JOURNAL_MODES)}")
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -153,6 +165,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
                 if locked is None:
                     conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
             yield conn
+            pause_point("before_commit")  # test-only (ledger.faults)
 
 
 def schema_state(engine: Engine) -> tuple[str | None, str]:

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Table, text
 
+from ledger.faults import pause_point
 from ledger.models import OPEN, Phasing, Target
 
 PHASING_KEY = ["initiative_id", "metric_id", "scenario", "month"]
@@ -331,6 +332,7 @@ def write_fact_changes(
     """Apply ``changes`` as new versions under ``submission_id``: close, then insert."""
     old_ids = pd.concat([changes.changed["old_id"], changes.removed["old_id"]]).tolist()
     close_versions(conn, table, old_ids, submission_id)
+    pause_point("mid_write")  # test-only (ledger.faults)
     new_rows = pd.concat(
         [changes.added[[*key, "amount_minor"]], changes.changed[[*key, "amount_minor"]]],
         ignore_index=True,
