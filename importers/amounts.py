@@ -36,8 +36,8 @@ class Converted:
     """int64 minor units (0 where ``present`` is False)."""
     present: np.ndarray
     """bool: the cell holds an amount (False for blank text such as ``"-"``)."""
-    errors: list[tuple[int, str, str]] = field(default_factory=list)
-    """(position, found, expected) for cells that are not amounts."""
+    errors: list[tuple[int, object, str]] = field(default_factory=list)
+    """(position, the cell's value, expected) for cells that are not amounts."""
     rounded: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
     """(position, value read, value kept) for cells rounded to the metric's decimals."""
 
@@ -89,8 +89,7 @@ def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal) -> Convert
                 cache[key] = hit
             got, read, problem = hit
             if problem is not None:
-                out.errors.append((int(i), repr(value) if isinstance(value, str) else
-                                   str(value), problem))
+                out.errors.append((int(i), value, problem))
                 present[i] = False
             elif got is None:
                 present[i] = False

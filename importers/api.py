@@ -645,7 +645,7 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
     metric_ids, bad = _resolve(rows["metric"], metric_known)
     for pos in np.flatnonzero(bad.to_numpy()):
         found = rows["metric"].iat[pos]
-        log.error(sheet, cell_ref(int(rows["row"].iat[pos]), cols["metric"]), found,
+        log.bad_value(sheet, cell_ref(int(rows["row"].iat[pos]), cols["metric"]), found,
                   "a metric code: " + ", ".join(sorted(metric_known))
                   + _suggest(str(found), list(metric_known)))
     kinds: list[str | None] = []
@@ -663,13 +663,13 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
         code = code.strip()
         known = ref.units if kind == "business_unit" else ref.levers if kind else {}
         if kind is None or not code:
-            log.error(sheet, where, raw, "programme, unit:CODE or lever:CODE")
+            log.bad_value(sheet, where, raw, "programme, unit:CODE or lever:CODE")
         elif code not in known:
             folded = {k.casefold(): k for k in known}
             if code.casefold() in folded:
                 code = folded[code.casefold()]
             else:
-                log.error(sheet, where, raw, f"a known {kind.replace('_', ' ')} code: "
+                log.bad_value(sheet, where, raw, f"a known {kind.replace('_', ' ')} code: "
                           + ", ".join(sorted(known)) + _suggest(code, list(known)))
         kinds.append(kind)
         codes.append(code)
@@ -687,7 +687,7 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
     frow = table.facts["row"].to_numpy()
     fcol = table.facts["col"].to_numpy()
     for i, found, expected in conv.errors:
-        log.error(sheet, cell_ref(int(frow[i]), int(fcol[i])), found, expected)
+        log.bad_value(sheet, cell_ref(int(frow[i]), int(fcol[i])), found, expected)
     for i, read, kept in conv.rounded[:200]:
         log.warn(sheet, cell_ref(int(frow[i]), int(fcol[i])), str(read),
                  f"at most {int(decimals[i])} decimals: rounded to {kept}")

@@ -245,8 +245,8 @@ def locate_table(
                 break
             month = _month_of(head[c], fy_start)
             if month is None:
-                log.error(sheet, cell_ref(header, c), head[c] if head[c] != "" else "an "
-                          "empty header", "a month such as a date, Jul-26, 2026-07 or FY27 M01 "
+                log.bad_value(sheet, cell_ref(header, c), head[c] if head[c] != "" else None,
+                              "a month such as a date, Jul-26, 2026-07 or FY27 M01 "
                           f"(the mapping says {mapping.months.columns} are months)")
                 ok = False
             else:
@@ -391,7 +391,7 @@ def _split_rows(table: SheetTable, body: list[list[Any]], first_row: int, skip_r
             iso_m = cache[key]
             row0 = int(rows["row"].iat[int(pos[k])])
             if iso_m is None:
-                log.error(sheet, cell_ref(row0, mcol), value if value != "" else "an empty cell",
+                log.bad_value(sheet, cell_ref(row0, mcol), value if value != "" else None,
                           "a month such as a date, Jul-26, 2026-07 or FY27 M01")
             elif not horizon[0].isoformat() <= iso_m <= horizon[1].isoformat():
                 log.error(sheet, cell_ref(row0, mcol), f"{iso_m[:7]}, outside the programme's "

@@ -132,14 +132,14 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     metric_ids, bad = _resolve(metric_code, {c: m.id for c, m in ref.metrics.items()})
     for pos in np.flatnonzero(bad.to_numpy()):
         found = metric_code.iat[pos]
-        log.error(sheet, at("metric", pos), found, "a metric code: "
+        log.bad_value(sheet, at("metric", pos), found, "a metric code: "
                   f"{_known_list({c: m.id for c, m in ref.metrics.items()})}"
                   + _suggest(str(found), list(ref.metrics)))
     scenario = column_or_default("scenario", "plan").map(
         lambda s: s.strip().lower() if isinstance(s, str) else s)
     for pos in np.flatnonzero((~scenario.isin(SCENARIOS)).to_numpy()):
         found = scenario.iat[pos]
-        log.error(sheet, at("scenario", pos), found, f"a scenario: {', '.join(SCENARIOS)}"
+        log.bad_value(sheet, at("scenario", pos), found, f"a scenario: {', '.join(SCENARIOS)}"
                   + _suggest(str(found), list(SCENARIOS)))
     rows["metric_id"] = metric_ids
     rows["scenario"] = scenario
@@ -154,7 +154,8 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
 
     # Duplicate rows: one row per initiative x metric x scenario.
     key = pd.DataFrame({"id": ext, "m": metric_code, "s": scenario})
-    dup = key.duplicated(keep=False).to_numpy()
+    # (A long layout has one row per month: its duplicates are checked per month below.)
+    dup = key.duplicated(keep=False).to_numpy() & (table.layout == "wide")
     if dup.any():
         first_pos: dict[tuple[Any, ...], int] = {}
         for pos in np.flatnonzero(dup):
@@ -176,7 +177,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
             vals = rows[role]
             disagree = ~((vals == expect) | (vals.isna() & expect.isna()))
             for pos in np.flatnonzero(disagree.to_numpy()):
-                log.error(sheet, at(role, pos), vals.iat[pos],
+                log.bad_value(sheet, at(role, pos), vals.iat[pos],
                           f"{expect.iat[pos]!r}, as on {ext.iat[pos]}'s first row "
                           "(an initiative's attributes must agree on all its rows)")
 
@@ -216,7 +217,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
             if theirs is not None and ours is not None and \
                     " ".join(str(theirs).split()).casefold() != " ".join(
                         str(ours).split()).casefold():
-                log.error(sheet, at("owner", one_pos[k]), theirs,
+                log.bad_value(sheet, at("owner", one_pos[k]), theirs,
                           f"{ours!r}, the owner the ledger has for {one['id'].iat[k]} "
                           "(a workbook does not reassign initiatives)")
         out["owner"] = np.where(known & out["owner"].notna().to_numpy(), ledger_owner,
@@ -231,7 +232,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
         ids, bad = _resolve(codes, known_codes)
         for k in np.flatnonzero(bad.to_numpy()):
             cell = at(role, one_pos[k]) if role in one else "defaults"
-            log.error(sheet, cell, codes.iat[k], f"{what}: {_known_list(known_codes)}"
+            log.bad_value(sheet, cell, codes.iat[k], f"{what}: {_known_list(known_codes)}"
                       + _suggest(str(codes.iat[k]), list(known_codes)))
         out[f"{role}_id" if role != "stage" else "stage_gate_id"] = ids
         if role == "stage":
@@ -264,7 +265,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     frow = facts["row"].to_numpy()
     fcol = facts["col"].to_numpy()
     for i, found, expected in conv.errors:
-        log.error(sheet, cell_ref(int(frow[i]), int(fcol[i])), found, expected)
+        log.bad_value(sheet, cell_ref(int(frow[i]), int(fcol[i])), found, expected)
     for n, (i, read, kept) in enumerate(conv.rounded):
         if n == MAX_ROUNDING_WARNINGS:
             log.warn(sheet, "", f"{len(conv.rounded) - n} more amounts with extra decimals",

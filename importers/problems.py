@@ -77,11 +77,16 @@ class ProblemLog:
             return
         self.problems.append(Problem(self.file, sheet, cell, show(found), expected, severity))
 
-    def error(self, sheet: str, cell: str, found: object, expected: str) -> None:
-        self.add(sheet, cell, found, expected, ERROR)
+    def error(self, sheet: str, cell: str, found: str, expected: str) -> None:
+        """An error whose ``found`` is a description (written as is)."""
+        self.add(sheet, cell, _Described(found), expected, ERROR)
 
-    def warn(self, sheet: str, cell: str, found: object, expected: str) -> None:
-        self.add(sheet, cell, found, expected, WARNING)
+    def bad_value(self, sheet: str, cell: str, value: object, expected: str) -> None:
+        """An error whose ``found`` is the cell's value (text quoted, so spaces show)."""
+        self.add(sheet, cell, value, expected, ERROR)
+
+    def warn(self, sheet: str, cell: str, found: str, expected: str) -> None:
+        self.add(sheet, cell, _Described(found), expected, WARNING)
 
     @property
     def has_errors(self) -> bool:
@@ -96,10 +101,16 @@ class ProblemLog:
         return out
 
 
+class _Described(str):
+    """A description of what was found (not a cell value): shown without quotes."""
+
+
 def show(value: object) -> str:
     """A cell value as a person reads it in a message: text quoted, at most 60 characters."""
     if value is None:
         return ""
+    if isinstance(value, _Described):
+        return str.__str__(value)
     if isinstance(value, str):
         return repr(value[:60] + ("..." if len(value) > 60 else ""))
     if isinstance(value, float) and value.is_integer():

@@ -64,6 +64,8 @@ def _show_problems(problems: list, report: Path | None) -> None:  # type: ignore
     if report is not None:
         write_problem_report(problems, report)
     errors = [p for p in problems if p.severity == ERROR]
+    if len(errors) == 1 and report is None:
+        return  # the error line itself names the one problem
     for p in errors[:SHOWN_PROBLEMS]:
         err_console.print(f"  {p}", highlight=False, markup=False, soft_wrap=True)
     if len(errors) > SHOWN_PROBLEMS:
