@@ -88,7 +88,10 @@ def emit(
         return
     table = Table(title=title, show_lines=False)
     for c in columns:
-        table.add_column(c, justify="right" if c in right else "left")
+        # A number squeezed by a narrow terminal folds onto the next line instead of being
+        # cut short: "9000000…" would mislead.
+        table.add_column(c, justify="right" if c in right else "left",
+                         overflow="fold" if c in right else "ellipsis")
     for r in records:
         table.add_row(*["" if v is None else str(v) for v in r])
     console.print(table)

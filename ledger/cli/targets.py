@@ -46,6 +46,12 @@ AsOfOption = Annotated[
 ]
 
 
+def _short_times(values: pd.Series) -> list[str]:
+    """UTC instants as ``YYYY-MM-DD HH:MM`` for tables."""
+    return [v.strftime("%Y-%m-%d %H:%M") if hasattr(v, "strftime") else str(v)[:16]
+            for v in values]
+
+
 @target_app.command("set")
 def target_set(
     metric: MetricOption,
@@ -127,7 +133,14 @@ def target_list(
     if frame.empty and fmt == OutputFormat.table:
         console.print("no targets yet: set one with `tledger target set`", soft_wrap=True)
         return
-    emit(frame, fmt, title="Targets", right=["n_months", "total", "revision"])
+    if fmt == OutputFormat.table:
+        # People get a narrower table; csv and json keep every column as it is.
+        frame = frame.assign(
+            months=[f"{m} ({n})" for m, n in zip(frame["months"], frame["n_months"],
+                                                 strict=True)],
+            when=_short_times(frame["when"]),
+        ).drop(columns=["n_months"])
+    emit(frame, fmt, title="Targets", right=["total", "revision"])
 
 
 @target_app.command("show")
@@ -149,9 +162,13 @@ def target_show(
     with ledger.reading() as conn:
         if history:
             frame = target_revisions(ledger, metric=metric, scope=scope, conn=conn)
-            emit(frame, fmt, title=f"{metric} target revisions, {scope}",
-                 right=["submission", "months_changed", "total_before", "total_after",
-                        "change"])
+            right = ["submission", "months_changed", "total_before", "total_after", "change"]
+            if fmt == OutputFormat.table:
+                frame = frame.assign(when=_short_times(frame["when"])).drop(
+                    columns=["months_changed"]).rename(columns={
+                        "submission": "rev", "total_before": "before", "total_after": "after"})
+                right = ["rev", "before", "after", "change"]
+            emit(frame, fmt, title=f"{metric} target revisions, {scope}", right=right)
             return
         point = resolve_as_of(conn, as_of)
         frame = target_by_month(ledger, metric=metric, scope=scope, as_of=point, conn=conn)
