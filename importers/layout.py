@@ -181,8 +181,8 @@ def locate_table(
         if header is None:
             label = mapping.columns.get(key_role)
             what = (f"a column headed {label!r}" if isinstance(label, str) else
-                    f"a column headed {sorted(ALIASES[key_role])[0].upper()!r}"
-                    if key_role == "id" else f"a column headed {key_role.title()!r}")
+                    "a column headed 'ID'" if key_role == "id" else
+                    f"a column headed {key_role.title()!r}")
             log.error(sheet, "", f"no header row with an {key_role} column in the first "
                       f"{min(len(grid), HEADER_SCAN_ROWS)} rows",
                       f"{what} (for another layout, say where it is with --mapping)")
