@@ -152,20 +152,30 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction holding the ledger's write lock; commits on success.
 
     Everything written inside is one transaction: all of it lands, or none of it.
+
+    Raises:
+        LedgerBusy: another writer held the ledger longer than ``TLEDGER_BUSY_TIMEOUT``
+            (for API callers too, not only the CLI: never a raw "database is locked").
     """
-    with engine.connect() as conn:
-        conn = conn.execution_options(tledger_write=True)
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                timeout_ms = int(BUSY_TIMEOUT_S * 1000)
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
-                locked = conn.execute(
-                    text("SELECT id FROM programme ORDER BY id LIMIT 1 FOR UPDATE")
-                ).first()
-                if locked is None:
-                    conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
-            yield conn
-            pause_point("before_commit")  # test-only (ledger.faults)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(tledger_write=True)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    timeout_ms = int(BUSY_TIMEOUT_S * 1000)
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+                    locked = conn.execute(
+                        text("SELECT id FROM programme ORDER BY id LIMIT 1 FOR UPDATE")
+                    ).first()
+                    if locked is None:
+                        conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
+                yield conn
+                pause_point("before_commit")  # test-only (ledger.faults)
+    except OperationalError as exc:
+        busy = translate_db_error(exc, str(engine.url))
+        if isinstance(busy, LedgerBusy):
+            raise busy from exc
+        raise
 
 
 def schema_state(engine: Engine) -> tuple[str | None, str]:

@@ -1,0 +1,134 @@
+"""Crash safety: an import SIGKILLed at any point leaves the ledger exactly as it was.
+
+A child ``tledger import initiatives`` is stopped at each fault point of
+:mod:`ledger.faults` (while reading the workbook; after superseded versions were closed but
+before the new ones are in; with everything written but not committed) and at random
+moments in between, then killed with SIGKILL: no exception handler, no rollback, no atexit.
+Every table's row count and checksum must then equal the snapshot taken before, SQLite's
+file must pass ``PRAGMA integrity_check``, and the very same import must then run to
+completion (the killed runs were never recorded as imported).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importers import import_initiatives
+from ledger.api import Ledger
+from ledger.faults import POINTS
+from reliability.support import (
+    TLEDGER,
+    Child,
+    Forked,
+    child_env,
+    current_facts,
+    current_names,
+    facts_of,
+    pipeline_workbook,
+    record,
+    setup_programme,
+    snapshot,
+    sqlite_integrity,
+)
+
+#: Initiatives in the ledger before the crash; the crashing workbook changes half of them
+#: and adds as many again (about 13,000 facts written per attempt).
+BASE = 300
+RANDOM_KILLS = 2
+
+
+def _rows(rng: random.Random, n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [{"id": f"GR-{i:05d}", "name": f"Initiative {i}",
+             "amounts": [rng.randint(-10**6, 10**8) / 100 if rng.random() > 0.1 else None
+                         for _ in range(24)]} for i in range(start, start + n)]
+
+
+def _crash_then_succeed(url: str, tmp_path: Path, journal: str) -> None:
+    rng = random.Random(20261122)
+    setup_programme(url)
+    base = _rows(rng, BASE)
+    first = pipeline_workbook(tmp_path / "base.xlsx", base)
+    led = Ledger.open(url)
+    import_initiatives(led, [first], user="setup")
+    led.dispose()
+    # The crashing workbook rewrites every other initiative (new amounts, emptied months, a
+    # new name) and adds BASE new ones: closes old versions and inserts new ones.
+    changed = [dict(r) for r in base]
+    for row in changed[::2]:
+        row["amounts"] = [None if v is None or rng.random() < 0.1 else v + 1 for v in
+                          row["amounts"]]
+        row["name"] = row["name"] + " (revised)"
+    rows = changed + _rows(rng, BASE, start=BASE)
+    book = pipeline_workbook(tmp_path / "pipeline.xlsx", rows)
+    if journal == "delete":
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+            assert raw.execute("PRAGMA journal_mode = delete").fetchone()[0] == "delete"
+        raw.close()
+    before = snapshot(url)
+    env = {"TLEDGER_SQLITE_JOURNAL": journal} if journal else {}
+    args = [TLEDGER, "import", "initiatives", str(book), "--note", "crash test"]
+    db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
+
+    reached: dict[str, float] = {}
+    for n, point in enumerate(POINTS):
+        child = Forked(args[1:], child_env(url, TLEDGER_TEST_PAUSE_AT=point, **env),
+                       tmp_path / f"kill-{point}.err")
+        reached[point] = child.wait_for(f"tledger-paused-at {point}")
+        if db_file is not None and point != "reading":
+            # The write is really under way: SQLite's journal holds the transaction.
+            side = db_file.with_name(db_file.name + ("-wal" if journal == "wal"
+                                                      else "-journal"))
+            assert side.exists(), f"no {side.name} at {point}"
+        child.kill()
+        assert child.proc.returncode == -9
+        assert snapshot(url) == before, f"ledger changed by an import killed at {point} ({n})"
+    # Random moments between opening the workbook and the commit (the child can never
+    # commit: it would pause before).
+    for k in range(RANDOM_KILLS):
+        delay = rng.uniform(reached["reading"] * 0.8, reached["before_commit"])
+        child = Forked(args[1:], child_env(url, TLEDGER_TEST_PAUSE_AT="before_commit", **env),
+                       tmp_path / f"kill-random-{k}.err")
+        time.sleep(delay)
+        assert child.proc.poll() is None, child.stderr()  # it cannot commit, nor may it fail
+        child.kill()
+        assert snapshot(url) == before, f"ledger changed by an import killed at {delay:.2f}s"
+    if db_file is not None:
+        assert sqlite_integrity(url) == "ok"
+        with sqlite3.connect(db_file) as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == journal
+        raw.close()
+    record("crash: faults injected", len(POINTS) + RANDOM_KILLS, backend=journal or "pg")
+
+    # The same import now succeeds, completely: the real console script, a cold start.
+    child = Child(args, child_env(url, **env), tmp_path / "succeed.err")
+    assert child.finish() == 0, child.stderr()
+    assert "submission" in child.stdout() and "already imported" not in child.stdout()
+    after = snapshot(url)
+    assert after["submission"][0] == before["submission"][0] + 1
+    assert current_facts(url) == facts_of(rows)
+    names = current_names(url)
+    assert names == {r["id"]: r["name"] for r in rows}
+    record("crash: facts checked after recovery", len(facts_of(rows)),
+           backend=journal or "pg")
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_sqlite_import_killed_at_any_point_changes_nothing(journal: str, databases: Any,
+                                                           tmp_path: Path) -> None:
+    url = databases.sqlite(tmp_path / "ledger.db")
+    _crash_then_succeed(url, tmp_path, journal)
+
+
+def test_postgresql_import_killed_at_any_point_changes_nothing(databases: Any,
+                                                               tmp_path: Path) -> None:
+    url = databases.postgres()
+    try:
+        _crash_then_succeed(url, tmp_path, "")
+    finally:
+        databases.drop(url)
