@@ -134,16 +134,21 @@ def main() -> None:
     parser.add_argument("--child", choices=["report", "to_excel"])
     parser.add_argument("--db", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep-db", type=Path, help="Build the ledger here (or reuse it).")
     args = parser.parse_args()
     if args.child:
         fn = measure_report if args.child == "report" else measure_to_excel
         print(json.dumps(fn(args.db, args.out)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
-        built = build_ledger(db, args.initiatives, args.months)
-        print(f"ledger: {args.initiatives:,} initiatives x {args.months} months x 2 metrics "
-              f"= {args.initiatives * args.months * 2:,} facts (built in {built:.1f} s)")
+        db = args.keep_db or Path(tmp) / "bench.db"
+        if db.exists():
+            print(f"ledger: reusing {db}")
+        else:
+            built = build_ledger(db, args.initiatives, args.months)
+            print(f"ledger: {args.initiatives:,} initiatives x {args.months} months x 2 "
+                  f"metrics = {args.initiatives * args.months * 2:,} facts (built in "
+                  f"{built:.1f} s)")
         rep = _child("report", db, Path(tmp) / "report.xlsx")
         base = _child("to_excel", db, Path(tmp) / "to_excel.xlsx")
     cells = rep["rows"] * (args.months + 9)

@@ -191,9 +191,19 @@ def build_detail(
     month_index = {m.isoformat(): i for i, m in enumerate(months)}
 
     ph = phasing[["initiative_id", "metric_id", "month", "amount_minor"]]
-    ph = ph[ph["initiative_id"].isin(active["initiative_id"])]
-    col = ph["month"].astype(str).str.slice(0, 10).map(month_index)
-    ph = ph[col.notna()].assign(col=col[col.notna()].astype("int64"))
+    ph = ph[ph["initiative_id"].isin(active["initiative_id"]).to_numpy()]
+    month = ph["month"]
+    col: np.ndarray
+    if isinstance(month.dtype, pd.CategoricalDtype):
+        # A position per category, then one vectorised lookup (no string per fact).
+        pos = np.array([month_index.get(str(c)[:10], -1) for c in month.cat.categories] + [-1],
+                       dtype=np.int64)
+        col = pos[month.cat.codes.to_numpy()]
+    else:
+        col = month.astype(str).str.slice(0, 10).map(month_index).fillna(-1) \
+            .to_numpy(dtype=np.int64)
+    inside = col >= 0  # phasing outside the horizon is not in the report (a check says so)
+    ph = ph[inside].assign(col=col[inside])
 
     pairs = ph[["initiative_id", "metric_id"]].drop_duplicates()
     if report_metric_id is not None:
