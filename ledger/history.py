@@ -140,13 +140,18 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
         "who": info["user"].to_numpy(),
         "kind": info["kind"].to_numpy(),
         "source": [
-            "manual" if not name else f"{name} sha256:{sha}" if sha else str(name)
+            "manual" if not isinstance(name, str) or not name
+            else f"{name} sha256:{sha}" if isinstance(sha, str) and sha else name
             for name, sha in zip(info["source_name"], info["source_sha256"], strict=True)
         ],
-        "note": [v or "" for v in info["note"]],
+        "note": [v if isinstance(v, str) else "" for v in info["note"]],
         "what": changes["what"].to_numpy(),
-        "old": changes["old"].to_numpy(),
-        "new": changes["new"].to_numpy(),
-        "forced": [bool(json.loads(d).get("forced")) if d else False for d in info["details"]],
+        # object dtype: pandas' string dtype would turn None ("empty") into NaN.
+        "old": pd.Series([v if isinstance(v, str) else None for v in changes["old"]],
+                         dtype=object),
+        "new": pd.Series([v if isinstance(v, str) else None for v in changes["new"]],
+                         dtype=object),
+        "forced": [bool(json.loads(d).get("forced")) if isinstance(d, str) and d else False
+                   for d in info["details"]],
     })
     return out
