@@ -62,12 +62,13 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on ``app`` when imported.
-from ledger.cli import setup as _setup  # noqa: E402,F401
-from ledger.cli import imports as _imports  # noqa: E402,F401
 from ledger.cli import gap as _gap  # noqa: E402,F401
+from ledger.cli import imports as _imports  # noqa: E402,F401
+from ledger.cli import phasing as _phasing  # noqa: E402,F401
+from ledger.cli import report as _report  # noqa: E402,F401
+from ledger.cli import setup as _setup  # noqa: E402,F401
 from ledger.cli import targets as _targets  # noqa: E402,F401
 from ledger.cli import templates as _templates  # noqa: E402,F401
-from ledger.cli import report as _report  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
