@@ -321,3 +321,24 @@ def test_a_workbook_saved_by_libreoffice_still_round_trips(programme, tmp_path):
     result = import_owner_workbook(programme, saved)
     assert (result.added, result.changed, result.removed) == (1, 0, 0)
     assert plan_of(programme, "GR-0002")["2026-08"] == Decimal("77.70")
+
+
+def test_generic_import_command_recognises_the_stamp(programme, cli, tmp_path):
+    """`tledger import initiatives FILE` hands an owner workbook to the owner rules."""
+    seed(programme)
+    out = tmp_path / "ana.xlsx"
+    assert cli("phasing", "export", "--owner", "Ana Lima", "--out", str(out)).exit_code == 0
+    # A row for someone else's initiative is refused through the generic command too.
+    bad = _edit(out, tmp_path / "bad.xlsx", {"A7": "GR-0003", "J7": 1})
+    r = cli("import", "initiatives", str(bad))
+    assert r.exit_code == 1 and "A7" in r.output and "Traceback" not in r.output
+    _edit(out, out, {"J5": 1200})
+    set_phasing(programme, "GR-0001", date(2026, 7, 1), Decimal("1500"), user="office")
+    r = cli("import", "initiatives", str(out))
+    assert r.exit_code == 1 and "ledger now 1,500.00, workbook 1,200.00" in r.stderr
+    assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1500.00")
+    r = cli("import", "initiatives", str(out), "--force", "--note", "owner wins")
+    assert r.exit_code == 0, r.output
+    assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1200.00")
+    subs = programme.submissions()
+    assert subs.iloc[0]["source_name"] == "ana.xlsx" and subs.iloc[0]["note"] == "owner wins"
