@@ -645,9 +645,19 @@ def _note(data: ReportInput, unit_label: str) -> str:
             f"amounts in {unit_label}; {as_of} (submission {data.as_of_submission}).")
 
 
-def _print_setup(ws: Worksheet, header_row: int, label_cols: int) -> None:
+def _fit(values: pd.Series, header: str, minimum: int, maximum: int = 60) -> int:
+    """A column width that fits the longest value (within bounds), like Excel's autofit."""
+    if values.empty:
+        return max(minimum, len(header) + 2)
+    longest = int(values.map(lambda v: len(str(v)) if v is not None else 0).max())
+    return max(min(minimum, len(header) + 2), min(maximum, max(longest, len(header)) + 2))
+
+
+def _print_setup(ws: Worksheet, header_row: int, label_cols: int, paper: int = 9) -> None:
+    """Landscape, one page wide, header rows (and label columns) on every page; ``paper``
+    9 is A4, 8 is A3 (for the wide month-by-month sheets)."""
     ws.set_landscape()
-    ws.set_paper(9)  # A4
+    ws.set_paper(paper)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(0, header_row)
     if label_cols:
@@ -769,7 +779,7 @@ def _write_summary(wb: Workbook, ws: Worksheet, data: ReportInput, fmt: _Formats
     for c in cols:
         ws.set_column(c.index, c.index, 12 if c.kind == "month" else 14)
     ws.freeze_panes(_HEADER_ROW + 1, 1)
-    _print_setup(ws, _HEADER_ROW, 1)
+    _print_setup(ws, _HEADER_ROW, 1, paper=8)
     ws.print_area(0, 0, r["Coverage"], last_col)
     return r
 
@@ -957,7 +967,7 @@ def _write_breakdown(ws: Worksheet, data: ReportInput, bd: Breakdown, fmt: _Form
     for c in cols:
         ws.set_column(c.index, c.index, 12 if c.kind == "month" else 14)
     ws.freeze_panes(_HEADER_ROW + 1, label_cols)
-    _print_setup(ws, _HEADER_ROW, label_cols)
+    _print_setup(ws, _HEADER_ROW, label_cols, paper=8)
 
 
 def _summary_col(c: _Col, cols: Sequence[_Col], summary_cols: Sequence[_Col]) -> _Col:
@@ -982,9 +992,9 @@ def _write_detail(ws: Worksheet, data: ReportInput, fmt: _Formats) -> _DetailPla
            f"({', '.join(units)})" + ("; risk-weighted by stage gate (weight per fact, rounded "
                                      "half away from zero)" if weighted else "") +
            f"; {_note(data, data.metric.unit)}")
-    for i, (_name, header, width) in enumerate(attrs):
+    for i, (name, header, width) in enumerate(attrs):
         ws.write_string(_HEADER_ROW, i, header, fmt.header_left)
-        ws.set_column(i, i, width)
+        ws.set_column(i, i, _fit(detail.attributes[name], header, width))
     for j, m in enumerate(detail.months):
         ws.write_datetime(_HEADER_ROW, first_month_col + j, datetime(m.year, m.month, 1),
                           fmt.header_date)
