@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from importers.factdiff import diff_phasing, read_current, scope_keys
 from importers.layout import SheetTable, cell_ref, locate_table
 from importers.mapping import Mapping, load_mapping
 from importers.prepare import Prepared, Reference, prepare_initiatives
@@ -52,7 +53,6 @@ from ledger.store import (
     PHASING_KEY,
     TARGET_KEY,
     FactChanges,
-    current_phasing,
     current_targets,
     current_user,
     new_submission,
@@ -186,6 +186,8 @@ class ParsedFile:
     log: ProblemLog
     table: SheetTable | None = None
     stamped: bool = False
+    already_imported_as: int | None = None
+    """Set when a submission already imported this SHA-256: the file is not even read."""
 
 
 def _choose_sheet(wb: Workbook, mapping: Mapping, default: str, log: ProblemLog) -> str | None:
@@ -354,33 +356,33 @@ def _plan_initiatives(conn: Connection, ref: Reference, prepared: Prepared,
         ids[ext] = -n
         placeholder[-n] = ext
     facts = prepared.facts
+    # Map ids once per data row (20,000), then spread to the facts (1.2 million).
+    row_ids = pd.Series(prepared.row_external_ids).map(ids).to_numpy(dtype=np.int64)
     incoming = pd.DataFrame({
-        "initiative_id": facts["external_id"].map(ids).astype("int64"),
-        "metric_id": facts["metric_id"].astype("int64"),
-        "scenario": facts["scenario"],
-        "month": facts["month"],
-        "amount_minor": facts["amount_minor"].astype("int64"),
+        "initiative_id": row_ids[facts["pos"].to_numpy(dtype=np.int64)],
+        "metric_id": facts["metric_id"].to_numpy(dtype=np.int64),
+        "scenario": facts["scenario"].to_numpy(dtype=object),
+        "month": facts["month"].to_numpy(dtype=object),
+        "amount_minor": facts["amount_minor"].to_numpy(dtype=np.int64),
     })
-    scopes = pd.DataFrame({
-        "initiative_id": prepared.row_scopes["external_id"].map(ids),
-        "metric_id": prepared.row_scopes["metric_id"],
-        "scenario": prepared.row_scopes["scenario"],
-    }).dropna()
+    scope_iid = prepared.row_scopes["external_id"].map(ids).to_numpy(dtype=np.int64)
+    scope_mid = prepared.row_scopes["metric_id"].to_numpy(dtype=np.int64)
+    scope_sc = prepared.row_scopes["scenario"].to_numpy(dtype=object)
     if ic.withdrawn:
-        pairs = scopes[["metric_id", "scenario"]].drop_duplicates()
-        gone = pd.DataFrame({"initiative_id": [ids[e] for e in ic.withdrawn]})
-        scopes = pd.concat([scopes, gone.merge(pairs, how="cross")], ignore_index=True)
-    scopes = scopes.astype({"initiative_id": "int64", "metric_id": "int64"})
-    existing = sorted({int(i) for i in scopes["initiative_id"] if i > 0})
-    if existing:
-        current = current_phasing(conn, metric_ids=scopes["metric_id"].unique().tolist(),
-                                  scenarios=scopes["scenario"].unique().tolist(),
-                                  initiative_ids=existing)
-    else:
-        current = pd.DataFrame({c: pd.Series(dtype="int64" if c not in ("scenario", "month")
-                                             else object)
-                                for c in [*PHASING_KEY, "id", "amount_minor"]})
-    changes = diff_with_scopes(current, incoming, PHASING_KEY, scopes)
+        pairs = sorted({(int(m), str(sc)) for m, sc in zip(scope_mid, scope_sc, strict=True)})
+        gone = [ids[e] for e in ic.withdrawn]
+        scope_iid = np.concatenate([scope_iid, np.repeat(np.array(gone, dtype=np.int64),
+                                                         len(pairs))])
+        scope_mid = np.concatenate([scope_mid, np.tile(np.array([p[0] for p in pairs],
+                                                                dtype=np.int64), len(gone))])
+        scope_sc = np.concatenate([scope_sc, np.tile(np.array([p[1] for p in pairs],
+                                                              dtype=object), len(gone))])
+    scopes = scope_keys(scope_iid, scope_mid, scope_sc)
+    existing = sorted({int(i) for i in scope_iid if i > 0})
+    current = read_current(conn, metric_ids=sorted({int(m) for m in scope_mid}),
+                           scenarios=sorted({str(s) for s in scope_sc}),
+                           initiative_ids=existing)
+    changes = diff_phasing(current, incoming, scopes)
     return _Plan(prepared, withdraw, ic.added, ic.changed, ic.withdrawn, changes, placeholder)
 
 
@@ -398,6 +400,13 @@ def _apply_initiatives(conn: Connection, plan: _Plan, submission_id: int) -> Non
             changes.added["initiative_id"] = col
     write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes,  # type: ignore[arg-type]
                        submission_id)
+
+
+def _sha_or_empty(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:  # reported by read_file with the reason
+        return ""
 
 
 def _already_imported(conn: Connection, sha: str) -> int | None:
@@ -507,8 +516,16 @@ def import_initiatives(
         parsed: list[ParsedFile] = []
         for path in paths:
             steps.step(f"reading {Path(path).name}")
-            parsed.append(read_file(Path(path), the_mapping, info, default_sheet="Initiatives",
-                                    key_role="id", scale=use_scale))
+            sha = _sha_or_empty(Path(path))
+            with ledger.reading() as conn:
+                previous = _already_imported(conn, sha)
+            if previous is not None:  # idempotent: do not even read it
+                parsed.append(ParsedFile(Path(path), sha, ProblemLog(Path(path).name),
+                                         already_imported_as=previous))
+            else:
+                parsed.append(read_file(Path(path), the_mapping, info,
+                                        default_sheet="Initiatives", key_role="id",
+                                        scale=use_scale))
             steps.advance()
         timings["read"] = time.perf_counter() - t0
         result = _import_parsed(ledger, parsed, the_mapping, mode, use_scale or Decimal(1),
@@ -539,6 +556,9 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
         for pf in parsed:
             outcome = FileOutcome(file=pf.path.name, sha256=pf.sha256)
             outcomes.append(outcome)
+            if pf.already_imported_as is not None:
+                outcome.already_imported_as = pf.already_imported_as
+                continue
             if pf.table is None or pf.log.has_errors:
                 all_problems += pf.log.finish()
                 continue

@@ -68,12 +68,15 @@ class Prepared:
     """One per external id: ``external_id`` and ``ledger.initiatives.ATTRIBUTES`` (no
     status)."""
     facts: pd.DataFrame
-    """``external_id, metric_id, scenario, month, amount_minor``."""
+    """``pos`` (the data row it came from), ``external_id, metric_id, scenario, month,
+    amount_minor``."""
     row_scopes: pd.DataFrame
     """``external_id, metric_id, scenario`` of every data row (a row emptied of all its
     amounts still replaces that initiative's phasing for its metric and scenario)."""
     units_in_file: set[int | None] = field(default_factory=set)
     """Business unit ids of the file's initiatives (None: no unit): a snapshot's scope."""
+    row_external_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    """The external id of each data row (``facts.pos`` indexes it)."""
 
 
 def _suggest(value: str, known: list[str]) -> str:
@@ -276,6 +279,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     keep = conv.present & valid_metric
     pos = facts["pos"].to_numpy()[keep]
     fact_frame = pd.DataFrame({
+        "pos": pos,
         "external_id": rows["id"].to_numpy(dtype=object)[pos],
         "metric_id": mid_rows[pos],
         "scenario": rows["scenario"].to_numpy(dtype=object)[pos],
@@ -295,5 +299,6 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
                            "scenario": rows["scenario"]}).drop_duplicates()
     units = {None if pd.isna(u) else int(u) for u in out["business_unit_id"]}
     return Prepared(file=log.file, sheet=sheet, rows_read=len(rows), initiatives=out,
-                    facts=fact_frame, row_scopes=scopes, units_in_file=units)
+                    facts=fact_frame, row_scopes=scopes, units_in_file=units,
+                    row_external_ids=rows["id"].to_numpy(dtype=object))
 
