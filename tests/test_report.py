@@ -261,6 +261,30 @@ def assert_ties_to_engine(path: Path, ledger: Ledger, **kwargs: Any) -> int:
     return compared
 
 
+def assert_bridge_ties(path: Path, ledger: Ledger, start: datetime) -> None:
+    """The Bridge sheet: start, steps, end (a formula over the steps) equal the bridge's
+    figures, and the difference to the ledger's end total is 0."""
+    from ledger.bridge import bridge
+
+    result = bridge(ledger, start=start, end=datetime.now(UTC), metric="benefit")
+    ws = openpyxl.load_workbook(path, data_only=True)["Bridge"]
+    rows: dict[Any, Any] = {}
+    for r in range(5, ws.max_row + 1):
+        label = ws.cell(r, 1).value
+        if label == "Initiatives behind each step":
+            break
+        if label:
+            rows[label] = ws.cell(r, 2).value
+    start_label = next(k for k in rows if str(k).startswith("Bottom-up at start"))
+    end_label = next(k for k in rows if str(k).startswith("Bottom-up at end ("))
+    assert _cents(rows[start_label], 2) == result.start_total
+    assert _cents(rows[end_label], 2) == result.end_total
+    for rec in result.steps.to_dict("records"):
+        assert _cents(rows[rec["step"]], 2) == rec["amount"]
+    assert _cents(rows["Difference (0 when the bridge ties)"], 2) == 0
+    assert result.start_total != result.end_total, "the bridge has something to explain"
+
+
 # --------------------------------------------------------------------------- tests
 
 
@@ -270,12 +294,13 @@ def test_report_recalculates_to_the_engine_in_libreoffice(programme: Ledger,
     every Summary and breakdown figure equals the engine's to the cent; for the current
     state and for a risk-weighted report as of an earlier submission."""
     marks = seed(programme)
-    plain = write_gap_report(load_report(programme), tmp_path / "plain.xlsx")
     as_of = marks["first_instant"]
+    plain = write_gap_report(load_report(programme, bridge_from=as_of), tmp_path / "plain.xlsx")
     weighted = write_gap_report(load_report(programme, as_of=as_of, weighted=True),
                                 tmp_path / "weighted.xlsx")
     recalculated = recalculate([plain, weighted], tmp_path)
     assert assert_ties_to_engine(recalculated[0], programme) > 400
+    assert_bridge_ties(recalculated[0], programme, as_of)
     assert assert_ties_to_engine(recalculated[1], programme, as_of=as_of, weighted=True) > 400
     # The as-of report really is the earlier state: the withdrawn initiative still counts.
     earlier = gap(programme, as_of=as_of).fiscal
@@ -289,7 +314,7 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     # A viewer that does not recalculate still shows the engine's numbers (cached results).
     assert assert_ties_to_engine(path, programme) > 400
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == SHEETS
+    assert wb.sheetnames == SHEETS  # no Bridge sheet unless asked for
     s = wb["Summary"]
     # Bottom-up cells are SUMIFS over the Initiatives sheet; gap/cumulative over cells above.
     assert s["A6"].value == "Bottom-up"
