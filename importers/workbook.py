@@ -16,6 +16,7 @@ import os
 import posixpath
 import re
 import zipfile
+import zlib
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,7 @@ def _check_zip(path: Path, log: ProblemLog) -> dict[str, str] | None:
                               "declare entities)")
                     return None
             return _sheet_parts(archive)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
             log.error("", "", f"a damaged workbook ({exc})",
                       "a complete .xlsx workbook: copy or save it again")
             return None
@@ -260,7 +261,7 @@ def cell_details(wb: Workbook, sheet: str) -> CellDetails:
     try:
         with zipfile.ZipFile(wb.path) as archive:
             xml = archive.read(part)
-    except (KeyError, zipfile.BadZipFile, OSError):
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error):
         return details
     # Formulas: a <c> element containing <f...> but no <v>.
     pos = xml.find(b"<f")

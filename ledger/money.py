@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 __all__ = [
     "AmountError",
@@ -29,8 +29,14 @@ class AmountError(ValueError):
 
 
 def round_half_away(value: Decimal, decimals: int) -> Decimal:
-    """Round ``value`` to ``decimals`` places, half away from zero (Excel ROUND)."""
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    """Round ``value`` to ``decimals`` places, half away from zero (Excel ROUND).
+
+    Exact for any finite size: the working precision grows with the value, so a huge cell
+    (``1e300``) rounds instead of raising ``InvalidOperation``; callers refuse it by size.
+    """
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + decimals + 2)
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
 def to_minor(value: Decimal | int | str, decimals: int) -> int:
