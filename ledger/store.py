@@ -209,7 +209,9 @@ def close_versions(conn: Connection, table: Table, ids: Sequence[int], submissio
 def read_frame(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Run ``sql`` and return its rows as a DataFrame (column names from the query)."""
     result = conn.execute(text(sql), params or {})
-    rows = result.fetchall()
+    # Plain tuples: given SQLAlchemy Row objects, from_records probes each row's attributes
+    # (a failed key lookup per row): about 5x slower on a million rows, same dtypes.
+    rows = [tuple(row) for row in result.fetchall()]
     return pd.DataFrame.from_records(rows, columns=list(result.keys()))
 
 
