@@ -41,7 +41,6 @@ from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.errors import LedgerError, NotFound
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
-from ledger.money import from_minor
 from ledger.store import current_phasing, current_targets
 from reports.safe import write_text
 
@@ -329,9 +328,12 @@ class _Formats:
 
 def _new_workbook(path: Path) -> Any:
     # Belt and braces: nothing written with worksheet.write() may become a formula or URL.
+    # constant_memory streams each row to disk once the next one starts (rows are written
+    # in order), so a large pre-filled template does not hold every cell in memory.
     return xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
                                            "strings_to_urls": False,
-                                           "strings_to_numbers": False})
+                                           "strings_to_numbers": False,
+                                           "constant_memory": True})
 
 
 def _write_lists(wb: Any, ctx: TemplateContext) -> dict[str, str]:
@@ -347,14 +349,18 @@ def _write_lists(wb: Any, ctx: TemplateContext) -> dict[str, str]:
         "Scope": ctx.scopes,
     }
     sources: dict[str, str] = {}
+    columns = [(ord(col) - ord("A"), name) for name, col in LISTS_COLUMNS.items()]
+    ws.set_column(0, len(columns) - 1, 16)
+    # Row by row: in constant_memory mode a row is final once the next one is started.
+    for r in range(1 + max(len(v) for v in values.values())):
+        for c, name in columns:
+            if r == 0:
+                write_text(ws, 0, c, name)
+            elif r <= len(values[name]):
+                write_text(ws, r, c, values[name][r - 1])
     for name, col in LISTS_COLUMNS.items():
-        c = ord(col) - ord("A")
-        write_text(ws, 0, c, name)
-        for r, code in enumerate(values[name], start=1):
-            write_text(ws, r, c, code)
         if values[name]:
             sources[name] = f"={LISTS_SHEET}!${col}$2:${col}${len(values[name]) + 1}"
-        ws.set_column(c, c, 16)
     ws.hide()
     return sources
 
@@ -431,20 +437,22 @@ def _write_amount_row(ws: Any, fmt: _Formats, row: int, first_col: int,
                       decimals: int) -> None:
     """Write a line's months and its Total (formula with an exact cached value)."""
     cell_fmt = fmt.amount(decimals)
+    scale = 10**decimals
+    write_number = ws.write_number
     total = 0
     for i, key in enumerate(iso):
         minor = amounts.get(key)
         if minor is None:
             continue
         total += minor
-        # The cell's double is the nearest to the exact Decimal; it reads back exactly at
-        # the metric's decimals (the importer reads a double by its shortest repr).
-        ws.write_number(row, first_col + i, float(from_minor(minor, decimals)), cell_fmt)
+        # int / int is correctly rounded in Python: the cell gets the double nearest the
+        # exact amount, which reads back exactly at the metric's decimals (by its shortest
+        # repr), without a Decimal per cell.
+        write_number(row, first_col + i, minor / scale, cell_fmt)
     last_col = first_col + len(months) - 1
     formula = (f"=SUM({xl_rowcol_to_cell(row, first_col)}:"
                f"{xl_rowcol_to_cell(row, last_col)})")
-    ws.write_formula(row, last_col + 1, formula, fmt.total(decimals),
-                     float(from_minor(total, decimals)))
+    ws.write_formula(row, last_col + 1, formula, fmt.total(decimals), total / scale)
 
 
 def _blank_totals(ws: Any, fmt: _Formats, first_row: int, rows: int, first_col: int,

@@ -14,6 +14,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.api import Ledger
 from ledger.initiatives import write_initiatives
@@ -274,8 +276,12 @@ def test_safe_text_helpers(tmp_path: Path):
     assert back.active["A1"].value == EVIL_NAME and back.active["A1"].data_type == "s"
 
 
-def test_written_amounts_are_exact_for_large_values():
-    # a cell holds a double: up to 15 significant digits read back exactly
-    for minor in (1, 99, 123456789012345, -987654321098765):
-        value = float(from_minor(minor, 2))
-        assert Decimal(repr(value)) == from_minor(minor, 2)
+@settings(max_examples=300, deadline=None)
+@given(minor=st.integers(min_value=-(10**15) + 1, max_value=10**15 - 1),
+       decimals=st.integers(min_value=0, max_value=4))
+def test_cell_doubles_read_back_as_the_exact_amount(minor, decimals):
+    # the writer puts minor / 10**decimals in a cell (int division is correctly rounded):
+    # the same double as the exact Decimal's, read back by its shortest repr exactly
+    value = minor / 10**decimals
+    assert value == float(from_minor(minor, decimals))
+    assert Decimal(repr(value)) == from_minor(minor, decimals)
