@@ -160,6 +160,16 @@ def _summary(rep: GapReport) -> str:
             + f"; {when}")
 
 
+def _print_wide(table: Table) -> None:
+    """Print ``table`` at its natural width: never squeeze or cut an amount short."""
+    wide = console.options.update(width=10_000, max_width=10_000)
+    needed = Measurement.get(console, wide, table).maximum
+    out = console if needed <= console.width else Console(
+        file=console.file, width=needed, force_terminal=console.is_terminal,
+        no_color=console.no_color, highlight=False)
+    out.print(table)
+
+
 @app.command("gap")
 def gap_cmd(
     metric: MetricOption = None,
@@ -196,13 +206,7 @@ def gap_cmd(
               as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare)
     if fmt == OutputFormat.table:
         for table in _gap_tables(rep):
-            # Never squeeze or ellipsise an amount: print the table at its natural width.
-            wide = console.options.update(width=10_000, max_width=10_000)
-            needed = Measurement.get(console, wide, table).maximum
-            out = console if needed <= console.width else Console(
-                file=console.file, width=needed, force_terminal=console.is_terminal,
-                no_color=console.no_color, highlight=False)
-            out.print(table)
+            _print_wide(table)
         console.print(_summary(rep), highlight=False, soft_wrap=True)
         return
     emit(rep.monthly if view == View.monthly else rep.fiscal, fmt)
@@ -232,7 +236,13 @@ def checks_cmd(
                else "all checks passed")
     if fmt == OutputFormat.table:
         if len(found):
-            emit(found, fmt, title="Checks", right=["amount"])
+            table = Table(title="Checks")
+            for col in found.columns:
+                table.add_column(str(col), justify="right" if col == "amount" else "left")
+            for rec in found.to_dict("records"):
+                table.add_row(*["" if v is None else str(v) for v in rec.values()],
+                              style="red" if rec["severity"] == "error" else "")
+            _print_wide(table)
         console.print(summary, highlight=False)
     else:
         emit(found, fmt)
