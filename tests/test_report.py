@@ -45,6 +45,7 @@ def seed(ledger: Ledger) -> dict[str, Any]:
     lv = dict(zip(ledger.levers()["code"], ledger.levers()["id"], strict=True))
     sg = dict(zip(ledger.stage_gates()["code"], ledger.stage_gates()["id"], strict=True))
     benefit, cost = ledger.metric("benefit"), ledger.metric("cost")
+    volume = ledger.metric("volume")
     months = ledger.programme().months
     rng = np.random.default_rng(7)
     specs = [
@@ -70,6 +71,8 @@ def seed(ledger: Ledger) -> dict[str, Any]:
                                  int(rng.integers(-50_000, 2_500_000))))
                 if ext in ("GR-0001", "GR-0004") and i < 6:
                     rows.append((ids[ext], cost.id, "plan", m.isoformat(), 1_234_567))
+                if ext == "GR-0004" and i % 2:
+                    rows.append((ids[ext], volume.id, "plan", m.isoformat(), 1_500_250 + i))
         write_phasing(conn, pd.DataFrame(rows, columns=["initiative_id", "metric_id",
                                                         "scenario", "month", "amount_minor"]),
                       sub.id)
@@ -365,6 +368,25 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
             if name.startswith("xl/worksheets/"):
                 assert "HYPERLINK" not in re.sub(r"<is>.*?</is>|<v>.*?</v>", "",
                                                  z.read(name).decode())
+
+
+@pytest.mark.parametrize("metric", ["volume", "cost"])
+def test_other_metrics_units_and_shortfall_direction(programme: Ledger, tmp_path: Path,
+                                                      metric: str) -> None:
+    """Tonnes to 3 decimals shown as they are; a cost metric flags overruns (gap < 0)."""
+    seed(programme)
+    path = write_gap_report(load_report(programme, metric=metric, weighted=True),
+                            tmp_path / f"{metric}.xlsx")
+    assert assert_ties_to_engine(path, programme, metric=metric, weighted=True) > 400
+    wb = openpyxl.load_workbook(path)
+    s = wb["Summary"]
+    assert s["A4"].value == ("t" if metric == "volume" else "AUD")
+    if metric == "volume":
+        assert "#,##0.000" in s["B5"].number_format
+    rules = [r for rng in s.conditional_formatting for r in rng.rules]
+    assert {r.operator for r in rules} == {"lessThan" if metric == "cost" else "greaterThan"}
+    ini = wb["Initiatives"]
+    assert ini.cell(4, 9).value == "Weight", "a risk-weighted report shows each weight"
 
 
 def test_refuses_a_report_that_would_not_tie(programme: Ledger, tmp_path: Path) -> None:
