@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -67,6 +68,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: ledger text a spreadsheet would evaluate (``=cmd|...``, ``+1+1``,
+    ``@SUM(1)``) gets a leading apostrophe (``reports.safe.csv_text``); numbers, and text
+    that is just a number such as ``-350.00``, stay as they are."""
+    from reports.safe import csv_text
+
+    plain = _plain(value)
+    if plain is None:
+        return ""
+    if isinstance(value, str) and not _PLAIN_NUMBER.match(value.strip()):
+        return csv_text(value)
+    return plain
+
+
 def emit(
     frame: pd.DataFrame,
     fmt: OutputFormat,
@@ -83,8 +101,9 @@ def emit(
         return
     if fmt == OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([["" if v is None else v for v in r] for r in records])
+        writer.writerow([_csv_cell(c) for c in columns])
+        writer.writerows([[_csv_cell(v) for v in row]
+                          for row in frame.itertuples(index=False, name=None)])
         return
     table = Table(title=title, show_lines=False)
     for c in columns:
