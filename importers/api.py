@@ -59,6 +59,11 @@ from ledger.store import (
     write_fact_changes,
 )
 
+
+def _v(series: pd.Series, pos: int) -> Any:
+    """One value of ``series`` by position (typed loosely: cells hold anything)."""
+    return series.iat[pos]
+
 MODES = ("update", "snapshot")
 
 
@@ -317,7 +322,8 @@ def _pair_change(changes: FactChanges, pair: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=[*pair, "change"])
     frame = pd.concat(parts, ignore_index=True)
     frame["change"] = frame["change"].astype("int64")
-    return frame.groupby(pair, as_index=False)["change"].sum()
+    summed: pd.DataFrame = frame.groupby(pair, as_index=False)["change"].sum()  # type: ignore[assignment]
+    return summed
 
 
 # ---------------------------------------------------------------------------- initiatives
@@ -432,6 +438,12 @@ def _totals(conn: Connection, table: str, pairs: list[str], metric_ids: list[int
     return frame
 
 
+def _pair_change_sum(frames: list[pd.DataFrame], pairs: list[str]) -> pd.DataFrame:
+    summed: pd.DataFrame = pd.concat(frames, ignore_index=True).groupby(  # type: ignore[assignment]
+        pairs, as_index=False)["change"].sum()
+    return summed
+
+
 def _total_change(ref: Reference, before: pd.DataFrame, change: pd.DataFrame,
                   pairs: list[str]) -> pd.DataFrame:
     """metric, <pair columns>, before, after, change as Decimals in the metric's unit."""
@@ -439,15 +451,15 @@ def _total_change(ref: Reference, before: pd.DataFrame, change: pd.DataFrame,
     merged = merged.fillna({"before": 0, "change": 0})
     by_id = {m.id: m for m in ref.metrics.values()}
     records = []
-    for row in merged.sort_values(pairs).itertuples(index=False):
-        rec = row._asdict()
+    for rec in merged.sort_values(pairs).to_dict("records"):
         metric = by_id[int(rec["metric_id"])]
         b, c = int(rec["before"]), int(rec["change"])
-        out = {"metric": metric.code}
+        out: dict[str, Any] = {"metric": metric.code}
         for p in pairs[1:]:
             out[p] = rec[p]
-        out.update(before=from_minor(b, metric.decimals), after=from_minor(b + c,
-                   metric.decimals), change=from_minor(c, metric.decimals))
+        out["before"] = from_minor(b, metric.decimals)
+        out["after"] = from_minor(b + c, metric.decimals)
+        out["change"] = from_minor(c, metric.decimals)
         records.append(out)
     columns = ["metric", *pairs[1:], "before", "after", "change"]
     return pd.DataFrame(records, columns=columns)
@@ -605,8 +617,8 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
         if failed or any(p.severity == ERROR for p in all_problems):
             raise ImportProblems(all_problems)
         pairs = ["metric_id", "scenario"]
-        change = (pd.concat(change_frames, ignore_index=True).groupby(pairs, as_index=False)
-                  ["change"].sum() if change_frames else pd.DataFrame(columns=[*pairs, "change"]))
+        change = (_pair_change_sum(change_frames, pairs) if change_frames
+                  else pd.DataFrame(columns=[*pairs, "change"]))
         touched = change[pairs].merge(before, on=pairs, how="left").fillna({"before": 0})
         total = _total_change(ref, touched, change, pairs)
     timings["check"] = time.perf_counter() - t1 - write_time
@@ -663,9 +675,9 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
     cols = table.columns
     metric_known = {c: m.id for c, m in ref.metrics.items()}
     metric_ids, bad = _resolve(rows["metric"], metric_known)
-    for pos in np.flatnonzero(bad.to_numpy()):
-        found = rows["metric"].iat[pos]
-        log.bad_value(sheet, cell_ref(int(rows["row"].iat[pos]), cols["metric"]), found,
+    for pos in np.flatnonzero(bad.to_numpy()).tolist():
+        found = _v(rows["metric"], pos)
+        log.bad_value(sheet, cell_ref(int(_v(rows["row"], pos)), cols["metric"]), found,
                   "a metric code: " + ", ".join(sorted(metric_known))
                   + _suggest(str(found), list(metric_known)))
     kinds: list[str | None] = []
@@ -673,7 +685,7 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
     scope_raw = rows["scope"] if "scope" in rows else pd.Series(
         [mapping.defaults.get("scope")] * len(rows), dtype=object)
     for pos, raw in enumerate(scope_raw):
-        where = cell_ref(int(rows["row"].iat[pos]), cols["scope"]) if "scope" in cols else ""
+        where = cell_ref(int(_v(rows["row"], pos)), cols["scope"]) if "scope" in cols else ""
         if raw is None or str(raw).strip().casefold() in ("programme", "program", "total"):
             kinds.append("programme")
             codes.append("")
@@ -695,9 +707,9 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
         codes.append(code)
     frame = pd.DataFrame({"metric_id": metric_ids, "scope_kind": kinds, "scope_code": codes})
     dup = frame.duplicated(keep="first").to_numpy() & frame.notna().all(axis=1).to_numpy()
-    for pos in np.flatnonzero(dup):
-        log.error(sheet, cell_ref(int(rows["row"].iat[pos]), cols["metric"]),
-                  f"{rows['metric'].iat[pos]} {scope_raw.iat[pos]} again",
+    for pos in np.flatnonzero(dup).tolist():
+        log.error(sheet, cell_ref(int(_v(rows["row"], pos)), cols["metric"]),
+                  f"{_v(rows['metric'], pos)} {_v(scope_raw, pos)} again",
                   "one row per metric and scope")
     decimals_by = {m.id: m.decimals for m in ref.metrics.values()}
     fpos = table.facts["pos"].to_numpy(dtype=np.int64)
@@ -778,8 +790,8 @@ def import_targets(
             current = current_targets(conn, metric_ids=scopes["metric_id"].unique().tolist())
             changes = diff_with_scopes(current, facts, TARGET_KEY, scopes)
             pairs = ["metric_id", "scope_kind", "scope_code"]
-            before = current.groupby(pairs, as_index=False)["amount_minor"].sum().rename(
-                columns={"amount_minor": "before"})
+            before = pd.DataFrame(current.groupby(pairs, as_index=False)["amount_minor"]
+                                  .sum()).rename(columns={"amount_minor": "before"})
             change = _pair_change(changes, pairs)
             sub_id: int | None = None
             if changes.count and not dry_run:

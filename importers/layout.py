@@ -22,6 +22,11 @@ from importers.mapping import ColumnRef, Mapping
 from importers.problems import ProblemLog
 from ledger.months import MonthError, parse_month
 
+
+def _v(series: pd.Series, pos: int) -> Any:
+    """One value of ``series`` by position (typed loosely: cells hold anything)."""
+    return series.iat[pos]
+
 #: Rows scanned from the top for the header (title and note rows come first).
 HEADER_SCAN_ROWS = 50
 
@@ -221,8 +226,8 @@ def locate_table(
         n = norm_header(value)
         if not n or c in taken:
             continue
-        for role, names in ALIASES.items():
-            if role not in columns and role not in mapping.columns and n in names:
+        for role, aliases in ALIASES.items():
+            if role not in columns and role not in mapping.columns and n in aliases:
                 columns[role] = c
                 taken.add(c)
                 break
@@ -384,12 +389,12 @@ def _split_rows(table: SheetTable, body: list[list[Any]], first_row: int, skip_r
         cache: dict[Any, str | None] = {}
         mcol = table.columns["month"]
         for k, value in enumerate(raw_months):
-            key = (type(value), value)
-            if key not in cache:
+            ckey = (type(value), value)
+            if ckey not in cache:
                 month = _month_of(value, fy_start)
-                cache[key] = month.isoformat() if month else None
-            iso_m = cache[key]
-            row0 = int(rows["row"].iat[int(pos[k])])
+                cache[ckey] = month.isoformat() if month else None
+            iso_m = cache[ckey]
+            row0 = int(_v(rows["row"], int(pos[k])))
             if iso_m is None:
                 log.bad_value(sheet, cell_ref(row0, mcol), value if value != "" else None,
                           "a month such as a date, Jul-26, 2026-07 or FY27 M01")

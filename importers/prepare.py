@@ -24,6 +24,11 @@ from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
 
+
+def _v(series: pd.Series, pos: int) -> Any:
+    """One value of ``series`` by position (typed loosely: cells hold anything)."""
+    return series.iat[pos]
+
 #: Column widths of the ledger's tables (PostgreSQL enforces them).
 MAX_LEN = {"id": 100, "name": 300, "owner": 200}
 
@@ -120,8 +125,8 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     cols = table.columns
 
     def at(role: str, pos: Any) -> str:
-        return cell_ref(int(rows["row"].iat[int(pos)]), cols[role]) if role in cols else (
-            f"A{int(rows['row'].iat[int(pos)]) + 1}")
+        return cell_ref(int(_v(rows["row"], int(pos))), cols[role]) if role in cols else (
+            f"A{int(_v(rows['row'], int(pos))) + 1}")
 
     def column_or_default(role: str, fallback: str | None) -> pd.Series:
         default = mapping.defaults.get(role, fallback)
@@ -133,15 +138,15 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     first_metric = next(iter(ref.metrics)) if ref.metrics else None
     metric_code = column_or_default("metric", first_metric)
     metric_ids, bad = _resolve(metric_code, {c: m.id for c, m in ref.metrics.items()})
-    for pos in np.flatnonzero(bad.to_numpy()):
-        found = metric_code.iat[pos]
+    for pos in np.flatnonzero(bad.to_numpy()).tolist():
+        found = _v(metric_code, pos)
         log.bad_value(sheet, at("metric", pos), found, "a metric code: "
                   f"{_known_list({c: m.id for c, m in ref.metrics.items()})}"
                   + _suggest(str(found), list(ref.metrics)))
     scenario = column_or_default("scenario", "plan").map(
         lambda s: s.strip().lower() if isinstance(s, str) else s)
-    for pos in np.flatnonzero((~scenario.isin(SCENARIOS)).to_numpy()):
-        found = scenario.iat[pos]
+    for pos in np.flatnonzero((~scenario.isin(SCENARIOS)).to_numpy()).tolist():
+        found = _v(scenario, pos)
         log.bad_value(sheet, at("scenario", pos), found, f"a scenario: {', '.join(SCENARIOS)}"
                   + _suggest(str(found), list(SCENARIOS)))
     rows["metric_id"] = metric_ids
@@ -151,8 +156,8 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     for role, limit in MAX_LEN.items():
         if role in rows:
             too_long = rows[role].map(lambda v, lim=limit: isinstance(v, str) and len(v) > lim)
-            for pos in np.flatnonzero(too_long.to_numpy()):
-                log.error(sheet, at(role, pos), f"{len(rows[role].iat[pos])} characters",
+            for pos in np.flatnonzero(too_long.to_numpy()).tolist():
+                log.error(sheet, at(role, pos), f"{len(str(_v(rows[role], pos)))} characters",
                           f"at most {limit} characters")
 
     # Duplicate rows: one row per initiative x metric x scenario.
@@ -161,13 +166,13 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     dup = key.duplicated(keep=False).to_numpy() & (table.layout == "wide")
     if dup.any():
         first_pos: dict[tuple[Any, ...], int] = {}
-        for pos in np.flatnonzero(dup):
-            k = (ext.iat[pos], metric_code.iat[pos], scenario.iat[pos])
-            if k not in first_pos:
-                first_pos[k] = int(pos)
+        for pos in np.flatnonzero(dup).tolist():
+            dkey = (_v(ext, pos), _v(metric_code, pos), _v(scenario, pos))
+            if dkey not in first_pos:
+                first_pos[dkey] = int(pos)
                 continue
-            log.error(sheet, at("id", pos), f"{ext.iat[pos]!r} again for {k[1]}/{k[2]} (first "
-                      f"in row {int(rows['row'].iat[first_pos[k]]) + 1})",
+            log.error(sheet, at("id", pos), f"{_v(ext, pos)!r} again for {dkey[1]}/{dkey[2]} "
+                      f"(first in row {int(_v(rows['row'], first_pos[dkey])) + 1})",
                       "each initiative once per metric and scenario")
 
     # Attributes repeated on an initiative's rows must agree.
@@ -179,9 +184,9 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
             expect = ext.map(firsts)
             vals = rows[role]
             disagree = ~((vals == expect) | (vals.isna() & expect.isna()))
-            for pos in np.flatnonzero(disagree.to_numpy()):
-                log.bad_value(sheet, at(role, pos), vals.iat[pos],
-                          f"{expect.iat[pos]!r}, as on {ext.iat[pos]}'s first row "
+            for pos in np.flatnonzero(disagree.to_numpy()).tolist():
+                log.bad_value(sheet, at(role, pos), _v(vals, pos),
+                          f"{_v(expect, pos)!r}, as on {_v(ext, pos)}'s first row "
                           "(an initiative's attributes must agree on all its rows)")
 
     # One row per initiative: attributes resolved to ids.
@@ -197,31 +202,32 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
             return one[role]
         if role in mapping.defaults:
             return pd.Series([mapping.defaults[role]] * len(one), dtype=object)
-        return pd.Series(np.where(known, cur[ledger_col].to_numpy(dtype=object), None),
-                         dtype=object)
+        values: list[Any] = [v if ok else None for v, ok in
+                             zip(cur[ledger_col].tolist(), known.tolist(), strict=True)]
+        return pd.Series(values, dtype=object)  # type: ignore[call-overload]
 
     out = pd.DataFrame({"external_id": one["id"]})
     for role, ledger_col in (("name", "name"), ("owner", "owner")):
         vals = attribute(role, ledger_col)
-        for k in np.flatnonzero(vals.isna().to_numpy()):
+        for k in np.flatnonzero(vals.isna().to_numpy()).tolist():
             if role in one:
                 log.error(sheet, at(role, one_pos[k]), "an empty cell",
                           f"the initiative's {role} (required)")
             else:
                 log.error(sheet, f"{header + 1}:{header + 1}", f"no {role.title()} column "
-                          f"for new initiative {one['id'].iat[k]!r}",
+                          f"for new initiative {_v(one['id'], k)!r}",
                           f"a {role.title()} column (or [defaults] {role} in the mapping)")
         out[role] = vals
     # The owner of a known initiative is the ledger's; a workbook does not reassign it.
     if "owner" in one:
         ledger_owner = cur["owner"].to_numpy(dtype=object)
-        for k in np.flatnonzero(known):
-            theirs, ours = one["owner"].iat[k], ledger_owner[k]
+        for k in np.flatnonzero(known).tolist():
+            theirs, ours = _v(one["owner"], k), ledger_owner[k]
             if theirs is not None and ours is not None and \
                     " ".join(str(theirs).split()).casefold() != " ".join(
                         str(ours).split()).casefold():
                 log.bad_value(sheet, at("owner", one_pos[k]), theirs,
-                          f"{ours!r}, the owner the ledger has for {one['id'].iat[k]} "
+                          f"{ours!r}, the owner the ledger has for {_v(one['id'], k)} "
                           "(a workbook does not reassign initiatives)")
         out["owner"] = np.where(known & out["owner"].notna().to_numpy(), ledger_owner,
                                 out["owner"].to_numpy(dtype=object))
@@ -233,19 +239,19 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     ):
         codes = attribute(role, ledger_col)
         ids, bad = _resolve(codes, known_codes)
-        for k in np.flatnonzero(bad.to_numpy()):
+        for k in np.flatnonzero(bad.to_numpy()).tolist():
             cell = at(role, one_pos[k]) if role in one else "defaults"
-            log.bad_value(sheet, cell, codes.iat[k], f"{what}: {_known_list(known_codes)}"
-                      + _suggest(str(codes.iat[k]), list(known_codes)))
+            log.bad_value(sheet, cell, _v(codes, k), f"{what}: {_known_list(known_codes)}"
+                      + _suggest(str(_v(codes, k)), list(known_codes)))
         out[f"{role}_id" if role != "stage" else "stage_gate_id"] = ids
         if role == "stage":
-            for k in np.flatnonzero(codes.isna().to_numpy()):
+            for k in np.flatnonzero(codes.isna().to_numpy()).tolist():
                 if role in one:
                     log.error(sheet, at("stage", one_pos[k]), "an empty cell",
                               "a stage gate code such as L2 (required)")
                 else:
                     log.error(sheet, f"{header + 1}:{header + 1}", "no Stage column for new "
-                              f"initiative {one['id'].iat[k]!r}",
+                              f"initiative {_v(one['id'], k)!r}",
                               "a Stage column (or [defaults] stage in the mapping)")
     desc = attribute("description", "description")
     out["description"] = desc.where(desc.notna(), "").astype(object)
@@ -289,11 +295,11 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     if table.layout == "long" and len(fact_frame):
         dup = fact_frame.duplicated(["external_id", "metric_id", "scenario", "month"],
                                     keep="first").to_numpy()
-        for k in np.flatnonzero(dup):
+        for k in np.flatnonzero(dup).tolist():
             p = int(np.flatnonzero(keep)[k])
             log.error(sheet, cell_ref(int(frow[p]), int(fcol[p])),
-                      f"a second amount for {fact_frame['external_id'].iat[k]} in "
-                      f"{str(fact_frame['month'].iat[k])[:7]}",
+                      f"a second amount for {_v(fact_frame['external_id'], k)} in "
+                      f"{str(_v(fact_frame['month'], k))[:7]}",
                       "one row per initiative, metric, scenario and month")
     scopes = pd.DataFrame({"external_id": rows["id"], "metric_id": rows["metric_id"],
                            "scenario": rows["scenario"]}).drop_duplicates()

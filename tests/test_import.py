@@ -527,3 +527,19 @@ def test_total_change_frame_has_decimal_amounts(programme: Ledger, tmp_path: Pat
                                                  "change"]
     assert isinstance(result.total_change, pd.DataFrame)
     assert len(STD_MONTHS) == 24
+
+
+def test_the_documented_mapping_example_is_valid(programme: Ledger, tmp_path: Path) -> None:
+    from importers.mapping import load_mapping
+
+    doc = (Path(__file__).parent.parent / "docs" / "importing.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "q3.toml").write_text(block)
+    mapping = load_mapping(tmp_path / "q3.toml")
+    assert mapping.sheet == "Pipeline FY27" and mapping.scale == Decimal(1000)
+    assert mapping.defaults == {"metric": "benefit", "scenario": "forecast"}
+    # It reads the messy workbook of the test above, except for its Notes column.
+    (tmp_path / "q3.toml").write_text(block.replace('description = "Notes"\n', ""))
+    import_initiatives(programme, [_messy_workbook(tmp_path / "q3.xlsx")],
+                       mapping=tmp_path / "q3.toml")
+    assert phasing(programme, "benefit", "forecast")[("P-002", "2026-07")] == 1000000
