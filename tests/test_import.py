@@ -543,3 +543,26 @@ def test_the_documented_mapping_example_is_valid(programme: Ledger, tmp_path: Pa
     import_initiatives(programme, [_messy_workbook(tmp_path / "q3.xlsx")],
                        mapping=tmp_path / "q3.toml")
     assert phasing(programme, "benefit", "forecast")[("P-002", "2026-07")] == 1000000
+
+
+def test_owner_workbooks_go_through_the_owner_rules(programme: Ledger, cli,
+                                                    tmp_path: Path) -> None:
+    canonical_workbook(tmp_path / "all.xlsx",
+                       [initiative_row("GR-1", months(24, {0: 1, 1: 2})),
+                        initiative_row("GR-2", months(24, {0: 3}), owner="Bo Chen")])
+    assert cli("import", "initiatives", str(tmp_path / "all.xlsx")).exit_code == 0
+    out = tmp_path / "ana.xlsx"
+    r = cli("phasing", "export", "--owner", "Ana Lima", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(out)
+    ws = wb.worksheets[0]
+    assert ws.cell(5, 1).value == "GR-1"
+    ws.cell(5, 11).value = 99
+    wb.save(out)
+    r = cli("import", "initiatives", str(out), "--mode", "snapshot")
+    assert r.exit_code == 1 and "owner workbook" in r.stderr
+    r = cli("import", "initiatives", str(out))
+    assert r.exit_code == 0, r.output
+    assert "Ana Lima's 1 initiatives" in r.stdout
+    assert phasing(programme)[("GR-1", "2026-08")] == 9900
+    assert phasing(programme)[("GR-2", "2026-07")] == 300
