@@ -93,7 +93,7 @@ def report_gap(
             write_gap_report(data, path, progress=lambda n: progress.update(task, completed=n))
     else:
         write_gap_report(data, path)
-    console.print(_summary_line(data, path))
+    console.print(_summary_line(data, path), highlight=False, soft_wrap=True)
 
 
 def _summary_line(data: object, path: Path) -> str:
@@ -149,8 +149,9 @@ def demo_cmd(
         f"tledger gap --db {db} --by lever --fiscal-year FY28",
         f"tledger checks --db {db}",
         f"tledger report gap --db {db} --weighted --out {shown / 'gap-weighted.xlsx'}",
-        f"tledger import initiatives --db {db} {shown / 'mining-pipeline.xlsx'} "
-        f"--mapping {shown / 'mining-pipeline.toml'} --dry-run",
+        f"tledger gap --db {db} --by stage --weighted",
+        f"tledger phasing export --db {db} --owner \"A. Nguyen\" "
+        f"--out {shown / 'a-nguyen.xlsx'}",
         f"tledger target list --db {db}",
     ):
         console.print(f"  {cmd}", highlight=False, soft_wrap=True)
