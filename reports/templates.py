@@ -471,6 +471,7 @@ def write_initiatives_template(
     *,
     title: str | None = None,
     finish: Callable[[Any, TemplateWritten], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> TemplateWritten:
     """Write the canonical initiatives workbook to ``path``.
 
@@ -480,6 +481,7 @@ def write_initiatives_template(
         title: row 1's text (default: "<programme>: initiative phasing").
         finish: called with the XlsxWriter workbook before it is closed, to add sheets
             (e.g. an export stamp) to the same file.
+        progress: called with the number of lines written so far, every 500 lines.
 
     Returns:
         What was written; the file is complete when this returns.
@@ -519,6 +521,8 @@ def write_initiatives_template(
                 write_text(ws, row, c, value, fmt.text)
             _write_amount_row(ws, fmt, row, first_month_col, months, iso, rec[-1] or {},
                               decimals.get(str(rec[7]), ctx.metrics[0].decimals))
+            if progress is not None and (offset + 1) % 500 == 0:
+                progress(offset + 1)
     else:
         _blank_totals(ws, fmt, first, BLANK_FORMULA_ROWS, first_month_col, len(months))
     last_row = first + n + SPARE_ROWS - 1

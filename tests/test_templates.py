@@ -285,3 +285,32 @@ def test_cell_doubles_read_back_as_the_exact_amount(minor, decimals):
     value = minor / 10**decimals
     assert value == float(from_minor(minor, decimals))
     assert Decimal(repr(value)) == from_minor(minor, decimals)
+
+
+def test_writer_reports_progress_and_streams_many_lines(tmp_path):
+    from datetime import date
+
+    from ledger.api import MetricInfo, ProgrammeInfo
+    from reports.templates import TemplateContext
+
+    ctx = TemplateContext(
+        programme=ProgrammeInfo(1, "P", "AUD", 7, date(2026, 7, 1), date(2026, 12, 1)),
+        metrics=[MetricInfo(1, "benefit", "Benefit", "AUD", "benefit", 2)],
+        business_units=[], levers=[], stages=[("L0", "Idea", Decimal("0.1"))],
+    )
+    lines = pd.DataFrame({
+        "external_id": [f"X-{i:04d}" for i in range(1000)], "name": "n", "owner": "o",
+        "business_unit": None, "lever": None, "stage": "L0", "description": "",
+        "metric": "benefit", "scenario": "plan",
+        "amounts": [{"2026-07-01": i, "2026-12-01": -i} for i in range(1000)],
+    })
+    seen: list[int] = []
+    write_initiatives_template(tmp_path / "many.xlsx", ctx, lines, progress=seen.append)
+    assert seen == [500, 1000]
+    ws = openpyxl.load_workbook(tmp_path / "many.xlsx")["Initiatives"]
+    assert ws.max_row == 1004 and ws["A1004"].value == "X-0999"
+    assert Decimal(repr(ws["J1004"].value)) == Decimal("9.99")
+    assert Decimal(repr(ws["O1004"].value)) == Decimal("-9.99")
+    # no business units or levers in the ledger: no dropdown for them, the rest stay
+    validated = {str(dv.sqref)[0] for dv in ws.data_validations.dataValidation}
+    assert validated == {"F", "H", "I"}

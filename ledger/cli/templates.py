@@ -9,7 +9,7 @@ import typer
 
 from ledger.api import check_scenario
 from ledger.cli import app
-from ledger.cli.common import DbOption, console, open_ledger
+from ledger.cli.common import DbOption, console, err_console, open_ledger
 from ledger.errors import LedgerError
 
 template_app = typer.Typer(
@@ -65,7 +65,16 @@ def template_initiatives(
     with ledger.reading() as conn:
         ctx = load_context(ledger, conn, metric)
         lines = initiative_lines(conn, ctx, scenario) if prefill else None
-    written = write_initiatives_template(out, ctx, lines)
+    rows = 0 if lines is None else len(lines)
+    if err_console.is_terminal and rows >= 2000:
+        from rich.progress import Progress
+
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("writing Initiatives", total=rows)
+            written = write_initiatives_template(
+                out, ctx, lines, progress=lambda n: bar.update(task, completed=n))
+    else:
+        written = write_initiatives_template(out, ctx, lines)
     filled = (f"{written.rows} rows pre-filled ({scenario})" if prefill
               else "empty, ready to fill")
     console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
