@@ -280,6 +280,7 @@ def test_cli_set_list_show_history(cli, programme):
     assert r.exit_code == 0, r.output
     months = json.loads(r.stdout)
     assert len(months) == 12 and months[-1] == {"month": "2027-06", "amount": "8.34"}
+    assert "recorded as revision" in r.stderr  # the summary keeps stdout parseable
     r = cli("target", "set", "-m", "benefit", "--amount", "60", "--from", "2027-01", "--to",
             "2027-06", "--profile", "weights:1,1,1,1,1,1", "--note", "H2 reset")
     assert r.exit_code == 0, r.output

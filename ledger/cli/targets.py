@@ -16,6 +16,7 @@ from ledger.cli.common import (
     UserOption,
     console,
     emit,
+    err_console,
     open_ledger,
 )
 from ledger.money import from_minor
@@ -97,19 +98,23 @@ def target_set(
         "amount": pd.Series([from_minor(a, result.decimals) for a in result.amounts_minor],
                             dtype=object),
     })
+    # csv/json keep stdout parseable: the summary line goes to stderr there.
+    out = console
     if fmt != OutputFormat.table:
         emit(frame, fmt)
-        return
-    emit(frame, fmt, title=f"{result.metric} target, {result.scope.label}", right=["amount"])
+        out = err_console
+    else:
+        emit(frame, fmt, title=f"{result.metric} target, {result.scope.label}",
+             right=["amount"])
     total = from_minor(result.total_minor, result.decimals)
     span = f"{result.months[0]:%Y-%m}..{result.months[-1]:%Y-%m}"
     if result.submission_id is None:
-        console.print(f"no change: {result.metric} {result.scope.label} {span} already totals "
-                      f"{total:,}; nothing written", soft_wrap=True)
+        out.print(f"no change: {result.metric} {result.scope.label} {span} already totals "
+                  f"{total:,}; nothing written", soft_wrap=True)
         return
     before = from_minor(result.total_before_minor, result.decimals)
     after = from_minor(result.total_after_minor, result.decimals)
-    console.print(
+    out.print(
         f"target {result.metric} {result.scope.label}: {total:,} over {span} "
         f"({len(result.months)} months) recorded as revision {result.submission_id}; "
         f"scope total {before:,} -> {after:,}",
