@@ -219,6 +219,9 @@ def phase_total(total_minor: int, weights: Sequence[Decimal | int]) -> list[int]
     return split_exact(int(total_minor), [Decimal(w) for w in weights])
 
 
+#: Amounts are BIGINT minor units; a total must fit (with room: 2**63 is 9.2e18).
+_MAX_MINOR = 10**18
+
 _SUFFIXES = {"k": 3, "m": 6, "mn": 6, "b": 9, "bn": 9}
 _SUFFIX_RE = re.compile(r"^(.*?)\s*(k|m|mn|b|bn)$", re.IGNORECASE)
 
@@ -253,6 +256,9 @@ def parse_target_amount(text: str, decimals: int) -> int:
             "is a positive benefit); negative totals are refused"
         )
     minor = value.scaleb(decimals)
+    if minor >= _MAX_MINOR:
+        raise LedgerError(f"amount {text!r} is too large for the ledger (at most "
+                          f"{from_minor(_MAX_MINOR - 1, decimals):,} for this metric)")
     if minor != minor.to_integral_value():
         raise LedgerError(
             f"amount {text!r} has more decimals than the metric keeps ({decimals}); refused "

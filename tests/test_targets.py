@@ -113,6 +113,8 @@ def test_amounts_as_typed():
         parse_target_amount("(5)", 2)
     with pytest.raises(LedgerError, match="expected a number"):
         parse_target_amount("lots", 2)
+    with pytest.raises(LedgerError, match="too large for the ledger"):
+        parse_target_amount("1e20", 2)
 
 
 def test_fy27_with_a_july_start_is_jul26_to_jun27():
