@@ -314,3 +314,35 @@ def test_writer_reports_progress_and_streams_many_lines(tmp_path):
     # no business units or levers in the ledger: no dropdown for them, the rest stay
     validated = {str(dv.sqref)[0] for dv in ws.data_validations.dataValidation}
     assert validated == {"F", "H", "I"}
+
+
+def test_templates_round_trip_through_the_importer(programme, tmp_path):
+    """What the template writes, the importer reads: a pre-filled workbook changes nothing;
+    an edited targets workbook is a new revision in the target history."""
+    from importers.api import import_initiatives, import_targets
+    from ledger.targets import target_revisions
+    from reports.templates import target_lines, write_targets_template
+
+    _seed(programme)
+    with programme.reading() as conn:
+        ctx = load_context(programme, conn)
+        lines = initiative_lines(conn, ctx, "plan")
+    path = write_initiatives_template(tmp_path / "pre.xlsx", ctx, lines).path
+    result = import_initiatives(programme, [path], dry_run=True)
+    assert result.rows_read == 3
+    assert (result.facts_added, result.facts_changed, result.facts_removed) == (0, 0, 0)
+    assert not result.initiatives_changed and not result.initiatives_added
+
+    set_target(programme, metric="benefit", amount="120", fiscal_year="FY27", note="board")
+    with programme.reading() as conn:
+        tlines = target_lines(conn, ctx)
+    tpath = write_targets_template(tmp_path / "t.xlsx", ctx, tlines).path
+    wb = openpyxl.load_workbook(tpath)
+    wb["Targets"]["C5"].value = 25  # July 2026: 10.00 -> 25.00
+    wb.save(tpath)
+    imported = import_targets(programme, tpath, note="July revised", user="fin")
+    assert imported.submission_id is not None
+    hist = target_revisions(programme, metric="benefit")
+    assert hist["kind"].tolist() == ["target", "import"]
+    assert [str(x) for x in hist["total_after"]] == ["120.00", "135.00"]
+    assert hist["months"].tolist()[-1] == "2026-07..2026-07"
