@@ -23,11 +23,15 @@ def initial_rows() -> list[dict[str, Any]]:
 
 
 def race_worker(args: list[str], env: dict[str, str], err_path: str, out_path: str) -> None:
-    """Child: ``args`` = url, worker number, deadline (epoch seconds), log file, folder."""
+    """Child: ``args`` = url, worker number, start file, log file, folder.
+
+    The worker opens the ledger, says it is ready (``<start file>.ready-N``), then waits for
+    the start file, which holds the deadline (epoch seconds) shared by all workers.
+    """
     import os
 
     _redirect(err_path, out_path, env)
-    url, worker, deadline, log_path, folder = args
+    url, worker, start_file, log_path, folder = args
     n = int(worker)
     from importers import import_initiatives
     from ledger.api import Ledger
@@ -36,6 +40,14 @@ def race_worker(args: list[str], env: dict[str, str], err_path: str, out_path: s
 
     rng = random.Random(1000 + n)
     led = Ledger.open(url)
+    start = Path(start_file)
+    Path(f"{start_file}.ready-{n}").touch()
+    waited = time.monotonic()
+    while not start.exists() or not start.read_text().strip():
+        if time.monotonic() - waited > 300:
+            os._exit(3)
+        time.sleep(0.01)
+    deadline = start.read_text().strip()
     with Path(log_path).open("a", encoding="utf-8") as log:
         i = 0
         while time.time() < float(deadline):

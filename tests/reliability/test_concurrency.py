@@ -70,16 +70,25 @@ def test_postgresql_racing_writers_lose_nothing(databases: Any, tmp_path: Path) 
                                                            initial_rows())], user="setup")
         led.dispose()
         first_race_sub = int(start.submission_ids[-1]) + 1
-        deadline = time.time() + 2.0 + RACE_SECONDS  # 2 s for every worker to be forked
+        start = tmp_path / "start"
         logs = [tmp_path / f"worker-{n}.jsonl" for n in range(WORKERS)]
         workers = []
         for n in range(WORKERS):
             # Worker 0 is impatient: with a 0.2 s busy timeout, some of its attempts are
             # refused as "ledger is busy" (and must leave nothing behind).
             extra = {"TLEDGER_BUSY_TIMEOUT": "0.2"} if n == 0 else {}
-            workers.append(Forked([url, str(n), str(deadline), str(logs[n]), str(tmp_path)],
+            workers.append(Forked([url, str(n), str(start), str(logs[n]), str(tmp_path)],
                                   child_env(url, **extra), tmp_path / f"worker-{n}.err",
                                   target=race_worker))
+        # All at once: when every worker is ready, the race runs RACE_SECONDS from now.
+        for n, w in enumerate(workers):
+            ready = Path(f"{start}.ready-{n}")
+            while not ready.exists():
+                assert w.proc.poll() is None, w.stderr()
+                time.sleep(0.01)
+        tmp = tmp_path / "start.tmp"
+        tmp.write_text(str(time.time() + RACE_SECONDS))
+        tmp.rename(start)
         for n, w in enumerate(workers):
             code = w.finish(timeout=RACE_SECONDS + 120)
             assert code == 0, f"worker {n} ended with {code}: {w.stderr()[-3000:]}"
@@ -89,6 +98,7 @@ def test_postgresql_racing_writers_lose_nothing(databases: Any, tmp_path: Path) 
         assert not crashed, crashed[0]["message"]
         accepted = [e for e in entries if e["outcome"] == "accepted"]
         refused = [e for e in entries if e["outcome"] == "refused"]
+        assert len(entries) >= 3 * WORKERS, f"only {len(entries)} attempts: no race"
         for n in range(WORKERS):  # nobody was stopped for good
             assert any(e["worker"] == n for e in accepted), f"worker {n} never got through"
         for e in refused:
