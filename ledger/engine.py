@@ -57,11 +57,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.errors import LedgerError
-from ledger.models import SCENARIOS
+from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
 from ledger.months import (
     MonthError,
@@ -238,6 +238,39 @@ def _weighted_sql(amount: str, weight: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def _empty_bottom_up(weighted: bool) -> pd.DataFrame:
+    cols = ["month", "part_key", "amount"] + (["weighted"] if weighted else [])
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("amount", "weighted") else object)
+                         for c in cols})
+
+
+def _slices(conn: Connection, as_of_sub: int | None) -> list[tuple[str, list[str]]]:
+    """The version filter on ``phasing p`` as index range scans, each with the GROUP BY keys
+    that follow the covering index's order after it.
+
+    SQLite aggregates without sorting when the GROUP BY follows the index it scans, so it
+    groups by ``valid_from, month`` (current) and the caller adds the groups up per month.
+    "As of S" is split into the current versions written up to S (one seek) and the
+    versions closed after S (a range that skips all older history). PostgreSQL hashes the
+    groups and needs neither trick.
+    """
+    if conn.dialect.name != "sqlite":
+        where, _ = version_filter(as_of_sub, "p")
+        return [(where, [])]
+    if as_of_sub is None:
+        return [(f"p.valid_to = {OPEN}", ["p.valid_from"])]
+    return [
+        (f"p.valid_to = {OPEN} AND p.valid_from <= :as_of", ["p.valid_from"]),
+        (f"p.valid_to > :as_of AND p.valid_to < {OPEN} AND p.valid_from <= :as_of",
+         ["p.valid_to", "p.valid_from"]),
+    ]
+
+
+#: SQLite pivots a breakdown into one SUM column per part (one streaming pass, no sort)
+#: up to this many parts; beyond it (e.g. hundreds of owners) it groups and sorts.
+_PIVOT_MAX_PARTS = 40
+
+
 def _bottom_up(
     conn: Connection,
     *,
@@ -246,60 +279,146 @@ def _bottom_up(
     as_of_sub: int | None,
     by: str | None,
     weighted: bool,
-    first: date,
-    last: date,
+    part_keys: list[Any],
 ) -> pd.DataFrame:
     """Bottom-up per month (and part key) in minor units, summed in SQL.
 
-    Columns ``month`` (ISO), ``part_key`` (None without a breakdown or when an initiative
-    has no such part), ``amount`` and, when weighted, ``weighted``.
+    Columns ``month`` (ISO), ``part_key`` (None without a breakdown, or for phasing whose
+    initiative has no such part), ``amount`` and, when weighted, ``weighted``; a month may
+    appear in several rows (the caller sums). Months outside the horizon are included (the
+    caller drops them). Withdrawn initiatives contribute nothing.
     """
-    p_where, vf_params = version_filter(as_of_sub, "p")
-    v_where, _ = version_filter(as_of_sub, "v")
-    params: dict[str, Any] = {**vf_params, "metric": metric_id, "scenario": scenario,
-                              "first": _iso(first), "last": _iso(last)}
-    where = (f"p.metric_id = :metric AND p.scenario = :scenario AND {p_where} "
-             "AND p.month >= :first AND p.month <= :last")
+    params: dict[str, Any] = {"metric": metric_id, "scenario": scenario}
+    if as_of_sub is not None:
+        params["as_of"] = int(as_of_sub)
+    base = "p.metric_id = :metric AND p.scenario = :scenario"
+    frames: list[pd.DataFrame] = []
     if by is None and not weighted:
-        # The hot path: the covering index alone answers it; withdrawn initiatives are a
-        # small set excluded by an anti-join.
-        sql = (
+        # The hot path: every fact from the covering index alone, less the (few) facts of
+        # withdrawn initiatives, read through the initiative index.
+        for where, keys in _slices(conn, as_of_sub):
+            group = ", ".join([*keys, "p.month"])
+            frames.append(read_frame(
+                conn,
+                f"SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
+                f"FROM phasing p WHERE {base} AND {where} GROUP BY {group}", params))
+        p_where, _ = version_filter(as_of_sub, "p")
+        v_where, _ = version_filter(as_of_sub, "v")
+        withdrawn = read_frame(
+            conn,
             "SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
-            f"FROM phasing p WHERE {where} AND p.initiative_id NOT IN "
-            f"(SELECT v.initiative_id FROM initiative_version v WHERE {v_where} "
-            "AND v.status = 'withdrawn') GROUP BY p.month"
-        )
-        frame = read_frame(conn, sql, params)
+            "FROM initiative_version v JOIN phasing p ON p.initiative_id = v.initiative_id "
+            f"AND {base} AND {p_where} WHERE {v_where} AND v.status = 'withdrawn' "
+            "GROUP BY p.month", params)
+        withdrawn["amount"] = [-int(a) for a in withdrawn["amount"]]
+        frames.append(withdrawn)
+        frame = pd.concat(frames, ignore_index=True)
         frame["part_key"] = None
+    elif conn.dialect.name == "sqlite":
+        frame = _bottom_up_sqlite(conn, base, params, as_of_sub, by, weighted, part_keys)
     else:
-        part = _PART_COLUMN[by] if by else "NULL"
-        select = ["SUM(p.amount_minor) AS amount"]
-        joins = [f"LEFT JOIN initiative_version v ON v.initiative_id = p.initiative_id "
-                 f"AND {v_where}"]
-        if weighted:
-            w_where, _ = version_filter(as_of_sub, "w")
-            joins.append(f"LEFT JOIN stage_weight w ON w.stage_gate_id = v.stage_gate_id "
-                         f"AND {w_where}")
-            select.append(
-                f"SUM({_weighted_sql('p.amount_minor', 'COALESCE(w.weight_bp, 0)')}) "
-                "AS weighted"
-            )
-        group = "p.month" + (f", {part}" if by else "")
-        sql = (
-            f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part} AS part_key, "
-            f"{', '.join(select)} FROM phasing p {' '.join(joins)} "
-            f"WHERE {where} AND COALESCE(v.status, 'active') <> 'withdrawn' GROUP BY {group}"
-        )
-        frame = read_frame(conn, sql, params)
+        frame = _bottom_up_joined(conn, base, params, as_of_sub, by, weighted)
     if frame.empty:
-        cols = ["month", "part_key", "amount"] + (["weighted"] if weighted else [])
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("amount", "weighted")
-                                          else object) for c in cols})
+        return _empty_bottom_up(weighted)
     frame["amount"] = _ints(frame["amount"])
     if weighted:
         frame["weighted"] = _ints(frame["weighted"])
     frame["month"] = frame["month"].map(_iso)
     return frame
+
+
+def _bottom_up_joined(conn: Connection, base: str, params: dict[str, Any],
+                      as_of_sub: int | None, by: str | None, weighted: bool) -> pd.DataFrame:
+    """Breakdowns and weighting by joining the initiative versions (hash join on PostgreSQL).
+    """
+    p_where, _ = version_filter(as_of_sub, "p")
+    v_where, _ = version_filter(as_of_sub, "v")
+    part = _PART_COLUMN[by] if by else "NULL"
+    select = ["SUM(p.amount_minor) AS amount"]
+    joins = [f"LEFT JOIN initiative_version v ON v.initiative_id = p.initiative_id "
+             f"AND {v_where}"]
+    if weighted:
+        w_where, _ = version_filter(as_of_sub, "w")
+        joins.append(f"LEFT JOIN stage_weight w ON w.stage_gate_id = v.stage_gate_id "
+                     f"AND {w_where}")
+        select.append(f"SUM({_weighted_sql('p.amount_minor', 'COALESCE(w.weight_bp, 0)')}) "
+                      "AS weighted")
+    group = "p.month" + (f", {part}" if by else "")
+    return read_frame(
+        conn,
+        f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part} AS part_key, "
+        f"{', '.join(select)} FROM phasing p {' '.join(joins)} "
+        f"WHERE {base} AND {p_where} AND COALESCE(v.status, 'active') <> 'withdrawn' "
+        f"GROUP BY {group}",
+        params,
+    )
+
+
+def _bottom_up_sqlite(conn: Connection, base: str, params: dict[str, Any],
+                      as_of_sub: int | None, by: str | None, weighted: bool,
+                      part_keys: list[Any]) -> pd.DataFrame:
+    """Breakdowns and weighting on SQLite: the initiatives' parts and weights (valid at the
+    instant) go into a temporary table keyed by initiative id, so each fact costs one rowid
+    lookup; parts are pivoted into columns so the scan streams in index order, unsorted."""
+    v_where, _ = version_filter(as_of_sub, "v")
+    w_where, _ = version_filter(as_of_sub, "w")
+    part = _PART_COLUMN[by] if by else "NULL"
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS tl_gap_part (initiative_id INTEGER PRIMARY KEY, "
+        "part, active INTEGER NOT NULL, weight_bp INTEGER NOT NULL)")
+    conn.exec_driver_sql("DELETE FROM temp.tl_gap_part")
+    try:
+        conn.execute(text(
+            "INSERT INTO temp.tl_gap_part (initiative_id, part, active, weight_bp) "
+            f"SELECT v.initiative_id, {part}, CASE WHEN v.status = 'withdrawn' THEN 0 ELSE 1 "
+            "END, COALESCE(w.weight_bp, 0) FROM initiative_version v "
+            f"LEFT JOIN stage_weight w ON w.stage_gate_id = v.stage_gate_id AND {w_where} "
+            f"WHERE {v_where}"), params)
+        amount = "p.amount_minor"
+        weigh = _weighted_sql(amount, "COALESCE(m.weight_bp, 0)")
+        pivot = by is not None and len(part_keys) <= _PIVOT_MAX_PARTS
+        columns = ["SUM(p.amount_minor) AS amount"]
+        if weighted:
+            columns.append(f"SUM({weigh}) AS weighted")
+        if pivot:
+            for i in range(len(part_keys)):
+                columns.append(f"SUM(CASE WHEN m.part = :k{i} THEN {amount} ELSE 0 END) AS a{i}")
+                if weighted:
+                    columns.append(f"SUM(CASE WHEN m.part = :k{i} THEN {weigh} ELSE 0 END) "
+                                   f"AS w{i}")
+            params = {**params, **{f"k{i}": k for i, k in enumerate(part_keys)}}
+        frames = []
+        for where, keys in _slices(conn, as_of_sub):
+            group = [*keys, "p.month"] + (["m.part"] if by is not None and not pivot else [])
+            part_col = "m.part" if by is not None and not pivot else "NULL"
+            frames.append(read_frame(
+                conn,
+                f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part_col} AS part_key, "
+                f"{', '.join(columns)} FROM phasing p LEFT JOIN temp.tl_gap_part m "
+                f"ON m.initiative_id = p.initiative_id WHERE {base} AND {where} "
+                f"AND COALESCE(m.active, 1) = 1 GROUP BY {', '.join(group)}",
+                params))
+    finally:
+        conn.exec_driver_sql("DELETE FROM temp.tl_gap_part")
+    frame = pd.concat(frames, ignore_index=True)
+    if not pivot or frame.empty:
+        return frame
+    # Unpivot: one row per part, and the rest (no such part) as part_key None.
+    value_cols = ["amount", "weighted"] if weighted else ["amount"]
+    long = []
+    rest = frame[["month", *value_cols]].copy()
+    for i, key in enumerate(part_keys):
+        one = pd.DataFrame({"month": frame["month"], "part_key": [key] * len(frame),
+                            "amount": frame[f"a{i}"]})
+        rest["amount"] = [int(a) - int(b) for a, b in zip(rest["amount"], frame[f"a{i}"],
+                                                          strict=True)]
+        if weighted:
+            one["weighted"] = frame[f"w{i}"]
+            rest["weighted"] = [int(a) - int(b) for a, b in
+                                zip(rest["weighted"], frame[f"w{i}"], strict=True)]
+        long.append(one)
+    long.append(rest.assign(part_key=None))
+    return pd.concat(long, ignore_index=True)
 
 
 def _targets(conn: Connection, metric_id: int, as_of_sub: int | None) -> pd.DataFrame:
@@ -499,16 +618,17 @@ def gap(
                     f"fiscal year {fiscal_year_label(fy)} is outside the horizon "
                     f"({first:%Y-%m} to {last:%Y-%m})"
                 )
-        common = {"metric_id": met.id, "as_of_sub": as_of_sub, "by": by, "weighted": weighted,
-                  "first": first, "last": last}
-        bottom_up = _bottom_up(conn, scenario=scenario, **common)  # type: ignore[arg-type]
+        catalogue = _part_catalogue(conn, by, as_of_sub) if by else None
+        part_keys = catalogue["part_key"].tolist() if catalogue is not None else []
+        common: dict[str, Any] = {"metric_id": met.id, "as_of_sub": as_of_sub, "by": by,
+                                  "weighted": weighted, "part_keys": part_keys}
+        bottom_up = _bottom_up(conn, scenario=scenario, **common)
         if compare is not None:
-            versus = _bottom_up(conn, scenario=compare, **common)  # type: ignore[arg-type]
+            versus = _bottom_up(conn, scenario=compare, **common)
             targets = None
         else:
             versus = None
             targets = _targets(conn, met.id, as_of_sub)
-        catalogue = _part_catalogue(conn, by, as_of_sub) if by else None
 
     months = [m.isoformat() for m in horizon]
     keep = set(months) if fy is None else {m.isoformat() for m in horizon
