@@ -560,6 +560,17 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
     sub_ids: list[int] = []
     change_frames: list[pd.DataFrame] = []
     write_time = 0.0
+    if parsed and all(pf.already_imported_as is not None for pf in parsed):
+        # Every file was imported before: nothing to read, check or write.
+        timings.update(check=time.perf_counter() - t1, write=0.0)
+        return ImportResult(
+            submission_id=None, already_imported=True, rows_read=0, initiatives_added=[],
+            initiatives_changed=[], initiatives_withdrawn=[], facts_added=0, facts_changed=0,
+            facts_removed=0, total_change=pd.DataFrame(
+                columns=["metric", "scenario", "before", "after", "change"]),
+            warnings=[], files=[FileOutcome(file=pf.path.name, sha256=pf.sha256,
+                                            already_imported_as=pf.already_imported_as)
+                                for pf in parsed], dry_run=dry_run, timings=timings)
     with _transaction(ledger, dry_run) as conn:
         ref = Reference.load(ledger, conn)
         before = _totals(conn, "phasing", ["metric_id", "scenario"],
