@@ -39,8 +39,8 @@ from ledger.errors import Conflict, LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import AmountError, from_minor, parse_amount, to_minor
 from ledger.months import MonthError, month_range, parse_month
-from ledger.phasing import phasing_versions, replace_initiative_phasing
-from ledger.store import current_phasing, current_user, new_submission
+from ledger.phasing import initiative_phasing, phasing_versions, replace_initiative_phasing
+from ledger.store import current_user, new_submission
 from reports.owner_workbook import (
     DATA_SHEET,
     FIRST_DATA_ROW,
@@ -409,8 +409,7 @@ def import_owner_workbook(
         amounts["initiative_id"] = amounts["external_id"].map(ids).astype("int64")
         amounts["amount_minor"] = [to_minor(a, metric.decimals) for a in amounts["amount"]]
         incoming = amounts[["initiative_id", "month", "amount_minor"]]
-        current = current_phasing(conn, metric_ids=[metric.id], scenarios=[stamp.scenario],
-                                  initiative_ids=init_ids)
+        current = initiative_phasing(conn, init_ids, metric.id, stamp.scenario)
         # Months outside the workbook (beyond the horizon it was exported with) are kept.
         wb_months = {m.isoformat() for m in stamp.months}
         keep = current[~current["month"].isin(wb_months)]
@@ -495,8 +494,7 @@ def _conflicts(
     moved = [i for i, v in versions.items() if v != stamped.get(i, 0)]
     if not moved:
         return pd.DataFrame(columns=CONFLICT_COLUMNS)
-    exported = current_phasing(conn, metric_ids=[metric_id], scenarios=[stamp.scenario],
-                               initiative_ids=moved, as_of=stamp.as_of)
+    exported = initiative_phasing(conn, moved, metric_id, stamp.scenario, as_of=stamp.as_of)
     key = ["initiative_id", "month"]
     frames = [
         exported[[*key, "amount_minor"]].rename(columns={"amount_minor": "exported"}),

@@ -31,11 +31,12 @@ from ledger.months import first_of_month
 from ledger.store import (
     PHASING_KEY,
     FactChanges,
-    current_phasing,
+    close_versions,
     current_user,
     diff_facts,
     new_submission,
     read_frame,
+    version_filter,
     write_fact_changes,
 )
 
@@ -82,6 +83,37 @@ def attribute_versions(conn: Connection, initiative_ids: Iterable[int]) -> dict[
     return {i: found.get(i, 0) for i in ids}
 
 
+def initiative_phasing(
+    conn: Connection,
+    initiative_ids: Iterable[int],
+    metric_id: int,
+    scenario: str,
+    *,
+    as_of: int | None = None,
+) -> pd.DataFrame:
+    """The phasing of a few initiatives for one metric and scenario (now or as of ``as_of``),
+    with the columns of :func:`ledger.store.current_phasing`.
+
+    Looked up through the per-initiative index: the unary ``+`` and ``|| ''`` keep SQLite's
+    planner off the programme-wide scan index (which would read every current fact of the
+    metric); PostgreSQL plans it the same either way.
+    """
+    ids = sorted({int(i) for i in initiative_ids})
+    where, params = version_filter(as_of)
+    frame = read_frame(
+        conn,
+        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
+        f"amount_minor, valid_from FROM phasing WHERE initiative_id IN ({_id_list(ids)}) "
+        f"AND +metric_id = :m AND scenario || '' = :s AND {where}",
+        {**params, "m": int(metric_id), "s": scenario},
+    )
+    for col in ("id", "initiative_id", "metric_id", "amount_minor", "valid_from"):
+        frame[col] = frame[col].astype("int64") if len(frame) else pd.Series(dtype="int64")
+    for col in ("scenario", "month"):
+        frame[col] = frame[col].astype(object)
+    return frame
+
+
 def replace_initiative_phasing(
     conn: Connection,
     initiative_ids: Iterable[int],
@@ -106,8 +138,7 @@ def replace_initiative_phasing(
     inc = inc[[*PHASING_KEY, "amount_minor"]].astype(
         {"initiative_id": "int64", "metric_id": "int64", "amount_minor": "int64"}
     )
-    current = current_phasing(conn, metric_ids=[metric_id], scenarios=[scenario],
-                              initiative_ids=ids)
+    current = initiative_phasing(conn, ids, metric_id, scenario)
     changes = diff_facts(current, inc, PHASING_KEY, None)
     gone = current.merge(inc[PHASING_KEY], on=PHASING_KEY, how="left", indicator=True)
     gone = gone[gone["_merge"] == "left_only"]
@@ -202,8 +233,7 @@ def set_phasing(
         if ini.status != "active":
             raise LedgerError(f"initiative {ini.external_id} is withdrawn: its phasing is frozen")
         new_minor = None if amount is None else to_minor(amount, m.decimals)
-        phasing = current_phasing(conn, metric_ids=[m.id], scenarios=[scenario],
-                                  initiative_ids=[ini.id])
+        phasing = initiative_phasing(conn, [ini.id], m.id, scenario)
         cur = phasing[phasing["month"] == month.isoformat()]
         old_minor = int(cur["amount_minor"].iloc[0]) if len(cur) else None
         old = None if old_minor is None else from_minor(old_minor, m.decimals)
@@ -215,13 +245,17 @@ def set_phasing(
             details={"edit": "phasing", "initiative": ini.external_id, "metric": m.code,
                      "scenario": scenario, "month": month.isoformat()},
         )
-        others = phasing[phasing["month"] != month.isoformat()]
-        incoming = others[["initiative_id", "month", "amount_minor"]]
+        # One fact: end its version (if any), insert the new one (if any). No frames needed.
+        if len(cur):
+            close_versions(conn, Phasing.__table__, [int(cur["id"].iloc[0])], sub.id)  # type: ignore[arg-type]
         if new_minor is not None:
-            incoming = pd.concat([incoming, pd.DataFrame({
-                "initiative_id": [ini.id], "month": [month.isoformat()],
-                "amount_minor": [new_minor]})], ignore_index=True)
-        replace_initiative_phasing(conn, [ini.id], m.id, scenario, incoming, sub.id)
+            conn.execute(
+                text("INSERT INTO phasing (initiative_id, metric_id, scenario, month, "
+                     "amount_minor, valid_from, valid_to) VALUES (:i, :m, :s, :mo, :a, :f, "
+                     ":t)"),
+                {"i": ini.id, "m": m.id, "s": scenario, "mo": month, "a": new_minor,
+                 "f": sub.id, "t": OPEN},
+            )
         return PhasingEdit(ini.external_id, m.code, scenario, month, old, new, sub.id)
 
 

@@ -24,8 +24,13 @@ from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
-from ledger.phasing import attribute_versions, check_scenario, phasing_versions
-from ledger.store import current_phasing, current_user, last_submission_id
+from ledger.phasing import (
+    attribute_versions,
+    check_scenario,
+    initiative_phasing,
+    phasing_versions,
+)
+from ledger.store import current_user, last_submission_id
 
 STAMP_SHEET = "_tledger"
 STAMP_FORMAT = "tledger-owner-workbook/1"
@@ -100,8 +105,7 @@ def collect_owner_export(
             raise LedgerError(f"no active initiatives owned by {owner!r} "
                               f"(owners: {known or 'none yet'})")
         ids = mine["initiative_id"].tolist()
-        phasing = current_phasing(conn, metric_ids=[m.id], scenarios=[scenario],
-                                  initiative_ids=ids)
+        phasing = initiative_phasing(conn, ids, m.id, scenario)
         p_versions = phasing_versions(conn, ids, m.id, scenario)
         a_versions = attribute_versions(conn, ids)
     rows = mine[["initiative_id", "external_id", "name", "owner", "business_unit", "lever",
