@@ -367,8 +367,8 @@ def _plan_initiatives(conn: Connection, ref: Reference, prepared: Prepared,
     incoming = pd.DataFrame({
         "initiative_id": row_ids[facts["pos"].to_numpy(dtype=np.int64)],
         "metric_id": facts["metric_id"].to_numpy(dtype=np.int64),
-        "scenario": facts["scenario"].to_numpy(dtype=object),
-        "month": facts["month"].to_numpy(dtype=object),
+        "scenario": pd.Series(facts["scenario"].to_numpy(dtype=object), dtype=object),
+        "month": pd.Series(facts["month"].to_numpy(dtype=object), dtype=object),
         "amount_minor": facts["amount_minor"].to_numpy(dtype=np.int64),
     })
     scope_iid = prepared.row_scopes["external_id"].map(ids).to_numpy(dtype=np.int64)

@@ -124,8 +124,9 @@ def decode_keys(keys: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({
         "initiative_id": initiative,
         "metric_id": metric,
-        "scenario": np.array(SCENARIOS, dtype=object)[scenario_no],
-        "month": iso[codes] if len(uniques) else np.zeros(0, dtype=object),
+        "scenario": pd.Series(np.array(SCENARIOS, dtype=object)[scenario_no], dtype=object),
+        "month": pd.Series(iso[codes] if len(uniques) else np.zeros(0, dtype=object),
+                           dtype=object),
     })
 
 

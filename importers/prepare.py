@@ -286,10 +286,11 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     pos = facts["pos"].to_numpy()[keep]
     fact_frame = pd.DataFrame({
         "pos": pos,
-        "external_id": rows["id"].to_numpy(dtype=object)[pos],
+        # dtype=object: pandas 3 would otherwise re-validate a million strings per column.
+        "external_id": pd.Series(rows["id"].to_numpy(dtype=object)[pos], dtype=object),
         "metric_id": mid_rows[pos],
-        "scenario": rows["scenario"].to_numpy(dtype=object)[pos],
-        "month": facts["month"].to_numpy(dtype=object)[keep],
+        "scenario": pd.Series(rows["scenario"].to_numpy(dtype=object)[pos], dtype=object),
+        "month": pd.Series(facts["month"].to_numpy(dtype=object)[keep], dtype=object),
         "amount_minor": conv.minor[keep],
     })
     if table.layout == "long" and len(fact_frame):
