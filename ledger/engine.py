@@ -248,21 +248,19 @@ def _slices(conn: Connection, as_of_sub: int | None) -> list[tuple[str, list[str
     """The version filter on ``phasing p`` as index range scans, each with the GROUP BY keys
     that follow the covering index's order after it.
 
-    SQLite aggregates without sorting when the GROUP BY follows the index it scans, so it
-    groups by ``valid_from, month`` (current) and the caller adds the groups up per month.
     "As of S" is split into the current versions written up to S (one seek) and the
-    versions closed after S (a range that skips all older history). PostgreSQL hashes the
-    groups and needs neither trick.
+    versions closed after S (a range that skips all older history, and the current versions
+    written after S). SQLite aggregates without sorting when the GROUP BY follows the index
+    it scans, so it groups by ``valid_from, month`` (and ``valid_to`` in the second range)
+    and the caller adds the groups up per month; PostgreSQL hashes the groups by month.
     """
-    if conn.dialect.name != "sqlite":
-        where, _ = version_filter(as_of_sub, "p")
-        return [(where, [])]
+    sqlite = conn.dialect.name == "sqlite"
     if as_of_sub is None:
-        return [(f"p.valid_to = {OPEN}", ["p.valid_from"])]
+        return [(f"p.valid_to = {OPEN}", ["p.valid_from"] if sqlite else [])]
     return [
-        (f"p.valid_to = {OPEN} AND p.valid_from <= :as_of", ["p.valid_from"]),
+        (f"p.valid_to = {OPEN} AND p.valid_from <= :as_of", ["p.valid_from"] if sqlite else []),
         (f"p.valid_to > :as_of AND p.valid_to < {OPEN} AND p.valid_from <= :as_of",
-         ["p.valid_to", "p.valid_from"]),
+         ["p.valid_to", "p.valid_from"] if sqlite else []),
     ]
 
 
@@ -331,7 +329,6 @@ def _bottom_up_joined(conn: Connection, base: str, params: dict[str, Any],
                       as_of_sub: int | None, by: str | None, weighted: bool) -> pd.DataFrame:
     """Breakdowns and weighting by joining the initiative versions (hash join on PostgreSQL).
     """
-    p_where, _ = version_filter(as_of_sub, "p")
     v_where, _ = version_filter(as_of_sub, "v")
     part = _PART_COLUMN[by] if by else "NULL"
     select = ["SUM(p.amount_minor) AS amount"]
@@ -344,14 +341,14 @@ def _bottom_up_joined(conn: Connection, base: str, params: dict[str, Any],
         select.append(f"SUM({_weighted_sql('p.amount_minor', 'COALESCE(w.weight_bp, 0)')}) "
                       "AS weighted")
     group = "p.month" + (f", {part}" if by else "")
-    return read_frame(
+    return pd.concat([read_frame(
         conn,
         f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part} AS part_key, "
         f"{', '.join(select)} FROM phasing p {' '.join(joins)} "
-        f"WHERE {base} AND {p_where} AND COALESCE(v.status, 'active') <> 'withdrawn' "
+        f"WHERE {base} AND {where} AND COALESCE(v.status, 'active') <> 'withdrawn' "
         f"GROUP BY {group}",
         params,
-    )
+    ) for where, _keys in _slices(conn, as_of_sub)], ignore_index=True)
 
 
 def _bottom_up_sqlite(conn: Connection, base: str, params: dict[str, Any],
@@ -802,9 +799,6 @@ def checks(
         t_where, _ = version_filter(as_of_sub, "t")
         params: dict[str, Any] = {**vf_params, "first": _iso(prog.first_month),
                                   "last": _iso(prog.last_month)}
-        active = (f"JOIN initiative_version v ON v.initiative_id = p.initiative_id "
-                  f"AND {v_where} AND v.status = 'active' "
-                  "JOIN initiative i ON i.id = p.initiative_id")
         targets = read_frame(
             conn,
             "SELECT t.metric_id, t.scope_kind, t.scope_code, CAST(t.month AS VARCHAR(10)) "
@@ -812,27 +806,32 @@ def checks(
             f"AND t.metric_id IN ({ids})",
             params,
         )
-        outside = read_frame(
-            conn,
-            "SELECT i.external_id, p.metric_id, p.scenario, COUNT(*) AS n, "
-            "SUM(p.amount_minor) AS amount, CAST(MIN(p.month) AS VARCHAR(10)) AS first_month, "
-            f"CAST(MAX(p.month) AS VARCHAR(10)) AS last_month FROM phasing p {active} "
-            f"WHERE {p_where} AND p.metric_id IN ({ids}) "
-            "AND (p.month < :first OR p.month > :last) "
-            "GROUP BY i.external_id, p.metric_id, p.scenario "
-            "ORDER BY i.external_id, p.metric_id, p.scenario",
-            params,
+        # Filter the facts first (the covering index holds month and amount, and the
+        # scenario list lets SQLite seek each (metric, scenario) range), then join the few
+        # that match to their initiatives.
+        scenarios = ", ".join(f"'{sc}'" for sc in SCENARIOS)
+        # SQLite would otherwise walk the partial unique index for its order and look
+        # every row up in the table.
+        hint = " INDEXED BY ix_phasing_scan" if conn.dialect.name == "sqlite" else ""
+        facts = (f"FROM phasing p{hint} WHERE {p_where} AND p.scenario IN ({scenarios}) "
+                 "AND p.metric_id IN ({ids}) AND {condition} "
+                 "GROUP BY p.initiative_id, p.metric_id, p.scenario")
+        per_initiative = (
+            "SELECT i.external_id, f.metric_id, f.scenario, f.n, f.amount, f.first_month, "
+            "f.last_month FROM (SELECT p.initiative_id, p.metric_id, p.scenario, "
+            "COUNT(*) AS n, SUM(p.amount_minor) AS amount, "
+            "CAST(MIN(p.month) AS VARCHAR(10)) AS first_month, "
+            "CAST(MAX(p.month) AS VARCHAR(10)) AS last_month {facts}) f "
+            "JOIN initiative_version v ON v.initiative_id = f.initiative_id "
+            f"AND {v_where} AND v.status = 'active' "
+            "JOIN initiative i ON i.id = f.initiative_id "
+            "ORDER BY i.external_id, f.metric_id, f.scenario"
         )
+        outside = read_frame(conn, per_initiative.format(facts=facts.format(
+            ids=ids, condition="(p.month < :first OR p.month > :last)")), params)
         benefit_ids = ", ".join(str(m.id) for m in selected if m.kind == "benefit") or "NULL"
-        negative = read_frame(
-            conn,
-            "SELECT i.external_id, p.metric_id, p.scenario, COUNT(*) AS n, "
-            "SUM(p.amount_minor) AS amount, CAST(MIN(p.month) AS VARCHAR(10)) AS first_month "
-            f"FROM phasing p {active} WHERE {p_where} AND p.metric_id IN ({benefit_ids}) "
-            "AND p.amount_minor < 0 GROUP BY i.external_id, p.metric_id, p.scenario "
-            "ORDER BY i.external_id, p.metric_id, p.scenario",
-            params,
-        )
+        negative = read_frame(conn, per_initiative.format(facts=facts.format(
+            ids=benefit_ids, condition="p.amount_minor < 0")), params)
         no_phasing = read_frame(
             conn,
             "SELECT i.external_id FROM initiative_version v "
