@@ -133,10 +133,29 @@ def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
         raise LedgerError(f"cannot read {p}: {exc.strerror or exc}") from exc
     sha = hashlib.sha256(data).hexdigest()
     try:
-        wb_values = load_workbook(p, data_only=True)
-        wb_formulas = load_workbook(p, data_only=False)
+        # Read-only (streaming) mode, each sheet read once into row tuples: several times
+        # faster than random cell access on a fully loaded workbook.
+        wb_values = load_workbook(p, data_only=True, read_only=True)
+        wb_formulas = load_workbook(p, data_only=False, read_only=True)
     except Exception as exc:
         raise LedgerError(f"cannot open {name} as an .xlsx workbook: {exc}") from exc
+    try:
+        return _read_books(p, sha, wb_values, wb_formulas)
+    finally:
+        wb_values.close()
+        wb_formulas.close()
+
+
+def _cell(rows: list[tuple[Any, ...]], r: int, c: int) -> Any:
+    """The value at 1-based row ``r``, column ``c`` of ``rows`` (None beyond the data)."""
+    if r - 1 >= len(rows):
+        return None
+    row = rows[r - 1]
+    return row[c - 1] if c - 1 < len(row) else None
+
+
+def _read_books(p: Path, sha: str, wb_values: Any, wb_formulas: Any) -> OwnerWorkbook:
+    name = p.name
     if STAMP_SHEET not in wb_values.sheetnames:
         raise LedgerError(f"{name} is not an owner workbook: no {STAMP_SHEET} sheet")
     problems: list[Problem] = []
@@ -149,12 +168,12 @@ def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
     if DATA_SHEET not in wb_values.sheetnames:
         problem(DATA_SHEET, "", "no such sheet", f"the sheet {DATA_SHEET} as exported")
         return OwnerWorkbook(p, sha, stamp, pd.DataFrame(), pd.DataFrame(), problems)
-    ws = wb_values[DATA_SHEET]
-    wf = wb_formulas[DATA_SHEET]
+    ws = list(wb_values[DATA_SHEET].iter_rows(values_only=True))
+    wf = list(wb_formulas[DATA_SHEET].iter_rows(values_only=True))
     n_fixed = len(FIXED_HEADERS)
     month_cols = {n_fixed + 1 + j: m for j, m in enumerate(stamp.months)}
     total_col = n_fixed + 1 + len(stamp.months)
-    header = {c.column: c.value for c in ws[HEADER_ROW]} if ws.max_row >= HEADER_ROW else {}
+    header = {c: _cell(ws, HEADER_ROW, c) for c in range(1, total_col + 1)}
     for i, h in enumerate(FIXED_HEADERS, start=1):
         if _text(header.get(i)) != h:
             problem(DATA_SHEET, f"{get_column_letter(i)}{HEADER_ROW}", header.get(i) or "(empty)",
@@ -174,9 +193,9 @@ def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
 
     rows: list[dict[str, Any]] = []
     amounts: list[tuple[str, str, Decimal, str]] = []
-    for r in range(FIRST_DATA_ROW, ws.max_row + 1):
-        fixed = [ws.cell(r, c).value for c in range(1, n_fixed + 1)]
-        months = {c: ws.cell(r, c).value for c in month_cols}
+    for r in range(FIRST_DATA_ROW, len(ws) + 1):
+        fixed = [_cell(ws, r, c) for c in range(1, n_fixed + 1)]
+        months = {c: _cell(ws, r, c) for c in month_cols}
         if all(v is None or _text(v) == "" for v in [*fixed, *months.values()]):
             continue
         ext = _text(fixed[0])
@@ -188,7 +207,7 @@ def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
             problem(DATA_SHEET, f"A{r}", "(empty)", "the initiative id exported in this row")
         for c, raw in months.items():
             cell = f"{get_column_letter(c)}{r}"
-            formula = wf.cell(r, c).value
+            formula = _cell(wf, r, c)
             if raw is None and isinstance(formula, str) and formula.startswith("="):
                 problem(DATA_SHEET, cell, formula,
                         "a number (this formula has no saved result: open and save the "
