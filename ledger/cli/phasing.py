@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -180,14 +181,34 @@ def history_cmd(
 
     frame = history(open_ledger(db), initiative)
     if fmt == OutputFormat.table:
-        shown = frame.copy()
-        shown["when"] = [f"{w:%Y-%m-%d %H:%M:%S}" for w in shown["when"]]
-        shown["source"] = [s if len(s) < 40 else s[:38] + "..." for s in shown["source"]]
-        emit(shown[["submission", "when", "who", "source", "note", "what", "old", "new"]],
-             fmt, title=f"History of {initiative}", right=["old", "new"])
+        # People read one line per change: old -> new in one column, short hashes.
+        shown = pd.DataFrame({
+            "#": frame["submission"],
+            "when (UTC)": [f"{w:%Y-%m-%d %H:%M}" for w in frame["when"]],
+            "who": frame["who"],
+            "what": frame["what"],
+            "change": [f"{_show(o)} -> {_show(n)}" + (" (forced)" if f else "")
+                       for o, n, f in zip(frame["old"], frame["new"], frame["forced"],
+                                          strict=True)],
+            "note": frame["note"],
+            "source": [s.split(" sha256:")[0] + (f" ({s.split(' sha256:')[1][:12]})"
+                                                 if " sha256:" in s else "")
+                       for s in frame["source"]],
+        })
+        emit(shown, fmt, title=f"History of {initiative}")
         err_console.print(f"{frame['submission'].nunique()} submissions, {len(frame)} changes")
     else:
         emit(frame, fmt)
+
+
+def _show(value: object) -> str:
+    """An amount with thousands separators (codes and names as they are); empty shown so."""
+    if value is None:
+        return "(empty)"
+    try:
+        return f"{Decimal(str(value)):,}"
+    except InvalidOperation:
+        return str(value)
 
 
 @app.command("bridge")
@@ -219,6 +240,10 @@ def bridge_cmd(
 
     t0 = as_of_instant(start)
     t1 = as_of_instant(end) if end else datetime.now(UTC)
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise LedgerError(
+            f"--from {start} is later than --to {end or 'now'} (a bare date means the end of "
+            "that day, UTC: use the day before, or a time such as 2026-11-22T00:00Z)")
     fy = None
     if fiscal_year:
         try:
