@@ -346,3 +346,13 @@ def test_generic_import_command_recognises_the_stamp(programme, cli, tmp_path):
     assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1200.00")
     subs = programme.submissions()
     assert subs.iloc[0]["source_name"] == "ana.xlsx" and subs.iloc[0]["note"] == "owner wins"
+
+
+def test_dry_run_reports_and_writes_nothing(programme, tmp_path):
+    seed(programme)
+    path = _edit(_export(programme, tmp_path), tmp_path / "d.xlsx", {"J5": 1, "K5": None})
+    before = (_submissions(programme), _phasing_rows(programme))
+    result = import_owner_workbook(programme, path, dry_run=True)
+    assert (result.changed, result.removed, result.submission_id) == (1, 1, None)
+    assert "would change 2 months" in result.summary()
+    assert (_submissions(programme), _phasing_rows(programme)) == before
