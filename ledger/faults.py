@@ -2,8 +2,9 @@
 
 Set ``TLEDGER_TEST_PAUSE_AT`` to a point's name and a process that reaches that point
 prints ``tledger-paused-at <point>`` on stderr, then sleeps ``TLEDGER_TEST_PAUSE_SECONDS``
-(default 600) before going on. ``tests/reliability`` uses it to SIGKILL an import at an
-exact moment, or to hold the write lock while a second writer tries its luck.
+(default 600) before going on, or less if the file ``TLEDGER_TEST_RELEASE_FILE`` appears.
+``tests/reliability`` uses it to SIGKILL an import at an exact moment, or to hold the write
+lock while a second writer tries its luck.
 
 Points: ``reading`` (workbook read, before any transaction), ``mid_write`` (superseded
 versions closed, new versions not yet inserted) and ``before_commit`` (everything written,
@@ -26,4 +27,7 @@ def pause_point(point: str) -> None:
         return
     sys.stderr.write(f"tledger-paused-at {point}\n")
     sys.stderr.flush()
-    time.sleep(float(os.environ.get("TLEDGER_TEST_PAUSE_SECONDS", "600")))
+    release = os.environ.get("TLEDGER_TEST_RELEASE_FILE")
+    deadline = time.monotonic() + float(os.environ.get("TLEDGER_TEST_PAUSE_SECONDS", "600"))
+    while time.monotonic() < deadline and not (release and os.path.exists(release)):
+        time.sleep(0.02)

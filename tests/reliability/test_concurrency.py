@@ -165,9 +165,12 @@ def test_second_writer_waits_or_is_told_the_ledger_is_busy(journal_url: Any,
     first = pipeline_workbook(tmp_path / "first.xlsx", rows)
     second = pipeline_workbook(tmp_path / "second.xlsx",
                                [{**r, "amounts": [7] * 24} for r in rows[:5]])
+    release = tmp_path / "release"
     holder = Forked(["import", "initiatives", str(first)],
                     child_env(url, TLEDGER_TEST_PAUSE_AT="before_commit",
-                              TLEDGER_TEST_PAUSE_SECONDS="3", **env), tmp_path / "holder.err")
+                              TLEDGER_TEST_PAUSE_SECONDS="120",
+                              TLEDGER_TEST_RELEASE_FILE=str(release), **env),
+                    tmp_path / "holder.err")
     holder.wait_for("tledger-paused-at before_commit")
     # Impatient: told, in one line, and nothing written.
     impatient = Forked(["import", "initiatives", str(second)],
@@ -180,6 +183,9 @@ def test_second_writer_waits_or_is_told_the_ledger_is_busy(journal_url: Any,
     # Patient (default 30 s): waits for the holder's commit, then lands after it.
     patient = Forked(["phasing", "set", "BZ-3", "--month", "2027-01", "--amount", "99"],
                      child_env(url, **env), tmp_path / "patient.err")
+    time.sleep(1.0)
+    assert patient.proc.poll() is None, patient.stderr()  # waiting for the lock
+    release.touch()  # the holder commits now
     assert holder.finish(timeout=60) == 0, holder.stderr()
     assert patient.finish(timeout=60) == 0, patient.stderr()
     facts = current_facts(url)
