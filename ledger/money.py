@@ -58,8 +58,11 @@ def to_minor(value: Decimal | int | str, decimals: int) -> int:
 
 
 def from_minor(minor: int, decimals: int) -> Decimal:
-    """Return minor units as a Decimal with exactly ``decimals`` places."""
-    return Decimal(int(minor)).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals))
+    """Return minor units as a Decimal with exactly ``decimals`` places (any size)."""
+    value = Decimal(int(minor)).scaleb(-decimals)
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + decimals + 2)
+        return value.quantize(Decimal(1).scaleb(-decimals))
 
 
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

@@ -40,6 +40,9 @@ from ledger.store import (
     write_fact_changes,
 )
 
+#: Largest single amount an edit may set, in minor units (as for an imported cell).
+MAX_EDIT_MINOR = 10**15
+
 
 def _id_list(ids: Iterable[int]) -> str:
     return ", ".join(str(int(i)) for i in sorted(set(ids))) or "NULL"
@@ -233,6 +236,10 @@ def set_phasing(
         if ini.status != "active":
             raise LedgerError(f"initiative {ini.external_id} is withdrawn: its phasing is frozen")
         new_minor = None if amount is None else to_minor(amount, m.decimals)
+        if new_minor is not None and abs(new_minor) > MAX_EDIT_MINOR:
+            # The importer's bound (importers.amounts.MAX_MINOR): sums stay exact in int64.
+            raise LedgerError(f"amount {amount} is too large for the ledger (at most "
+                              f"{from_minor(MAX_EDIT_MINOR, m.decimals):,} in {m.code})")
         phasing = initiative_phasing(conn, [ini.id], m.id, scenario)
         cur = phasing[phasing["month"] == month.isoformat()]
         old_minor = int(cur["amount_minor"].iloc[0]) if len(cur) else None

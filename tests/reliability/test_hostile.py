@@ -270,3 +270,15 @@ def test_fuzzed_workbooks_import_exactly_or_are_refused_whole(tmp_path: Path,
     record("hostile: fuzzed workbooks", seen["tried"], imported=seen["imported"],
            refused=seen["refused"], bad_cells=seen["bad_cells"])
     assert seen["imported"] and seen["refused"], seen
+
+
+@pytest.mark.parametrize("amount", ["1e40", "99999999999999999999", "1e14"])
+def test_a_huge_single_edit_is_refused_in_one_line(programme: Ledger, cli: Any, db_url: str,
+                                                   amount: str, tmp_path: Path) -> None:
+    r = cli("import", "initiatives", str(hostile.good(tmp_path / "good.xlsx")))
+    assert r.exit_code == 0, r.output
+    before = snapshot(db_url)
+    r = cli("phasing", "set", "HX-1", "--month", "2027-01", "--amount", amount)
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: amount") and "too large" in r.stderr, r.stderr
+    assert snapshot(db_url) == before
