@@ -132,3 +132,61 @@ def test_postgresql_import_killed_at_any_point_changes_nothing(databases: Any,
         _crash_then_succeed(url, tmp_path, "")
     finally:
         databases.drop(url)
+
+
+def test_other_writers_killed_before_commit_change_nothing(programme: Ledger, db_url: str,
+                                                          cli: Any, tmp_path: Path) -> None:
+    """A target revision, an owner workbook and a single edit, each killed mid-write and
+    just before its commit (both backends), leave the ledger as it was; then each lands."""
+    from fixtures_workbooks import targets_workbook
+    from openpyxl import load_workbook
+
+    rows = [{"id": f"OW-{i}", "name": f"Owned {i}", "owner": "Ana Lima",
+             "amounts": [100 + i] * 24} for i in range(40)]
+    r = cli("import", "initiatives", str(pipeline_workbook(tmp_path / "p.xlsx", rows)))
+    assert r.exit_code == 0, r.output
+    targets = targets_workbook(tmp_path / "t.xlsx", [["benefit", "programme", *[5000] * 24]])
+    r = cli("import", "targets", str(targets))
+    assert r.exit_code == 0, r.output
+    revised = targets_workbook(tmp_path / "t2.xlsx", [["benefit", "programme", *[6000] * 24],
+                                                      ["benefit", "unit:PRO", *[3000] * 24]])
+    owner = tmp_path / "ana.xlsx"
+    r = cli("phasing", "export", "--owner", "Ana Lima", "--out", str(owner))
+    assert r.exit_code == 0, r.output
+    book = load_workbook(owner)
+    sheet = book["Initiatives"]
+    edited = 0
+    for row in sheet.iter_rows(min_row=5):
+        for cell in row[9:21]:  # the first twelve months of every initiative
+            if isinstance(cell.value, (int, float)):
+                cell.value = cell.value + 7
+                edited += 1
+    assert edited >= 40 * 12
+    book.save(owner)
+    both = ("mid_write", "before_commit")
+    writes = {
+        "target revision": (["import", "targets", str(revised)], both),
+        "owner workbook": (["import", "initiatives", str(owner)], both),
+        # A single edit closes and inserts one version without the bulk path: it has no
+        # mid_write point; before_commit has everything written.
+        "single edit": (["phasing", "set", "OW-3", "--month", "2027-02", "--amount", "12.34"],
+                        ("before_commit",)),
+    }
+    before = snapshot(db_url)
+    kills = 0
+    for what, (args, points) in writes.items():
+        for point in points:
+            child = Forked(args, child_env(db_url, TLEDGER_TEST_PAUSE_AT=point),
+                           tmp_path / f"{what}-{point}.err".replace(" ", "-"))
+            child.wait_for(f"tledger-paused-at {point}", timeout=60)
+            child.kill()
+            kills += 1
+            assert snapshot(db_url) == before, f"{what} killed at {point} changed the ledger"
+    record("crash: faults injected", kills, backend="other writers")
+    for what, (args, _) in writes.items():
+        r = cli(*args)
+        assert r.exit_code == 0, f"{what}: {r.output}"
+    assert len(snapshot(db_url)) == len(before)
+    facts = current_facts(db_url)
+    assert facts[("OW-3", "benefit", "plan", "2027-02-01")] == 1234
+    assert facts[("OW-5", "benefit", "plan", "2026-07-01")] == (105 + 7) * 100
