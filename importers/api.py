@@ -102,6 +102,8 @@ class ImportResult:
     dry_run: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per phase (read, check, write): what the benchmark prints."""
+    what: str = "initiatives"
+    """``initiatives`` or ``targets``: what the summary talks about."""
     owner_result: Any = None
     """For an owner workbook: the ``importers.owner.OwnerImportResult``."""
 
@@ -117,14 +119,14 @@ class ImportResult:
             subs = ", ".join(str(f.already_imported_as) for f in self.files)
             return f"already imported as submission {subs}; nothing to do"
         verb = "would change" if self.dry_run else "changed"
-        parts = [
-            f"{self.rows_read:,} rows read",
-            f"initiatives: {len(self.initiatives_added):,} added, "
-            f"{len(self.initiatives_changed):,} changed, "
-            f"{len(self.initiatives_withdrawn):,} withdrawn",
-            f"facts: {self.facts_added:,} added, {self.facts_changed:,} changed, "
-            f"{self.facts_removed:,} removed",
-        ]
+        parts = [f"{self.rows_read:,} rows read"]
+        if self.what == "initiatives":
+            parts.append(f"initiatives: {len(self.initiatives_added):,} added, "
+                         f"{len(self.initiatives_changed):,} changed, "
+                         f"{len(self.initiatives_withdrawn):,} withdrawn")
+        parts.append(f"{'facts' if self.what == 'initiatives' else 'target months'}: "
+                     f"{self.facts_added:,} added, {self.facts_changed:,} changed, "
+                     f"{self.facts_removed:,} removed")
         skipped = [f for f in self.files if f.already_imported_as is not None]
         if skipped:
             parts.append(", ".join(f"{f.file} already imported as submission "
@@ -835,4 +837,4 @@ def import_targets(
         facts_removed=len(changes.removed), total_change=total,
         warnings=[p for p in problems if p.severity == WARNING],
         submission_ids=[sub_id] if sub_id else [], files=[outcome], dry_run=dry_run,
-        timings=timings)
+        timings=timings, what="targets")
