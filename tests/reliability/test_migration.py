@@ -3,8 +3,9 @@ the same gap report as it did before, and keeps every row it had.
 
 ``data/ledger-0001.json`` holds a ledger built through the real API while revision 0001
 was head (programme, units, levers, a volume metric, a stage weight revision, two target
-revisions, three initiative imports in plan/forecast/actual, a snapshot import that
-withdrew an initiative, single edits and a stage move), dumped table by table, together
+revisions, two initiative imports in plan/forecast/actual and volume, the second a
+snapshot that withdrew an initiative, single edits and a stage move), dumped table by table,
+together
 with the gap reports tledger printed for it then. The test recreates that database at
 revision 0001 from the dump (raw SQL against the 0001 schema, so it stays valid whatever
 later revisions change), runs ``Ledger.init`` (which upgrades to head), and compares.
