@@ -5,8 +5,7 @@ the same gap report as it did before, and keeps every row it had.
 was head (programme, units, levers, a volume metric, a stage weight revision, two target
 revisions, two initiative imports in plan/forecast/actual and volume, the second a
 snapshot that withdrew an initiative, single edits and a stage move), dumped table by table,
-together
-with the gap reports tledger printed for it then. The test recreates that database at
+together with the gap reports tledger printed for it then. The test recreates that database at
 revision 0001 from the dump (raw SQL against the 0001 schema, so it stays valid whatever
 later revisions change), runs ``Ledger.init`` (which upgrades to head), and compares.
 
