@@ -187,7 +187,8 @@ def test_split_movement_steps_sum_exactly_per_initiative(rows):
     assert (parts[REPHASE_IN] >= 0).all() and (parts[REPHASE_OUT] <= 0).all()
     # Value never exceeds the value change, and never has the other sign.
     value = parts[VALUE_UP] + parts[VALUE_DOWN]
-    assert (np.abs(value) <= np.abs(v)).all() and (value * v >= 0).all()
+    assert (np.abs(value) <= np.abs(v)).all()
+    assert (np.sign(value) * np.sign(v) >= 0).all()  # signs, not the product: no overflow
 
 
 @given(st.lists(st.tuples(st.integers(min_value=-(4 * 10**15), max_value=4 * 10**15),
@@ -216,7 +217,7 @@ _edit = st.one_of(
 )
 
 
-@settings(max_examples=10, deadline=None,
+@settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(edits=st.lists(_edit, min_size=1, max_size=6), split=st.integers(0, 6))
 def test_bridge_steps_sum_exactly_on_a_real_ledger(programme, backend, edits, split):
