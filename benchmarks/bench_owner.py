@@ -18,6 +18,7 @@ Measured (wall clock, one run each):
 Usage::
 
     .venv/bin/python benchmarks/bench_owner.py                      # SQLite
+    createdb -h 127.0.0.1 -U postgres bench_owner      # an empty database
     .venv/bin/python benchmarks/bench_owner.py --db postgresql://postgres@127.0.0.1/bench_owner
 
 Example: .venv/bin/python benchmarks/bench_owner.py --initiatives 2000
