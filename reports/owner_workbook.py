@@ -237,7 +237,7 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
                  str(FIRST_DATA_ROW + k)]
         for c, text in enumerate(cells):
             stamp.write_string(base + 1 + k, c, text)
-    stamp.hide()
+    stamp.very_hidden()  # not even listed under Unhide in Excel: no accidental edits
     stamp.protect("")
     ws.activate()
     wb.close()

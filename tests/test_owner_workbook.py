@@ -61,7 +61,7 @@ def test_export_prefills_the_owners_initiatives_locks_all_but_months_and_stamps(
     assert has_stamp(path)
     wb = load_workbook(path)
     assert wb.sheetnames == ["Initiatives", STAMP_SHEET]
-    assert wb[STAMP_SHEET].sheet_state == "hidden"
+    assert wb[STAMP_SHEET].sheet_state == "veryHidden"
     ws = wb["Initiatives"]
     assert ws.protection.sheet and not ws.protection.password
     header = [c.value for c in ws[4]]
