@@ -567,3 +567,43 @@ def test_owner_workbooks_go_through_the_owner_rules(programme: Ledger, cli,
     assert "Ana Lima's 1 initiatives" in r.stdout
     assert phasing(programme)[("GR-1", "2026-08")] == 9900
     assert phasing(programme)[("GR-2", "2026-07")] == 300
+
+
+def test_large_sqlite_import_rebuilds_the_phasing_indexes_exactly(
+        programme: Ledger, backend: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "sqlite":
+        pytest.skip("the index rebuild is a SQLite bulk-load path")
+    import importers.api
+
+    def indexes() -> list[tuple[str, str]]:
+        with programme.reading() as conn:
+            return sorted(conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'phasing' AND sql IS NOT NULL")).all())
+
+    before = indexes()
+    assert len(before) == 4
+    monkeypatch.setattr(importers.api, "BULK_INDEX_THRESHOLD", 10)
+    rows = [initiative_row(f"GR-{i}", months(24, {m: i + m for m in range(24)}))
+            for i in range(3)]
+    canonical_workbook(tmp_path / "v1.xlsx", rows)
+    import_initiatives(programme, [tmp_path / "v1.xlsx"])
+    assert indexes() == before
+    assert len(phasing(programme)) == 72
+    # A duplicate current version is still refused once the unique index is rebuilt, and
+    # the failed transaction leaves the indexes as they were.
+    canonical_workbook(tmp_path / "v2.xlsx", [initiative_row(f"GR-{i}", [1] * 24)
+                                              for i in range(5, 9)])
+    with programme.writing() as conn:
+        conn.execute(text("CREATE TRIGGER dup AFTER INSERT ON phasing WHEN NEW.month = "
+                          "'2026-07-01' AND NEW.amount_minor = 100 BEGIN INSERT INTO phasing "
+                          "(initiative_id, metric_id, scenario, month, amount_minor, "
+                          "valid_from, valid_to) VALUES (NEW.initiative_id, NEW.metric_id, "
+                          "NEW.scenario, NEW.month, 5, NEW.valid_from, NEW.valid_to); END"))
+    from ledger.errors import LedgerError
+
+    with pytest.raises(LedgerError, match="rebuilding index uq_phasing_one_current failed"):
+        import_initiatives(programme, [tmp_path / "v2.xlsx"])
+    assert indexes() == before
+    assert len(phasing(programme)) == 72
