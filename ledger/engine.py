@@ -813,25 +813,36 @@ def checks(
         # SQLite would otherwise walk the partial unique index for its order and look
         # every row up in the table.
         hint = " INDEXED BY ix_phasing_scan" if conn.dialect.name == "sqlite" else ""
-        facts = (f"FROM phasing p{hint} WHERE {p_where} AND p.scenario IN ({scenarios}) "
-                 "AND p.metric_id IN ({ids}) AND {condition} "
-                 "GROUP BY p.initiative_id, p.metric_id, p.scenario")
-        per_initiative = (
-            "SELECT i.external_id, f.metric_id, f.scenario, f.n, f.amount, f.first_month, "
-            "f.last_month FROM (SELECT p.initiative_id, p.metric_id, p.scenario, "
-            "COUNT(*) AS n, SUM(p.amount_minor) AS amount, "
-            "CAST(MIN(p.month) AS VARCHAR(10)) AS first_month, "
-            "CAST(MAX(p.month) AS VARCHAR(10)) AS last_month {facts}) f "
+        benefit_ids = ", ".join(str(m.id) for m in selected if m.kind == "benefit") or "NULL"
+        out = "(p.month < :first OR p.month > :last)"
+        neg = f"(p.amount_minor < 0 AND p.metric_id IN ({benefit_ids}))"
+        # One scan finds both the facts outside the horizon and the negative benefits.
+        flagged = read_frame(
+            conn,
+            "SELECT i.external_id, f.metric_id, f.scenario, f.out_n, f.out_amount, "
+            "f.out_first, f.out_last, f.neg_n, f.neg_amount, f.neg_first FROM ("
+            "SELECT p.initiative_id, p.metric_id, p.scenario, "
+            f"SUM(CASE WHEN {out} THEN 1 ELSE 0 END) AS out_n, "
+            f"SUM(CASE WHEN {out} THEN p.amount_minor ELSE 0 END) AS out_amount, "
+            f"CAST(MIN(CASE WHEN {out} THEN p.month END) AS VARCHAR(10)) AS out_first, "
+            f"CAST(MAX(CASE WHEN {out} THEN p.month END) AS VARCHAR(10)) AS out_last, "
+            f"SUM(CASE WHEN {neg} THEN 1 ELSE 0 END) AS neg_n, "
+            f"SUM(CASE WHEN {neg} THEN p.amount_minor ELSE 0 END) AS neg_amount, "
+            f"CAST(MIN(CASE WHEN {neg} THEN p.month END) AS VARCHAR(10)) AS neg_first "
+            f"FROM phasing p{hint} WHERE {p_where} AND p.scenario IN ({scenarios}) "
+            f"AND p.metric_id IN ({ids}) AND ({out} OR {neg}) "
+            "GROUP BY p.initiative_id, p.metric_id, p.scenario) f "
             "JOIN initiative_version v ON v.initiative_id = f.initiative_id "
             f"AND {v_where} AND v.status = 'active' "
             "JOIN initiative i ON i.id = f.initiative_id "
-            "ORDER BY i.external_id, f.metric_id, f.scenario"
+            "ORDER BY i.external_id, f.metric_id, f.scenario",
+            params,
         )
-        outside = read_frame(conn, per_initiative.format(facts=facts.format(
-            ids=ids, condition="(p.month < :first OR p.month > :last)")), params)
-        benefit_ids = ", ".join(str(m.id) for m in selected if m.kind == "benefit") or "NULL"
-        negative = read_frame(conn, per_initiative.format(facts=facts.format(
-            ids=benefit_ids, condition="p.amount_minor < 0")), params)
+        outside = flagged[flagged["out_n"].map(int) > 0].rename(columns={
+            "out_n": "n", "out_amount": "amount", "out_first": "first_month",
+            "out_last": "last_month"})
+        negative = flagged[flagged["neg_n"].map(int) > 0].rename(columns={
+            "neg_n": "n", "neg_amount": "amount", "neg_first": "first_month"})
         no_phasing = read_frame(
             conn,
             "SELECT i.external_id FROM initiative_version v "
