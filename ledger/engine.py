@@ -292,24 +292,31 @@ def _bottom_up(
     base = "p.metric_id = :metric AND p.scenario = :scenario"
     frames: list[pd.DataFrame] = []
     if by is None and not weighted:
-        # The hot path: every fact from the covering index alone, less the (few) facts of
-        # withdrawn initiatives, read through the initiative index.
+        # The hot path: every fact from the covering index alone, without the (few) facts
+        # of withdrawn initiatives. SQLite reads those through the initiative index and
+        # subtracts them (an anti-join on every fact makes it pick a worse index);
+        # PostgreSQL anti-joins against a hashed list in the same scan.
+        p_where, _ = version_filter(as_of_sub, "p")
+        v_where, _ = version_filter(as_of_sub, "v")
+        withdrawn_ids = (f"SELECT v.initiative_id FROM initiative_version v WHERE {v_where} "
+                         "AND v.status = 'withdrawn'")
+        sqlite = conn.dialect.name == "sqlite"
         for where, keys in _slices(conn, as_of_sub):
             group = ", ".join([*keys, "p.month"])
+            anti = "" if sqlite else f" AND p.initiative_id NOT IN ({withdrawn_ids})"
             frames.append(read_frame(
                 conn,
                 f"SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
-                f"FROM phasing p WHERE {base} AND {where} GROUP BY {group}", params))
-        p_where, _ = version_filter(as_of_sub, "p")
-        v_where, _ = version_filter(as_of_sub, "v")
-        withdrawn = read_frame(
-            conn,
-            "SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
-            "FROM initiative_version v JOIN phasing p ON p.initiative_id = v.initiative_id "
-            f"AND {base} AND {p_where} WHERE {v_where} AND v.status = 'withdrawn' "
-            "GROUP BY p.month", params)
-        withdrawn["amount"] = [-int(a) for a in withdrawn["amount"]]
-        frames.append(withdrawn)
+                f"FROM phasing p WHERE {base} AND {where}{anti} GROUP BY {group}", params))
+        if sqlite:
+            withdrawn = read_frame(
+                conn,
+                "SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
+                "FROM initiative_version v JOIN phasing p ON p.initiative_id = v.initiative_id "
+                f"AND {base} AND {p_where} WHERE {v_where} AND v.status = 'withdrawn' "
+                "GROUP BY p.month", params)
+            withdrawn["amount"] = [-int(a) for a in withdrawn["amount"]]
+            frames.append(withdrawn)
         frame = pd.concat(frames, ignore_index=True)
         frame["part_key"] = None
     elif conn.dialect.name == "sqlite":
