@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -19,8 +20,19 @@ from rich.table import Table
 
 from ledger.api import Ledger
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _width(stream: Any) -> int | None:
+    """Rich's width: the terminal's; 120 when piped (Rich would assume 80), or COLUMNS."""
+    if os.environ.get("COLUMNS"):
+        return None
+    try:
+        return None if stream.isatty() else 120
+    except (AttributeError, ValueError):
+        return 120
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 DbOption = Annotated[
     str | None,
