@@ -632,6 +632,17 @@ class _DetailRefs:
         return "=" + formula + ")"
 
 
+def _column_headers(ws: Worksheet, fmt: _Formats, cols: Sequence[_Col]) -> None:
+    """The header row's month dates and subtotal labels (Summary and breakdown sheets)."""
+    for c in cols:
+        if c.kind == "month":
+            assert c.month is not None
+            ws.write_datetime(_HEADER_ROW, c.index, datetime(c.month.year, c.month.month, 1),
+                              fmt.header_date)
+        else:
+            ws.write_string(_HEADER_ROW, c.index, c.label, fmt.header_sub)
+
+
 def _title(ws: Worksheet, fmt: _Formats, title: str, note: str) -> None:
     ws.write_string(0, 0, title, fmt.title)
     ws.write_string(1, 0, note, fmt.note)
@@ -686,13 +697,7 @@ def _write_summary(wb: Workbook, ws: Worksheet, data: ReportInput, fmt: _Formats
     _title(ws, fmt, f"{safe_text(data.programme.name)}: gap to target ({unit_label})",
            _note(data, unit_label))
     ws.write_string(_HEADER_ROW, 0, unit_label, fmt.header_left)
-    for c in cols:
-        if c.kind == "month":
-            assert c.month is not None
-            ws.write_datetime(_HEADER_ROW, c.index, datetime(c.month.year, c.month.month, 1),
-                              fmt.header_date)
-        else:
-            ws.write_string(_HEADER_ROW, c.index, c.label, fmt.header_sub)
+    _column_headers(ws, fmt, cols)
     r = {name: _HEADER_ROW + 1 + i for i, name in enumerate(_SUMMARY_LINES)}
     month_cols = [c for c in cols if c.kind == "month"]
     month_pos = {c.index: i for i, c in enumerate(month_cols)}
@@ -843,13 +848,7 @@ def _write_breakdown(ws: Worksheet, data: ReportInput, bd: Breakdown, fmt: _Form
            _note(data, unit_label) + " Totals tie to the Summary: the difference rows are 0.")
     for i, h in enumerate([bd.heading, "Name", unit_label]):
         ws.write_string(_HEADER_ROW, i, h, fmt.header_left)
-    for c in cols:
-        if c.kind == "month":
-            assert c.month is not None
-            ws.write_datetime(_HEADER_ROW, c.index, datetime(c.month.year, c.month.month, 1),
-                              fmt.header_date)
-        else:
-            ws.write_string(_HEADER_ROW, c.index, c.label, fmt.header_sub)
+    _column_headers(ws, fmt, cols)
     month_cols = [c for c in cols if c.kind == "month"]
     month_pos = {c.index: i for i, c in enumerate(month_cols)}
     row = _HEADER_ROW + 1
