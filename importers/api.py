@@ -19,6 +19,7 @@ for those metric/scenario pairs ends.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from importers.factdiff import diff_phasing, read_current, scope_keys
 from importers.layout import SheetTable, cell_ref, locate_table
@@ -412,9 +414,15 @@ def _apply_initiatives(conn: Connection, plan: _Plan, submission_id: int) -> Non
                            changes, submission_id)
 
 
-#: SQLite only: an import adding at least this many facts, and more than the table holds,
-#: drops the table's indexes and recreates them after the insert (same transaction).
+#: An import adding at least this many facts, and more than the table holds, loads them
+#: without the table's indexes (and, on PostgreSQL, foreign keys) and recreates those after
+#: the insert, in the same transaction.
+#: Override with TLEDGER_BULK_LOAD_MIN_FACTS (read at each import; the crash tests use it).
 BULK_INDEX_THRESHOLD = 100_000
+
+
+def _bulk_threshold() -> int:
+    return int(os.environ.get("TLEDGER_BULK_LOAD_MIN_FACTS") or BULK_INDEX_THRESHOLD)
 
 
 @contextmanager
@@ -427,7 +435,12 @@ def _rebuilt_indexes(conn: Connection, table: str, adding: int) -> Iterator[None
     "one current version" index is recreated too, so a duplicate would still fail the
     transaction; if anything fails, the rollback restores the indexes as they were.
     """
-    if conn.dialect.name != "sqlite" or adding < BULK_INDEX_THRESHOLD:
+    threshold = _bulk_threshold()
+    if conn.dialect.name == "postgresql" and adding >= threshold:
+        with _pg_bulk_load(conn, table, adding):
+            yield
+        return
+    if conn.dialect.name != "sqlite" or adding < threshold:
         yield
         return
     raw: Any = conn.connection.driver_connection
@@ -446,6 +459,48 @@ def _rebuilt_indexes(conn: Connection, table: str, adding: int) -> Iterator[None
         except sqlite3.IntegrityError as exc:  # the rollback restores the old index
             raise LedgerError(f"{table}: rebuilding index {name} failed ({exc}); nothing "
                               "was written") from exc
+
+
+@contextmanager
+def _pg_bulk_load(conn: Connection, table: str, adding: int) -> Iterator[None]:
+    """On PostgreSQL, load a batch larger than ``table`` without its foreign keys and
+    secondary indexes, then recreate them from their own definitions, in the same
+    transaction (PostgreSQL's documented way to populate a table).
+
+    Re-adding a foreign key checks every row in one set-based query instead of one trigger
+    call per row; building an index by sorting beats updating it row by row. The unique
+    "one current version" index and every foreign key are recreated, so a bad row still
+    fails the whole transaction; a rollback restores the table as it was. The table is
+    locked against readers until the import commits (first imports only).
+    """
+    held = int(conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one())
+    if adding <= held:
+        yield
+        return
+    fks = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %(t)s::regclass AND contype = 'f'", {"t": table}).all()
+    indexes = conn.exec_driver_sql(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+        "JOIN pg_class c ON c.relname = i.indexname "
+        "JOIN pg_index x ON x.indexrelid = c.oid AND NOT x.indisprimary "
+        "WHERE i.tablename = %(t)s AND i.schemaname = current_schema()", {"t": table}).all()
+    for name, _ in fks:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for name, definition in indexes:
+        try:
+            conn.exec_driver_sql(definition)
+        except IntegrityError as exc:  # the rollback restores the old index
+            raise LedgerError(f"{table}: rebuilding index {name} failed; nothing was "
+                              "written") from exc
+    for name, definition in fks:
+        try:
+            conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        except IntegrityError as exc:
+            raise LedgerError(f"{table}: a row breaks {name}; nothing was written") from exc
 
 
 def _sha_or_empty(path: Path) -> str:

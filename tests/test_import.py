@@ -607,3 +607,47 @@ def test_large_sqlite_import_rebuilds_the_phasing_indexes_exactly(
         import_initiatives(programme, [tmp_path / "v2.xlsx"])
     assert indexes() == before
     assert len(phasing(programme)) == 72
+
+
+def test_large_postgresql_import_recreates_foreign_keys_and_indexes_exactly(
+        programme: Ledger, backend: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "postgresql":
+        pytest.skip("the foreign-key and index rebuild is a PostgreSQL bulk-load path")
+    import importers.api
+    from ledger.errors import LedgerError
+
+    def definitions() -> list[tuple[str, str]]:
+        with programme.reading() as conn:
+            return sorted(conn.execute(text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'phasing'::regclass "
+                "UNION ALL SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE tablename = 'phasing'")).all())
+
+    before = definitions()
+    assert len([d for d in before if d[0].startswith("fk_")]) == 3
+    monkeypatch.setattr(importers.api, "BULK_INDEX_THRESHOLD", 10)
+    rows = [initiative_row(f"GR-{i}", months(24, {m: i + m for m in range(24)}))
+            for i in range(3)]
+    canonical_workbook(tmp_path / "v1.xlsx", rows)
+    import_initiatives(programme, [tmp_path / "v1.xlsx"])
+    assert definitions() == before
+    assert len(phasing(programme)) == 72
+    # A row that breaks a foreign key fails the whole import when the key is re-added,
+    # and the rollback leaves every constraint and index as it was.
+    canonical_workbook(tmp_path / "v2.xlsx", [initiative_row(f"GR-{i}", [1] * 24)
+                                              for i in range(5, 9)])
+    with programme.writing() as conn:
+        conn.execute(text(
+            "CREATE FUNCTION bad_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.amount_minor = 100 AND NEW.month = '2026-07-01' THEN "
+            "INSERT INTO phasing (initiative_id, metric_id, scenario, month, amount_minor, "
+            "valid_from, valid_to) VALUES (NEW.initiative_id, 999999, NEW.scenario, "
+            "NEW.month, 5, NEW.valid_from, NEW.valid_to); END IF; RETURN NEW; END $$"))
+        conn.execute(text("CREATE TRIGGER bad AFTER INSERT ON phasing FOR EACH ROW "
+                          "EXECUTE FUNCTION bad_row()"))
+    with pytest.raises(LedgerError, match="breaks fk_phasing_metric_id_metric"):
+        import_initiatives(programme, [tmp_path / "v2.xlsx"])
+    assert definitions() == before
+    assert len(phasing(programme)) == 72
