@@ -58,6 +58,7 @@ from ledger.store import (
     FactChanges,
     current_targets,
     current_user,
+    diff_facts,
     new_submission,
     write_fact_changes,
 )
@@ -275,42 +276,6 @@ def _check_hidden_cells(wb: Workbook, table: SheetTable, log: ProblemLog) -> Non
 
 
 # ---------------------------------------------------------------------------- diffing
-
-
-def diff_with_scopes(current: pd.DataFrame, incoming: pd.DataFrame, key: list[str],
-                     scopes: pd.DataFrame) -> FactChanges:
-    """Compare incoming facts with current versions; every current fact whose scope row
-    (the first columns of ``key`` named in ``scopes``) is in ``scopes`` but whose key is
-    not incoming is removed.
-
-    Unlike ``ledger.store.diff_facts``, the scopes are given, not derived from the incoming
-    facts: a row whose every month was emptied still ends that row's phasing.
-    """
-    cur = current[[*key, "id", "amount_minor"]].rename(
-        columns={"amount_minor": "old_amount_minor", "id": "old_id"})
-    inc = incoming[[*key, "amount_minor"]]
-    merged = inc.merge(cur, on=key, how="outer", indicator=True)
-    kind = merged["_merge"].to_numpy()
-    is_new = kind == "left_only"
-    both = kind == "both"
-    gone = kind == "right_only"
-    old = merged["old_amount_minor"]
-    differs = both & (merged["amount_minor"].to_numpy() != old.to_numpy())
-    added = merged.loc[is_new, [*key, "amount_minor"]].reset_index(drop=True)
-    added["amount_minor"] = added["amount_minor"].astype("int64")
-    changed = merged.loc[differs, [*key, "amount_minor", "old_amount_minor", "old_id"]]
-    changed = changed.reset_index(drop=True).astype(
-        {"amount_minor": "int64", "old_amount_minor": "int64", "old_id": "int64"})
-    removed = merged.loc[gone, [*key, "old_amount_minor", "old_id"]]
-    scope_cols = list(scopes.columns)
-    if len(removed) and len(scopes):
-        removed = removed.merge(scopes.drop_duplicates(), on=scope_cols, how="inner")
-    else:
-        removed = removed.iloc[0:0]
-    removed = removed.reset_index(drop=True).astype(
-        {"old_amount_minor": "int64", "old_id": "int64"})
-    return FactChanges(added=added, changed=changed, removed=removed,
-                       unchanged=int((both & ~differs).sum()))
 
 
 def _pair_change(changes: FactChanges, pair: list[str]) -> pd.DataFrame:
@@ -894,7 +859,7 @@ def import_targets(
                 raise ImportProblems(problems)
             outcome.rows_read = n_rows
             current = current_targets(conn, metric_ids=scopes["metric_id"].unique().tolist())
-            changes = diff_with_scopes(current, facts, TARGET_KEY, scopes)
+            changes = diff_facts(current, facts, TARGET_KEY, scopes=scopes)
             pairs = ["metric_id", "scope_kind", "scope_code"]
             before = pd.DataFrame(current.groupby(pairs, as_index=False)["amount_minor"]
                                   .sum()).rename(columns={"amount_minor": "before"})

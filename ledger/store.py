@@ -302,12 +302,17 @@ def diff_facts(
     incoming: pd.DataFrame,
     key: list[str],
     scope: list[str] | None = None,
+    *,
+    scopes: pd.DataFrame | None = None,
 ) -> FactChanges:
     """Compare ``incoming`` facts with ``current`` versions, vectorised.
 
     ``scope`` (a prefix of the key's columns) says which current facts ``incoming``
     replaces in full: a current fact whose scope tuple appears in ``incoming`` but whose key
-    does not is *removed*. With ``scope=None`` nothing is removed (an update).
+    does not is *removed*. ``scopes`` gives those scope tuples explicitly instead (its
+    columns a prefix of the key), so a scope whose every month was emptied, and so has no
+    incoming fact, still ends its current facts. With neither, nothing is removed (an
+    update).
     """
     cur = current[[*key, "id", "amount_minor"]].rename(
         columns={"amount_minor": "old_amount_minor", "id": "old_id"}
@@ -318,17 +323,22 @@ def diff_facts(
     both = merged[~is_new]
     differs = both["amount_minor"] != both["old_amount_minor"]
     added = merged.loc[is_new, [*key, "amount_minor"]].reset_index(drop=True)
+    added["amount_minor"] = added["amount_minor"].astype("int64")
     changed = both.loc[differs, [*key, "amount_minor", "old_amount_minor", "old_id"]].reset_index(
         drop=True
     )
-    changed["old_amount_minor"] = changed["old_amount_minor"].astype("int64")
-    changed["old_id"] = changed["old_id"].astype("int64")
-    if scope:
-        scopes = inc[scope].drop_duplicates()
-        in_scope = cur.merge(scopes, on=scope, how="inner")
+    changed = changed.astype(
+        {"amount_minor": "int64", "old_amount_minor": "int64", "old_id": "int64"}
+    )
+    if scopes is None and scope:
+        scopes = inc[scope]
+    if scopes is not None and len(scopes):
+        in_scope = cur.merge(scopes.drop_duplicates(), on=list(scopes.columns), how="inner")
         gone = in_scope.merge(inc[key], on=key, how="left", indicator=True)
         removed = gone.loc[gone["_merge"] == "left_only", [*key, "old_amount_minor", "old_id"]]
-        removed = removed.reset_index(drop=True)
+        removed = removed.reset_index(drop=True).astype(
+            {"old_amount_minor": "int64", "old_id": "int64"}
+        )
     else:
         removed = pd.DataFrame(columns=[*key, "old_amount_minor", "old_id"])
     return FactChanges(
