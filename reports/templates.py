@@ -425,6 +425,30 @@ def _write_guide(wb: Any, fmt: _Formats, ctx: TemplateContext, sheet: str,
             row += 1
 
 
+def _start_sheet(out: Path, ctx: Any, sheet: str, what: str, headers: Sequence[str],
+                 widths: Sequence[int], title: str) -> tuple[Any, _Formats, Any, int]:
+    """A new template workbook and its data sheet with the title, unit note, headers,
+    real-date month headers and the Total column: ``(workbook, formats, sheet,
+    first month column)``."""
+    months = ctx.programme.months
+    wb = _new_workbook(out)
+    wb.set_properties({"title": f"{ctx.programme.name} {what}", "author": "tledger"})
+    fmt = _Formats(wb)
+    ws = wb.add_worksheet(sheet)
+    first_month_col = len(headers)
+    total_col = first_month_col + len(months)
+    write_text(ws, TITLE_ROW - 1, 0, title, fmt.title)
+    write_text(ws, NOTE_ROW - 1, 0, _unit_note(ctx), fmt.note)
+    for c, (head, width) in enumerate(zip(headers, widths, strict=True)):
+        write_text(ws, HEADER_ROW - 1, c, head, fmt.header)
+        ws.set_column(c, c, width)
+    _month_headers(ws, fmt, first_month_col, months)
+    write_text(ws, HEADER_ROW - 1, total_col, TOTAL_HEADER, fmt.total_header)
+    ws.set_column(total_col, total_col, _TOTAL_WIDTH)
+    ws.set_row(HEADER_ROW - 1, 30)
+    return wb, fmt, ws, first_month_col
+
+
 def _month_headers(ws: Any, fmt: _Formats, first_col: int, months: Sequence[date]) -> None:
     for i, m in enumerate(months):
         ws.write_datetime(HEADER_ROW - 1, first_col + i, datetime(m.year, m.month, 1),
@@ -489,22 +513,9 @@ def write_initiatives_template(
     out = Path(path)
     months = ctx.programme.months
     iso = [m.isoformat() for m in months]
-    wb = _new_workbook(out)
-    wb.set_properties({"title": f"{ctx.programme.name} initiatives", "author": "tledger"})
-    fmt = _Formats(wb)
-    ws = wb.add_worksheet(INITIATIVES_SHEET)
-    first_month_col = len(INITIATIVE_HEADERS)
-    total_col = first_month_col + len(months)
-    write_text(ws, TITLE_ROW - 1, 0, title or f"{ctx.programme.name}: initiative phasing",
-               fmt.title)
-    write_text(ws, NOTE_ROW - 1, 0, _unit_note(ctx), fmt.note)
-    for c, (head, width) in enumerate(zip(INITIATIVE_HEADERS, _INITIATIVE_WIDTHS, strict=True)):
-        write_text(ws, HEADER_ROW - 1, c, head, fmt.header)
-        ws.set_column(c, c, width)
-    _month_headers(ws, fmt, first_month_col, months)
-    write_text(ws, HEADER_ROW - 1, total_col, TOTAL_HEADER, fmt.total_header)
-    ws.set_column(total_col, total_col, _TOTAL_WIDTH)
-    ws.set_row(HEADER_ROW - 1, 30)
+    wb, fmt, ws, first_month_col = _start_sheet(
+        out, ctx, INITIATIVES_SHEET, "initiatives", INITIATIVE_HEADERS, _INITIATIVE_WIDTHS,
+        title or f"{ctx.programme.name}: initiative phasing")
 
     n = 0 if lines is None else len(lines)
     first = FIRST_DATA_ROW - 1
@@ -533,7 +544,8 @@ def write_initiatives_template(
                             (8, "Scenario", "scenario")]:
         _dropdown(ws, col, first, last_row, sources.get(name), what)
     ws.freeze_panes(HEADER_ROW, 2)
-    ws.autofilter(HEADER_ROW - 1, 0, max(HEADER_ROW - 1, first + n - 1), total_col)
+    ws.autofilter(HEADER_ROW - 1, 0, max(HEADER_ROW - 1, first + n - 1),
+                  first_month_col + len(months))
     # The data sheet opens first; Guide and the hidden Lists follow it.
     ws.activate()
     written = TemplateWritten(
@@ -564,22 +576,9 @@ def write_targets_template(
     out = Path(path)
     months = ctx.programme.months
     iso = [m.isoformat() for m in months]
-    wb = _new_workbook(out)
-    wb.set_properties({"title": f"{ctx.programme.name} targets", "author": "tledger"})
-    fmt = _Formats(wb)
-    ws = wb.add_worksheet(TARGETS_SHEET)
-    first_month_col = len(TARGET_HEADERS)
-    total_col = first_month_col + len(months)
-    write_text(ws, TITLE_ROW - 1, 0, title or f"{ctx.programme.name}: top-down targets",
-               fmt.title)
-    write_text(ws, NOTE_ROW - 1, 0, _unit_note(ctx), fmt.note)
-    for c, (head, width) in enumerate(zip(TARGET_HEADERS, [12, 18], strict=True)):
-        write_text(ws, HEADER_ROW - 1, c, head, fmt.header)
-        ws.set_column(c, c, width)
-    _month_headers(ws, fmt, first_month_col, months)
-    write_text(ws, HEADER_ROW - 1, total_col, TOTAL_HEADER, fmt.total_header)
-    ws.set_column(total_col, total_col, _TOTAL_WIDTH)
-    ws.set_row(HEADER_ROW - 1, 30)
+    wb, fmt, ws, first_month_col = _start_sheet(
+        out, ctx, TARGETS_SHEET, "targets", TARGET_HEADERS, [12, 18],
+        title or f"{ctx.programme.name}: top-down targets")
     n = 0 if lines is None else len(lines)
     first = FIRST_DATA_ROW - 1
     if lines is not None:
