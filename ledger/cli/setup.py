@@ -53,7 +53,10 @@ def db_upgrade(db: DbOption = None) -> None:
 
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
-    """Print the ledger's schema revision and the newest one this tledger knows."""
+    """Print the ledger's schema revision and the newest one this tledger knows.
+
+    Example: tledger db current --db ledger.db
+    """
     ledger = Ledger(Ledger.open(db, check=False).engine)
     current, head = schema_state(ledger.engine)
     state = "up to date" if current == head else (
@@ -110,7 +113,10 @@ def programme_create(
 
 @programme_app.command("show")
 def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """Show the programme, its horizon, metrics and stage gates."""
+    """Show the programme, its horizon, metrics and stage gates.
+
+    Example: tledger programme show --format json
+    """
     ledger = open_ledger(db)
     with ledger.reading() as conn:
         info = ledger.programme(conn)
@@ -161,7 +167,10 @@ def unit_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: UserO
 
 @unit_app.command("list")
 def unit_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """List the business units."""
+    """List the business units.
+
+    Example: tledger unit list --format csv
+    """
     emit(open_ledger(db).business_units()[["code", "name"]], fmt, title="Business units")
 
 
@@ -178,7 +187,10 @@ def lever_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: User
 
 @lever_app.command("list")
 def lever_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """List the levers."""
+    """List the levers.
+
+    Example: tledger lever list --format csv
+    """
     emit(open_ledger(db).levers()[["code", "name"]], fmt, title="Levers")
 
 
@@ -189,7 +201,10 @@ app.add_typer(stage_app, name="stage")
 
 @stage_app.command("list")
 def stage_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """List the stage gates with their current risk weights."""
+    """List the stage gates with their current risk weights.
+
+    Example: tledger stage list --format json
+    """
     ledger = open_ledger(db)
     frame = ledger.stage_gates()
     emit(frame[["code", "name", "weight"]], fmt, title="Stage gates", right=["weight"])
@@ -246,7 +261,10 @@ def metric_add(
 
 @metric_app.command("list")
 def metric_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """List the metrics."""
+    """List the metrics.
+
+    Example: tledger metric list
+    """
     ledger = open_ledger(db)
     frame = pd.DataFrame([m.__dict__ for m in ledger.metrics()])
     emit(frame[["code", "name", "unit", "kind", "decimals"]], fmt, title="Metrics")
