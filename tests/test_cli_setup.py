@@ -90,3 +90,23 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
     assert r.stderr.startswith("error: cannot connect")
     r = CliRunner().invoke(app, ["init", "--db", str(tmp_path / "missing" / "x.db")])
     assert r.exit_code == 1 and "does not exist" in r.stderr
+
+
+def test_a_database_error_names_the_database_given_with_db(tmp_path, monkeypatch):
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from ledger.api import Ledger
+
+    path = tmp_path / "broken.db"
+    Ledger.init(str(path)).dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE business_unit")
+    raw.close()
+    monkeypatch.setenv("TLEDGER_DATABASE_URL", str(tmp_path / "other.db"))
+    r = CliRunner().invoke(app, ["unit", "list", "--db", str(path)])
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: database error on ")
+    assert "broken.db" in r.stderr and "other.db" not in r.stderr
+    assert "Traceback" not in r.output

@@ -14,7 +14,7 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 from typer.core import TyperGroup
 
-from ledger.cli.common import err_console
+from ledger.cli.common import current_db, err_console
 from ledger.errors import LedgerError
 
 
@@ -34,20 +34,10 @@ class _LedgerGroup(TyperGroup):
         except (OperationalError, DBAPIError) as exc:
             from ledger.db import resolve_url, translate_db_error
 
-            db = _find_db_param(ctx)
-            _fail(str(translate_db_error(exc, resolve_url(db))))
+            _fail(str(translate_db_error(exc, resolve_url(current_db.get()))))
         except KeyboardInterrupt:
             _fail("interrupted: the transaction was rolled back, nothing was written", 130)
         return None
-
-
-def _find_db_param(ctx: Any) -> str | None:
-    sub = ctx
-    while sub is not None:
-        if sub.params.get("db"):
-            return str(sub.params["db"])
-        sub = getattr(sub, "_tledger_child", None)  # pragma: no cover
-    return None
 
 
 app = typer.Typer(

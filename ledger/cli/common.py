@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -63,8 +64,13 @@ FormatOption = Annotated[
 ]
 
 
+#: The --db of the command being run, so a database error names the right database.
+current_db: ContextVar[str | None] = ContextVar("current_db", default=None)
+
+
 def open_ledger(db: str | None) -> Ledger:
     """Open the ledger, refusing an unmigrated or outdated database with a clear message."""
+    current_db.set(db)
     return Ledger.open(db)
 
 

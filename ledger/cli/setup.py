@@ -17,6 +17,7 @@ from ledger.cli.common import (
     OutputFormat,
     UserOption,
     console,
+    current_db,
     emit,
     open_ledger,
 )
@@ -31,6 +32,7 @@ def init_cmd(db: DbOption = None) -> None:
 
     Example: tledger init --db ledger.db
     """
+    current_db.set(db)
     ledger = Ledger.init(db)
     current, _ = schema_state(ledger.engine)
     console.print(f"ledger ready at {describe_url(resolve_url(db))} (schema {current})")
@@ -46,6 +48,7 @@ def db_upgrade(db: DbOption = None) -> None:
 
     Example: tledger db upgrade --db ledger.db
     """
+    current_db.set(db)
     ledger = Ledger.init(db)
     current, _ = schema_state(ledger.engine)
     console.print(f"ledger at schema {current}")
