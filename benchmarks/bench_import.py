@@ -11,9 +11,10 @@ ledger (SQLite file; PostgreSQL database created for the run):
 
 * **tledger**: :func:`importers.import_initiatives` with all its checks and history, split
   into phases (read, check, write) with the peak RSS of each; then, in the same process,
-  importing the same file again (recognised by its SHA-256: nothing to do), an unchanged
-  copy with another SHA-256 (read, checked and diffed in full; nothing written) and the
-  5 %-changed workbook.
+  importing the same file again (recognised by its SHA-256: nothing to do), a re-saved copy
+  (new document properties and compression, same sheets: recognised by the SHA-256 of its
+  ``xl/`` parts without reading a cell), a copy whose title cell differs (a changed file:
+  read, checked and diffed in full; nothing written) and the 5 %-changed workbook.
 * **naive**: ``pandas.read_excel`` (default engine, openpyxl) + ``melt`` to the long table
   + ``DataFrame.to_sql`` of it (SQLAlchemy Core executemany).
 * **floor**: python-calamine ``to_python`` + building the same 1.2 M fact rows in plain
@@ -72,10 +73,12 @@ def _amount(rng: random.Random) -> float:
     return rng.randrange(0, 25_000_000) / 100
 
 
-def build_workbooks(rebuild: bool) -> tuple[Path, Path, Path]:
-    """(workbook, an identical copy with another SHA-256, the 5 %-changed workbook)."""
+def build_workbooks(rebuild: bool) -> tuple[Path, Path, Path, Path]:
+    """(workbook, a re-saved copy (same sheets, new document properties, recompressed),
+    a copy whose title cell differs, the 5 %-changed workbook)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     base = CACHE / f"pipeline-v{BUILD_VERSION}.xlsx"
+    resaved = CACHE / f"pipeline-v{BUILD_VERSION}-resaved.xlsx"
     copy = CACHE / f"pipeline-v{BUILD_VERSION}-copy.xlsx"
     changed = CACHE / f"pipeline-v{BUILD_VERSION}-5pct.xlsx"
     if rebuild or not (base.exists() and copy.exists() and changed.exists()):
@@ -98,7 +101,28 @@ def build_workbooks(rebuild: bool) -> tuple[Path, Path, Path]:
         _write(changed, rows, title="Cost 2031 pipeline (October update)")
         print(f"built workbooks in {time.perf_counter() - t:.1f} s "
               f"({base.stat().st_size / 1e6:.1f} MB each)")
-    return base, copy, changed
+    if rebuild or not resaved.exists():
+        _resave(base, resaved)
+    return base, resaved, copy, changed
+
+
+def _resave(src: Path, dest: Path) -> None:
+    """What saving without edits and a SharePoint round trip do to a file: a new saved-at
+    time and custom properties (docProps/), every part compressed again. No part under xl/
+    (sheets, cells, styles) changes; the SHA-256 of the file does."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED,
+                                                      compresslevel=9) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*",
+                              rb"\g<1>2031-01-02T03:04:05Z", data)
+            zout.writestr(item.filename, data)
+        zout.writestr("docProps/custom.xml", b'<?xml version="1.0"?><Properties xmlns="http://'
+                      b'schemas.openxmlformats.org/officeDocument/2006/custom-properties"/>')
 
 
 def _write(path: Path, rows: list[list[Any]], *, title: str) -> None:
@@ -212,12 +236,13 @@ def _drop(url: str, pg_admin: str | None) -> None:
     admin.dispose()
 
 
-def task_tledger(url: str, files: tuple[str, str, str]) -> dict[str, Any]:
-    """First import (phases), re-import of an unchanged copy, 5 %-changed import."""
+def task_tledger(url: str, files: tuple[str, ...]) -> dict[str, Any]:
+    """First import (phases), the same file, a re-saved copy, a copy with another title,
+    the 5 %-changed workbook."""
     from importers import import_initiatives
     from ledger.api import Ledger
 
-    base, copy, changed = (Path(f) for f in files)
+    base, resaved, copy, changed = (Path(f) for f in files)
     ledger = Ledger.open(url)
     mem = PeakRSS()
     out: dict[str, Any] = {}
@@ -240,7 +265,8 @@ def task_tledger(url: str, files: tuple[str, str, str]) -> dict[str, Any]:
 
     run("first import", base)
     run("same file again", base)
-    run("unchanged copy", copy)
+    run("re-saved copy", resaved)
+    run("title edited", copy)
     run("5% changed", changed)
     with ledger.reading() as conn:
         from sqlalchemy import text
@@ -253,7 +279,7 @@ def task_tledger(url: str, files: tuple[str, str, str]) -> dict[str, Any]:
     return out
 
 
-def task_naive(url: str, files: tuple[str, str, str]) -> dict[str, Any]:
+def task_naive(url: str, files: tuple[str, ...]) -> dict[str, Any]:
     """pandas.read_excel + melt + DataFrame.to_sql of the long table."""
     import pandas as pd
     from sqlalchemy import create_engine
@@ -280,7 +306,7 @@ def task_naive(url: str, files: tuple[str, str, str]) -> dict[str, Any]:
             "peak": mem.peak(t0, t3)}
 
 
-def task_floor(url: str, files: tuple[str, str, str]) -> dict[str, Any]:
+def task_floor(url: str, files: tuple[str, ...]) -> dict[str, Any]:
     """calamine + plain rows + raw executemany (SQLite) or COPY (PostgreSQL)."""
     import python_calamine as pc
 
@@ -344,7 +370,7 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def bench(backend: str, files: tuple[str, str, str], pg_admin: str | None) -> None:
+def bench(backend: str, files: tuple[str, ...], pg_admin: str | None) -> None:
     print(f"\n=== {backend}: {N_INITIATIVES:,} initiatives x {N_MONTHS} months x "
           f"{len(METRICS)} metrics ({N_INITIATIVES * N_MONTHS * len(METRICS):,} facts) ===")
     results: dict[str, dict[str, Any]] = {}
@@ -365,7 +391,8 @@ def bench(backend: str, files: tuple[str, str, str], pg_admin: str | None) -> No
         print(f"{label:<34}{res['seconds']:>9.2f}{_mb(res['peak']):>12}")
         for phase, (sec, peak) in res["phases"].items():
             print(f"  {phase:<32}{sec:>9.2f}{_mb(peak):>12}")
-    for label in ("first import", "same file again", "unchanged copy", "5% changed"):
+    for label in ("first import", "same file again", "re-saved copy", "title edited",
+                  "5% changed"):
         res = ours[label]
         added, changed, removed = res["facts"]
         print(f"{'tledger ' + label:<34}{res['seconds']:>9.2f}{_mb(res['peak']):>12}"
@@ -378,11 +405,14 @@ def bench(backend: str, files: tuple[str, str, str], pg_admin: str | None) -> No
           "   (goal <= 2.00)")
     print(f"same file again / first:           "
           f"{ours['same file again']['seconds'] / first['seconds']:.3f}  (goal < 0.05)")
-    print(f"unchanged copy (new SHA) / first:  "
-          f"{ours['unchanged copy']['seconds'] / first['seconds']:.2f}   (goal < 0.05)")
+    print(f"re-saved copy (new SHA) / first:   "
+          f"{ours['re-saved copy']['seconds'] / first['seconds']:.3f}  (goal < 0.05)")
+    print(f"title edited (read in full)/first: "
+          f"{ours['title edited']['seconds'] / first['seconds']:.2f}   (a changed file: "
+          "no goal)")
     print(f"5% changed / first:                "
           f"{ours['5% changed']['seconds'] / first['seconds']:.2f}   (goal < 0.30)")
-    peak = max(ours[k]["peak"] for k in ("first import", "unchanged copy", "5% changed"))
+    peak = max(ours[k]["peak"] for k in ("first import", "title edited", "5% changed"))
     print(f"tledger peak memory:               {_mb(peak)}   (goal < 1 GB)")
     print(f"rows: naive {naive['rows']:,}, floor {floor['rows']:,}, tledger facts "
           f"{first['facts'][0]:,}")
@@ -393,8 +423,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the workbooks")
     args = parser.parse_args()
-    base, copy, changed = build_workbooks(args.rebuild)
-    files = (str(base), str(copy), str(changed))
+    files = tuple(str(f) for f in build_workbooks(args.rebuild))
     pg_admin = os.environ.get("TLEDGER_BENCH_POSTGRES_URL", PG_DEFAULT)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"python-calamine reader; {os.cpu_count()} CPUs; "

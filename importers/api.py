@@ -23,6 +23,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,8 +42,11 @@ from importers.prepare import Prepared, Reference, prepare_initiatives
 from importers.problems import ERROR, WARNING, ImportProblems, Problem, ProblemLog
 from importers.workbook import (
     STAMP_SHEET,
+    CellDetails,
+    ContentDigest,
     Workbook,
     cell_details,
+    content_digest,
     file_sha256,
     open_workbook,
     read_grid,
@@ -79,6 +83,9 @@ class FileOutcome:
     sha256: str
     submission_id: int | None = None
     already_imported_as: int | None = None
+    same_content_as: str | None = None
+    """Set when the file's bytes are new but its content is that of the file imported as
+    ``already_imported_as`` (only its package metadata differs)."""
     rows_read: int = 0
     changed: bool = False
 
@@ -120,7 +127,9 @@ class ImportResult:
     def summary(self) -> str:
         """The one-line summary the CLI prints at the end."""
         if self.already_imported:
-            subs = ", ".join(str(f.already_imported_as) for f in self.files)
+            subs = ", ".join(f"{f.already_imported_as}" + (
+                f" (same content as {f.same_content_as})" if f.same_content_as else "")
+                for f in self.files)
             return f"already imported as submission {subs}; nothing to do"
         verb = "would change" if self.dry_run else "changed"
         parts = [f"{self.rows_read:,} rows read"]
@@ -134,7 +143,9 @@ class ImportResult:
         skipped = [f for f in self.files if f.already_imported_as is not None]
         if skipped:
             parts.append(", ".join(f"{f.file} already imported as submission "
-                                   f"{f.already_imported_as}" for f in skipped))
+                                   f"{f.already_imported_as}" + (
+                                       f" (same content as {f.same_content_as})"
+                                       if f.same_content_as else "") for f in skipped))
         if self.dry_run:
             tail = "dry run: nothing written"
         elif self.submission_ids:
@@ -198,7 +209,10 @@ class ParsedFile:
     table: SheetTable | None = None
     stamped: bool = False
     already_imported_as: int | None = None
-    """Set when a submission already imported this SHA-256: the file is not even read."""
+    """Set when a submission already imported this SHA-256 (or this content): the file is
+    not even read."""
+    digest: ContentDigest | None = None
+    same_content_as: str | None = None
 
 
 def _choose_sheet(wb: Workbook, mapping: Mapping, default: str, log: ProblemLog) -> str | None:
@@ -220,23 +234,30 @@ def _choose_sheet(wb: Workbook, mapping: Mapping, default: str, log: ProblemLog)
 
 
 def read_file(path: Path, mapping: Mapping, ledger_info: Any, *, default_sheet: str,
-              key_role: str, scale: Decimal | None) -> ParsedFile:
+              key_role: str, scale: Decimal | None, sha: str | None = None,
+              digest: ContentDigest | None = None) -> ParsedFile:
     """Phase 1 for one file: open, find the table, note cells calamine cannot show."""
     path = Path(path)
     log = ProblemLog(path.name)
-    try:
-        sha = file_sha256(path)
-    except OSError:
-        sha = ""
-    parsed = ParsedFile(path=path, sha256=sha, log=log)
+    if sha is None:
+        sha = _sha_or_empty(path)
+    if digest is None:
+        digest = content_digest(path)
+    parsed = ParsedFile(path=path, sha256=sha, log=log, digest=digest)
+    if digest is not None:
+        digest.start()  # its SHA-256, recorded with the submission, beside the parse
     wb = open_workbook(path, log)
     if wb is None:
         return parsed
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         parsed.stamped = STAMP_SHEET in wb.sheets
         sheet = _choose_sheet(wb, mapping, default_sheet, log)
         if sheet is None:
             return parsed
+        # A byte scan of the sheet's XML for formulas without values and error cells: it
+        # unzips the sheet again, so it runs beside calamine's parse (both free the GIL).
+        details = pool.submit(cell_details, wb, sheet)
         grid = read_grid(wb, sheet, log)
         if grid is None:
             return parsed
@@ -247,20 +268,20 @@ def read_file(path: Path, mapping: Mapping, ledger_info: Any, *, default_sheet: 
         if table is None:
             return parsed
         parsed.table = table
-        _check_hidden_cells(wb, table, log)
+        _check_hidden_cells(details.result(), table, log)
         if table.scale_note is not None and scale is None:
             cell, factor = table.scale_note
             log.error(table.sheet, cell, f"a unit note saying amounts are in units of "
                       f"{factor:,}", f"--scale {factor} (or scale = {factor} in the mapping; "
                       "--scale 1 to take the amounts as written)")
     finally:
+        pool.shutdown(wait=True)
         wb.close()
     return parsed
 
 
-def _check_hidden_cells(wb: Workbook, table: SheetTable, log: ProblemLog) -> None:
+def _check_hidden_cells(details: CellDetails, table: SheetTable, log: ProblemLog) -> None:
     """Report formulas without a saved value and error values in the cells we read."""
-    details = cell_details(wb, table.sheet)
     if not details.no_cached_value and not details.error_values:
         return
     used_cols = set(table.columns.values()) | set(table.month_columns)
@@ -475,13 +496,42 @@ def _sha_or_empty(path: Path) -> str:
         return ""
 
 
-def _already_imported(conn: Connection, sha: str) -> int | None:
-    if not sha:
+def _already_imported(conn: Connection, sha: str, digest: ContentDigest | None = None,
+                      ) -> tuple[int, str | None] | None:
+    """(submission, None) if a file with these bytes was imported; (submission, its file's
+    name) if a file with the same content was (the bytes differ only outside ``xl/``, in
+    the package's metadata); else None.
+
+    The content lookup costs nothing when no earlier import has the same ZIP directory
+    (names, sizes, CRC-32s of the content parts); a match is confirmed by the SHA-256 of
+    the uncompressed parts.
+    """
+    if sha:
+        found = conn.execute(
+            text("SELECT MIN(id) FROM submission WHERE source_sha256 = :s AND kind = 'import'"),
+            {"s": sha}).scalar()
+        if found is not None:
+            return int(found), None
+    if digest is None:
         return None
-    found = conn.execute(
-        text("SELECT MIN(id) FROM submission WHERE source_sha256 = :s AND kind = 'import'"),
-        {"s": sha}).scalar()
-    return None if found is None else int(found)
+    candidates = conn.execute(
+        text("SELECT id, content_sha256, source_name FROM submission WHERE content_parts = :p "
+             "AND kind = 'import' ORDER BY id"), {"p": digest.parts}).all()
+    if not candidates:
+        return None
+    content = digest.sha256()
+    for sub_id, content_sha, name in candidates:
+        if content is not None and content_sha == content:
+            return int(sub_id), str(name)
+    return None
+
+
+def _content_columns(pf: ParsedFile) -> dict[str, str | None]:
+    """The ``new_submission`` arguments that let a later import recognise this content."""
+    if pf.digest is None:
+        return {}
+    content = pf.digest.sha256()
+    return {"content_parts": pf.digest.parts if content else None, "content_sha256": content}
 
 
 def _totals(conn: Connection, table: str, pairs: list[str], metric_ids: list[int],
@@ -589,15 +639,17 @@ def import_initiatives(
         for path in paths:
             steps.step(f"reading {Path(path).name}")
             sha = _sha_or_empty(Path(path))
+            digest = content_digest(Path(path))
             with ledger.reading() as conn:
-                previous = _already_imported(conn, sha)
+                previous = _already_imported(conn, sha, digest)
             if previous is not None:  # idempotent: do not even read it
                 parsed.append(ParsedFile(Path(path), sha, ProblemLog(Path(path).name),
-                                         already_imported_as=previous))
+                                         already_imported_as=previous[0],
+                                         same_content_as=previous[1]))
             else:
                 parsed.append(read_file(Path(path), the_mapping, info,
                                         default_sheet="Initiatives", key_role="id",
-                                        scale=use_scale))
+                                        scale=use_scale, sha=sha, digest=digest))
             steps.advance()
         timings["read"] = time.perf_counter() - t0
         result = _import_parsed(ledger, parsed, the_mapping, mode, use_scale or Decimal(1),
@@ -629,7 +681,8 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
             facts_removed=0, total_change=pd.DataFrame(
                 columns=["metric", "scenario", "before", "after", "change"]),
             warnings=[], files=[FileOutcome(file=pf.path.name, sha256=pf.sha256,
-                                            already_imported_as=pf.already_imported_as)
+                                            already_imported_as=pf.already_imported_as,
+                                            same_content_as=pf.same_content_as)
                                 for pf in parsed], dry_run=dry_run, timings=timings)
     with _transaction(ledger, dry_run) as conn:
         ref = Reference.load(ledger, conn)
@@ -641,13 +694,14 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
             outcomes.append(outcome)
             if pf.already_imported_as is not None:
                 outcome.already_imported_as = pf.already_imported_as
+                outcome.same_content_as = pf.same_content_as
                 continue
             if pf.table is None or pf.log.has_errors:
                 all_problems += pf.log.finish()
                 continue
-            previous = _already_imported(conn, pf.sha256)
-            if previous is not None:
-                outcome.already_imported_as = previous
+            previous = _already_imported(conn, pf.sha256, pf.digest)
+            if previous is not None:  # imported by another process since we looked
+                outcome.already_imported_as, outcome.same_content_as = previous
                 all_problems += pf.log.finish()
                 continue
             steps.step(f"checking {pf.path.name}")
@@ -665,7 +719,7 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
             if plan.changed and not dry_run:
                 sub = new_submission(
                     conn, kind="import", user=current_user(user), note=note,
-                    source_name=pf.path.name, source_sha256=pf.sha256,
+                    source_name=pf.path.name, source_sha256=pf.sha256, **_content_columns(pf),
                     details={"mode": mode, "rows": prepared.rows_read, "sheet": prepared.sheet,
                              "scale": str(scale), "force": force} if force else
                     {"mode": mode, "rows": prepared.rows_read, "sheet": prepared.sheet,
@@ -842,9 +896,9 @@ def import_targets(
             problems = pf.log.finish() if pf.table is None or pf.log.has_errors else []
             if problems:
                 raise ImportProblems(problems)
-            previous = _already_imported(conn, pf.sha256)
+            previous = _already_imported(conn, pf.sha256, pf.digest)
             if previous is not None:
-                outcome.already_imported_as = previous
+                outcome.already_imported_as, outcome.same_content_as = previous
                 return ImportResult(None, True, 0, [], [], [], 0, 0, 0,
                                     pd.DataFrame(columns=["metric", "scope", "before",
                                                           "after", "change"]),
@@ -870,6 +924,7 @@ def import_targets(
                 tw = time.perf_counter()
                 sub = new_submission(conn, kind="import", user=current_user(user), note=note,
                                      source_name=pf.path.name, source_sha256=pf.sha256,
+                                     **_content_columns(pf),
                                      details={"what": "targets", "rows": n_rows,
                                               "scale": str(use_scale or 1)})
                 write_fact_changes(conn, Target.__table__, TARGET_KEY, changes,  # type: ignore[arg-type]

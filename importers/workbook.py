@@ -15,6 +15,7 @@ import hashlib
 import os
 import posixpath
 import re
+import threading
 import zipfile
 import zlib
 from contextlib import suppress
@@ -47,6 +48,84 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+#: Parts whose content decides what an import reads: everything under ``xl/`` (workbook,
+#: relationships, sheets, shared strings, styles, ...). Not the package's document
+#: properties (``docProps/``: author, saved-at time, SharePoint's custom properties),
+#: ``customXml/``, the content-type list or the root relationships, which a save without
+#: edits, a download from SharePoint or a re-zip change although no cell changed.
+CONTENT_PREFIX = "xl/"
+
+
+@dataclass
+class ContentDigest:
+    """What a workbook holds, apart from its package's metadata (see :data:`CONTENT_PREFIX`).
+
+    ``parts`` comes from the ZIP directory alone (each content part's name, size and
+    CRC-32): free to compute, and the lookup key among earlier imports. A match is then
+    confirmed by :meth:`sha256`, the SHA-256 of the parts' uncompressed bytes, so a CRC
+    collision can never make a changed workbook pass for an imported one.
+    """
+
+    path: Path
+    parts: str
+    _sha256: str | None = None
+    _worker: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Compute :meth:`sha256` in a background thread (zlib and hashlib release the GIL,
+        so it runs beside calamine's parse on a second core)."""
+        if self._worker is None and self._sha256 is None:
+            self._worker = threading.Thread(target=self._compute, daemon=True)
+            self._worker.start()
+
+    def sha256(self) -> str | None:
+        """SHA-256 over every content part's name and uncompressed bytes (None if the ZIP
+        cannot be read: the import then reports why)."""
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self._sha256 is None:
+            self._compute()
+        return self._sha256
+
+    def _compute(self) -> None:
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            try:
+                with zipfile.ZipFile(self.path) as archive:
+                    for info in _content_parts(archive):
+                        digest.update(f"{info.filename}\0{info.file_size}\0".encode())
+                        with archive.open(info) as part:
+                            for chunk in iter(lambda: part.read(1 << 20), b""):
+                                digest.update(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
+                    RuntimeError, NotImplementedError):
+                return
+            self._sha256 = digest.hexdigest()
+
+
+def _content_parts(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    return sorted((i for i in archive.infolist()
+                   if i.filename.startswith(CONTENT_PREFIX) and not i.is_dir()),
+                  key=lambda i: i.filename)
+
+
+def content_digest(path: Path) -> ContentDigest | None:
+    """The :class:`ContentDigest` of an .xlsx/.xlsm, or None for anything else (a damaged
+    ZIP, a part too large to unpack: the import reads the file and says what is wrong)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = _content_parts(archive)
+            if not infos or "xl/workbook.xml" not in {i.filename for i in infos}:
+                return None
+            if sum(i.file_size for i in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
+                return None
+            listing = "\n".join(f"{i.filename}\0{i.file_size}\0{i.CRC:08x}" for i in infos)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None
+    return ContentDigest(path, hashlib.sha256(listing.encode()).hexdigest())
 
 
 @dataclass

@@ -90,6 +90,12 @@ class Submission(Base):
     """The imported file's name, or None for a manual change."""
     source_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     """SHA-256 of the imported file's bytes."""
+    content_parts: Mapped[str | None] = mapped_column(String(64), index=True)
+    """For an imported workbook: SHA-256 of the names, sizes and CRC-32s of its content
+    parts (everything under ``xl/``, not its document properties): the key that finds an
+    earlier import of the same content in a byte-different file."""
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of those parts' uncompressed bytes: confirms a ``content_parts`` match."""
     note: Mapped[str] = mapped_column(Text, default="")
     """Why the change was made, in the user's words."""
     details: Mapped[str | None] = mapped_column(Text)

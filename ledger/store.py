@@ -63,6 +63,8 @@ def new_submission(
     source_name: str | None = None,
     source_sha256: str | None = None,
     details: dict[str, Any] | None = None,
+    content_parts: str | None = None,
+    content_sha256: str | None = None,
 ) -> SubmissionInfo:
     """Record a submission inside the current write transaction.
 
@@ -80,8 +82,8 @@ def new_submission(
     new_id = conn.execute(
         text(
             "INSERT INTO submission (kind, \"user\", created_at, source_name, source_sha256, "
-            "note, details) VALUES (:kind, :user, :created_at, :source_name, :sha, :note, "
-            ":details) RETURNING id"
+            "note, details, content_parts, content_sha256) VALUES (:kind, :user, "
+            ":created_at, :source_name, :sha, :note, :details, :parts, :content) RETURNING id"
         ),
         {
             "kind": kind,
@@ -91,6 +93,8 @@ def new_submission(
             "sha": source_sha256,
             "note": note or "",
             "details": json.dumps(details, sort_keys=True) if details else None,
+            "parts": content_parts,
+            "content": content_sha256,
         },
     ).scalar_one()
     return SubmissionInfo(id=int(new_id), created_at=now)

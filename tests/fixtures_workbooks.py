@@ -100,6 +100,40 @@ def replace_part(src: Path, dest: Path, part: str, transform: Any) -> Path:
     return dest
 
 
+def resaved_copy(src: Path, dest: Path, *, compresslevel: int = 9) -> Path:
+    """Copy ``src`` as a save without edits plus a SharePoint download would: a new
+    saved-at time in docProps/core.xml, a custom properties part (with its content type and
+    root relationship) and every part compressed again at another level. No part under
+    ``xl/`` changes, so no cell does; the file's SHA-256 does."""
+    custom = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties '
+              b'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" '
+              b'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+              b'<property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" '
+              b'name="ContentTypeId"><vt:lpwstr>0x0101</vt:lpwstr></property></Properties>')
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(
+            dest, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2031-01-02T03:04:05Z",
+                              data)
+                if b"dcterms:modified" not in data:
+                    data = data.replace(b"</cp:coreProperties>", b"<dc:description>saved "
+                                        b"again</dc:description></cp:coreProperties>")
+            elif item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/docProps/custom.xml" '
+                                    b'ContentType="application/vnd.openxmlformats-'
+                                    b'officedocument.custom-properties+xml"/></Types>')
+            elif item.filename == "_rels/.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdSP" '
+                                    b'Type="http://schemas.openxmlformats.org/officeDocument/'
+                                    b'2006/relationships/custom-properties" '
+                                    b'Target="docProps/custom.xml"/></Relationships>')
+            zout.writestr(item.filename, data)
+        zout.writestr("docProps/custom.xml", custom)
+    return dest
+
+
 def million_blank_rows(src: Path, dest: Path, *, keep_data: bool) -> Path:
     """``src`` with its first sheet padded to a million blank but formatted rows.
 

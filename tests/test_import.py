@@ -18,6 +18,7 @@ from fixtures_workbooks import (
     canonical_workbook,
     initiative_row,
     replace_part,
+    resaved_copy,
     targets_workbook,
 )
 from sqlalchemy import text
@@ -104,6 +105,59 @@ def test_same_file_twice_changes_nothing_and_says_so(programme: Ledger, cli,
     assert again.exit_code == 0
     assert f"already imported as submission {sub_id}; nothing to do" in again.stdout
     assert counts(programme) == before
+
+
+def test_copy_with_the_same_content_is_recognised_without_reading_it(
+        programme: Ledger, cli, tmp_path: Path) -> None:
+    """A byte-different copy (saved again, downloaded from SharePoint: new document
+    properties, recompressed) holds the same sheets and cells: it is the imported file."""
+    path = canonical_workbook(tmp_path / "pipeline.xlsx",
+                              [initiative_row("GR-1", months(24, {0: 10, 5: 20}))])
+    first = import_initiatives(programme, [path])
+    copy = resaved_copy(path, tmp_path / "pipeline (SharePoint).xlsx")
+    assert copy.read_bytes() != path.read_bytes()
+    before = counts(programme)
+    again = cli("import", "initiatives", str(copy))
+    assert again.exit_code == 0, again.output
+    assert (f"already imported as submission {first.submission_id} (same content as "
+            "pipeline.xlsx); nothing to do") in again.stdout
+    assert counts(programme) == before
+    with programme.reading() as conn:
+        parts, content = conn.execute(text(
+            "SELECT content_parts, content_sha256 FROM submission WHERE id = :i"),
+            {"i": first.submission_id}).one()
+    assert len(parts) == 64 and len(content) == 64
+
+    # One cell under xl/ differs: a different workbook, read and imported.
+    edited = replace_part(copy, tmp_path / "edited.xlsx", "xl/worksheets/sheet1.xml",
+                          lambda b: b.replace(b"<v>20</v>", b"<v>21</v>", 1))
+    result = import_initiatives(programme, [edited])
+    assert not result.already_imported
+    assert (result.facts_added, result.facts_changed, result.facts_removed) == (0, 1, 0)
+
+
+def test_same_zip_directory_is_confirmed_by_the_content_sha256(
+        programme: Ledger, tmp_path: Path) -> None:
+    """Equal names, sizes and CRC-32s only find a candidate; the SHA-256 of the bytes
+    decides. A stored SHA-256 that disagrees (as after a CRC-32 collision) means: read it."""
+    path = canonical_workbook(tmp_path / "a.xlsx",
+                              [initiative_row("GR-1", months(24, {0: 10}))])
+    first = import_initiatives(programme, [path])
+    with programme.writing() as conn:
+        conn.execute(text("UPDATE submission SET content_sha256 = :x WHERE id = :i"),
+                     {"x": "0" * 64, "i": first.submission_id})
+    result = import_initiatives(programme, [resaved_copy(path, tmp_path / "b.xlsx")])
+    assert not result.already_imported
+    assert result.rows_read == 1 and not result.changed  # read in full; the ledger agrees
+
+
+def test_targets_copy_with_the_same_content_is_recognised(programme: Ledger, cli,
+                                                          tmp_path: Path) -> None:
+    path = targets_workbook(tmp_path / "t.xlsx", [["benefit", "programme", *([1000] * 24)]])
+    assert cli("import", "targets", str(path)).exit_code == 0
+    r = cli("import", "targets", str(resaved_copy(path, tmp_path / "t2.xlsx")))
+    assert r.exit_code == 0, r.output
+    assert "(same content as t.xlsx); nothing to do" in r.stdout
 
 
 def test_updated_workbook_writes_only_the_changed_facts(programme: Ledger,
