@@ -217,10 +217,12 @@ def diff_phasing(current: dict[str, np.ndarray], incoming: pd.DataFrame,
     changed["old_id"] = current["id"][changed_cur]
 
     if len(cur_key):
-        gone = pd.Index(inc_key).get_indexer(cur_key) < 0 if len(inc_key) else \
-            np.ones(len(cur_key), dtype=bool)
-        gone &= np.isin(cur_key // _MONTHS, scopes)
-        pos = np.flatnonzero(gone)
+        # Keys are unique on both sides: a current fact no incoming key matched is gone
+        # from the workbook (no second hash lookup needed).
+        matched_cur = np.zeros(len(cur_key), dtype=bool)
+        matched_cur[old_pos] = True
+        pos = np.flatnonzero(~matched_cur)
+        pos = pos[np.isin(cur_key[pos] // _MONTHS, scopes)]
     else:
         pos = np.zeros(0, dtype=np.int64)
     removed = decode_keys(cur_key[pos])

@@ -84,6 +84,7 @@ def write_initiatives(
     *,
     withdraw_missing: pd.Series | None = None,
     dry_run: bool = False,
+    current: pd.DataFrame | None = None,
 ) -> InitiativeChanges:
     """Add new initiatives and version changed attributes.
 
@@ -91,12 +92,15 @@ def write_initiatives(
     ``status`` defaulting to active). ``withdraw_missing`` is a boolean mask over the
     current initiatives (index = external_id) saying which of those absent from
     ``incoming`` to withdraw (a full snapshot of a scope); None withdraws nothing.
+    ``current``: :func:`current_initiatives` as already read in this transaction (read
+    here if not given).
     """
     inc = incoming.copy()
     if "status" not in inc:
         inc["status"] = "active"
     inc["description"] = inc["description"].fillna("")
-    current = current_initiatives(conn)
+    if current is None:
+        current = current_initiatives(conn)
     cur = current.set_index("external_id")
     known = inc["external_id"].isin(cur.index)
     new = inc[~known]
