@@ -30,9 +30,7 @@ binary floats; cents survive the round trip); text from the ledger goes through
 from __future__ import annotations
 
 import os
-import re
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -51,6 +49,7 @@ from ledger.errors import LedgerError
 from ledger.money import to_minor
 from ledger.months import fiscal_year, fiscal_year_label
 from reports.safe import safe_text
+from reports.sheetxml import inject_rows, inline_text
 
 __all__ = [
     "BREAKDOWNS",
@@ -1033,13 +1032,6 @@ class _DetailPlan:
     amount_styles: dict[int, int]
 
 
-def _xml_text(text: str) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    if text != text.strip():
-        return f'<t xml:space="preserve">{escaped}</t>'
-    return f"<t>{escaped}</t>"
-
-
 def _detail_rows(detail: DetailTable, plan: _DetailPlan,
                  progress: Callable[[int], None] | None, chunk: int = 500
                  ) -> Iterable[str]:
@@ -1068,7 +1060,7 @@ def _detail_rows(detail: DetailTable, plan: _DetailPlan,
             elif isinstance(v, Decimal):
                 col.append(f"{float(v)!r}")
             else:
-                col.append(_xml_text(safe_text(v)))
+                col.append(inline_text(v))
         columns.append(col)
     is_weight = [name == "weight" for name in plan.attrs]
     for start in range(0, n, chunk):
@@ -1101,44 +1093,13 @@ def _detail_rows(detail: DetailTable, plan: _DetailPlan,
             progress(stop)
 
 
-_SHEET_DATA_END = re.compile(rb"</sheetData>|<sheetData/>")
-_DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
-
-
 def _inject_detail_rows(src: str, dst: str, data: ReportInput, plan: _DetailPlan,
                         progress: Callable[[int], None] | None) -> None:
-    """Copy the workbook ``src`` to ``dst``, streaming the Initiatives rows into its sheet.
-
-    XlsxWriter writes every cell through several Python calls; for the one big sheet the
-    rows are generated here in bulk instead (several times faster), into the same
-    SpreadsheetML XlsxWriter would write, with the styles it registered.
-    """
-    target = f"xl/worksheets/sheet{plan.sheet_number}.xml"
-    n = len(data.detail)
-    last_row = _FIRST_DATA_ROW + max(n, 1)
-    dimension = f'<dimension ref="A1:{xl_col_to_name(plan.total_col)}{last_row}"/>'.encode()
-    with zipfile.ZipFile(src) as zin, \
-            zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
-        for item in zin.infolist():
-            if item.filename != target:
-                zout.writestr(item, zin.read(item.filename),
-                              compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
-                continue
-            xml = zin.read(item.filename)
-            match = _SHEET_DATA_END.search(xml)
-            if match is None:  # pragma: no cover - XlsxWriter always writes sheetData
-                raise ReportMismatch("internal: the Initiatives sheet has no sheetData")
-            head, tail = xml[:match.start()], xml[match.end():]
-            if match.group() == b"<sheetData/>":
-                head += b"<sheetData>"
-            head = _DIMENSION.sub(dimension, head, count=1)
-            info = zipfile.ZipInfo(target, date_time=item.date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with zout.open(info, "w", force_zip64=True) as out:
-                out.write(head)
-                for rows in _detail_rows(data.detail, plan, progress):
-                    out.write(rows.encode("utf-8"))
-                out.write(b"</sheetData>" + tail)
+    """Copy the workbook ``src`` to ``dst``, streaming the Initiatives rows into its sheet
+    (:func:`reports.sheetxml.inject_rows`)."""
+    last_row = _FIRST_DATA_ROW + max(len(data.detail), 1)
+    inject_rows(src, dst, plan.sheet_number, f"A1:{xl_col_to_name(plan.total_col)}{last_row}",
+                _detail_rows(data.detail, plan, progress))
 
 
 _CHECK_COLUMNS = [("check", "Check", 22), ("severity", "Severity", 9), ("metric", "Metric", 9),

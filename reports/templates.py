@@ -24,13 +24,15 @@ holds the nearest double, which reads back as the same Decimal at the metric's d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
 from sqlalchemy import Connection
@@ -41,8 +43,9 @@ from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.errors import LedgerError, NotFound
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
-from ledger.store import current_phasing, current_targets
+from ledger.store import PhasingArrays, current_phasing_arrays, current_targets, month_iso
 from reports.safe import write_text
+from reports.sheetxml import inject_rows, inline_text
 
 __all__ = [
     "FIRST_DATA_ROW",
@@ -193,6 +196,22 @@ def _wide_amounts(facts: pd.DataFrame, keys: list[str]) -> dict[tuple[Any, ...],
     return out
 
 
+def _amounts_by_line(facts: PhasingArrays) -> dict[tuple[int, int], dict[str, int]]:
+    """{(initiative_id, metric_id): {month ISO: amount_minor}} from bulk-read facts: one
+    sort, then one dict per line (exact ints throughout)."""
+    if not len(facts):
+        return {}
+    order = np.lexsort((facts.month_no, facts.metric_id, facts.initiative_id))
+    iid, mid = facts.initiative_id[order], facts.metric_id[order]
+    months, codes = np.unique(facts.month_no[order], return_inverse=True)
+    iso = np.array([month_iso(int(m)) for m in months], dtype=object)[codes].tolist()
+    amounts = facts.amount_minor[order].tolist()
+    starts = np.flatnonzero(np.r_[True, (iid[1:] != iid[:-1]) | (mid[1:] != mid[:-1])])
+    ends = np.r_[starts[1:], len(order)].tolist()
+    return {(int(iid[a]), int(mid[a])): dict(zip(iso[a:b], amounts[a:b], strict=True))
+            for a, b in zip(starts.tolist(), ends, strict=True)}
+
+
 def initiative_lines(conn: Connection, ctx: TemplateContext, scenario: str = "plan"
                      ) -> pd.DataFrame:
     """The current active initiatives as template lines, with their ``scenario`` phasing.
@@ -207,9 +226,9 @@ def initiative_lines(conn: Connection, ctx: TemplateContext, scenario: str = "pl
     inits = current_initiatives(conn)
     inits = inits[inits["status"] == "active"]
     metric_by_id = {m.id: m.code for m in ctx.metrics}
-    phasing = current_phasing(conn, metric_ids=list(metric_by_id), scenarios=[scenario],
-                              initiative_ids=inits["initiative_id"].tolist())
-    amounts = _wide_amounts(phasing, ["initiative_id", "metric_id"])
+    facts = current_phasing_arrays(conn, metric_ids=list(metric_by_id), scenarios=[scenario],
+                                   initiative_ids=inits["initiative_id"].tolist())
+    amounts = _amounts_by_line(facts)
     order = {m.id: i for i, m in enumerate(ctx.metrics)}
     metrics_of: dict[int, list[int]] = {}
     for iid, mid in sorted(amounts, key=lambda k: (k[0], order[k[1]])):
@@ -512,29 +531,19 @@ def write_initiatives_template(
     """
     out = Path(path)
     months = ctx.programme.months
-    iso = [m.isoformat() for m in months]
+    n = 0 if lines is None else len(lines)
+    # A pre-filled sheet's rows are streamed in after XlsxWriter has written the rest
+    # (reports.sheetxml): XlsxWriter writes to a frame file beside ``out`` first.
+    frame = out.with_name(f".{out.name}.{os.getpid()}.frame") if n else out
     wb, fmt, ws, first_month_col = _start_sheet(
-        out, ctx, INITIATIVES_SHEET, "initiatives", INITIATIVE_HEADERS, _INITIATIVE_WIDTHS,
+        frame, ctx, INITIATIVES_SHEET, "initiatives", INITIATIVE_HEADERS, _INITIATIVE_WIDTHS,
         title or f"{ctx.programme.name}: initiative phasing")
 
-    n = 0 if lines is None else len(lines)
     first = FIRST_DATA_ROW - 1
-    if lines is not None:
-        decimals = {m.code: m.decimals for m in ctx.metrics}
-        text_cols = ["external_id", "name", "owner", "business_unit", "lever", "stage",
-                     "description", "metric", "scenario"]
-        for offset, rec in enumerate(lines[[*text_cols, "amounts"]].itertuples(index=False,
-                                                                              name=None)):
-            row = first + offset
-            for c, value in enumerate(rec[:-1]):
-                if value is None or (not isinstance(value, str) and pd.isna(value)):
-                    continue
-                write_text(ws, row, c, value, fmt.text)
-            _write_amount_row(ws, fmt, row, first_month_col, months, iso, rec[-1] or {},
-                              decimals.get(str(rec[7]), ctx.metrics[0].decimals))
-            if progress is not None and (offset + 1) % 500 == 0:
-                progress(offset + 1)
-    else:
+    rows: Iterable[str] = ()
+    if lines is not None and n:
+        rows = _initiative_rows(lines, ctx, fmt, first_month_col, progress)
+    elif lines is None:
         _blank_totals(ws, fmt, first, BLANK_FORMULA_ROWS, first_month_col, len(months))
     last_row = first + n + SPARE_ROWS - 1
     _write_guide(wb, fmt, ctx, INITIATIVES_SHEET, _INITIATIVE_GUIDE, _initiative_intro(ctx))
@@ -556,7 +565,94 @@ def write_initiatives_template(
     if finish is not None:
         finish(wb, written)
     _close(wb, out)
+    if frame != out:
+        total_col = xl_col_to_name(first_month_col + len(months))
+        _stream_into(frame, out, ws.index + 1, f"A1:{total_col}{first + n}", rows)
     return written
+
+
+def _stream_into(frame: Path, out: Path, sheet_number: int, dimension: str,
+                 rows: Iterable[str]) -> None:
+    """Write ``out`` as the ``frame`` workbook with ``rows`` streamed into its sheet; the
+    file appears whole or not at all (a temporary file beside it, renamed into place)."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        inject_rows(frame, tmp, sheet_number, dimension, rows)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise LedgerError(f"cannot write {out}: {exc}") from exc
+    finally:
+        frame.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def _initiative_rows(lines: pd.DataFrame, ctx: TemplateContext, fmt: _Formats,
+                     first_month_col: int, progress: Callable[[int], None] | None,
+                     chunk: int = 500) -> Iterator[str]:
+    """The pre-filled lines as SpreadsheetML rows, ``chunk`` lines at a time: attribute
+    text as inline strings, each month's exact amount as the nearest double (shortest
+    ``repr``), the Total as ``=SUM`` with its exact cached value.
+
+    The style indices are fixed now, while the workbook is open (XlsxWriter writes only
+    the formats it has given an index); the rows are generated later, while streaming.
+    """
+    decimals_of = {m.code: m.decimals for m in ctx.metrics}
+    default_decimals = ctx.metrics[0].decimals
+    text_style = fmt.text._get_xf_index()
+    amount_style: dict[int, int] = {}
+    total_style: dict[int, int] = {}
+    for d in {*decimals_of.values(), default_decimals}:
+        amount_style[d] = fmt.amount(d)._get_xf_index()
+        total_style[d] = fmt.total(d)._get_xf_index()
+    return _initiative_row_chunks(lines, ctx, first_month_col, progress, chunk, decimals_of,
+                                  default_decimals, text_style, amount_style, total_style)
+
+
+def _initiative_row_chunks(lines: pd.DataFrame, ctx: TemplateContext, first_month_col: int,
+                           progress: Callable[[int], None] | None, chunk: int,
+                           decimals_of: dict[str, int], default_decimals: int,
+                           text_style: int, amount_style: dict[int, int],
+                           total_style: dict[int, int]) -> Iterator[str]:
+    months = ctx.programme.months
+    iso = [m.isoformat() for m in months]
+    letters = [xl_col_to_name(c) for c in range(first_month_col + len(months) + 1)]
+    month_letters = letters[first_month_col:first_month_col + len(months)]
+    first_l, last_l, total_l = month_letters[0], month_letters[-1], letters[-1]
+    text_cols = ["external_id", "name", "owner", "business_unit", "lever", "stage",
+                 "description", "metric", "scenario"]
+    records = list(lines[[*text_cols, "amounts"]].itertuples(index=False, name=None))
+    n = len(records)
+    for start in range(0, n, chunk):
+        parts: list[str] = []
+        for offset in range(start, min(n, start + chunk)):
+            rec = records[offset]
+            r = FIRST_DATA_ROW + offset
+            parts.append(f'<row r="{r}">')
+            for c, value in enumerate(rec[:-1]):
+                if value is None or value == "" or (not isinstance(value, str)
+                                                    and pd.isna(value)):
+                    continue
+                parts.append(f'<c r="{letters[c]}{r}" s="{text_style}" t="inlineStr">'
+                             f"<is>{inline_text(value)}</is></c>")
+            d = decimals_of.get(str(rec[7]), default_decimals)
+            scale = 10**d
+            amounts = rec[-1] or {}
+            style = amount_style[d]
+            total = 0
+            for i, key in enumerate(iso):
+                minor = amounts.get(key)
+                if minor is None:
+                    continue
+                total += minor
+                # int / int is correctly rounded: the double nearest the exact amount,
+                # which reads back exactly at the metric's decimals.
+                parts.append(f'<c r="{month_letters[i]}{r}" s="{style}">'
+                             f"<v>{minor / scale!r}</v></c>")
+            parts.append(f'<c r="{total_l}{r}" s="{total_style[d]}"><f>SUM({first_l}{r}:'
+                         f"{last_l}{r})</f><v>{total / scale!r}</v></c></row>")
+        yield "".join(parts)
+        if progress is not None:
+            progress(min(n, start + chunk))
 
 
 def write_targets_template(

@@ -1,5 +1,6 @@
-"""importers.factdiff.read_current: the bulk read of current phasing (grouped group_concat
-on SQLite, binary COPY on PostgreSQL) against a plain SQL read of the same facts."""
+"""The bulk read of current phasing (ledger.store.current_phasing_arrays: grouped
+group_concat on SQLite, binary COPY on PostgreSQL), through importers.factdiff.read_current,
+against a plain SQL read of the same facts."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 from fixtures_workbooks import canonical_workbook, initiative_row
 from sqlalchemy import text
 
-from importers import factdiff, import_initiatives
+from importers import import_initiatives
 from importers.factdiff import decode_keys, read_current
+from ledger import store
 from ledger.api import Ledger
 from ledger.models import OPEN
 
@@ -68,7 +70,7 @@ def _bulk(ledger: Ledger, metric_ids: list[int], scenarios: list[str],
 def test_bulk_read_equals_a_plain_read(populated: Ledger, in_list: bool,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     if not in_list:
-        monkeypatch.setattr(factdiff, "_IN_LIST_LIMIT", 0)
+        monkeypatch.setattr(store, "IN_LIST_LIMIT", 0)
     with populated.reading() as conn:
         ids = dict(conn.execute(text("SELECT external_id, id FROM initiative")).all())
         metrics = dict(conn.execute(text("SELECT code, id FROM metric")).all())
