@@ -758,8 +758,9 @@ def _cascade_findings(targets: pd.DataFrame, metrics: dict[int, MetricInfo]
         sum_txt = from_minor(int(row['parts']), met.decimals)
         prog_txt = from_minor(prog_t, met.decimals)
         rest_txt = from_minor(abs(rest), met.decimals)
-        detail = (f"{what}' targets sum to {sum_txt}, programme target {prog_txt}: "
-                  + (f"over-allocated by {rest_txt}" if over else f"{rest_txt} unallocated"))
+        detail = (f"{what}' targets sum to {sum_txt:,}, programme target {prog_txt:,}: "
+                  + (f"over-allocated by {rest_txt:,}" if over
+                     else f"{rest_txt:,} unallocated"))
         found.append(_finding("cascade_gap", "error" if over else "warning", met.code,
                               str(row['scope_kind']), date.fromisoformat(str(row['month'])[:10]),
                               "(programme)", detail, from_minor(rest, met.decimals)))

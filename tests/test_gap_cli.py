@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_engine import Book, mon
 
@@ -155,6 +156,46 @@ def test_checks_exit_1_on_errors_and_0_on_warnings_only(programme, cli):
     assert r.stdout.splitlines()[1].startswith("phasing_outside_horizon,error,benefit,plan")
     assert "1 error(s), 1 warning(s)" in r.stderr
     assert cli("checks", "--metric", "volume", "--format", "json").exit_code == 0
+
+
+def test_checks_table_shows_a_run_of_months_as_one_line(programme, cli):
+    """The fixed ledger's business units leave 50.00 of the programme target unallocated in
+    each of its 24 months: 24 findings for scripts, one line for people."""
+    fixed_ledger(programme)
+    r = cli("checks")
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stdout.splitlines() if "cascade_gap" in ln]
+    assert len(lines) == 1
+    assert "2026-07..2028-06 (24 months)" in lines[0]
+    assert "24 consecutive months, 1,200.00 in all" in lines[0]
+    assert lines[0].rstrip(" │").endswith("1,200.00")
+    assert "negative_benefit" in r.stdout and "late_stage_no_actuals" in r.stdout
+    assert "0 error(s), 26 warning(s); runs of consecutive months shown as one line" in \
+        " ".join(r.stdout.split())
+    rows = list(csv.DictReader(io.StringIO(cli("checks", "--format", "csv").stdout)))
+    assert sum(rec["check"] == "cascade_gap" for rec in rows) == 24
+
+
+def test_group_monthly_findings_breaks_runs_at_gaps_and_changes() -> None:
+    from datetime import date
+
+    from ledger.cli.gap import group_monthly_findings
+
+    def f(month: str | None, scope: str = "lever", amount: str | None = "1.00",
+          severity: str = "warning") -> dict[str, object]:
+        return {"check": "cascade_gap", "severity": severity, "metric": "benefit",
+                "scope": scope, "month": date.fromisoformat(month) if month else None,
+                "subject": "(programme)", "detail": "d",
+                "amount": Decimal(amount) if amount else None}
+
+    found = pd.DataFrame([f("2026-07-01"), f("2026-08-01"), f("2026-10-01"),  # a gap
+                          f("2026-11-01", severity="error"), f("2026-12-01", scope="unit"),
+                          f(None, amount=None), f("2027-01-01"), f("2027-02-01")])
+    shown = group_monthly_findings(found)
+    assert shown["month"].tolist()[:2] == ["2026-07..2026-08 (2 months)", date(2026, 10, 1)]
+    assert shown["amount"].tolist()[0] == Decimal("2.00")
+    assert len(shown) == 6 and shown["month"].tolist()[-1] == "2027-01..2027-02 (2 months)"
+    assert group_monthly_findings(found.iloc[0:0]).empty
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -213,6 +213,61 @@ def gap_cmd(
     err_console.print(_summary(rep), highlight=False, soft_wrap=True)
 
 
+def _check_cell(column: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return ""
+    if column == "amount" and isinstance(value, Decimal):
+        return f"{value:,}"
+    return str(value)
+
+
+def group_monthly_findings(found: pd.DataFrame) -> pd.DataFrame:
+    """The findings with each run of consecutive months of the same check, severity,
+    metric, scope and subject (a cascade gap month after month) as one line: its months as
+    ``first..last (n months)``, its amount the run's total, its detail the first month's
+    with the run's length. Findings without a month are kept as they are."""
+    from ledger.months import add_months
+
+    out: list[dict[str, object]] = []
+    run: list[dict[str, object]] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        if len(run) == 1:
+            out.append(run[0])
+        else:
+            first, last = run[0], run[-1]
+            total: Decimal | None = Decimal(0)
+            for r in run:
+                amount = r["amount"]
+                total = total + amount if isinstance(amount, Decimal) and total is not None \
+                    else None
+            in_all = f", {total:,} in all" if total is not None else ""
+            out.append({**first, "month": f"{first['month']:%Y-%m}..{last['month']:%Y-%m} "
+                                          f"({len(run)} months)",
+                        "detail": f"{len(run)} consecutive months{in_all}; first month: "
+                                  f"{first['detail']}",
+                        "amount": total})
+        run.clear()
+
+    key_cols = ["check", "severity", "metric", "scope", "subject"]
+    for raw in found.to_dict("records"):
+        rec = {str(k): v for k, v in raw.items()}
+        month = rec.get("month")
+        if run and month is not None and all(rec[k] == run[-1][k] for k in key_cols) \
+                and month == add_months(run[-1]["month"], 1):  # type: ignore[arg-type]
+            run.append(rec)
+            continue
+        flush()
+        if month is None:
+            out.append(rec)
+        else:
+            run.append(rec)
+    flush()
+    return pd.DataFrame(out, columns=list(found.columns))
+
+
 @app.command("checks")
 def checks_cmd(
     metric: MetricOption = None,
@@ -236,13 +291,17 @@ def checks_cmd(
                else "all checks passed")
     if fmt == OutputFormat.table:
         if len(found):
+            shown = group_monthly_findings(found)
             table = Table(title="Checks")
-            for col in found.columns:
+            for col in shown.columns:
                 table.add_column(str(col), justify="right" if col == "amount" else "left")
-            for rec in found.to_dict("records"):
-                table.add_row(*["" if v is None else str(v) for v in rec.values()],
+            for rec in shown.to_dict("records"):
+                table.add_row(*[_check_cell(str(k), v) for k, v in rec.items()],
                               style="red" if rec["severity"] == "error" else "")
             _print_wide(table)
+            if len(shown) < len(found):
+                summary += (f"; runs of consecutive months shown as one line each "
+                            f"({len(found)} findings; --format csv lists every month)")
         console.print(summary, highlight=False)
     else:
         emit(found, fmt)
