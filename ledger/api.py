@@ -14,7 +14,6 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-import migrations
 from ledger.db import make_engine, reading, require_ready, resolve_url, translate_db_error, writing
 from ledger.errors import LedgerError, NotFound
 from ledger.models import OPEN, SCENARIOS
@@ -97,6 +96,8 @@ class Ledger:
     def upgrade(self, revision: str = "head") -> None:
         try:
             with self.engine.begin() as conn:
+                import migrations
+
                 migrations.upgrade(conn, revision)
         except (OperationalError, DBAPIError) as exc:
             raise translate_db_error(exc, str(self.engine.url)) from exc

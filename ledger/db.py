@@ -179,14 +179,23 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 
 def schema_state(engine: Engine) -> tuple[str | None, str]:
-    """(current revision or None, head revision) of the database behind ``engine``."""
-    from alembic.runtime.migration import MigrationContext
+    """(current revision or None, head revision) of the database behind ``engine``.
 
-    from migrations import head_revision
+    Reads Alembic's ``alembic_version`` table with plain SQL (no Alembic import: every
+    command opens a ledger).
+    """
+    from sqlalchemy import inspect
+
+    from migrations import HEAD
 
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    return current, head_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None, HEAD
+        versions = [str(v) for v in conn.execute(
+            text("SELECT version_num FROM alembic_version")).scalars()]
+    if len(versions) > 1:  # pragma: no cover - this project's history has no branches
+        raise LedgerError(f"the ledger has several schema heads ({', '.join(versions)})")
+    return (versions[0] if versions else None), HEAD
 
 
 def require_ready(engine: Engine) -> None:

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 HERE = Path(__file__).resolve().parent
+
+#: The newest revision, as a constant so that opening a ledger (every command checks its
+#: schema) does not import Alembic and parse every migration script. tests/test_migrations.py
+#: checks it equals Alembic's own head: bump it with each new migration.
+HEAD = "0002"
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """An Alembic configuration for this package's migrations and ``url``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     if url:
@@ -30,7 +37,9 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 
 @lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The newest revision this tledger knows."""
+    """The newest revision this tledger knows, as Alembic computes it from the scripts."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -38,9 +47,13 @@ def head_revision() -> str:
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
     """Migrate the database behind ``connection`` up to ``revision``."""
+    from alembic import command
+
     command.upgrade(alembic_config(connection=connection), revision)
 
 
 def downgrade(connection: Connection, revision: str) -> None:
     """Migrate the database behind ``connection`` down to ``revision``."""
+    from alembic import command
+
     command.downgrade(alembic_config(connection=connection), revision)

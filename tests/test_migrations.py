@@ -39,3 +39,19 @@ def test_models_and_migrations_agree(db_url):
         diff = compare_metadata(ctx, Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_head_constant_is_alembics_head(db_url):
+    """migrations.HEAD (what every command checks a ledger against, without importing
+    Alembic) is the head Alembic computes from the scripts; a migrated ledger is at it."""
+    from ledger.db import schema_state
+
+    assert migrations.head_revision() == migrations.HEAD
+    led = Ledger.open(db_url)
+    try:
+        assert schema_state(led.engine) == (migrations.HEAD, migrations.HEAD)
+        with led.engine.begin() as conn:
+            migrations.downgrade(conn, "0001")
+        assert schema_state(led.engine) == ("0001", migrations.HEAD)
+    finally:
+        led.dispose()
