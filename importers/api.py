@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from importers.factdiff import diff_phasing, read_current, scope_keys
+from importers.factdiff import diff_phasing, keyed, read_current, scope_keys, select
 from importers.layout import SheetTable, cell_ref, locate_table
 from importers.mapping import Mapping, load_mapping
 from importers.prepare import Prepared, Reference, prepare_initiatives
@@ -55,12 +56,14 @@ from importers.workbook import (
 from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.initiatives import write_initiatives
-from ledger.models import OPEN, Phasing, Target
+from ledger.models import OPEN, SCENARIOS, Phasing, Target
 from ledger.money import from_minor
 from ledger.store import (
     PHASING_KEY,
     TARGET_KEY,
     FactChanges,
+    PhasingArrays,
+    current_phasing_arrays,
     current_targets,
     current_user,
     diff_facts,
@@ -357,8 +360,80 @@ class _Plan:
                     or self.facts.count)
 
 
+#: A workbook with at least this many amount cells has the ledger's current phasing read on
+#: a second thread while its cells are checked (TLEDGER_PREFETCH_MIN_FACTS overrides).
+PREFETCH_MIN_FACTS = 100_000
+
+
+class _CurrentPrefetch:
+    """The current phasing of the metrics and scenarios a big workbook names, read on a
+    second thread over the import's own connection while the main thread checks the cells.
+
+    The check (``prepare_initiatives``) does not touch the database, and the read is in the
+    import's transaction, so it sees exactly what a read after the check would. The bulk
+    read spends its time in the database and in C (SQLite's ``group_concat``, a binary COPY
+    on PostgreSQL), not holding the GIL, so both threads advance.
+    """
+
+    def __init__(self, conn: Connection, metric_ids: list[int], scenarios: list[str]) -> None:
+        self.metric_ids = metric_ids
+        self.scenarios = scenarios
+        self._facts: PhasingArrays | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, args=(conn,), daemon=True,
+                                        name="tledger-prefetch")
+        self._thread.start()
+
+    def _read(self, conn: Connection) -> None:
+        try:
+            self._facts = current_phasing_arrays(conn, metric_ids=self.metric_ids,
+                                                 scenarios=self.scenarios, initiative_ids=None)
+        except BaseException as exc:  # raised again in the main thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Until the read is over (before the main thread uses the connection again)."""
+        self._thread.join()
+
+    def current(self, metric_ids: list[int], scenarios: list[str],
+                initiative_ids: list[int]) -> dict[str, np.ndarray] | None:
+        """What :func:`importers.factdiff.read_current` would return, or None if the read
+        did not cover these metrics and scenarios."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        if not (set(metric_ids) <= set(self.metric_ids)
+                and set(scenarios) <= set(self.scenarios)) or self._facts is None:
+            return None
+        return keyed(select(self._facts, metric_ids=metric_ids, scenarios=scenarios,
+                            initiative_ids=initiative_ids))
+
+
+def _prefetch_current(conn: Connection, table: SheetTable, mapping: Mapping,
+                      ref: Reference) -> _CurrentPrefetch | None:
+    """Start reading the current phasing of the metrics and scenarios ``table`` names (as
+    the check will resolve them, or a superset), if the workbook is big enough to gain."""
+    threshold = int(os.environ.get("TLEDGER_PREFETCH_MIN_FACTS") or PREFETCH_MIN_FACTS)
+    if len(table.facts) < threshold or not ref.metrics:
+        return None
+    by_code = {code.casefold(): m.id for code, m in ref.metrics.items()}
+
+    def named(role: str, default: str) -> set[str]:
+        values = {str(mapping.defaults.get(role, default)).strip().casefold()}
+        if role in table.rows:
+            values |= {str(v).strip().casefold() for v in table.rows[role].dropna().unique()}
+        return values
+
+    metric_ids = sorted({by_code[t] for t in named("metric", next(iter(ref.metrics)))
+                         if t in by_code})
+    scenarios = sorted(t for t in named("scenario", "plan") if t in SCENARIOS)
+    if not metric_ids or not scenarios:
+        return None
+    return _CurrentPrefetch(conn, metric_ids, scenarios)
+
+
 def _plan_initiatives(conn: Connection, ref: Reference, prepared: Prepared,
-                      mode: str) -> _Plan:
+                      mode: str, prefetch: _CurrentPrefetch | None = None) -> _Plan:
     withdraw: pd.Series | None = None
     if mode == "snapshot":
         units = ref.current["business_unit_id"]
@@ -397,9 +472,12 @@ def _plan_initiatives(conn: Connection, ref: Reference, prepared: Prepared,
                                                               dtype=object), len(gone))])
     scopes = scope_keys(scope_iid, scope_mid, scope_sc)
     existing = sorted({int(i) for i in scope_iid if i > 0})
-    current = read_current(conn, metric_ids=sorted({int(m) for m in scope_mid}),
-                           scenarios=sorted({str(s) for s in scope_sc}),
-                           initiative_ids=existing)
+    metric_ids = sorted({int(m) for m in scope_mid})
+    scenarios = sorted({str(s) for s in scope_sc})
+    current = None if prefetch is None else prefetch.current(metric_ids, scenarios, existing)
+    if current is None:
+        current = read_current(conn, metric_ids=metric_ids, scenarios=scenarios,
+                               initiative_ids=existing)
     changes = diff_phasing(current, incoming, scopes)
     return _Plan(prepared, withdraw, ic.added, ic.changed, ic.withdrawn, changes, placeholder,
                  ref.current)
@@ -732,7 +810,12 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
                 all_problems += pf.log.finish()
                 continue
             steps.step(f"checking {pf.path.name}")
-            prepared = prepare_initiatives(pf.table, mapping, ref, pf.log, scale)
+            prefetch = None if failed else _prefetch_current(conn, pf.table, mapping, ref)
+            try:
+                prepared = prepare_initiatives(pf.table, mapping, ref, pf.log, scale)
+            finally:
+                if prefetch is not None:
+                    prefetch.wait()
             outcome.rows_read = prepared.rows_read
             steps.advance()
             all_problems += pf.log.finish()
@@ -741,7 +824,7 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
             if failed:
                 continue
             steps.step(f"writing {pf.path.name}" if not dry_run else f"diffing {pf.path.name}")
-            plan = _plan_initiatives(conn, ref, prepared, mode)
+            plan = _plan_initiatives(conn, ref, prepared, mode, prefetch)
             tw = time.perf_counter()
             if plan.changed and not dry_run:
                 sub = new_submission(

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from ledger.models import SCENARIOS
-from ledger.store import PHASING_KEY, FactChanges, current_phasing_arrays
+from ledger.store import PHASING_KEY, FactChanges, PhasingArrays, current_phasing_arrays
 
 _METRICS = 1024
 _SCENARIOS = 4
@@ -59,9 +59,29 @@ def read_current(conn: Connection, *, metric_ids: list[int], scenarios: list[str
     (read in bulk by :func:`ledger.store.current_phasing_arrays`)."""
     facts = current_phasing_arrays(conn, metric_ids=metric_ids, scenarios=scenarios,
                                    initiative_ids=initiative_ids)
+    return keyed(facts)
+
+
+def keyed(facts: PhasingArrays) -> dict[str, np.ndarray]:
+    """``facts`` as :func:`read_current` returns them."""
     key = (((facts.initiative_id * _METRICS + facts.metric_id) * _SCENARIOS
             + facts.scenario_no) * _MONTHS + facts.month_no)
     return {"id": facts.id, "key": key, "amount_minor": facts.amount_minor}
+
+
+def select(facts: PhasingArrays, *, metric_ids: list[int], scenarios: list[str],
+           initiative_ids: list[int]) -> PhasingArrays:
+    """The part of ``facts`` (read for a superset) with these metrics, scenarios and
+    initiatives."""
+    scenario_nos = [SCENARIOS.index(s) for s in scenarios]
+    keep = (np.isin(facts.metric_id, np.array(metric_ids, dtype=np.int64))
+            & np.isin(facts.scenario_no, np.array(scenario_nos, dtype=np.int64))
+            & np.isin(facts.initiative_id, np.array(initiative_ids, dtype=np.int64)))
+    if keep.all():
+        return facts
+    return PhasingArrays(facts.initiative_id[keep], facts.metric_id[keep],
+                         facts.scenario_no[keep], facts.month_no[keep],
+                         facts.amount_minor[keep], facts.id[keep])
 
 
 def decode_keys(keys: np.ndarray) -> pd.DataFrame:

@@ -518,6 +518,50 @@ def test_phasing_only_workbook_updates_known_initiatives(programme: Ledger,
 # ------------------------------------------------------------------ several files
 
 
+def test_prefetched_current_phasing_gives_the_same_import(programme: Ledger, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           ) -> None:
+    """A big workbook's current phasing is read on a second thread during the check
+    (importers.api._CurrentPrefetch); forced on for small files here. Two files in one
+    command: the second is diffed against what the first wrote in the same transaction."""
+    from importers import api
+
+    used: list[bool] = []
+    original = api._CurrentPrefetch.current
+
+    def recording(self: Any, *args: Any) -> Any:
+        got = original(self, *args)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(api._CurrentPrefetch, "current", recording)
+    monkeypatch.setenv("TLEDGER_PREFETCH_MIN_FACTS", "1")
+    base = [initiative_row(f"GR-{i}", months(24, {m: 100 * i + m for m in range(24)}))
+            for i in range(1, 4)]
+    base.append(initiative_row("GR-1", months(24, {0: 5}), metric="cost"))
+    canonical_workbook(tmp_path / "v1.xlsx", base)
+    import_initiatives(programme, [tmp_path / "v1.xlsx"])
+    a = [list(r) for r in base]
+    a[0][9 + 0] = 7          # GR-1 Jul-26: 100 -> 7
+    a[1][9 + 3] = None       # GR-2 Oct-26 emptied
+    b = [list(r) for r in a]
+    b[0][9 + 0] = 8          # GR-1 Jul-26 again: 7 -> 8 (against a's value)
+    b[0][9 + 1] = 9          # GR-1 Aug-26: 101 -> 9
+    b[3][9 + 1] = "12.50"    # GR-1 cost Aug-26 added
+    canonical_workbook(tmp_path / "a.xlsx", a)
+    canonical_workbook(tmp_path / "b.xlsx", b)
+    result = import_initiatives(programme, [tmp_path / "a.xlsx", tmp_path / "b.xlsx"])
+    assert used == [True, True, True]  # v1, a and b all diffed against the prefetch
+    assert (result.facts_added, result.facts_changed, result.facts_removed) == (1, 3, 1)
+    plan = phasing(programme)
+    assert plan[("GR-1", "2026-07")] == 800 and plan[("GR-1", "2026-08")] == 900
+    assert ("GR-2", "2026-10") not in plan and plan[("GR-3", "2026-10")] == 30300
+    assert phasing(programme, "cost") == {("GR-1", "2026-07"): 500, ("GR-1", "2026-08"): 1250}
+    # The same two files again: nothing to do, whichever way the ledger is read.
+    again = import_initiatives(programme, [tmp_path / "b.xlsx"])
+    assert again.already_imported
+
+
 def test_several_files_one_transaction_one_submission_each(programme: Ledger,
                                                            tmp_path: Path) -> None:
     a = canonical_workbook(tmp_path / "a.xlsx", [initiative_row("A-1", months(24, {0: 1}))])
