@@ -3,15 +3,19 @@
 Every user mistake ends as one line on stderr and a non-zero exit code, never a traceback:
 the top-level group turns :class:`~ledger.errors.LedgerError` and database errors into that
 line, so the same holds under ``typer.testing.CliRunner``.
+
+Importing this package stays light: pandas, SQLAlchemy and the rest of the ledger are
+imported inside the commands that use them, so ``tledger --help`` and usage errors start
+fast (tests/test_cli_startup.py holds this).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import DBAPIError, OperationalError
 from typer.core import TyperGroup
 
 from ledger.cli.common import current_db, err_console
@@ -31,12 +35,20 @@ class _LedgerGroup(TyperGroup):
             return super().invoke(ctx)
         except LedgerError as exc:
             _fail(str(exc), exc.exit_code)
-        except (OperationalError, DBAPIError) as exc:
+        except KeyboardInterrupt:
+            _fail("interrupted: the transaction was rolled back, nothing was written", 130)
+        except Exception as exc:
+            # A database error can only come from SQLAlchemy once a command has loaded it:
+            # anything else (click's Exit, Abort, usage errors...) goes on unchanged.
+            if "sqlalchemy.exc" not in sys.modules:
+                raise
+            from sqlalchemy.exc import DBAPIError, OperationalError
+
+            if not isinstance(exc, (OperationalError, DBAPIError)):
+                raise
             from ledger.db import resolve_url, translate_db_error
 
             _fail(str(translate_db_error(exc, resolve_url(current_db.get()))))
-        except KeyboardInterrupt:
-            _fail("interrupted: the transaction was rolled back, nothing was written", 130)
         return None
 
 

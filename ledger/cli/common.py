@@ -12,14 +12,17 @@ from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ledger.api import Ledger
+if TYPE_CHECKING:
+    # Loaded by the commands that need them, never by `tledger --help`.
+    import pandas as pd
+
+    from ledger.api import Ledger
 
 
 def _width(stream: Any) -> int | None:
@@ -70,11 +73,15 @@ current_db: ContextVar[str | None] = ContextVar("current_db", default=None)
 
 def open_ledger(db: str | None) -> Ledger:
     """Open the ledger, refusing an unmigrated or outdated database with a clear message."""
+    from ledger.api import Ledger
+
     current_db.set(db)
     return Ledger.open(db)
 
 
 def _plain(value: Any) -> Any:
+    import pandas as pd
+
     if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
         return None
     if isinstance(value, Decimal):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.measure import Measurement
@@ -23,7 +22,12 @@ from ledger.cli.common import (
     err_console,
     open_ledger,
 )
-from ledger.engine import HORIZON, PROGRAMME_PART, GapReport, checks, gap
+
+if TYPE_CHECKING:
+    # pandas and the engine load when a command runs, not for `tledger --help`.
+    import pandas as pd
+
+    from ledger.engine import GapReport
 
 
 class Breakdown(StrEnum):
@@ -63,6 +67,10 @@ def _coverage_text(value: Decimal | None) -> str:
 
 def _gap_tables(rep: GapReport) -> list[Table]:
     """One table per fiscal year (its months and subtotal), then a totals table."""
+    import pandas as pd
+
+    from ledger.engine import HORIZON
+
     kind = rep.metric.kind
     target_label = f"{rep.compare} (bottom-up)" if rep.compare else "target"
     bottom_label = "bottom-up (weighted)" if rep.weighted else "bottom-up"
@@ -142,6 +150,8 @@ def _title(rep: GapReport) -> str:
 
 
 def _summary(rep: GapReport) -> str:
+    from ledger.engine import HORIZON, PROGRAMME_PART
+
     total = rep.programme_fiscal[(rep.programme_fiscal["part"] == PROGRAMME_PART)
                                  & (rep.programme_fiscal["period"] == HORIZON)].iloc[0]
     months = rep.months
@@ -201,6 +211,8 @@ def gap_cmd(
 
     Example: tledger gap --metric benefit --by business_unit --fiscal-year FY27
     """
+    from ledger.engine import gap
+
     ledger = open_ledger(db)
     rep = gap(ledger, metric=metric, scenario=scenario, by=by.value if by else None,
               as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare)
@@ -226,6 +238,8 @@ def group_monthly_findings(found: pd.DataFrame) -> pd.DataFrame:
     metric, scope and subject (a cascade gap month after month) as one line: its months as
     ``first..last (n months)``, its amount the run's total, its detail the first month's
     with the run's length. Findings without a month are kept as they are."""
+    import pandas as pd
+
     from ledger.months import add_months
 
     out: list[dict[str, object]] = []
@@ -283,6 +297,8 @@ def checks_cmd(
 
     Example: tledger checks --format json
     """
+    from ledger.engine import checks
+
     ledger = open_ledger(db)
     found = checks(ledger, metric=metric, as_of=as_of)
     errors = int((found["severity"] == "error").sum())

@@ -6,7 +6,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from ledger.cli import app
@@ -97,6 +96,8 @@ def _show_result(result, fmt: OutputFormat, report: Path | None) -> None:  # typ
         if len(result.total_change):
             emit(result.total_change, fmt)
         else:
+            import pandas as pd
+
             emit(pd.DataFrame(columns=list(result.total_change.columns)), fmt)
         err_console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
         return

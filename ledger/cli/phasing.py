@@ -7,7 +7,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from ledger.cli import app
@@ -177,6 +176,8 @@ def history_cmd(
 
     Example: tledger history GR-0042 --format csv
     """
+    import pandas as pd
+
     from ledger.history import history
 
     frame = history(open_ledger(db), initiative)
@@ -233,6 +234,8 @@ def bridge_cmd(
     Example: tledger bridge --from 2026-10-31 --to 2026-11-30 --fiscal-year FY27
     """
     from datetime import UTC, datetime
+
+    import pandas as pd
 
     from ledger.bridge import bridge
     from ledger.engine import as_of_instant

@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from ledger.api import Ledger
 from ledger.cli import app
 from ledger.cli.common import (
     DbOption,
@@ -21,7 +19,6 @@ from ledger.cli.common import (
     emit,
     open_ledger,
 )
-from ledger.db import describe_url, resolve_url, schema_state
 from ledger.errors import LedgerError
 from ledger.months import MonthError, parse_month
 
@@ -32,6 +29,9 @@ def init_cmd(db: DbOption = None) -> None:
 
     Example: tledger init --db ledger.db
     """
+    from ledger.api import Ledger
+    from ledger.db import describe_url, resolve_url, schema_state
+
     current_db.set(db)
     ledger = Ledger.init(db)
     current, _ = schema_state(ledger.engine)
@@ -48,6 +48,9 @@ def db_upgrade(db: DbOption = None) -> None:
 
     Example: tledger db upgrade --db ledger.db
     """
+    from ledger.api import Ledger
+    from ledger.db import schema_state
+
     current_db.set(db)
     ledger = Ledger.init(db)
     current, _ = schema_state(ledger.engine)
@@ -60,6 +63,9 @@ def db_current(db: DbOption = None) -> None:
 
     Example: tledger db current --db ledger.db
     """
+    from ledger.api import Ledger
+    from ledger.db import schema_state
+
     ledger = Ledger(Ledger.open(db, check=False).engine)
     current, head = schema_state(ledger.engine)
     state = "up to date" if current == head else (
@@ -128,6 +134,8 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
             "SELECT (SELECT COUNT(*) FROM initiative), (SELECT COUNT(*) FROM business_unit), "
             "(SELECT COUNT(*) FROM lever), (SELECT COUNT(*) FROM submission)"
         ).one()
+    import pandas as pd
+
     from ledger.months import fiscal_year, fiscal_year_label
 
     frame = pd.DataFrame([
@@ -268,6 +276,8 @@ def metric_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> 
 
     Example: tledger metric list
     """
+    import pandas as pd
+
     ledger = open_ledger(db)
     frame = pd.DataFrame([m.__dict__ for m in ledger.metrics()])
     emit(frame[["code", "name", "unit", "kind", "decimals"]], fmt, title="Metrics")

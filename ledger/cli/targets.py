@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from ledger.cli import app
@@ -20,13 +19,9 @@ from ledger.cli.common import (
     open_ledger,
 )
 from ledger.money import from_minor
-from ledger.targets import (
-    resolve_as_of,
-    set_target,
-    target_by_month,
-    target_revisions,
-    target_summary,
-)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 target_app = typer.Typer(
     help="Top-down targets: set a revision, list the current ones, show one with history.",
@@ -89,6 +84,10 @@ def target_set(
 
     Example: tledger target set -m benefit --amount 120M --fy FY27 --profile ramp --note board
     """
+    import pandas as pd
+
+    from ledger.targets import set_target
+
     ledger = open_ledger(db)
     result = set_target(ledger, metric=metric, amount=amount, fiscal_year=fiscal_year,
                         first=first, last=last, scope=scope, profile=profile, user=user,
@@ -132,6 +131,8 @@ def target_list(
 
     Example: tledger target list --format csv
     """
+    from ledger.targets import resolve_as_of, target_summary
+
     ledger = open_ledger(db)
     with ledger.reading() as conn:
         frame = target_summary(ledger, as_of=resolve_as_of(conn, as_of), conn=conn)
@@ -163,6 +164,8 @@ def target_show(
 
     Example: tledger target show --metric benefit --scope unit:PRO --history
     """
+    from ledger.targets import resolve_as_of, target_by_month, target_revisions
+
     ledger = open_ledger(db)
     with ledger.reading() as conn:
         if history:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ledger.api import check_scenario
 from ledger.cli import app
 from ledger.cli.common import DbOption, console, err_console, open_ledger
 from ledger.errors import LedgerError
@@ -57,6 +56,7 @@ def template_initiatives(
 
     Example: tledger template initiatives --out initiatives.xlsx --prefill
     """
+    from ledger.api import check_scenario
     from reports.templates import initiative_lines, load_context, write_initiatives_template
 
     check_scenario(scenario)
