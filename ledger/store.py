@@ -288,11 +288,10 @@ def current_phasing_arrays(conn: Connection, *, metric_ids: Iterable[int],
     """Current phasing of ``initiative_ids`` (None: of every initiative) for the metrics
     and scenarios, as :class:`PhasingArrays`.
 
-    Only integers travel, in bulk, and no Python object is made per fact: PostgreSQL sends
-    a binary ``COPY`` read with one ``numpy.frombuffer``; SQLite returns, per (metric,
-    scenario, submission, month) group of its covering index (no sort), three
-    ``group_concat`` strings parsed by numpy. About 4x faster than fetching a million
-    tuples.
+    No Python object is made per fact: the database returns one row per (metric,
+    scenario, submission, month) group with the group's facts as comma-separated integers
+    (``group_concat`` / ``string_agg``), parsed by numpy. About 3x faster than fetching a
+    million tuples (SQLite 0.5 s, PostgreSQL 0.7 s for 1.2 M facts).
     """
     metric_ids = sorted({int(m) for m in metric_ids})
     scenarios = sorted(set(scenarios))
@@ -332,62 +331,52 @@ _Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.
 def _read_phasing_sqlite(conn: Connection, where: str) -> _Columns:
     """(initiative, metric, scenario no., month no., amount, id) columns from SQLite."""
     raw: Any = conn.connection.driver_connection
-    # The three aggregates are stepped row by row together, so their lists line up.
+    # One result row per group of the covering index (no sort): its three lists come from
+    # aggregates that SQLite steps row by row together, so they line up.
     groups = raw.execute(
         "SELECT metric_id, scenario, month, COUNT(*), group_concat(initiative_id, ','), "
         "group_concat(amount_minor, ','), group_concat(id, ',') FROM phasing "
         f"{where} GROUP BY metric_id, scenario, valid_from, month").fetchall()
-    if not groups:
-        z = np.zeros(0, dtype=np.int64)
-        return z, z, z, z, z, z
-    counts = np.array([g[3] for g in groups], dtype=np.int64)
-
-    def column(i: int) -> np.ndarray:
-        # numpy's text parser (C): a tenth of the time of split() + int conversion.
-        values = np.fromstring(",".join(g[i] for g in groups), dtype=np.int64, sep=",")
-        if len(values) != counts.sum():  # pragma: no cover - a guard, never seen
-            raise RuntimeError("phasing read: group lists of unequal length")
-        return values
-
-    month_no = np.array([_month_number_of_iso(str(g[2])) for g in groups], dtype=np.int64)
-    scen = np.array([SCENARIOS.index(str(g[1])) for g in groups], dtype=np.int64)
-    mid = np.array([int(g[0]) for g in groups], dtype=np.int64)
-    return (column(4), np.repeat(mid, counts), np.repeat(scen, counts),
-            np.repeat(month_no, counts), column(5), column(6))
-
-
-_EPOCH_MONTH = 1970 * 12
+    iid, amount, ids = (_parse_lists([g[i] for g in groups]) for i in (4, 5, 6))
+    return _spread(groups, iid, amount, ids)
 
 
 def _read_phasing_postgresql(conn: Connection, where: str) -> _Columns:
-    """The same columns from PostgreSQL, as one binary COPY."""
-    scenario = "CASE scenario " + " ".join(
-        f"WHEN '{name}' THEN {i}" for i, name in enumerate(SCENARIOS)) + " END"
-    sql = (f"COPY (SELECT CAST(initiative_id AS BIGINT), CAST(metric_id AS BIGINT), "
-           f"CAST({scenario} AS BIGINT), CAST(month - DATE '1970-01-01' AS BIGINT), "
-           f"amount_minor, CAST(id AS BIGINT) FROM phasing {where}) TO STDOUT (FORMAT binary)")
+    """The same columns from PostgreSQL: per group, one ``string_agg`` of
+    ``initiative,amount,id`` triples (aligned by construction). The server does the work
+    and the client waits on its socket, not holding the GIL, so a thread reading this runs
+    beside the import's check; a binary COPY sends a message per fact instead."""
     raw: Any = conn.connection.driver_connection
-    buf = bytearray()
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        for data in copy:
-            buf += data
-    # Binary COPY: an 11-byte signature, flags and extension length (8 bytes), then per
-    # row a field count (int16) and each field's length (int32) and value (int64 here),
-    # all big-endian, then a -1 trailer.
-    width = 6
-    row = np.dtype([("n", ">i2")] + [item for i in range(width)
-                                     for item in ((f"len{i}", ">i4"), (f"v{i}", ">i8"))])
-    header = 19
-    body = memoryview(buf)[header:len(buf) - 2]
-    if len(body) % row.itemsize:  # pragma: no cover - a guard, never seen
-        raise RuntimeError("phasing read: unexpected COPY layout")
-    table = np.frombuffer(body, dtype=row)
-    if len(table) and (np.any(table["n"] != width) or np.any(table["len0"] != 8)):
-        raise RuntimeError("phasing read: unexpected COPY layout")  # pragma: no cover
-    cols = [table[f"v{i}"].astype(np.int64) for i in range(width)]
-    days = cols[3].astype("datetime64[D]")
-    month_no = days.astype("datetime64[M]").astype(np.int64) + _EPOCH_MONTH
-    return cols[0], cols[1], cols[2], month_no, cols[4], cols[5]
+    with raw.cursor() as cur:
+        cur.execute(
+            "SELECT metric_id, scenario, CAST(month AS VARCHAR(10)), COUNT(*), "
+            "string_agg(concat_ws(',', initiative_id, amount_minor, id), ',') FROM phasing "
+            f"{where} GROUP BY metric_id, scenario, valid_from, month")
+        groups = cur.fetchall()
+    triples = _parse_lists([g[4] for g in groups]).reshape(-1, 3)
+    return _spread(groups, triples[:, 0].copy(), triples[:, 1].copy(), triples[:, 2].copy())
+
+
+def _parse_lists(texts: list[str]) -> np.ndarray:
+    """Comma-separated integers to int64, by numpy's C text parser (a tenth of the time of
+    ``split`` and ``int``)."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(",".join(texts), dtype=np.int64, sep=",")
+
+
+def _spread(groups: list[Any], iid: np.ndarray, amount: np.ndarray, ids: np.ndarray,
+            ) -> _Columns:
+    """The per-fact columns from per-group (metric, scenario, month, count) rows and the
+    groups' facts in order."""
+    counts = np.array([int(g[3]) for g in groups], dtype=np.int64)
+    if not (len(iid) == len(amount) == len(ids) == int(counts.sum())):
+        raise RuntimeError("phasing read: group lists of unequal length")  # pragma: no cover
+    month_no = np.array([_month_number_of_iso(str(g[2])) for g in groups], dtype=np.int64)
+    scen = np.array([SCENARIOS.index(str(g[1])) for g in groups], dtype=np.int64)
+    mid = np.array([int(g[0]) for g in groups], dtype=np.int64)
+    return (iid, np.repeat(mid, counts), np.repeat(scen, counts), np.repeat(month_no, counts),
+            amount, ids)
 
 
 def current_targets(
