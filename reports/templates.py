@@ -481,21 +481,26 @@ def _write_amount_row(ws: Any, fmt: _Formats, row: int, first_col: int,
     """Write a line's months and its Total (formula with an exact cached value)."""
     cell_fmt = fmt.amount(decimals)
     scale = 10**decimals
-    write_number = ws.write_number
-    total = 0
-    for i, key in enumerate(iso):
-        minor = amounts.get(key)
-        if minor is None:
-            continue
-        total += minor
-        # int / int is correctly rounded in Python: the cell gets the double nearest the
-        # exact amount, which reads back exactly at the metric's decimals (by its shortest
-        # repr), without a Decimal per cell.
-        write_number(row, first_col + i, minor / scale, cell_fmt)
+    cells, total = _filled_months(iso, amounts)
+    for i, minor in cells:
+        ws.write_number(row, first_col + i, minor / scale, cell_fmt)
     last_col = first_col + len(months) - 1
     formula = (f"=SUM({xl_rowcol_to_cell(row, first_col)}:"
                f"{xl_rowcol_to_cell(row, last_col)})")
     ws.write_formula(row, last_col + 1, formula, fmt.total(decimals), total / scale)
+
+
+def _filled_months(iso: Sequence[str], amounts: dict[str, int],
+                   ) -> tuple[list[tuple[int, int]], int]:
+    """A line's filled months as (position, amount_minor), and their exact total.
+
+    A cell gets ``amount_minor / 10**decimals``: int / int is correctly rounded in Python,
+    so the cell holds the double nearest the exact amount, which reads back exactly at the
+    metric's decimals (by its shortest repr), without a Decimal per cell.
+    """
+    cells = [(i, minor) for i, key in enumerate(iso)
+             if (minor := amounts.get(key)) is not None]
+    return cells, sum(minor for _, minor in cells)
 
 
 def _blank_totals(ws: Any, fmt: _Formats, first_row: int, rows: int, first_col: int,
@@ -638,16 +643,9 @@ def _initiative_row_chunks(lines: pd.DataFrame, ctx: TemplateContext, first_mont
             scale = 10**d
             amounts = rec[-1] or {}
             style = amount_style[d]
-            total = 0
-            for i, key in enumerate(iso):
-                minor = amounts.get(key)
-                if minor is None:
-                    continue
-                total += minor
-                # int / int is correctly rounded: the double nearest the exact amount,
-                # which reads back exactly at the metric's decimals.
-                parts.append(f'<c r="{month_letters[i]}{r}" s="{style}">'
-                             f"<v>{minor / scale!r}</v></c>")
+            cells, total = _filled_months(iso, amounts)
+            parts.extend(f'<c r="{month_letters[i]}{r}" s="{style}"><v>{minor / scale!r}</v></c>'
+                         for i, minor in cells)
             parts.append(f'<c r="{total_l}{r}" s="{total_style[d]}"><f>SUM({first_l}{r}:'
                          f"{last_l}{r})</f><v>{total / scale!r}</v></c></row>")
         yield "".join(parts)
