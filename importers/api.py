@@ -20,6 +20,8 @@ for those metric/scenario pairs ends.
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -607,31 +609,82 @@ def _sha_or_empty(path: Path) -> str:
         return ""
 
 
-def _already_imported(conn: Connection, sha: str, digest: ContentDigest | None = None,
-                      ) -> tuple[int, str | None] | None:
-    """(submission, None) if a file with these bytes was imported; (submission, its file's
-    name) if a file with the same content was (the bytes differ only outside ``xl/``, in
-    the package's metadata); else None.
+@dataclass(frozen=True)
+class ImportParams:
+    """What, besides the file, decides what an import writes: the same file imported again
+    with other parameters (``--mode snapshot`` after an update, another ``--scale`` or
+    mapping) is read again, not skipped as already imported."""
+
+    what: str
+    """``initiatives`` or ``targets``."""
+    scale: Decimal
+    mode: str = "update"
+    mapping_sha256: str | None = None
+    """SHA-256 of the mapping as read (its settings, not its file's bytes); None without."""
+
+    @classmethod
+    def of(cls, what: str, mapping: Mapping, scale: Decimal | None, mode: str = "update",
+           ) -> ImportParams:
+        settings = mapping.model_dump_json()
+        custom = settings != Mapping().model_dump_json()
+        return cls(what=what, scale=Decimal(scale or 1), mode=mode,
+                   mapping_sha256=hashlib.sha256(settings.encode()).hexdigest() if custom
+                   else None)
+
+    def details(self) -> dict[str, str]:
+        """The submission's ``details`` entries that record these parameters."""
+        out = {"scale": str(self.scale)}
+        if self.what == "initiatives":
+            out["mode"] = self.mode
+        else:
+            out["what"] = self.what
+        if self.mapping_sha256:
+            out["mapping_sha256"] = self.mapping_sha256
+        return out
+
+    def matches(self, details: str | None) -> bool:
+        """True if a submission with these ``details`` was imported with these parameters
+        (a submission from before parameters were compared has no mapping entry: read as
+        "no mapping")."""
+        try:
+            recorded = json.loads(details) if details else {}
+            scale = Decimal(str(recorded.get("scale", "1")))
+        except (ValueError, ArithmeticError):
+            return False
+        return (recorded.get("what", "initiatives") == self.what
+                and (self.what != "initiatives" or recorded.get("mode", "update") == self.mode)
+                and scale == self.scale
+                and recorded.get("mapping_sha256") == self.mapping_sha256)
+
+
+def _already_imported(conn: Connection, sha: str, digest: ContentDigest | None,
+                      params: ImportParams) -> tuple[int, str | None] | None:
+    """(submission, None) if a file with these bytes was imported with ``params``;
+    (submission, its file's name) if a file with the same content was (the bytes differ
+    only outside ``xl/``, in the package's metadata); else None.
 
     The content lookup costs nothing when no earlier import has the same ZIP directory
     (names, sizes, CRC-32s of the content parts); a match is confirmed by the SHA-256 of
     the uncompressed parts.
     """
     if sha:
-        found = conn.execute(
-            text("SELECT MIN(id) FROM submission WHERE source_sha256 = :s AND kind = 'import'"),
-            {"s": sha}).scalar()
-        if found is not None:
-            return int(found), None
+        rows = conn.execute(
+            text("SELECT id, details FROM submission WHERE source_sha256 = :s "
+                 "AND kind = 'import' ORDER BY id"), {"s": sha}).all()
+        for sub_id, details in rows:
+            if params.matches(details):
+                return int(sub_id), None
     if digest is None:
         return None
     candidates = conn.execute(
-        text("SELECT id, content_sha256, source_name FROM submission WHERE content_parts = :p "
-             "AND kind = 'import' ORDER BY id"), {"p": digest.parts}).all()
+        text("SELECT id, content_sha256, source_name, details FROM submission "
+             "WHERE content_parts = :p AND kind = 'import' ORDER BY id"),
+        {"p": digest.parts}).all()
+    candidates = [c for c in candidates if params.matches(c[3])]
     if not candidates:
         return None
     content = digest.sha256()
-    for sub_id, content_sha, name in candidates:
+    for sub_id, content_sha, name, _details in candidates:
         if content is not None and content_sha == content:
             return int(sub_id), str(name)
     return None
@@ -741,6 +794,7 @@ def import_initiatives(
                              note=note)
     the_mapping = load_mapping(mapping)
     use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    params = ImportParams.of("initiatives", the_mapping, use_scale, mode)
     info = ledger.programme()
     timings: dict[str, float] = {}
     steps = _Steps(progress, 3 * len(paths))
@@ -753,7 +807,7 @@ def import_initiatives(
                 sha = _sha_or_empty(Path(path))
                 digest = content_digest(Path(path))
                 with ledger.reading() as conn:
-                    previous = _already_imported(conn, sha, digest)
+                    previous = _already_imported(conn, sha, digest, params)
                 if previous is not None:  # idempotent: do not even read it
                     parsed.append(ParsedFile(Path(path), sha, ProblemLog(Path(path).name),
                                              already_imported_as=previous[0],
@@ -764,16 +818,17 @@ def import_initiatives(
                                             scale=use_scale, sha=sha, digest=digest))
                 steps.advance()
             timings["read"] = time.perf_counter() - t0
-            result = _import_parsed(ledger, parsed, the_mapping, mode, use_scale or Decimal(1),
-                                    dry_run, user, note, steps, timings, force)
+            result = _import_parsed(ledger, parsed, the_mapping, params, dry_run, user, note,
+                                    steps, timings, force)
         finally:
             steps.close()
     return result
 
 
-def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, mode: str,
-                  scale: Decimal, dry_run: bool, user: str | None, note: str, steps: _Steps,
-                  timings: dict[str, float], force: bool) -> ImportResult:
+def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
+                   params: ImportParams, dry_run: bool, user: str | None, note: str,
+                   steps: _Steps, timings: dict[str, float], force: bool) -> ImportResult:
+    mode, scale = params.mode, params.scale
     t1 = time.perf_counter()
     outcomes: list[FileOutcome] = []
     all_problems: list[Problem] = []
@@ -811,7 +866,7 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
             if pf.table is None or pf.log.has_errors:
                 all_problems += pf.log.finish()
                 continue
-            previous = _already_imported(conn, pf.sha256, pf.digest)
+            previous = _already_imported(conn, pf.sha256, pf.digest, params)
             if previous is not None:  # imported by another process since we looked
                 outcome.already_imported_as, outcome.same_content_as = previous
                 all_problems += pf.log.finish()
@@ -837,10 +892,8 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping, m
                 sub = new_submission(
                     conn, kind="import", user=current_user(user), note=note,
                     source_name=pf.path.name, source_sha256=pf.sha256, **_content_columns(pf),
-                    details={"mode": mode, "rows": prepared.rows_read, "sheet": prepared.sheet,
-                             "scale": str(scale), "force": force} if force else
-                    {"mode": mode, "rows": prepared.rows_read, "sheet": prepared.sheet,
-                     "scale": str(scale)})
+                    details={**params.details(), "rows": prepared.rows_read,
+                             "sheet": prepared.sheet, **({"force": True} if force else {})})
                 _apply_initiatives(conn, plan, sub.id)
                 outcome.submission_id = sub.id
                 sub_ids.append(sub.id)
@@ -999,6 +1052,7 @@ def import_targets(
     _check_args("update", scale)
     the_mapping = load_mapping(mapping)
     use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    params = ImportParams.of("targets", the_mapping, use_scale)
     info = ledger.programme()
     steps = _Steps(progress, 3)
     timings: dict[str, float] = {}
@@ -1013,7 +1067,7 @@ def import_targets(
             problems = pf.log.finish() if pf.table is None or pf.log.has_errors else []
             if problems:
                 raise ImportProblems(problems)
-            previous = _already_imported(conn, pf.sha256, pf.digest)
+            previous = _already_imported(conn, pf.sha256, pf.digest, params)
             if previous is not None:
                 outcome.already_imported_as, outcome.same_content_as = previous
                 return ImportResult(None, True, 0, [], [], [], 0, 0, 0,
@@ -1042,8 +1096,7 @@ def import_targets(
                 sub = new_submission(conn, kind="import", user=current_user(user), note=note,
                                      source_name=pf.path.name, source_sha256=pf.sha256,
                                      **_content_columns(pf),
-                                     details={"what": "targets", "rows": n_rows,
-                                              "scale": str(use_scale or 1)})
+                                     details={**params.details(), "rows": n_rows})
                 write_fact_changes(conn, Target.__table__, TARGET_KEY, changes,  # type: ignore[arg-type]
                                    sub.id)
                 sub_id = outcome.submission_id = sub.id

@@ -107,6 +107,40 @@ def test_same_file_twice_changes_nothing_and_says_so(programme: Ledger, cli,
     assert counts(programme) == before
 
 
+def test_same_file_with_other_parameters_is_imported_again(programme: Ledger, cli,
+                                                            tmp_path: Path) -> None:
+    """Already imported means: this file (or its content) with these parameters. The same
+    workbook with --mode snapshot after an update, another --scale or another mapping is
+    read again and compared with the ledger."""
+    canonical_workbook(tmp_path / "old.xlsx", [initiative_row("GR-9", months(24, {0: 1}))])
+    import_initiatives(programme, [tmp_path / "old.xlsx"])
+    path = canonical_workbook(tmp_path / "pro.xlsx",
+                              [initiative_row("GR-1", months(24, {0: 10}))])
+    first = import_initiatives(programme, [path])
+    assert import_initiatives(programme, [path]).already_imported
+    # Snapshot after update: GR-9 (same unit PRO, not in the file) is withdrawn now.
+    r = cli("import", "initiatives", str(path), "--mode", "snapshot")
+    assert r.exit_code == 0, r.output
+    assert "1 withdrawn" in r.stdout and "already imported" not in r.stdout
+    again = cli("import", "initiatives", str(path), "--mode", "snapshot")
+    assert "already imported as submission" in again.stdout
+    # Another scale: the amounts are read again, times 1000.
+    scaled = import_initiatives(programme, [path], scale=Decimal(1000))
+    assert not scaled.already_imported and scaled.facts_changed == 1
+    assert phasing(programme)[("GR-1", "2026-07")] == 10_000 * 100
+    assert import_initiatives(programme, [path], scale=Decimal("1E+3")).already_imported
+    # A mapping is another way to read the file: read again (here at scale 1: back to
+    # 10.00); the same mapping settings written differently are the same mapping.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('sheet = "Initiatives"\n')
+    with_mapping = import_initiatives(programme, [path], mapping=mapping)
+    assert not with_mapping.already_imported and with_mapping.facts_changed == 1
+    assert phasing(programme)[("GR-1", "2026-07")] == 1000
+    mapping.write_text('# the same settings\nsheet = "Initiatives"  \n')
+    assert import_initiatives(programme, [path], mapping=mapping).already_imported
+    assert first.submission_id is not None
+
+
 def test_copy_with_the_same_content_is_recognised_without_reading_it(
         programme: Ledger, cli, tmp_path: Path) -> None:
     """A byte-different copy (saved again, downloaded from SharePoint: new document
@@ -158,6 +192,8 @@ def test_targets_copy_with_the_same_content_is_recognised(programme: Ledger, cli
     r = cli("import", "targets", str(resaved_copy(path, tmp_path / "t2.xlsx")))
     assert r.exit_code == 0, r.output
     assert "(same content as t.xlsx); nothing to do" in r.stdout
+    r = cli("import", "targets", str(path), "--scale", "1000")  # other parameters: read
+    assert r.exit_code == 0 and "24 changed" in r.stdout, r.output
 
 
 def test_updated_workbook_writes_only_the_changed_facts(programme: Ledger,

@@ -140,10 +140,10 @@ def import_initiatives_cmd(
 
     Reads the template layout or, with --mapping, any other; reports every problem with
     its cell and writes nothing if there is one. Each file becomes one submission (name and
-    SHA-256 kept); all files land in one transaction. A file imported before is skipped,
-    as is a copy whose sheets and cells are the same and only the document properties
-    differ (saved again without edits, downloaded from SharePoint); only changed facts
-    are written.
+    SHA-256 kept); all files land in one transaction. A file imported before with the same
+    --mode, --scale and mapping is skipped, as is a copy whose sheets and cells are the
+    same and only the document properties differ (saved again without edits, downloaded
+    from SharePoint); only changed facts are written.
 
     Example: tledger import initiatives pipeline.xlsx --scale 1000 --dry-run
     """
