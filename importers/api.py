@@ -298,6 +298,14 @@ def read_file(path: Path, mapping: Mapping, ledger_info: Any, *, default_sheet: 
             log.error(table.sheet, cell, f"a unit note saying amounts are in units of "
                       f"{factor:,}", f"--scale {factor} (or scale = {factor} in the mapping; "
                       "--scale 1 to take the amounts as written)")
+        # The file's SHA-256 and content SHA-256 (recorded to recognise it later) and its
+        # cells were read at different moments: they belong together only if nobody saved
+        # the file in between.
+        if digest is not None:
+            digest.sha256()
+        if sha and _sha_or_empty(path) != sha:
+            log.error("", "", "a file that changed while it was being read (saved again "
+                      "meanwhile?)", "a file nobody is saving: import it again")
     finally:
         pool.shutdown(wait=True)
         wb.close()

@@ -107,6 +107,35 @@ def test_same_file_twice_changes_nothing_and_says_so(programme: Ledger, cli,
     assert counts(programme) == before
 
 
+def test_a_file_saved_again_while_it_is_read_is_refused(programme: Ledger,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    """The SHA-256s recorded to recognise a file later must be those of the cells read:
+    a file that changes between the two is refused, nothing written."""
+    from importers import api
+
+    path = canonical_workbook(tmp_path / "a.xlsx", [initiative_row("GR-1", months(24, {0: 1}))])
+    newer = canonical_workbook(tmp_path / "b.xlsx",
+                               [initiative_row("GR-1", months(24, {0: 2}))]).read_bytes()
+    original = api.read_grid
+
+    def read_then_someone_saves(*args: Any, **kwargs: Any) -> Any:
+        grid = original(*args, **kwargs)
+        path.write_bytes(newer)  # Excel saves the file while tledger works on it
+        return grid
+
+    monkeypatch.setattr(api, "read_grid", read_then_someone_saves)
+    before = counts(programme)
+    with pytest.raises(ImportProblems) as exc:
+        import_initiatives(programme, [path])
+    assert "changed while it was being read" in str(exc.value)
+    assert counts(programme) == before
+    monkeypatch.setattr(api, "read_grid", original)
+    assert import_initiatives(programme, [path]).facts_added == 1  # the file as it is now
+    assert phasing(programme) == {("GR-1", "2026-07"): 200}
+
+
 def test_same_file_with_other_parameters_is_imported_again(programme: Ledger, cli,
                                                             tmp_path: Path) -> None:
     """Already imported means: this file (or its content) with these parameters. The same
