@@ -924,6 +924,9 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
                   else pd.DataFrame(columns=[*pairs, "change"]))
         touched = change[pairs].merge(before, on=pairs, how="left").fillna({"before": 0})
         total = _total_change(ref, touched, change, pairs)
+        before_commit = time.perf_counter()
+    # The commit (leaving the transaction) belongs to the write phase.
+    write_time += (time.perf_counter() - before_commit) if sub_ids else 0.0
     timings["check"] = time.perf_counter() - t1 - write_time
     timings["write"] = write_time
     files_done = [o for o in outcomes if o.already_imported_as is None]
