@@ -93,6 +93,17 @@ def test_canonical_workbook_imports_exactly(programme: Ledger, cli, tmp_path: Pa
     assert len(subs.iloc[0]["source_sha256"]) == 64
 
 
+def test_change_in_total_table_has_thousands_separators_csv_stays_plain(
+        programme: Ledger, cli, tmp_path: Path) -> None:
+    path = canonical_workbook(tmp_path / "a.xlsx",
+                              [initiative_row("GR-1", months(24, {0: 1234567.5}))])
+    r = cli("import", "initiatives", str(path), "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "1,234,567.50" in r.stdout
+    r = cli("import", "initiatives", str(path), "--dry-run", "--format", "csv")
+    assert "1234567.50" in r.stdout and "1,234,567.50" not in r.stdout
+
+
 def test_same_file_twice_changes_nothing_and_says_so(programme: Ledger, cli,
                                                      tmp_path: Path) -> None:
     path = canonical_workbook(tmp_path / "a.xlsx",

@@ -136,6 +136,9 @@ def emit(
         # cut short: "9000000…" would mislead.
         table.add_column(c, justify="right" if c in right else "left",
                          overflow="fold" if c in right else "ellipsis")
-    for r in records:
-        table.add_row(*["" if v is None else str(v) for v in r])
+    amounts = [c in right for c in columns]
+    for raw, r in zip(frame.itertuples(index=False, name=None), records, strict=True):
+        # People read amounts with thousands separators (CSV and JSON keep them plain).
+        table.add_row(*["" if v is None else f"{x:,}" if amount and isinstance(x, Decimal)
+                        else str(v) for x, v, amount in zip(raw, r, amounts, strict=True)])
     console.print(table)
