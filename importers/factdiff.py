@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from ledger.models import SCENARIOS
+from ledger.months import month_iso, month_number
 from ledger.store import PHASING_KEY, FactChanges, PhasingArrays, current_phasing_arrays
 
 _METRICS = 1024
@@ -26,8 +27,7 @@ _MONTHS = 32768
 def _month_numbers(months: np.ndarray) -> np.ndarray:
     """ISO ``YYYY-MM-DD`` strings to year * 12 + month - 1 (hashing the few distinct ones)."""
     codes, uniques = pd.factorize(months)
-    numbers = np.array([int(str(u)[:4]) * 12 + int(str(u)[5:7]) - 1 for u in uniques],
-                       dtype=np.int64)
+    numbers = np.array([month_number(str(u)) for u in uniques], dtype=np.int64)
     return numbers[codes] if len(uniques) else np.zeros(len(months), dtype=np.int64)
 
 
@@ -93,8 +93,7 @@ def decode_keys(keys: np.ndarray) -> pd.DataFrame:
     metric = rest % _METRICS
     initiative = rest // _METRICS
     codes, uniques = pd.factorize(month_no)
-    iso = np.array([f"{int(u) // 12:04d}-{int(u) % 12 + 1:02d}-01" for u in uniques],
-                   dtype=object)
+    iso = np.array([month_iso(int(u)) for u in uniques], dtype=object)
     return pd.DataFrame({
         "initiative_id": initiative,
         "metric_id": metric,

@@ -51,6 +51,17 @@ def add_months(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def month_number(iso: str) -> int:
+    """``"YYYY-MM..."`` -> ``year * 12 + month - 1``: one integer per month, in order (the
+    bulk reads and fact keys count months this way)."""
+    return int(iso[:4]) * 12 + int(iso[5:7]) - 1
+
+
+def month_iso(number: int) -> str:
+    """:func:`month_number` back to ``"YYYY-MM-01"``."""
+    return f"{number // 12:04d}-{number % 12 + 1:02d}-01"
+
+
 def months_between(start: date, end: date) -> int:
     """Number of months from ``start`` to ``end`` (0 when the same month)."""
     return (end.year - start.year) * 12 + (end.month - start.month)

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Table, text
 
 from ledger.faults import pause_point
 from ledger.models import OPEN, SCENARIOS, Phasing, Target
+from ledger.months import month_number
 
 PHASING_KEY = ["initiative_id", "metric_id", "scenario", "month"]
 #: Above this many initiatives, current_phasing_arrays reads the metric/scenario's facts
@@ -255,10 +256,6 @@ def current_phasing(
     return _typed_facts(frame, ["id", "initiative_id", "metric_id", "amount_minor", "valid_from"])
 
 
-def _month_number_of_iso(iso: str) -> int:
-    return int(iso[:4]) * 12 + int(iso[5:7]) - 1
-
-
 @dataclass
 class PhasingArrays:
     """Phasing facts as int64 numpy arrays of equal length (one element per fact)."""
@@ -268,18 +265,13 @@ class PhasingArrays:
     scenario_no: np.ndarray
     """Index into ``ledger.models.SCENARIOS``."""
     month_no: np.ndarray
-    """year * 12 + month - 1 (see :func:`month_iso`)."""
+    """year * 12 + month - 1 (:func:`ledger.months.month_number`)."""
     amount_minor: np.ndarray
     id: np.ndarray
     """The version's row id."""
 
     def __len__(self) -> int:
         return len(self.id)
-
-
-def month_iso(month_no: int) -> str:
-    """``year * 12 + month - 1`` -> ``"YYYY-MM-01"``."""
-    return f"{month_no // 12:04d}-{month_no % 12 + 1:02d}-01"
 
 
 def current_phasing_arrays(conn: Connection, *, metric_ids: Iterable[int],
@@ -372,7 +364,7 @@ def _spread(groups: list[Any], iid: np.ndarray, amount: np.ndarray, ids: np.ndar
     counts = np.array([int(g[3]) for g in groups], dtype=np.int64)
     if not (len(iid) == len(amount) == len(ids) == int(counts.sum())):
         raise RuntimeError("phasing read: group lists of unequal length")  # pragma: no cover
-    month_no = np.array([_month_number_of_iso(str(g[2])) for g in groups], dtype=np.int64)
+    month_no = np.array([month_number(str(g[2])) for g in groups], dtype=np.int64)
     scen = np.array([SCENARIOS.index(str(g[1])) for g in groups], dtype=np.int64)
     mid = np.array([int(g[0]) for g in groups], dtype=np.int64)
     return (iid, np.repeat(mid, counts), np.repeat(scen, counts), np.repeat(month_no, counts),

@@ -21,6 +21,7 @@ from ledger.api import Ledger
 from ledger.engine import as_of_instant, checks, gap
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
+from ledger.months import month_iso
 from ledger.store import version_filter
 from reports.excel import BREAKDOWNS, Breakdown, ReportInput, build_detail
 
@@ -148,8 +149,7 @@ def _phasing(conn: Connection, scenario: str, as_of_sub: int, metric_ids: list[i
         cursor.close()
     table = np.concatenate(chunks) if chunks else np.zeros((0, 4), dtype=np.int64)
     keys, codes = np.unique(table[:, 2], return_inverse=True)
-    categories = pd.Index([date(int(k) // 12, int(k) % 12 + 1, 1).isoformat() for k in keys],
-                          dtype=object)
+    categories = pd.Index([month_iso(int(k)) for k in keys], dtype=object)
     return pd.DataFrame({
         "initiative_id": table[:, 0],
         "metric_id": table[:, 1],

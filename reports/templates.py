@@ -43,7 +43,8 @@ from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.errors import LedgerError, NotFound
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
-from ledger.store import PhasingArrays, current_phasing_arrays, current_targets, month_iso
+from ledger.months import month_iso
+from ledger.store import PhasingArrays, current_phasing_arrays, current_targets
 from reports.safe import write_text
 from reports.sheetxml import inject_rows, inline_text
 

@@ -131,3 +131,12 @@ def test_month_range_and_add_months():
     assert months == [date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)]
     assert add_months(date(2026, 12, 1), 1) == date(2027, 1, 1)
     assert add_months(date(2026, 1, 1), -1) == date(2025, 12, 1)
+
+
+def test_month_number_and_back() -> None:
+    from ledger.months import month_iso, month_number
+
+    assert month_number("2026-07-01") == 2026 * 12 + 6
+    assert month_number("2026-12") == month_number("2027-01-01") - 1
+    for iso in ("0001-01-01", "2026-07-01", "2031-06-01", "9999-12-01"):
+        assert month_iso(month_number(iso)) == iso
