@@ -118,9 +118,9 @@ def emit(
     right: Sequence[str] = (),
 ) -> None:
     """Print ``frame`` as a Rich table, CSV or JSON (amounts as strings, never floats)."""
-    records = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     columns = [str(c) for c in frame.columns]
     if fmt == OutputFormat.json:
+        records = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
         sys.stdout.write(json.dumps([dict(zip(columns, r, strict=True)) for r in records],
                                     indent=2, ensure_ascii=False) + "\n")
         return
@@ -137,8 +137,15 @@ def emit(
         table.add_column(c, justify="right" if c in right else "left",
                          overflow="fold" if c in right else "ellipsis")
     amounts = [c in right for c in columns]
-    for raw, r in zip(frame.itertuples(index=False, name=None), records, strict=True):
-        # People read amounts with thousands separators (CSV and JSON keep them plain).
-        table.add_row(*["" if v is None else f"{x:,}" if amount and isinstance(x, Decimal)
-                        else str(v) for x, v, amount in zip(raw, r, amounts, strict=True)])
+    for raw in frame.itertuples(index=False, name=None):
+        table.add_row(*[table_cell(x, amount) for x, amount in zip(raw, amounts, strict=True)])
     console.print(table)
+
+
+def table_cell(value: Any, amount: bool = False) -> str:
+    """A value as a table cell for people: empty for None or NaN, an ``amount`` (Decimal)
+    with thousands separators. CSV and JSON keep amounts plain."""
+    if amount and isinstance(value, Decimal):
+        return f"{value:,}"
+    plain = _plain(value)
+    return "" if plain is None else str(plain)

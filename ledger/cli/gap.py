@@ -21,6 +21,7 @@ from ledger.cli.common import (
     emit,
     err_console,
     open_ledger,
+    table_cell,
 )
 
 if TYPE_CHECKING:
@@ -225,14 +226,6 @@ def gap_cmd(
     err_console.print(_summary(rep), highlight=False, soft_wrap=True)
 
 
-def _check_cell(column: str, value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value):  # None or NaN
-        return ""
-    if column == "amount" and isinstance(value, Decimal):
-        return f"{value:,}"
-    return str(value)
-
-
 def group_monthly_findings(found: pd.DataFrame) -> pd.DataFrame:
     """The findings with each run of consecutive months of the same check, severity,
     metric, scope and subject (a cascade gap month after month) as one line: its months as
@@ -312,7 +305,7 @@ def checks_cmd(
             for col in shown.columns:
                 table.add_column(str(col), justify="right" if col == "amount" else "left")
             for rec in shown.to_dict("records"):
-                table.add_row(*[_check_cell(str(k), v) for k, v in rec.items()],
+                table.add_row(*[table_cell(v, amount=str(k) == "amount") for k, v in rec.items()],
                               style="red" if rec["severity"] == "error" else "")
             _print_wide(table)
             if len(shown) < len(found):
