@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -54,18 +55,21 @@ def current_initiatives(conn: Connection, as_of: int | None = None) -> pd.DataFr
     return frame
 
 
-def _norm(value: object) -> object:
-    """Compare ids read back as numpy ints with Python ints, and None with NaN."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "item"):
-        return value.item()  # type: ignore[attr-defined]
-    return value
+def _comparable(column: pd.Series) -> np.ndarray:
+    """``column`` as an object array where every missing value (None, NaN, NA) is None and
+    numpy integers compare equal to Python ones (object ``==`` calls ``__eq__``)."""
+    return column.astype(object).where(column.notna(), None).to_numpy(dtype=object)
+
+
+def attributes_differ(before: pd.DataFrame, after: pd.DataFrame) -> np.ndarray:
+    """Row by row (same length, same order): does any of :data:`ATTRIBUTES` differ?
+
+    Missing equals missing; ids read back as numpy integers equal the same Python ints.
+    """
+    differs = np.zeros(len(before), dtype=bool)
+    for col in ATTRIBUTES:
+        differs |= np.asarray(_comparable(before[col]) != _comparable(after[col]), dtype=bool)
+    return differs
 
 
 @dataclass
@@ -111,12 +115,7 @@ def write_initiatives(
     if not existing.empty:
         before = cur.loc[existing["external_id"], ATTRIBUTES].reset_index(drop=True)
         after = existing[ATTRIBUTES].reset_index(drop=True)
-        differs = pd.Series(False, index=before.index)
-        for col in ATTRIBUTES:
-            b = before[col].astype(object).where(before[col].notna(), None)
-            a = after[col].astype(object).where(after[col].notna(), None)
-            differs |= pd.Series([_norm(x) != _norm(y) for x, y in zip(b, a, strict=True)],
-                                 index=before.index)
+        differs = pd.Series(attributes_differ(before, after), index=before.index)
         ext = existing["external_id"].reset_index(drop=True)
         changed_ids = ext[differs].tolist()
         close_ids = cur.loc[changed_ids, "version_id"].astype("int64").tolist()

@@ -136,6 +136,32 @@ def test_initiatives_are_versioned_not_overwritten(programme):
     assert versions == 3
 
 
+def test_attribute_comparison_treats_missing_and_number_types_alike():
+    """Ids read back from the ledger (numpy ints, nullable Int64 with NA, floats where a
+    column had gaps) equal the same ids from a workbook; a real change is found."""
+    import numpy as np
+
+    from ledger.initiatives import ATTRIBUTES, attributes_differ
+
+    before = pd.DataFrame({
+        "name": ["A", "B", "C", "D"], "owner": ["Ana", None, "Cy", "Di"],
+        "business_unit_id": pd.array([1, None, 3, 4], dtype="Int64"),
+        "lever_id": [np.nan, np.nan, 2.0, 5.0],
+        "stage_gate_id": np.array([7, 7, 8, 9], dtype=np.int64),
+        "description": ["", "x", "y", "z"], "status": ["active"] * 4,
+    })[ATTRIBUTES]
+    after = pd.DataFrame({
+        "name": ["A", "B", "C", "D"], "owner": ["Ana", np.nan, "Cy", "Di"],
+        "business_unit_id": [1, None, 3, 4], "lever_id": [None, None, 2, 6],
+        "stage_gate_id": [7, 7, 8, 9], "description": ["", "x", "y", "z"],
+        "status": ["active", "active", "active", "active"],
+    }, dtype=object)[ATTRIBUTES]
+    assert attributes_differ(before, after).tolist() == [False, False, False, True]
+    after.loc[0, "name"] = "A "
+    after.loc[1, "business_unit_id"] = 2
+    assert attributes_differ(before, after).tolist() == [True, True, False, True]
+
+
 def _phasing(ids: dict[str, int], metric_id: int, amounts: dict[tuple[str, str], int]
              ) -> pd.DataFrame:
     return pd.DataFrame(
