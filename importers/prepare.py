@@ -221,8 +221,9 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     # The owner of a known initiative is the ledger's; a workbook does not reassign it.
     if "owner" in one:
         ledger_owner = cur["owner"].to_numpy(dtype=object)
+        file_owner = one["owner"].to_numpy(dtype=object)
         for k in np.flatnonzero(known).tolist():
-            theirs, ours = _v(one["owner"], k), ledger_owner[k]
+            theirs, ours = file_owner[k], ledger_owner[k]
             if theirs is not None and ours is not None and \
                     " ".join(str(theirs).split()).casefold() != " ".join(
                         str(ours).split()).casefold():
