@@ -16,6 +16,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from ledger.months import month_range
 
@@ -33,24 +34,32 @@ def initiative_row(ext: str, amounts: Sequence[Any], *, name: str | None = None,
             scenario, *amounts]
 
 
+def canonical_sheet(header: Sequence[Any], *, title: str, note: str = "Amounts in AUD",
+                    sheet: str = "Initiatives") -> tuple[Workbook, Worksheet]:
+    """A new workbook whose one sheet has the canonical preamble (title, unit note, blank
+    row) and ``header`` in row 4; data rows go from row 5."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = sheet
+    ws.append([title])
+    ws.append([note])
+    ws.append([])
+    ws.append(list(header))
+    return wb, ws
+
+
 def canonical_workbook(path: Path, rows: Sequence[Sequence[Any]], *,
                        months: Sequence[Any] = STD_MONTHS, note: str = "Amounts in AUD",
                        sheet: str = "Initiatives", total_column: bool = True,
                        total_row: bool = False) -> Path:
     """Write the canonical initiatives workbook with ``rows`` (see :func:`initiative_row`)."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = sheet
-    ws.append(["Initiatives: Cost 2028"])
-    ws.append([note])
-    ws.append([])
     header: list[Any] = [*FIXED]
     for m in months:
         header.append(datetime(m.year, m.month, 1) if isinstance(m, date) else m)
     if total_column:
         header.append("Total")
-    ws.append(header)
+    wb, ws = canonical_sheet(header, title="Initiatives: Cost 2028", note=note, sheet=sheet)
     first_month_col = len(FIXED) + 1
     last_month_col = len(FIXED) + len(months)
     for r, row in enumerate(rows, start=5):
@@ -75,14 +84,9 @@ def canonical_workbook(path: Path, rows: Sequence[Sequence[Any]], *,
 def targets_workbook(path: Path, rows: Sequence[Sequence[Any]], *,
                      months: Sequence[date] = STD_MONTHS) -> Path:
     """The canonical targets workbook: Metric, Scope, months, Total."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "Targets"
-    ws.append(["Targets: Cost 2028"])
-    ws.append(["Amounts in AUD"])
-    ws.append([])
-    ws.append(["Metric", "Scope", *[datetime(m.year, m.month, 1) for m in months], "Total"])
+    wb, ws = canonical_sheet(
+        ["Metric", "Scope", *[datetime(m.year, m.month, 1) for m in months], "Total"],
+        title="Targets: Cost 2028", sheet="Targets")
     for row in rows:
         ws.append(list(row))
     wb.save(path)

@@ -743,12 +743,26 @@ def test_owner_workbooks_go_through_the_owner_rules(programme: Ledger, cli,
     assert phasing(programme)[("GR-2", "2026-07")] == 300
 
 
+def _bulk_load_first_import(programme: Ledger, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Lower the bulk-load threshold, import 3 initiatives x 24 months (72 facts, through
+    the bulk path) and return a second workbook of 4 new initiatives, not yet imported."""
+    import importers.api
+
+    monkeypatch.setattr(importers.api, "BULK_INDEX_THRESHOLD", 10)
+    rows = [initiative_row(f"GR-{i}", months(24, {m: i + m for m in range(24)}))
+            for i in range(3)]
+    canonical_workbook(tmp_path / "v1.xlsx", rows)
+    import_initiatives(programme, [tmp_path / "v1.xlsx"])
+    return canonical_workbook(tmp_path / "v2.xlsx", [initiative_row(f"GR-{i}", [1] * 24)
+                                                     for i in range(5, 9)])
+
+
 def test_large_sqlite_import_rebuilds_the_phasing_indexes_exactly(
         programme: Ledger, backend: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     if backend != "sqlite":
         pytest.skip("the index rebuild is a SQLite bulk-load path")
-    import importers.api
 
     def indexes() -> list[tuple[str, str]]:
         with programme.reading() as conn:
@@ -758,17 +772,11 @@ def test_large_sqlite_import_rebuilds_the_phasing_indexes_exactly(
 
     before = indexes()
     assert len(before) == 4
-    monkeypatch.setattr(importers.api, "BULK_INDEX_THRESHOLD", 10)
-    rows = [initiative_row(f"GR-{i}", months(24, {m: i + m for m in range(24)}))
-            for i in range(3)]
-    canonical_workbook(tmp_path / "v1.xlsx", rows)
-    import_initiatives(programme, [tmp_path / "v1.xlsx"])
+    v2 = _bulk_load_first_import(programme, tmp_path, monkeypatch)
     assert indexes() == before
     assert len(phasing(programme)) == 72
     # A duplicate current version is still refused once the unique index is rebuilt, and
     # the failed transaction leaves the indexes as they were.
-    canonical_workbook(tmp_path / "v2.xlsx", [initiative_row(f"GR-{i}", [1] * 24)
-                                              for i in range(5, 9)])
     with programme.writing() as conn:
         conn.execute(text("CREATE TRIGGER dup AFTER INSERT ON phasing WHEN NEW.month = "
                           "'2026-07-01' AND NEW.amount_minor = 100 BEGIN INSERT INTO phasing "
@@ -778,7 +786,7 @@ def test_large_sqlite_import_rebuilds_the_phasing_indexes_exactly(
     from ledger.errors import LedgerError
 
     with pytest.raises(LedgerError, match="rebuilding index uq_phasing_one_current failed"):
-        import_initiatives(programme, [tmp_path / "v2.xlsx"])
+        import_initiatives(programme, [v2])
     assert indexes() == before
     assert len(phasing(programme)) == 72
 
@@ -788,7 +796,6 @@ def test_large_postgresql_import_recreates_foreign_keys_and_indexes_exactly(
         monkeypatch: pytest.MonkeyPatch) -> None:
     if backend != "postgresql":
         pytest.skip("the foreign-key and index rebuild is a PostgreSQL bulk-load path")
-    import importers.api
     from ledger.errors import LedgerError
 
     def definitions() -> list[tuple[str, str]]:
@@ -801,17 +808,11 @@ def test_large_postgresql_import_recreates_foreign_keys_and_indexes_exactly(
 
     before = definitions()
     assert len([d for d in before if d[0].startswith("fk_")]) == 3
-    monkeypatch.setattr(importers.api, "BULK_INDEX_THRESHOLD", 10)
-    rows = [initiative_row(f"GR-{i}", months(24, {m: i + m for m in range(24)}))
-            for i in range(3)]
-    canonical_workbook(tmp_path / "v1.xlsx", rows)
-    import_initiatives(programme, [tmp_path / "v1.xlsx"])
+    v2 = _bulk_load_first_import(programme, tmp_path, monkeypatch)
     assert definitions() == before
     assert len(phasing(programme)) == 72
     # A row that breaks a foreign key fails the whole import when the key is re-added,
     # and the rollback leaves every constraint and index as it was.
-    canonical_workbook(tmp_path / "v2.xlsx", [initiative_row(f"GR-{i}", [1] * 24)
-                                              for i in range(5, 9)])
     with programme.writing() as conn:
         conn.execute(text(
             "CREATE FUNCTION bad_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -822,6 +823,6 @@ def test_large_postgresql_import_recreates_foreign_keys_and_indexes_exactly(
         conn.execute(text("CREATE TRIGGER bad AFTER INSERT ON phasing FOR EACH ROW "
                           "EXECUTE FUNCTION bad_row()"))
     with pytest.raises(LedgerError, match="breaks fk_phasing_metric_id_metric"):
-        import_initiatives(programme, [tmp_path / "v2.xlsx"])
+        import_initiatives(programme, [v2])
     assert definitions() == before
     assert len(phasing(programme)) == 72

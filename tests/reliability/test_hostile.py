@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_workbooks import canonical_sheet
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from importers import import_initiatives
@@ -192,14 +192,8 @@ def fuzzed_rows(draw: Any) -> list[dict[str, Any]]:
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "Initiatives"
-    ws.append(["Initiatives: fuzz"])
-    ws.append(["Amounts in AUD"])
-    ws.append([])
-    ws.append([*HEADER, *[datetime(m.year, m.month, 1) for m in MONTHS]])
+    wb, ws = canonical_sheet([*HEADER, *[datetime(m.year, m.month, 1) for m in MONTHS]],
+                             title="Initiatives: fuzz")
     for row in rows:
         ws.append([row["id"], row["name"], "Ana Lima", "PRO", "PROC", "L2", row["description"],
                    "benefit", "plan", *row["amounts"]])

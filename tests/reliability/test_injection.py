@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-from openpyxl import Workbook
+from fixtures_workbooks import canonical_sheet
 from sqlalchemy import inspect
 
 from ledger.api import Ledger
@@ -36,14 +36,8 @@ PAYLOADS = [
 
 
 def _workbook(path: Path, names: list[str], owner: str) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "Initiatives"
-    ws.append(["Initiatives"])
-    ws.append(["Amounts in AUD"])
-    ws.append([])
-    ws.append([*HEADER, *[datetime(m.year, m.month, 1) for m in MONTHS]])
+    wb, ws = canonical_sheet([*HEADER, *[datetime(m.year, m.month, 1) for m in MONTHS]],
+                             title="Initiatives")
     for r, (ext, name) in enumerate(zip(PAYLOADS, names, strict=True), start=5):
         for c, text in enumerate([ext, name, owner, "PRO", "PROC", "L2", name, "benefit",
                                   "plan"], start=1):
