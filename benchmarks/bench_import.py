@@ -40,7 +40,6 @@ import argparse
 import multiprocessing as mp
 import os
 import random
-import shutil
 import sqlite3
 import threading
 import time
@@ -446,7 +445,6 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} at start")
     for backend in backends:
         bench(backend, files, pg_admin if backend == "postgresql" else None)
-    shutil.rmtree(CACHE / "unused", ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -189,7 +189,6 @@ def main() -> None:
         print(_line(f"  today's layout: {CHANGES:,} changes", today(src)))
         print(_line(f"  current + history: {CHANGES:,} changes", current_and_history(src)))
         print(_line("  current + history: first import, 1.2 M", first_write_current(src)))
-    shutil.rmtree(WORK / "unused", ignore_errors=True)
     for name in ("today.db", "split.db", "first.db"):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{WORK / name}{suffix}").unlink(missing_ok=True)
