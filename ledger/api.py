@@ -111,6 +111,21 @@ class Ledger:
     def writing(self):  # type: ignore[no-untyped-def]
         return writing(self.engine)
 
+    def identity(self, conn: Connection | None = None) -> tuple[str, bytes]:
+        """(ledger id, stamp key) of this ledger (see :class:`ledger.models.LedgerIdentity`).
+
+        Raises:
+            LedgerError: the identity row is missing (the ledger was tampered with).
+        """
+        if conn is None:
+            with self.reading() as c:
+                return self.identity(c)
+        row = conn.execute(text("SELECT ledger_id, stamp_key FROM ledger_identity")).first()
+        if row is None:
+            raise LedgerError("this ledger has no identity row (ledger_identity is empty): "
+                              "it was altered outside tledger")
+        return str(row[0]), bytes.fromhex(str(row[1]))
+
     # ------------------------------------------------------------------ programme
     def programme(self, conn: Connection | None = None) -> ProgrammeInfo:
         """The programme this ledger tracks.

@@ -102,6 +102,22 @@ class Submission(Base):
     """Machine-readable extras as JSON (e.g. ``{"forced": true}``)."""
 
 
+class LedgerIdentity(Base):
+    """Who this ledger is: one row, written when the schema is created (``tledger init``)
+    or upgraded to revision 0003, never changed afterwards."""
+
+    __tablename__ = "ledger_identity"
+
+    ledger_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """A random UUID: files exported from this ledger name it, so a file from another
+    ledger (a staging copy, a colleague's test ledger) is recognised and refused."""
+    stamp_key: Mapped[str] = mapped_column(String(64))
+    """A random 256-bit key (hex) that signs what this ledger exports (the owner workbook's
+    stamp): only a holder of the ledger can make a stamp it accepts."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """When the identity was created (UTC)."""
+
+
 class Programme(Base):
     """The transformation programme this ledger tracks (one per ledger)."""
 
