@@ -294,7 +294,7 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def _cli(url: str, *args: str) -> None:
     from typer.testing import CliRunner
 
-    from ledger.cli import app
+    from tledger.cli import app
 
     result = CliRunner().invoke(app, ["gap", "--db", url, "--format", "csv", *args])
     if result.exit_code != 0:

@@ -60,6 +60,7 @@ from ledger.errors import LedgerError
 from ledger.initiatives import write_initiatives
 from ledger.models import OPEN, SCENARIOS, Phasing, Target
 from ledger.money import from_minor
+from ledger.progress import NoProgress, Progress
 from ledger.store import (
     PHASING_KEY,
     TARGET_KEY,
@@ -185,41 +186,11 @@ class ImportResult:
 # ---------------------------------------------------------------------------- progress
 
 
-class _Steps:
-    """A Rich progress display of the phases (only when asked and on a terminal)."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.progress: Any = None
-        self.task: Any = None
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            from ledger.cli.common import err_console
-
-            if err_console.is_terminal:
-                self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                         BarColumn(), TimeElapsedColumn(), console=err_console,
-                                         transient=True)
-                self.progress.start()
-                self.task = self.progress.add_task("importing", total=total)
-
-    def step(self, description: str) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, description=description)
-
-    def advance(self) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+def _steps(progress: Progress | None, total: int) -> Progress:
+    """The caller's progress (started with ``total`` steps), or one that shows nothing."""
+    steps: Progress = progress if progress is not None else NoProgress()
+    steps.start(total)
+    return steps
 
 
 # ---------------------------------------------------------------------------- reading
@@ -773,7 +744,7 @@ def import_initiatives(
     dry_run: bool = False,
     user: str | None = None,
     note: str = "",
-    progress: bool = False,
+    progress: Progress | None = None,
     force: bool = False,
 ) -> ImportResult:
     """Import initiative workbooks: all files in one transaction, one submission per file.
@@ -805,7 +776,7 @@ def import_initiatives(
     params = ImportParams.of("initiatives", the_mapping, use_scale, mode)
     info = ledger.programme()
     timings: dict[str, float] = {}
-    steps = _Steps(progress, 3 * len(paths))
+    steps = _steps(progress, 3 * len(paths))
     with _cycle_collector_paused():
         try:
             t0 = time.perf_counter()
@@ -835,7 +806,7 @@ def import_initiatives(
 
 def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
                    params: ImportParams, dry_run: bool, user: str | None, note: str,
-                   steps: _Steps, timings: dict[str, float], force: bool) -> ImportResult:
+                   steps: Progress, timings: dict[str, float], force: bool) -> ImportResult:
     mode, scale = params.mode, params.scale
     t1 = time.perf_counter()
     outcomes: list[FileOutcome] = []
@@ -1051,7 +1022,7 @@ def import_targets(
     dry_run: bool = False,
     user: str | None = None,
     note: str = "",
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import a top-down targets workbook (sheet ``Targets``: Metric, Scope, months) as one
     new target revision: only the months that differ are written; a metric x scope row
@@ -1065,7 +1036,7 @@ def import_targets(
     use_scale = Decimal(scale) if scale is not None else the_mapping.scale
     params = ImportParams.of("targets", the_mapping, use_scale)
     info = ledger.programme()
-    steps = _Steps(progress, 3)
+    steps = _steps(progress, 3)
     timings: dict[str, float] = {}
     try:
         t0 = time.perf_counter()

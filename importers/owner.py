@@ -39,9 +39,7 @@ from ledger.errors import Conflict, LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import AmountError, from_minor, parse_amount, to_minor
 from ledger.months import MonthError, month_range, parse_month
-from ledger.phasing import initiative_phasing, phasing_versions, replace_initiative_phasing
-from ledger.store import current_user, new_submission
-from reports.owner_workbook import (
+from ledger.owner_format import (
     DATA_SHEET,
     FIRST_DATA_ROW,
     FIXED_HEADERS,
@@ -50,6 +48,8 @@ from reports.owner_workbook import (
     STAMP_FORMAT,
     STAMP_SHEET,
 )
+from ledger.phasing import initiative_phasing, phasing_versions, replace_initiative_phasing
+from ledger.store import current_user, new_submission
 
 #: Attribute columns as (header, column in current_initiatives) in sheet order after ID.
 _LOCKED = [("Name", "name"), ("Owner", "owner"), ("Business unit", "business_unit"),

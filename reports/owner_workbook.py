@@ -24,6 +24,16 @@ from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
+from ledger.owner_format import (
+    DATA_SHEET,
+    FIRST_DATA_ROW,
+    FIXED_HEADERS,
+    HEADER_ROW,
+    MAX_CELL,
+    STAMP_COLUMNS,
+    STAMP_FORMAT,
+    STAMP_SHEET,
+)
 from ledger.phasing import (
     attribute_versions,
     check_scenario,
@@ -31,19 +41,6 @@ from ledger.phasing import (
     phasing_versions,
 )
 from ledger.store import current_user, last_submission_id
-
-STAMP_SHEET = "_tledger"
-STAMP_FORMAT = "tledger-owner-workbook/1"
-DATA_SHEET = "Initiatives"
-HEADER_ROW = 4  # 1-based, as in docs/workbook-format.md
-FIRST_DATA_ROW = 5
-FIXED_HEADERS = ["ID", "Name", "Owner", "Business unit", "Lever", "Stage", "Description",
-                 "Metric", "Scenario"]
-#: Columns of the per-initiative table in the stamp sheet.
-STAMP_COLUMNS = ["external_id", "initiative_id", "phasing_version", "attributes_version", "row"]
-#: Largest magnitude a month cell's validation accepts (beyond any real amount, within the
-#: 15 significant digits a spreadsheet keeps exactly).
-MAX_CELL = 10**12
 
 
 @dataclass

@@ -185,7 +185,7 @@ class CliResult:
 @pytest.fixture
 def cli(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Run ``tledger`` in-process against the test's ledger (TLEDGER_DATABASE_URL set)."""
-    from ledger.cli import app
+    from tledger.cli import app
 
     monkeypatch.setenv("TLEDGER_DATABASE_URL", db_url)
     monkeypatch.setenv("TLEDGER_USER", "tester")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ledger.cli import app
+from tledger.cli import app
 
 
 def test_every_command_has_help():

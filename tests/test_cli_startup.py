@@ -1,4 +1,4 @@
-"""`tledger` starts without the heavy libraries: `import ledger.cli`, `--help` of the
+"""`tledger` starts without the heavy libraries: `import tledger.cli`, `--help` of the
 tool and of its groups, and usage errors load no pandas, numpy, SQLAlchemy, Alembic or
 workbook library. Commands import those themselves when they run.
 
@@ -20,15 +20,15 @@ HEAVY = ("pandas", "numpy", "sqlalchemy", "alembic", "xlsxwriter", "openpyxl",
          "python_calamine")
 REPO = Path(__file__).resolve().parent.parent
 
-#: Runs ``tledger ARGV...`` through ``ledger.cli.main`` and prints, as its last line on
+#: Runs ``tledger ARGV...`` through ``tledger.cli.main`` and prints, as its last line on
 #: stdout, the exit code and which heavy modules were loaded by then.
 _RUN = f"""
 import json, sys
-import ledger.cli
+import tledger.cli
 heavy = {HEAVY!r}
 code = 0
 try:
-    ledger.cli.main(sys.argv[1:])
+    tledger.cli.main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
 sys.stdout.flush()
@@ -49,7 +49,7 @@ def _tledger(*argv: str, cwd: Path = REPO) -> tuple[int, list[str], str, str]:
 
 
 def test_import_ledger_cli_loads_no_heavy_library() -> None:
-    probe = (f"import sys, ledger.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = (f"import sys, tledger.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
              )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=True)
@@ -156,7 +156,7 @@ def test_database_error_is_one_line_in_a_fresh_interpreter(tmp_path: Path) -> No
 _OTHER_ERRORS = """
 import sys
 import typer
-from ledger.cli import app, main
+from tledger.cli import app, main
 
 @app.command("boom")
 def boom() -> None:

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.api import Ledger
-from ledger.demo import DEMO_FILES, generate_initiatives, prepare_directory
 from ledger.engine import checks, gap
 from ledger.errors import LedgerError
+from tledger.demo import DEMO_FILES, generate_initiatives, prepare_directory
 
 
 def _totals(db_url: str) -> tuple[object, ...]:
@@ -26,7 +26,7 @@ def _totals(db_url: str) -> tuple[object, ...]:
 
 
 def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ledger.cli import app
+    from tledger.cli import app
 
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("TLEDGER_DATABASE_URL", raising=False)

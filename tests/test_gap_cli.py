@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from test_engine import Book, mon
 
-from ledger.cli.gap import _gap_style
+from tledger.cli.gap import _gap_style
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("TLEDGER_UPDATE_GOLDEN") == "1"
@@ -179,7 +179,7 @@ def test_checks_table_shows_a_run_of_months_as_one_line(programme, cli):
 def test_group_monthly_findings_breaks_runs_at_gaps_and_changes() -> None:
     from datetime import date
 
-    from ledger.cli.gap import group_monthly_findings
+    from tledger.cli.gap import group_monthly_findings
 
     def f(month: str | None, scope: str = "lever", amount: str | None = "1.00",
           severity: str = "warning") -> dict[str, object]:

@@ -222,7 +222,7 @@ def record(figure: str, count: int, **details: Any) -> None:
 
 # ------------------------------------------------------------------ fast child processes
 
-_PRELOAD = ["pandas", "sqlalchemy", "openpyxl", "importers.api", "ledger.cli",
+_PRELOAD = ["pandas", "sqlalchemy", "openpyxl", "importers.api", "tledger.cli",
             "ledger.phasing", "reliability.support"]
 
 
@@ -257,7 +257,7 @@ def _redirect(err_path: str, out_path: str, env: Mapping[str, str]) -> None:
 def _cli_main(args: list[str], env: dict[str, str], err_path: str, out_path: str) -> None:
     """Child: run ``tledger ARGS`` exactly as the console script does, exit with its code."""
     _redirect(err_path, out_path, env)
-    from ledger.cli import main
+    from tledger.cli import main
 
     code = 0
     try:

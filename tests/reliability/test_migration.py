@@ -44,7 +44,7 @@ REPORTS = [
 
 
 def _run(url: str, args: list[str]) -> Any:
-    from ledger.cli import app
+    from tledger.cli import app
 
     result = CliRunner().invoke(app, [*args, "--db", url], catch_exceptions=False,
                                 env={"COLUMNS": "200"})

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import DbOption, console, err_console, open_ledger
+from tledger.cli import app
+from tledger.cli.common import DbOption, console, err_console, open_ledger
 
 report_app = typer.Typer(help="Reports for finance: the Excel gap report.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -133,7 +133,7 @@ def demo_cmd(
 
     Example: tledger demo --dir /tmp/tledger-demo
     """
-    from ledger.demo import run_demo
+    from tledger.demo import run_demo
 
     def say(line: str) -> None:
         console.print(line, highlight=False, soft_wrap=True)

@@ -18,8 +18,8 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ledger.cli.common import current_db, err_console
 from ledger.errors import LedgerError
+from tledger.cli.common import current_db, err_console
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -64,13 +64,13 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on ``app`` when imported.
-from ledger.cli import gap as _gap  # noqa: E402,F401
-from ledger.cli import imports as _imports  # noqa: E402,F401
-from ledger.cli import phasing as _phasing  # noqa: E402,F401
-from ledger.cli import report as _report  # noqa: E402,F401
-from ledger.cli import setup as _setup  # noqa: E402,F401
-from ledger.cli import targets as _targets  # noqa: E402,F401
-from ledger.cli import templates as _templates  # noqa: E402,F401
+from tledger.cli import gap as _gap  # noqa: E402,F401
+from tledger.cli import imports as _imports  # noqa: E402,F401
+from tledger.cli import phasing as _phasing  # noqa: E402,F401
+from tledger.cli import report as _report  # noqa: E402,F401
+from tledger.cli import setup as _setup  # noqa: E402,F401
+from tledger.cli import targets as _targets  # noqa: E402,F401
+from tledger.cli import templates as _templates  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

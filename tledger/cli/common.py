@@ -149,3 +149,43 @@ def table_cell(value: Any, amount: bool = False) -> str:
         return f"{value:,}"
     plain = _plain(value)
     return "" if plain is None else str(plain)
+
+
+class TerminalSteps:
+    """A :class:`ledger.progress.Progress` drawn as a transient Rich bar on stderr.
+
+    Draws only when stderr is a terminal, so scripts and pipes see nothing of it.
+    """
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        if not err_console.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                             TimeElapsedColumn(), console=err_console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("working", total=total)
+
+    def step(self, description: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=description)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

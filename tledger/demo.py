@@ -308,7 +308,7 @@ def prepare_directory(directory: Path) -> None:
             (directory / name).unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MARKER).write_text("Written by `tledger demo`; a re-run recreates the files "
-                                    "listed in ledger/demo.py DEMO_FILES.\n")
+                                    "listed in tledger/demo.py DEMO_FILES.\n")
 
 
 def run_demo(directory: Path, *, say: Callable[[str], None] = print,
@@ -375,8 +375,8 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         say(f"import {MESSY} --mapping {MAPPING}: {result.summary()}")
 
         if show is not None:
-            from ledger.cli.gap import _gap_tables, _summary
             from ledger.engine import checks, gap
+            from tledger.cli.gap import _gap_tables, _summary
 
             rep = gap(ledger, metric="benefit", by="business_unit")
             show(_gap_tables(rep)[-1])

@@ -9,8 +9,11 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import (
+from ledger.errors import LedgerError
+from ledger.money import AmountError, parse_amount
+from ledger.months import MonthError, parse_month
+from tledger.cli import app
+from tledger.cli.common import (
     DbOption,
     FormatOption,
     NoteOption,
@@ -21,10 +24,7 @@ from ledger.cli.common import (
     err_console,
     open_ledger,
 )
-from ledger.cli.setup import stage_app
-from ledger.errors import LedgerError
-from ledger.money import AmountError, parse_amount
-from ledger.months import MonthError, parse_month
+from tledger.cli.setup import stage_app
 
 phasing_app = typer.Typer(help="Initiative phasing: owner workbooks and single edits.",
                           no_args_is_help=True)

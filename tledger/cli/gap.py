@@ -12,8 +12,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ledger.cli import app
-from ledger.cli.common import (
+from tledger.cli import app
+from tledger.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,

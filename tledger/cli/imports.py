@@ -8,19 +8,20 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import (
+from ledger.errors import LedgerError
+from tledger.cli import app
+from tledger.cli.common import (
     DbOption,
     FormatOption,
     NoteOption,
     OutputFormat,
+    TerminalSteps,
     UserOption,
     console,
     emit,
     err_console,
     open_ledger,
 )
-from ledger.errors import LedgerError
 
 import_app = typer.Typer(help="Import workbooks: initiatives with their phasing, or targets.",
                          no_args_is_help=True)
@@ -154,7 +155,7 @@ def import_initiatives_cmd(
     try:
         result = import_initiatives(ledger, files, mapping=mapping, mode=mode,
                                     scale=_scale(scale), dry_run=dry_run, user=user, note=note,
-                                    progress=err_console.is_terminal, force=force)
+                                    progress=TerminalSteps(), force=force)
     except ImportProblems as exc:
         _show_problems(exc.problems, report)
         raise
@@ -189,7 +190,7 @@ def import_targets_cmd(
     try:
         result = import_targets(ledger, file, mapping=mapping, scale=_scale(scale),
                                 dry_run=dry_run, user=user, note=note,
-                                progress=err_console.is_terminal)
+                                progress=TerminalSteps())
     except ImportProblems as exc:
         _show_problems(exc.problems, report)
         raise

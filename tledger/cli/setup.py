@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import (
+from ledger.errors import LedgerError
+from ledger.months import MonthError, parse_month
+from tledger.cli import app
+from tledger.cli.common import (
     DbOption,
     FormatOption,
     NoteOption,
@@ -19,8 +21,6 @@ from ledger.cli.common import (
     emit,
     open_ledger,
 )
-from ledger.errors import LedgerError
-from ledger.months import MonthError, parse_month
 
 
 @app.command("init")

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import (
+from ledger.money import from_minor
+from tledger.cli import app
+from tledger.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,
@@ -18,7 +19,6 @@ from ledger.cli.common import (
     err_console,
     open_ledger,
 )
-from ledger.money import from_minor
 
 if TYPE_CHECKING:
     import pandas as pd

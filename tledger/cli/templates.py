@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import DbOption, console, err_console, open_ledger
 from ledger.errors import LedgerError
+from tledger.cli import app
+from tledger.cli.common import DbOption, console, err_console, open_ledger
 
 template_app = typer.Typer(
     help="Write the canonical workbooks people fill in: initiatives, targets.",
