@@ -5,6 +5,8 @@ The CLI is a thin layer over these methods; notebooks and the report writers use
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -107,6 +109,16 @@ class Ledger:
 
     def reading(self):  # type: ignore[no-untyped-def]
         return reading(self.engine)
+
+    @contextmanager
+    def snapshot(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """``conn`` when the caller already reads inside a transaction (so several reads
+        see one snapshot), else a new read transaction."""
+        if conn is not None:
+            yield conn
+            return
+        with self.reading() as new:
+            yield new
 
     def writing(self):  # type: ignore[no-untyped-def]
         return writing(self.engine)

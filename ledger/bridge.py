@@ -46,18 +46,21 @@ from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
 from ledger.months import fiscal_year_label, fiscal_year_months
 from ledger.phasing import check_scenario
+from ledger.reconcile import (  # noqa: F401  (the step names are part of this module's API)
+    FULL_WEIGHT,
+    NEW,
+    REPHASE_IN,
+    REPHASE_OUT,
+    STAGE,
+    STEPS,
+    VALUE_DOWN,
+    VALUE_UP,
+    WEIGHTED_STEPS,
+    WITHDRAWN,
+    split_movement,
+    weigh,
+)
 from ledger.store import submission_as_of, version_filter
-
-NEW = "new initiatives"
-WITHDRAWN = "withdrawn initiatives"
-VALUE_UP = "value increases"
-VALUE_DOWN = "value decreases"
-REPHASE_IN = "re-phasing in"
-REPHASE_OUT = "re-phasing out"
-STAGE = "stage gate moves"
-STEPS = [NEW, WITHDRAWN, VALUE_UP, VALUE_DOWN, REPHASE_IN, REPHASE_OUT]
-WEIGHTED_STEPS = [*STEPS, STAGE]
-FULL_WEIGHT = 10000
 
 
 @dataclass(frozen=True)
@@ -88,45 +91,6 @@ class BridgeResult:
         kind = "risk-weighted " if self.weighted else ""
         return (f"Bridge of {kind}{self.metric.code} {self.scenario} ({period}): "
                 f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC")
-
-
-def weigh(amount: np.ndarray, weight_bp: np.ndarray) -> np.ndarray:
-    """``amount * weight_bp / 10000`` rounded half away from zero, exactly, in int64.
-
-    The amount is split as ``q * 10000 + r`` with ``r`` carrying the amount's sign, so only
-    ``r * weight`` (below 10^8) is rounded and nothing overflows.
-    """
-    a = amount.astype("int64")
-    w = weight_bp.astype("int64")
-    q = np.sign(a) * (np.abs(a) // FULL_WEIGHT)
-    r = a - q * FULL_WEIGHT
-    rw = r * w
-    return q * w + np.sign(rw) * ((np.abs(rw) + FULL_WEIGHT // 2) // FULL_WEIGHT)
-
-
-def split_movement(
-    p0: np.ndarray, g: np.ndarray, d: np.ndarray, v: np.ndarray, p1: np.ndarray,
-    present0: np.ndarray, present1: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Per initiative, the amount of each step (int64 arrays), as defined in the module
-    docstring. ``p0``/``p1`` are the period totals at start/end (weighted at their own
-    instants), ``g`` the re-weighting, ``d`` the period change and ``v`` the value change
-    (both at end weights). For initiatives active at both instants
-    ``p1 - p0 = g + d``; the returned steps sum to ``p1 * present1 - p0 * present0``."""
-    both = present0 & present1
-    same_sign = np.sign(v) == np.sign(d)
-    value = np.where(both & same_sign, np.sign(v) * np.minimum(np.abs(v), np.abs(d)), 0)
-    rephase = np.where(both, d - value, 0)
-    zero = np.zeros_like(p0)
-    return {
-        NEW: np.where(present1 & ~present0, p1, zero),
-        WITHDRAWN: np.where(present0 & ~present1, -p0, zero),
-        VALUE_UP: np.where(value > 0, value, zero),
-        VALUE_DOWN: np.where(value < 0, value, zero),
-        REPHASE_IN: np.where(rephase > 0, rephase, zero),
-        REPHASE_OUT: np.where(rephase < 0, rephase, zero),
-        STAGE: np.where(both, g, zero),
-    }
 
 
 @dataclass(frozen=True)
@@ -174,12 +138,14 @@ def bridge(
     scenario: str = "plan",
     fiscal_year: int | None = None,
     weighted: bool = False,
+    conn: Connection | None = None,
 ) -> BridgeResult:
     """Explain the movement of the bottom-up total from ``start`` to ``end``.
 
     The totals are the reconciliation's bottom-up: active (not withdrawn) initiatives'
     phasing in the horizon's months (or one fiscal year's), risk-weighted per fact with the
-    weights valid at each instant when ``weighted``.
+    weights valid at each instant when ``weighted``. ``conn`` reads inside a caller's
+    open read transaction (one snapshot with the caller's other reads).
 
     Raises:
         LedgerError: bad scenario, ``end`` before ``start``, fiscal year outside the horizon,
@@ -191,7 +157,7 @@ def bridge(
     if end < start:
         raise LedgerError(f"the bridge ends ({end:%Y-%m-%d %H:%M}) before it starts "
                           f"({start:%Y-%m-%d %H:%M})")
-    with ledger.reading() as conn:
+    with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
         met = ledger.metric(metric, conn)
         s0 = submission_as_of(conn, start)

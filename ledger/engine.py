@@ -50,10 +50,9 @@ sums of weighted facts. Stage gates and weights are those valid at ``as_of``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -70,6 +69,13 @@ from ledger.months import (
     parse_fiscal_year,
 )
 from ledger.months import fiscal_year as fiscal_year_of
+from ledger.reconcile import (
+    HORIZON,
+    PROGRAMME_PART,
+    UNALLOCATED,
+    GapInputs,
+    gap_tables,
+)
 from ledger.store import last_submission_id, read_frame, submission_as_of, version_filter
 
 __all__ = [
@@ -86,12 +92,6 @@ __all__ = [
     "gap",
 ]
 
-#: ``part`` of the unbroken series.
-PROGRAMME_PART = "Programme"
-#: ``part`` of what no part of a breakdown owns.
-UNALLOCATED = "(unallocated)"
-#: ``period`` of the whole-horizon row in ``GapReport.fiscal``.
-HORIZON = "Horizon"
 #: The dimensions ``gap(by=...)`` breaks down by.
 BREAKDOWNS = ("business_unit", "lever", "stage", "owner")
 
@@ -105,8 +105,6 @@ FISCAL_COLUMNS = [
 ]
 CHECK_COLUMNS = ["check", "severity", "metric", "scope", "month", "subject", "detail", "amount"]
 
-#: Coverage ratios are rounded half away from zero to this many decimals.
-COVERAGE_DECIMALS = 4
 # Aggregates beyond this could overflow int64 once summed over months and parts.
 _MAX_MINOR = 2**62 // 1024
 
@@ -204,20 +202,6 @@ def _ints(series: pd.Series) -> pd.Series:
     if values and max(abs(v) for v in values) > _MAX_MINOR:
         raise LedgerError("amounts too large to reconcile exactly (beyond 4.5e15 minor units)")
     return pd.Series(values, index=series.index, dtype="int64")
-
-
-def _decimals(series: pd.Series, decimals: int) -> list[Decimal]:
-    return [from_minor(v, decimals) for v in series.tolist()]
-
-
-def _coverage(bottom_up: pd.Series, target: pd.Series) -> list[Decimal | None]:
-    quantum = Decimal(1).scaleb(-COVERAGE_DECIMALS)
-    # b == 0 is written as a plain 0 so a negative target never yields "-0.0000".
-    return [
-        None if t == 0 else Decimal(0).quantize(quantum) if b == 0
-        else (Decimal(b) / Decimal(t)).quantize(quantum, rounding=ROUND_HALF_UP)
-        for b, t in zip(bottom_up.tolist(), target.tolist(), strict=True)
-    ]
 
 
 def _weighted_sql(amount: str, weight: str) -> str:
@@ -465,99 +449,6 @@ def _part_catalogue(conn: Connection, by: str, as_of_sub: int | None) -> pd.Data
     return read_frame(conn, sql)
 
 
-# --------------------------------------------------------------------------- assembling
-
-
-def _series_frame(
-    parts: Sequence[str],
-    months: Sequence[str],
-    target: pd.DataFrame,
-    bottom_up: pd.DataFrame,
-    weighted: bool,
-) -> pd.DataFrame:
-    """Integer series per part and month: every part x month, zeros where nothing is set.
-
-    ``target`` and ``bottom_up`` have ``part, month, amount`` (+ ``weighted``).
-    """
-    index = pd.MultiIndex.from_product([list(parts), list(months)], names=["part", "month"])
-    t = target.groupby(["part", "month"])["amount"].sum()
-    out = pd.DataFrame(index=index)
-    out["target"] = t.reindex(index, fill_value=0).astype("int64")
-    b_cols = ["amount", *(["weighted"] if weighted else [])]
-    b = bottom_up.groupby(["part", "month"])[b_cols].sum().reindex(index, fill_value=0)
-    b = b.astype("int64")
-    if weighted:
-        out["bottom_up"] = b["weighted"]
-        out["bottom_up_unweighted"] = b["amount"]
-    else:
-        out["bottom_up"] = b["amount"]
-    return out.reset_index()
-
-
-def _monthly(series: pd.DataFrame, decimals: int, fy_start: int, weighted: bool,
-             keep_months: set[str]) -> pd.DataFrame:
-    """The documented monthly frame from integer series (cumulative from the horizon start)."""
-    s = series.copy()
-    s["gap"] = s["target"] - s["bottom_up"]
-    grouped = s.groupby("part", sort=False)
-    s["cumulative_target"] = grouped["target"].cumsum()
-    s["cumulative_bottom_up"] = grouped["bottom_up"].cumsum()
-    s["cumulative_gap"] = s["cumulative_target"] - s["cumulative_bottom_up"]
-    s = s[s["month"].isin(keep_months)].reset_index(drop=True)
-    months = [date.fromisoformat(m) for m in s["month"]]
-    out = pd.DataFrame({
-        "part": s["part"].astype(object),
-        "month": pd.Series(months, index=s.index, dtype=object),
-        "fiscal_year": [fiscal_year_label(fiscal_year_of(m, fy_start)) for m in months],
-    })
-    amount_cols = ["target", "bottom_up", *(["bottom_up_unweighted"] if weighted else []),
-                   "gap", "cumulative_target", "cumulative_bottom_up", "cumulative_gap"]
-    for col in amount_cols:
-        out[col] = pd.Series(_decimals(s[col], decimals), index=s.index, dtype=object)
-    out["coverage"] = pd.Series(_coverage(s["bottom_up"], s["target"]), index=s.index,
-                                dtype=object)
-    return out
-
-
-def _fiscal(series: pd.DataFrame, decimals: int, fy_start: int, weighted: bool,
-            keep_fy: int | None) -> pd.DataFrame:
-    """Per part: one row per fiscal year (or just ``keep_fy``) and a whole-horizon row."""
-    s = series.copy()
-    s["period"] = [fiscal_year_label(fiscal_year_of(date.fromisoformat(m), fy_start))
-                   for m in s["month"]]
-    amounts = ["target", "bottom_up", *(["bottom_up_unweighted"] if weighted else [])]
-    frames = []
-    for period_col in ("period", None):
-        keys = ["part", "period"] if period_col else ["part"]
-        g = s.groupby(keys, sort=False)
-        sums = g[amounts].sum()
-        last = g[["target", "bottom_up"]].last()  # rows are in month order within a part
-        sums["exit_run_rate"] = last["bottom_up"] * 12
-        sums["target_exit_run_rate"] = last["target"] * 12
-        sums = sums.reset_index()
-        if period_col is None:
-            sums["period"] = HORIZON
-        elif keep_fy is not None:
-            sums = sums[sums["period"] == fiscal_year_label(keep_fy)]
-        frames.append(sums)
-    # One block per part: its fiscal years in order, then its Horizon row.
-    both = pd.concat(frames, ignore_index=True)
-    order = {p: i for i, p in enumerate(dict.fromkeys(s["part"]))}
-    both["_p"] = both["part"].map(order)
-    both["_h"] = (both["period"] == HORIZON).astype(int)
-    both = both.sort_values(["_p", "_h"], kind="stable").reset_index(drop=True)
-    both["gap"] = both["target"] - both["bottom_up"]
-    out = pd.DataFrame({"part": both["part"].astype(object),
-                        "period": both["period"].astype(object)})
-    for col in ["target", "bottom_up", *(["bottom_up_unweighted"] if weighted else []), "gap"]:
-        out[col] = pd.Series(_decimals(both[col], decimals), index=both.index, dtype=object)
-    out["coverage"] = pd.Series(_coverage(both["bottom_up"], both["target"]), index=both.index,
-                                dtype=object)
-    for col in ("exit_run_rate", "target_exit_run_rate"):
-        out[col] = pd.Series(_decimals(both[col], decimals), index=both.index, dtype=object)
-    return out
-
-
 # --------------------------------------------------------------------------- gap
 
 
@@ -571,6 +462,7 @@ def gap(
     weighted: bool = False,
     fiscal_year: int | str | None = None,
     compare: str | None = None,
+    conn: Connection | None = None,
 ) -> GapReport:
     """Reconcile the bottom-up to the top-down, month by month.
 
@@ -589,6 +481,8 @@ def gap(
             whole horizon).
         compare: another scenario whose bottom-up takes the target's place (see the module
             docstring), e.g. ``scenario="forecast", compare="plan"``.
+        conn: read inside this open read transaction (so a caller's other reads see the
+            same snapshot); None opens one.
 
     Returns:
         A :class:`GapReport` whose totals are exact sums of the facts valid at ``as_of``.
@@ -608,7 +502,7 @@ def gap(
     fy = _fiscal_year_arg(fiscal_year)
     instant = as_of_instant(as_of)
 
-    with ledger.reading() as conn:
+    with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
         met = ledger.metric(metric, conn)
         newest = last_submission_id(conn)
@@ -637,72 +531,16 @@ def gap(
     months = [m.isoformat() for m in horizon]
     keep = set(months) if fy is None else {m.isoformat() for m in horizon
                                            if fiscal_year_of(m, prog.fy_start_month) == fy}
-    month_set = set(months)
-
-    # Programme series: the sum of every part, so parts + unallocated = programme exactly.
-    prog_bu = bottom_up.assign(part=PROGRAMME_PART)
-    if versus is not None:
-        prog_t = versus.assign(part=PROGRAMME_PART)
-        prog_t = prog_t.assign(amount=prog_t["weighted"]) if weighted else prog_t
-    else:
-        assert targets is not None
-        t = targets[(targets["scope_kind"] == "programme") & targets["month"].isin(month_set)]
-        prog_t = t.assign(part=PROGRAMME_PART)
-    prog_series = _series_frame([PROGRAMME_PART], months, prog_t, prog_bu, weighted)
-
-    if by is None:
-        series = prog_series
-    else:
-        assert catalogue is not None
-        key_to_part = dict(zip(catalogue["part_key"].tolist(), catalogue["part"].astype(str),
-                               strict=True))
-        parts = list(catalogue["part"].astype(str))
-
-        def label(frame: pd.DataFrame) -> pd.DataFrame:
-            keys = frame["part_key"].tolist()
-            return frame.assign(part=[
-                UNALLOCATED if k is None or (isinstance(k, float) and pd.isna(k))
-                else key_to_part.get(k if by == "owner" else int(k), UNALLOCATED)
-                for k in keys
-            ])
-
-        part_bu = label(bottom_up)
-        if versus is not None:
-            part_t = label(versus)
-            part_t = part_t.assign(amount=part_t["weighted"]) if weighted else part_t
-        else:
-            assert targets is not None
-            scope_kind = by if by in ("business_unit", "lever") else None
-            t = targets[targets["month"].isin(month_set)]
-            cascaded = t[t["scope_kind"] == scope_kind] if scope_kind else t.iloc[0:0]
-            # Target scopes the catalogue lacks still count as parts, so nothing is lost.
-            extra = [c for c in dict.fromkeys(cascaded["scope_code"]) if c not in parts]
-            parts += extra
-            cascaded = cascaded.assign(part=cascaded["scope_code"])
-            programme_t = prog_t[["part", "month", "amount"]]
-            # Unallocated target: the programme target less what the parts were given.
-            rest = pd.concat([
-                programme_t.assign(part=UNALLOCATED),
-                cascaded.assign(part=UNALLOCATED, amount=-cascaded["amount"]),
-            ])
-            part_t = pd.concat([cascaded[["part", "month", "amount"]],
-                                rest[["part", "month", "amount"]]])
-        series = _series_frame([*parts, UNALLOCATED], months, part_t, part_bu, weighted)
-
-    decimals, fy_start = met.decimals, prog.fy_start_month
-    monthly = _monthly(series, decimals, fy_start, weighted, keep)
-    fiscal = _fiscal(series, decimals, fy_start, weighted, fy)
-    if by is None:
-        programme_monthly, programme_fiscal = monthly, fiscal
-    else:
-        programme_monthly = _monthly(prog_series, decimals, fy_start, weighted, keep)
-        programme_fiscal = _fiscal(prog_series, decimals, fy_start, weighted, fy)
+    tables = gap_tables(GapInputs(
+        months=months, keep=keep, fiscal_year=fy, fy_start_month=prog.fy_start_month,
+        decimals=met.decimals, weighted=weighted, bottom_up=bottom_up, targets=targets,
+        versus=versus, by=by, catalogue=catalogue))
     return GapReport(
         programme=prog, metric=met, scenario=scenario, compare=compare, by=by,
         weighted=weighted, fiscal_year=fy, as_of=instant,
         as_of_submission=newest if as_of_sub is None else as_of_sub,
-        last_submission_id=newest, monthly=monthly, fiscal=fiscal,
-        programme_monthly=programme_monthly, programme_fiscal=programme_fiscal,
+        last_submission_id=newest, monthly=tables.monthly, fiscal=tables.fiscal,
+        programme_monthly=tables.programme_monthly, programme_fiscal=tables.programme_fiscal,
     )
 
 
@@ -772,6 +610,7 @@ def checks(
     *,
     as_of: datetime | date | str | None = None,
     metric: str | None = None,
+    conn: Connection | None = None,
 ) -> pd.DataFrame:
     """Run the checks the transformation office acts on, as of an instant.
 
@@ -787,7 +626,7 @@ def checks(
       actuals.
 
     Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
-    the metric-specific checks to one metric.
+    the metric-specific checks to one metric; ``conn`` reads inside a caller's snapshot.
 
     Returns:
         One row per finding (columns :data:`CHECK_COLUMNS`), errors first; empty when all
@@ -795,7 +634,7 @@ def checks(
     """
     instant = as_of_instant(as_of)
     found: list[dict[str, Any]] = []
-    with ledger.reading() as conn:
+    with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
         all_metrics = ledger.metrics(conn)
         selected = [ledger.metric(metric, conn)] if metric is not None else all_metrics

@@ -48,6 +48,7 @@ from xlsxwriter.worksheet import Worksheet
 from ledger.errors import LedgerError
 from ledger.money import to_minor
 from ledger.months import fiscal_year, fiscal_year_label
+from ledger.reconcile import weigh
 from reports.safe import safe_text
 from reports.sheetxml import inject_rows, inline_text
 
@@ -227,7 +228,7 @@ def build_detail(
         if weighted:
             # An initiative whose stage gate has no weight counts at 0, as in the engine.
             w = rows["weight_bp"].fillna(0).to_numpy(dtype=np.int64)[r]
-            values = _weight(values, w)
+            values = weigh(values, w)
         np.add.at(amounts, (r, c), values)
         present[r, c] = True
 
@@ -248,13 +249,6 @@ def build_detail(
     decimals = rows["metric_id"].map(lambda i: by_id[i].decimals).to_numpy(dtype=np.int64) \
         if n else np.zeros(0, dtype=np.int64)
     return DetailTable(attrs, list(months), amounts, present, decimals)
-
-
-def _weight(values: np.ndarray, weight_bp: np.ndarray) -> np.ndarray:
-    """``values * weight_bp / 10000`` rounded half away from zero, in exact integers."""
-    product = np.abs(values) * weight_bp
-    rounded = (product + 5000) // 10000
-    return np.where(values < 0, -rounded, rounded).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- layout

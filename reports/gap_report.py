@@ -19,16 +19,12 @@ from sqlalchemy import Connection
 import ledger as ledger_pkg
 from ledger.api import Ledger
 from ledger.engine import as_of_instant, checks, gap
-from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
 from ledger.store import version_filter
 from reports.excel import BREAKDOWNS, Breakdown, ReportInput, build_detail
 
 __all__ = ["load_report"]
-
-_ATTEMPTS = 3
-
 
 def load_report(
     ledger: Ledger,
@@ -42,40 +38,32 @@ def load_report(
 ) -> ReportInput:
     """Read everything the report shows, as the ledger stood at one submission.
 
-    The summary, each breakdown and the Initiatives detail are read at the same submission:
-    if a writer commits between the reads of a current-state report, they are read again.
+    The summary, each breakdown, the Initiatives detail, the checks and the bridge are read
+    in one read transaction, so they show the ledger at one submission.
 
     Raises:
-        LedgerError: unknown metric or scenario, bad as-of, or a ledger that kept changing.
+        LedgerError: unknown metric or scenario, or a bad as-of.
     """
     instant = as_of_instant(as_of)
-    for _ in range(_ATTEMPTS):
+    # One read transaction: the summary, breakdowns, detail, checks and bridge all see the
+    # same snapshot, whatever a writer commits meanwhile.
+    with ledger.reading() as conn:
         summary = gap(ledger, metric=metric, scenario=scenario, as_of=instant,
-                      weighted=weighted)
+                      weighted=weighted, conn=conn)
         sub = summary.as_of_submission
-        # Pin the later reads to the summary's submission even for a current-state report.
         reports = {by: gap(ledger, metric=metric, scenario=scenario, by=by, as_of=instant,
-                           weighted=weighted) for by, _s, _c, _h in BREAKDOWNS}
-        if any(r.as_of_submission != sub for r in reports.values()):
-            continue
-        with ledger.reading() as conn:
-            metrics = ledger.metrics(conn)
-            initiatives = current_initiatives(conn, as_of=sub)
-            phasing = _phasing(conn, scenario, sub, [m.id for m in metrics])
-            names = {
-                "business_unit": _names(ledger.business_units(conn)),
-                "lever": _names(ledger.levers(conn)),
-                "stage": _names(ledger.stage_gates(conn, as_of=sub)),
-            }
-        if instant is None and summary.last_submission_id != sub:
-            continue  # pragma: no cover - a race with a writer
-        break
-    else:  # pragma: no cover - a ledger written to continuously
-        raise LedgerError("the ledger kept changing while the report was read: try again, "
-                          "or pass --as-of")
-    findings = checks(ledger, as_of=instant)
-    bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
-                                     scenario, weighted)
+                           weighted=weighted, conn=conn) for by, _s, _c, _h in BREAKDOWNS}
+        metrics = ledger.metrics(conn)
+        initiatives = current_initiatives(conn, as_of=sub)
+        phasing = _phasing(conn, scenario, sub, [m.id for m in metrics])
+        names = {
+            "business_unit": _names(ledger.business_units(conn)),
+            "lever": _names(ledger.levers(conn)),
+            "stage": _names(ledger.stage_gates(conn, as_of=sub)),
+        }
+        findings = checks(ledger, as_of=instant, conn=conn)
+        bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
+                                         scenario, weighted, conn)
     used = sorted(set(phasing["metric_id"].tolist()) | {summary.metric.id})
     detail_metrics = [m for m in metrics if m.id in used]
     detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
@@ -163,17 +151,16 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def _bridge(ledger: Ledger, bridge_from: Any, instant: datetime | None, metric: str,
-            scenario: str, weighted: bool) -> tuple[Any | None, datetime | None]:
+            scenario: str, weighted: bool, conn: Connection
+            ) -> tuple[Any | None, datetime | None]:
     """The bridge from ``bridge_from`` to the report's instant, when asked for."""
     if bridge_from is None:
         return None, None
+    from ledger import bridge as bridge_mod
+
     start = as_of_instant(bridge_from)
-    try:
-        from ledger import bridge as bridge_mod
-    except ImportError as exc:  # pragma: no cover - the bridge ships with tledger
-        raise LedgerError("--bridge-from needs ledger.bridge, which this tledger lacks") from exc
     assert start is not None
     end = instant if instant is not None else datetime.now(UTC)
     result = bridge_mod.bridge(ledger, start=start, end=end, metric=metric,
-                               scenario=scenario, weighted=weighted)
+                               scenario=scenario, weighted=weighted, conn=conn)
     return result, start
