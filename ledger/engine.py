@@ -51,7 +51,7 @@ sums of weighted facts. Stage gates and weights are those valid at ``as_of``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
+from ledger.asof import as_instant, parse_as_of, submission_at
 from ledger.errors import LedgerError
 from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
@@ -76,7 +77,7 @@ from ledger.reconcile import (
     GapInputs,
     gap_tables,
 )
-from ledger.store import last_submission_id, read_frame, submission_as_of, version_filter
+from ledger.store import last_submission_id, read_frame, version_filter
 
 __all__ = [
     "BREAKDOWNS",
@@ -155,32 +156,12 @@ class GapReport:
 
 
 def as_of_instant(value: datetime | date | str | None) -> datetime | None:
-    """Normalise an as-of value to an aware UTC instant.
-
-    A :class:`date` (or an ISO date string) means the end of that day in UTC: everything
-    committed on that day is included. A naive datetime is taken as UTC.
+    """Normalise an as-of instant to an aware UTC datetime (see :mod:`ledger.asof`).
 
     Raises:
         LedgerError: text that is neither an ISO date nor an ISO datetime.
     """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                value = date.fromisoformat(text)
-            else:
-                value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise LedgerError(
-                f"as-of {text!r}: expected an ISO date (2026-10-31) or datetime "
-                "(2026-10-31T17:00:00+10:00)"
-            ) from exc
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    end_of_day = datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
-    return end_of_day - timedelta(microseconds=1)
+    return as_instant(value)
 
 
 def _fiscal_year_arg(value: int | str | None) -> int | None:
@@ -458,7 +439,7 @@ def gap(
     metric: str | None = None,
     scenario: str = "plan",
     by: str | None = None,
-    as_of: datetime | date | str | None = None,
+    as_of: datetime | date | int | str | None = None,
     weighted: bool = False,
     fiscal_year: int | str | None = None,
     compare: str | None = None,
@@ -472,8 +453,8 @@ def gap(
         scenario: ``plan``, ``forecast`` or ``actual``: whose phasing is the bottom-up.
         by: None, or ``business_unit``, ``lever``, ``stage`` or ``owner``: one row set per
             part plus ``"(unallocated)"``; parts and unallocated add up to the programme.
-        as_of: report the ledger as it stood at this instant (see :func:`as_of_instant`);
-            None for the current state.
+        as_of: report the ledger as it stood at this instant or right after this
+            submission id (see :mod:`ledger.asof`); None for the current state.
         weighted: risk-weight each fact by its initiative's stage gate weight (both valid at
             ``as_of``); ``bottom_up_unweighted`` is reported beside.
         fiscal_year: e.g. 2027 or ``"FY27"``: restrict the monthly rows and the fiscal rows
@@ -500,13 +481,14 @@ def gap(
     if by is not None and by not in BREAKDOWNS:
         raise LedgerError(f"breakdown {by!r}: expected one of {', '.join(BREAKDOWNS)}")
     fy = _fiscal_year_arg(fiscal_year)
-    instant = as_of_instant(as_of)
+    point = parse_as_of(as_of)
 
     with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
         met = ledger.metric(metric, conn)
         newest = last_submission_id(conn)
-        as_of_sub = submission_as_of(conn, instant) if instant is not None else None
+        as_of_sub, instant = (submission_at(conn, point) if point is not None
+                              else (None, None))
         horizon = prog.months
         first, last = horizon[0], horizon[-1]
         if fy is not None:
@@ -608,7 +590,7 @@ def _cascade_findings(targets: pd.DataFrame, metrics: dict[int, MetricInfo]
 def checks(
     ledger: Ledger,
     *,
-    as_of: datetime | date | str | None = None,
+    as_of: datetime | date | int | str | None = None,
     metric: str | None = None,
     conn: Connection | None = None,
 ) -> pd.DataFrame:
@@ -632,7 +614,7 @@ def checks(
         One row per finding (columns :data:`CHECK_COLUMNS`), errors first; empty when all
         is well. ``amount`` is a Decimal in the metric's decimals, or None.
     """
-    instant = as_of_instant(as_of)
+    point = parse_as_of(as_of)
     found: list[dict[str, Any]] = []
     with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
@@ -640,7 +622,7 @@ def checks(
         selected = [ledger.metric(metric, conn)] if metric is not None else all_metrics
         metrics = {m.id: m for m in all_metrics}
         ids = ", ".join(str(m.id) for m in selected) or "NULL"
-        as_of_sub = submission_as_of(conn, instant) if instant is not None else None
+        as_of_sub = submission_at(conn, point)[0] if point is not None else None
         p_where, vf_params = version_filter(as_of_sub, "p")
         v_where, _ = version_filter(as_of_sub, "v")
         t_where, _ = version_filter(as_of_sub, "t")

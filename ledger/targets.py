@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
+from ledger.asof import parse_as_of, submission_at
 from ledger.errors import LedgerError, NotFound
 from ledger.models import OPEN
 from ledger.money import AmountError, from_minor, parse_amount, split_exact
@@ -644,35 +645,10 @@ def target_revisions(ledger: Ledger, *, metric: str, scope: str | TargetScope | 
 
 
 def resolve_as_of(conn: Connection, text: str | None) -> int | None:
-    """An ``--as-of`` value as a submission id: None (now), a submission id (``42``), or an
-    ISO date or date-time in UTC (``2026-11-01``, ``2026-11-01T09:30``); a date alone means
-    the end of that day.
+    """An ``--as-of`` value as a submission id (None: now); the forms of :mod:`ledger.asof`.
 
     Raises:
-        LedgerError: not a submission id, date or date-time.
+        LedgerError: not a submission id, date or date-time, or an unknown submission.
     """
-    from datetime import UTC, timedelta
-
-    from ledger.store import submission_as_of
-
-    if text is None or not text.strip():
-        return None
-    raw = text.strip()
-    if raw.isdigit():
-        return int(raw)
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            instant = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-            instant -= timedelta(microseconds=1)
-        else:
-            instant = datetime.fromisoformat(raw)
-            if instant.tzinfo is None:
-                instant = instant.replace(tzinfo=UTC)
-    except ValueError:
-        raise LedgerError(
-            f"--as-of {raw!r}: expected a submission id (42), a date (2026-11-01) or a "
-            "date-time (2026-11-01T09:30, UTC)"
-        ) from None
-    return submission_as_of(conn, instant)
-
+    point = parse_as_of(text)
+    return None if point is None else submission_at(conn, point)[0]

@@ -417,7 +417,7 @@ def test_forecast_versus_plan_puts_the_plan_in_the_target_columns(programme):
     ({"by": "region"}, "breakdown 'region'"),
     ({"compare": "budget"}, "compare 'budget'"),
     ({"fiscal_year": "next year"}, "expected a fiscal year"),
-    ({"as_of": "yesterday"}, "expected an ISO date"),
+    ({"as_of": "yesterday"}, "expected a submission id \\(42\\), an ISO date"),
 ])
 def test_bad_arguments_are_clear_errors(programme, kwargs, message):
     with pytest.raises(LedgerError, match=message):

@@ -143,6 +143,20 @@ def test_as_of_on_the_command_line_reproduces_an_earlier_report(programme, cli):
     assert "as of" in again.stderr
 
 
+def test_as_of_a_submission_id_is_the_ledger_right_after_it(programme, cli):
+    book = fixed_ledger(programme)
+    then = cli("gap", "--by", "owner", "--format", "csv").stdout
+    submission = programme.submissions()["id"].max()
+    book.phasing({"GR-0002": {mon(5): "1.00"}})
+    again = cli("gap", "--by", "owner", "--as-of", str(submission), "--format", "csv")
+    assert again.exit_code == 0, again.output
+    assert again.stdout == then
+    assert f"submission {submission}" in again.stderr
+    missing = cli("gap", "--as-of", "999999")
+    assert missing.exit_code != 0
+    assert "no such submission" in missing.output
+
+
 def test_checks_exit_1_on_errors_and_0_on_warnings_only(programme, cli):
     book = Book(programme)
     book.initiatives([{"ext": "A", "stage": "L5"}])

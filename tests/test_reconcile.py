@@ -174,3 +174,22 @@ def test_any_breakdown_adds_up_to_the_programme(facts: list[tuple[str, object, i
             parts = frame_parts.groupby(frame_parts[key].astype(str))[col].sum()
             whole = frame_whole.set_index(frame_whole[key].astype(str))[col]
             assert (parts.reindex(whole.index) == whole).all()
+
+
+def test_as_of_forms_are_one_rule() -> None:
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from ledger.asof import parse_as_of
+    from ledger.errors import LedgerError
+
+    assert parse_as_of(None) is None
+    assert parse_as_of(" ") is None
+    assert parse_as_of("42") == 42
+    assert parse_as_of(7) == 7
+    assert parse_as_of("2026-10-31") == datetime(2026, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert parse_as_of("2026-10-31T17:00:00+10:00") == datetime(2026, 10, 31, 7, tzinfo=UTC)
+    assert parse_as_of("2026-10-31T17:00") == datetime(2026, 10, 31, 17, tzinfo=UTC)
+    with pytest.raises(LedgerError, match="submission id"):
+        parse_as_of("yesterday")

@@ -46,8 +46,8 @@ class View(StrEnum):
 MetricOption = Annotated[str | None, typer.Option(
     "--metric", "-m", help="Metric code (default: the first metric, usually benefit).")]
 AsOfOption = Annotated[str | None, typer.Option(
-    "--as-of", help="Report the ledger as it stood then: an ISO date (end of that day, UTC) "
-    "or datetime, e.g. 2026-10-31 or 2026-10-31T17:00:00+10:00.")]
+    "--as-of", help="Report the ledger as it stood then: a submission id, an ISO date (end of "
+    "that day, UTC) or datetime, e.g. 42, 2026-10-31 or 2026-10-31T17:00:00+10:00.")]
 
 
 def _amount(value: Decimal) -> str:
