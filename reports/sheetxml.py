@@ -5,8 +5,9 @@ million amounts spends most of its time there. For such a sheet the workbook is 
 XlsxWriter without the data rows (everything else: styles, headers, widths, validations,
 filters, panes, other sheets), then :func:`inject_rows` copies it, streaming the rows,
 generated in bulk by the caller, into the sheet's ``<sheetData>``. The rows use the style
-indices XlsxWriter registered (``Format._get_xf_index()`` called before the workbook is
-closed), so the result is the file XlsxWriter would have written, a few times faster.
+indices XlsxWriter registered (:func:`reports.xlsxwriter_internals.style_index`, called
+before the workbook is closed), so the result is the file XlsxWriter would have written, a
+few times faster.
 
 Text is written as inline strings (``t="inlineStr"``): a string cell, so ledger text such
 as ``=HYPERLINK(...)`` stays text, never a formula.

@@ -47,6 +47,7 @@ from ledger.months import month_iso
 from ledger.store import PhasingArrays, current_phasing_arrays, current_targets
 from reports.safe import write_text
 from reports.sheetxml import inject_rows, inline_text
+from reports.xlsxwriter_internals import style_index
 
 __all__ = [
     "FIRST_DATA_ROW",
@@ -604,12 +605,12 @@ def _initiative_rows(lines: pd.DataFrame, ctx: TemplateContext, fmt: _Formats,
     """
     decimals_of = {m.code: m.decimals for m in ctx.metrics}
     default_decimals = ctx.metrics[0].decimals
-    text_style = fmt.text._get_xf_index()
+    text_style = style_index(fmt.text)
     amount_style: dict[int, int] = {}
     total_style: dict[int, int] = {}
     for d in {*decimals_of.values(), default_decimals}:
-        amount_style[d] = fmt.amount(d)._get_xf_index()
-        total_style[d] = fmt.total(d)._get_xf_index()
+        amount_style[d] = style_index(fmt.amount(d))
+        total_style[d] = style_index(fmt.total(d))
     return _initiative_row_chunks(lines, ctx, first_month_col, progress, chunk, decimals_of,
                                   default_decimals, text_style, amount_style, total_style)
 
