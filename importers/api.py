@@ -73,6 +73,7 @@ from ledger.store import (
     new_submission,
     write_fact_changes,
 )
+from ledger.vocabulary import SCOPE_FORMS, parse_scope
 
 
 def _v(series: pd.Series, pos: int) -> Any:
@@ -936,11 +937,6 @@ def _import_owner(ledger: Ledger, path: Path, *, force: bool, dry_run: bool,
 # ---------------------------------------------------------------------------- targets
 
 
-_SCOPE_PREFIX = {"unit": "business_unit", "bu": "business_unit",
-                 "business_unit": "business_unit", "business unit": "business_unit",
-                 "lever": "lever"}
-
-
 def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: ProblemLog,
                      scale: Decimal) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(facts, scopes, rows read) of a targets sheet: metric x scope rows, month columns."""
@@ -963,17 +959,20 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
         [mapping.defaults.get("scope")] * len(rows), dtype=object)
     for pos, raw in enumerate(scope_raw):
         where = cell_ref(int(_v(rows["row"], pos)), cols["scope"]) if "scope" in cols else ""
-        if raw is None or str(raw).strip().casefold() in ("programme", "program", "total"):
+        try:
+            scope = parse_scope(None if raw is None else str(raw))
+        except LedgerError:
+            log.bad_value(sheet, where, raw, SCOPE_FORMS)
+            kinds.append(None)
+            codes.append(None)
+            continue
+        if scope.kind == "programme":
             kinds.append("programme")
             codes.append("")
             continue
-        prefix, _, code = str(raw).partition(":")
-        kind = _SCOPE_PREFIX.get(prefix.strip().casefold())
-        code = code.strip()
-        known = ref.units if kind == "business_unit" else ref.levers if kind else {}
-        if kind is None or not code:
-            log.bad_value(sheet, where, raw, "programme, unit:CODE or lever:CODE")
-        elif code not in known:
+        kind, code = scope.kind, scope.code
+        known = ref.units if kind == "business_unit" else ref.levers
+        if code not in known:
             folded = {k.casefold(): k for k in known}
             if code.casefold() in folded:
                 code = folded[code.casefold()]

@@ -7,7 +7,6 @@ file with errors is never written.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from importers.problems import ProblemLog
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
+from ledger.vocabulary import did_you_mean
 
 
 def _v(series: pd.Series, pos: int) -> Any:
@@ -85,12 +85,7 @@ class Prepared:
 
 
 def _suggest(value: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.5)
-    if not close:
-        close = difflib.get_close_matches(value.upper(), [k.upper() for k in known], n=1,
-                                          cutoff=0.5)
-        close = [k for k in known if k.upper() == close[0]] if close else []
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(value, known)
 
 
 def _resolve(values: pd.Series, known: dict[str, int]) -> tuple[pd.Series, pd.Series]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +18,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ledger.db import make_engine, reading, require_ready, resolve_url, translate_db_error, writing
 from ledger.errors import LedgerError, NotFound
-from ledger.models import OPEN, SCENARIOS
+from ledger.models import OPEN
 from ledger.months import first_of_month, month_range
 from ledger.store import current_user, new_submission, read_frame
+from ledger.vocabulary import check_scenario, stored_utc  # noqa: F401  (check_scenario: API)
 
 #: Stage gates every programme starts with: code, name, default risk weight.
 DEFAULT_STAGE_GATES: list[tuple[str, str, Decimal]] = [
@@ -55,12 +56,6 @@ class MetricInfo:
     unit: str
     kind: str
     decimals: int
-
-
-def _as_utc(value: Any) -> datetime:
-    """A submission time read back from either backend, as an aware UTC datetime."""
-    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _as_date(value: Any) -> date:
@@ -370,7 +365,7 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         frame = read_frame(conn, sql)
         frame["created_at"] = pd.Series(
-            [_as_utc(v) for v in frame["created_at"]], index=frame.index, dtype=object
+            [stored_utc(v) for v in frame["created_at"]], index=frame.index, dtype=object
         )
         return frame
 
@@ -380,9 +375,3 @@ def _check_code(code: str, what: str) -> str:
     if not code or len(code) > 40 or any(c.isspace() for c in code):
         raise LedgerError(f"{what} code {code!r}: expected 1 to 40 characters without spaces")
     return code
-
-
-def check_scenario(scenario: str) -> str:
-    if scenario not in SCENARIOS:
-        raise LedgerError(f"scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
-    return scenario

@@ -78,6 +78,7 @@ from ledger.reconcile import (
     gap_tables,
 )
 from ledger.store import last_submission_id, read_frame, version_filter
+from ledger.vocabulary import check_scenario
 
 __all__ = [
     "BREAKDOWNS",
@@ -471,11 +472,9 @@ def gap(
     Raises:
         LedgerError: unknown metric, scenario, breakdown or fiscal year outside the horizon.
     """
-    if scenario not in SCENARIOS:
-        raise LedgerError(f"scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
+    check_scenario(scenario)
     if compare is not None:
-        if compare not in SCENARIOS:
-            raise LedgerError(f"compare {compare!r}: expected one of {', '.join(SCENARIOS)}")
+        check_scenario(compare, "compare")
         if compare == scenario:
             raise LedgerError(f"compare {compare!r}: choose a scenario other than {scenario!r}")
     if by is not None and by not in BREAKDOWNS:

@@ -8,7 +8,6 @@ value); likewise for the initiative's attributes. Nothing else needs to be recor
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -19,6 +18,7 @@ from ledger.models import OPEN
 from ledger.money import from_minor
 from ledger.phasing import find_initiative
 from ledger.store import read_frame
+from ledger.vocabulary import stored_utc
 
 HISTORY_COLUMNS = ["submission", "when", "who", "kind", "source", "note", "what", "old", "new",
                    "forced"]
@@ -28,12 +28,6 @@ _ATTRIBUTE_LABEL = {
     "business_unit_id": "business unit", "lever_id": "lever", "description": "description",
     "status": "status",
 }
-
-
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def _value(value: Any) -> str | None:
@@ -136,7 +130,7 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
     info = subs.loc[changes["submission"]]
     out = pd.DataFrame({
         "submission": changes["submission"].to_numpy(),
-        "when": [_as_utc(v) for v in info["created_at"]],
+        "when": [stored_utc(v) for v in info["created_at"]],
         "who": info["user"].to_numpy(),
         "kind": info["kind"].to_numpy(),
         "source": [

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, text
 from ledger.api import Ledger, MetricInfo
 from ledger.errors import LedgerError, NotFound
 from ledger.initiatives import ATTRIBUTES, current_initiatives, write_initiatives
-from ledger.models import OPEN, SCENARIOS, Phasing
+from ledger.models import OPEN, Phasing
 from ledger.money import from_minor, to_minor
 from ledger.months import first_of_month
 from ledger.store import (
@@ -39,6 +39,7 @@ from ledger.store import (
     version_filter,
     write_fact_changes,
 )
+from ledger.vocabulary import check_scenario
 
 #: Largest single amount an edit may set, in minor units (as for an imported cell).
 MAX_EDIT_MINOR = 10**15
@@ -194,12 +195,6 @@ class PhasingEdit:
     old: Decimal | None
     new: Decimal | None
     submission_id: int | None
-
-
-def check_scenario(scenario: str) -> str:
-    if scenario not in SCENARIOS:
-        raise LedgerError(f"scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
-    return scenario
 
 
 def set_phasing(

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Table, text
 from ledger.faults import pause_point
 from ledger.models import OPEN, SCENARIOS, Phasing, Target
 from ledger.months import month_number
+from ledger.vocabulary import stored_utc
 
 PHASING_KEY = ["initiative_id", "metric_id", "scenario", "month"]
 #: Above this many initiatives, current_phasing_arrays reads the metric/scenario's facts
@@ -79,8 +80,7 @@ def new_submission(
     now = utcnow()
     last = conn.execute(text("SELECT MAX(created_at) FROM submission")).scalar()
     if last is not None:
-        last_dt = last if isinstance(last, datetime) else datetime.fromisoformat(str(last))
-        last_dt = last_dt.replace(tzinfo=UTC)
+        last_dt = stored_utc(last)
         if last_dt > now:
             now = last_dt
     naive = now.astimezone(UTC).replace(tzinfo=None)

@@ -27,7 +27,6 @@ Decisions (stated in ``tledger target set --help`` too):
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,6 +57,12 @@ from ledger.store import (
     read_frame,
     write_targets,
 )
+from ledger.vocabulary import (
+    PROGRAMME,
+    TargetScope,
+    closest,
+    parse_scope,
+)
 
 if TYPE_CHECKING:
     from ledger.api import Ledger, MetricInfo, ProgrammeInfo
@@ -84,75 +89,6 @@ __all__ = [
 
 #: The phasing profiles ``tledger target set --profile`` knows.
 PROFILES = ("even", "ramp", "weights:W1,W2,...")
-
-_SCOPE_KIND_ALIASES = {
-    "programme": "programme",
-    "program": "programme",
-    "unit": "business_unit",
-    "bu": "business_unit",
-    "business_unit": "business_unit",
-    "business-unit": "business_unit",
-    "lever": "lever",
-}
-_SCOPE_PREFIX = {"programme": "", "business_unit": "unit", "lever": "lever"}
-
-
-# --------------------------------------------------------------------------- pure: scope
-
-
-@dataclass(frozen=True, order=True)
-class TargetScope:
-    """What a target covers: the whole programme, one business unit or one lever."""
-
-    kind: str = "programme"
-    """``programme``, ``business_unit`` or ``lever`` (the stored ``scope_kind``)."""
-    code: str = ""
-    """The unit's or lever's code; empty for the programme."""
-
-    @property
-    def label(self) -> str:
-        """``programme``, ``unit:PRO`` or ``lever:PROC``: how users write the scope."""
-        if self.kind == "programme":
-            return "programme"
-        return f"{_SCOPE_PREFIX[self.kind]}:{self.code}"
-
-
-PROGRAMME = TargetScope()
-
-
-def parse_scope(text: str | None) -> TargetScope:
-    """Read a scope as users write it: ``programme`` (or nothing), ``unit:PRO``, ``lever:PROC``.
-
-    Only the syntax is checked here; :func:`check_scope` checks the code against a ledger.
-
-    Raises:
-        LedgerError: the text is not a scope (the message shows the accepted forms).
-    """
-    if text is None or not text.strip():
-        return PROGRAMME
-    raw = text.strip()
-    kind_text, sep, code = raw.partition(":")
-    kind = _SCOPE_KIND_ALIASES.get(kind_text.strip().lower())
-    if kind == "programme" and not code.strip():
-        return PROGRAMME
-    if kind is None or kind == "programme" or not sep or not code.strip():
-        raise LedgerError(
-            f"scope {raw!r}: expected programme, unit:CODE (e.g. unit:PRO) or lever:CODE "
-            "(e.g. lever:PROC)"
-        )
-    return TargetScope(kind, code.strip())
-
-
-def closest(code: str, known: Sequence[str]) -> str | None:
-    """The known code closest to ``code`` (case-insensitive), or None if none is close."""
-    if not known:
-        return None
-    by_upper = {k.upper(): k for k in known}
-    if code.upper() in by_upper:
-        return by_upper[code.upper()]
-    hits = difflib.get_close_matches(code.upper(), list(by_upper), n=1, cutoff=0.5)
-    return by_upper[hits[0]] if hits else None
-
 
 def _unknown(what: str, code: str, known: Sequence[str]) -> NotFound:
     guess = closest(code, known)

@@ -45,6 +45,7 @@ from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
 from ledger.months import month_iso
 from ledger.store import PhasingArrays, current_phasing_arrays, current_targets
+from ledger.vocabulary import check_scenario
 from reports.safe import write_text
 from reports.sheetxml import inject_rows, inline_text
 from reports.xlsxwriter_internals import style_index
@@ -223,8 +224,7 @@ def initiative_lines(conn: Connection, ctx: TemplateContext, scenario: str = "pl
     ``external_id, name, owner, business_unit, lever, stage, description, metric, scenario,
     amounts`` (a dict ``{"YYYY-MM-01": amount_minor}``).
     """
-    if scenario not in SCENARIOS:
-        raise LedgerError(f"scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
+    check_scenario(scenario)
     inits = current_initiatives(conn)
     inits = inits[inits["status"] == "active"]
     metric_by_id = {m.id: m.code for m in ctx.metrics}
