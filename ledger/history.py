@@ -17,7 +17,7 @@ from ledger.initiatives import ATTRIBUTES
 from ledger.models import OPEN
 from ledger.money import from_minor
 from ledger.phasing import find_initiative
-from ledger.store import read_frame
+from ledger.store import read_frame, read_frame_in
 from ledger.vocabulary import stored_utc
 
 HISTORY_COLUMNS = ["submission", "when", "who", "kind", "source", "note", "what", "old", "new",
@@ -70,11 +70,10 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
             int(v) for v in phasing["valid_to"] if int(v) != OPEN) | set(
             versions["valid_from"].astype(int)) | set(
             int(v) for v in versions["valid_to"] if int(v) != OPEN)
-        ids = ", ".join(str(s) for s in sorted(subs_needed)) or "NULL"
-        subs = read_frame(
+        subs = read_frame_in(
             conn,
             'SELECT id, created_at, "user", kind, source_name, source_sha256, note, details '
-            f"FROM submission WHERE id IN ({ids})",
+            "FROM submission WHERE id IN :ids", {}, "ids", subs_needed,
         )
     items: list[pd.DataFrame] = []
     if len(phasing):

@@ -35,7 +35,7 @@ from ledger.store import (
     current_user,
     diff_facts,
     new_submission,
-    read_frame,
+    read_frame_in,
     version_filter,
     write_fact_changes,
 )
@@ -43,10 +43,6 @@ from ledger.vocabulary import check_scenario
 
 #: Largest single amount an edit may set, in minor units (as for an imported cell).
 MAX_EDIT_MINOR = 10**15
-
-
-def _id_list(ids: Iterable[int]) -> str:
-    return ", ".join(str(int(i)) for i in sorted(set(ids))) or "NULL"
 
 
 def phasing_versions(
@@ -59,14 +55,14 @@ def phasing_versions(
     emptied with no successor), so both count.
     """
     ids = sorted({int(i) for i in initiative_ids})
-    frame = read_frame(
+    frame = read_frame_in(
         conn,
         # A closed version's valid_to is always later than its valid_from.
         "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "
         "ELSE valid_to END) AS version "
-        f"FROM phasing WHERE initiative_id IN ({_id_list(ids)}) AND metric_id = :m "
+        "FROM phasing WHERE initiative_id IN :ids AND metric_id = :m "
         "AND scenario = :s GROUP BY initiative_id",
-        {"open": OPEN, "m": int(metric_id), "s": scenario},
+        {"open": OPEN, "m": int(metric_id), "s": scenario}, "ids", ids,
     )
     found = {int(i): int(v) for i, v in zip(frame["initiative_id"], frame["version"],
                                             strict=True)}
@@ -76,11 +72,11 @@ def phasing_versions(
 def attribute_versions(conn: Connection, initiative_ids: Iterable[int]) -> dict[int, int]:
     """Per initiative, the submission that wrote its current attributes (name, owner, stage...)."""
     ids = sorted({int(i) for i in initiative_ids})
-    frame = read_frame(
+    frame = read_frame_in(
         conn,
         "SELECT initiative_id, valid_from FROM initiative_version "
-        f"WHERE valid_to = :open AND initiative_id IN ({_id_list(ids)})",
-        {"open": OPEN},
+        "WHERE valid_to = :open AND initiative_id IN :ids",
+        {"open": OPEN}, "ids", ids,
     )
     found = {int(i): int(v) for i, v in zip(frame["initiative_id"], frame["valid_from"],
                                             strict=True)}
@@ -104,12 +100,12 @@ def initiative_phasing(
     """
     ids = sorted({int(i) for i in initiative_ids})
     where, params = version_filter(as_of)
-    frame = read_frame(
+    frame = read_frame_in(
         conn,
         "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
-        f"amount_minor, valid_from FROM phasing WHERE initiative_id IN ({_id_list(ids)}) "
+        "amount_minor, valid_from FROM phasing WHERE initiative_id IN :ids "
         f"AND +metric_id = :m AND scenario || '' = :s AND {where}",
-        {**params, "m": int(metric_id), "s": scenario},
+        {**params, "m": int(metric_id), "s": scenario}, "ids", ids,
     )
     for col in ("id", "initiative_id", "metric_id", "amount_minor", "valid_from"):
         frame[col] = frame[col].astype("int64") if len(frame) else pd.Series(dtype="int64")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table, bindparam, text
 
 from ledger.faults import pause_point
 from ledger.models import OPEN, SCENARIOS, Phasing, Target
@@ -215,13 +215,43 @@ def close_versions(conn: Connection, table: Table, ids: Sequence[int], submissio
 # --------------------------------------------------------------------------- reads
 
 
-def read_frame(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run ``sql`` and return its rows as a DataFrame (column names from the query)."""
-    result = conn.execute(text(sql), params or {})
+def read_frame(conn: Connection, sql: str, params: dict[str, Any] | None = None,
+               *, lists: Sequence[str] = ()) -> pd.DataFrame:
+    """Run ``sql`` and return its rows as a DataFrame (column names from the query).
+
+    Each name in ``lists`` is a parameter holding a list, written ``IN :name`` in ``sql``
+    and bound as an expanding parameter (one bound value per item, never SQL text).
+    """
+    statement = text(sql)
+    values = dict(params or {})
+    if lists:
+        statement = statement.bindparams(*(bindparam(name, expanding=True) for name in lists))
+        for name in lists:
+            # An empty list becomes IN (NULL), which matches nothing and, unlike SQLAlchemy's
+            # empty-set form, lets PostgreSQL type the parameter from its column.
+            values[name] = list(values[name]) or [None]
+    result = conn.execute(statement, values)
     # Plain tuples: given SQLAlchemy Row objects, from_records probes each row's attributes
     # (a failed key lookup per row): about 5x slower on a million rows, same dtypes.
     rows = [tuple(row) for row in result.fetchall()]
     return pd.DataFrame.from_records(rows, columns=list(result.keys()))
+
+
+#: Items bound per statement for a long IN list: below SQLite's 32,766 variables and
+#: PostgreSQL's 65,535 parameters, with room for the query's other parameters.
+IN_LIST_CHUNK = 10_000
+
+
+def read_frame_in(conn: Connection, sql: str, params: dict[str, Any], name: str,
+                  values: Iterable[Any]) -> pd.DataFrame:
+    """:func:`read_frame` with ``IN :name`` bound to ``values``, in chunks of
+    :data:`IN_LIST_CHUNK` (the rows of all chunks, concatenated): for queries whose rows
+    each depend on one value of the list (a filter or a GROUP BY on that column)."""
+    items = sorted(set(values))
+    frames = [read_frame(conn, sql, {**params, name: items[start:start + IN_LIST_CHUNK]},
+                         lists=[name])
+              for start in range(0, max(len(items), 1), IN_LIST_CHUNK)]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def current_phasing(

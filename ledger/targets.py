@@ -55,6 +55,7 @@ from ledger.store import (
     current_user,
     new_submission,
     read_frame,
+    read_frame_in,
     write_targets,
 )
 from ledger.vocabulary import (
@@ -417,11 +418,10 @@ def _all_versions(conn: Connection, metric_id: int | None = None) -> pd.DataFram
 def _submissions(conn: Connection, ids: Sequence[int]) -> pd.DataFrame:
     if not len(ids):
         return pd.DataFrame(columns=["submission", "kind", "user", "created_at", "note"])
-    id_list = ", ".join(str(int(i)) for i in sorted(set(ids)))
-    frame = read_frame(
+    frame = read_frame_in(
         conn,
         'SELECT id AS submission, kind, "user", created_at, note FROM submission '
-        f"WHERE id IN ({id_list})",
+        "WHERE id IN :ids", {}, "ids", [int(i) for i in ids],
     )
     frame["submission"] = frame["submission"].astype("int64")
     return frame
