@@ -16,7 +16,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -50,8 +50,27 @@ def current_user(explicit: str | None = None) -> str:
         return "unknown"
 
 
-def utcnow() -> datetime:
+def _system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _system_clock
+
+
+def utcnow() -> datetime:
+    """The time a new submission is stamped with (aware UTC): the system clock, unless a
+    test installed another with :func:`set_clock`."""
+    return _clock()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime]:
+    """Stamp submissions with ``clock()`` from now on (None: the system clock again);
+    returns the clock it replaces. A seam for tests that need submissions at known,
+    distinct instants without sleeping."""
+    global _clock
+    previous = _clock
+    _clock = clock if clock is not None else _system_clock
+    return previous
 
 
 @dataclass(frozen=True)

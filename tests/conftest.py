@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers import clock
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -106,6 +107,15 @@ class _Databases:
     def drop_all(self) -> None:
         for name in list(self._created_pg):
             self.drop(_pg_url_for(name))
+
+
+@pytest.fixture(autouse=True)
+def stepping_clock() -> Iterator[None]:
+    """Submissions in this process get distinct, increasing instants (tests/helpers/clock.py),
+    so a test takes an instant between two writes with ``between()`` instead of sleeping."""
+    clock.install()
+    yield
+    clock.uninstall()
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from helpers.clock import between
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_owner_support import INITIATIVES, PLAN, seed
@@ -37,11 +37,7 @@ D = Decimal
 
 
 def _now() -> datetime:
-    # Submission times are stored to the microsecond: step past the last one.
-    time.sleep(0.002)
-    t = datetime.now(UTC)
-    time.sleep(0.002)
-    return t
+    return between()
 
 
 def _withdraw(led, external_id: str) -> None:

@@ -6,7 +6,6 @@ through the importers), one submission per write, as the office's imports would.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers.clock import between
 
 from ledger.api import Ledger
 from ledger.engine import HORIZON, PROGRAMME_PART, UNALLOCATED, checks, gap
@@ -261,9 +261,7 @@ def test_risk_weights_round_each_fact_half_away_from_zero(programme):
     assert stage_jul == {"L0": "-0.01", "L2": "0.03", "L3": "0.02", "L5": "0.00",
                          UNALLOCATED: "0.00"}
     # A new weight applies from its submission on; the report as of before keeps the old.
-    time.sleep(0.01)
-    before = datetime.now(UTC)
-    time.sleep(0.01)
+    before = between()
     programme.set_stage_weight("L2", D("0.3333"))
     now = row(gap(programme, weighted=True).monthly, PROGRAMME_PART, mon(0))
     # A and F: 5 x 0.3333 = 1.6665 -> 2; B -> -2; total 2 + 2 - 2 + 2 + 1 - 2 = 3.
@@ -276,9 +274,7 @@ def test_stage_moves_change_the_weighted_figure_as_of_their_submission(programme
     book = Book(programme)
     book.initiatives([{"ext": "A", "stage": "L1"}])  # 0.25
     book.phasing({"A": {mon(0): "100.00"}})
-    time.sleep(0.01)
-    before = datetime.now(UTC)
-    time.sleep(0.01)
+    before = between()
     book.initiatives([{"ext": "A", "stage": "L4"}])  # 0.90
     assert row(gap(programme, weighted=True).monthly, PROGRAMME_PART,
                mon(0))["bottom_up"] == D("90.00")
@@ -293,9 +289,7 @@ def test_as_of_before_and_after_a_rephasing(programme):
     first = book.phasing({"A": {mon(0): "60.00", mon(1): "60.00"},
                           "B": {mon(1): "10.00"}})
     then_reports = {by: gap(programme, by=by) for by in (None, "business_unit")}
-    time.sleep(0.01)
-    closed = datetime.now(UTC)  # "last month's close"
-    time.sleep(0.01)
+    closed = between()  # "last month's close"
     # Re-phase A: August moves to September and grows; the target is revised too.
     book.phasing({"A": {mon(0): "60.00", mon(2): "90.00"}})
     book.targets({("programme", ""): {mon(i): "120.00" for i in range(6)}})
@@ -482,9 +476,7 @@ def test_checks_as_of_see_the_ledger_as_it_was(programme):
     book = Book(programme)
     book.initiatives([{"ext": "A", "stage": "L4"}])
     book.phasing({"A": {mon(0): "10.00"}})
-    time.sleep(0.01)
-    before = datetime.now(UTC)
-    time.sleep(0.01)
+    before = between()
     book.phasing({"A": {mon(0): "10.00"}}, scenario="actual")
     assert checks(programme).empty
     old = checks(programme, as_of=before)
@@ -505,8 +497,7 @@ def test_sqlite_grouping_without_pivot_gives_the_same_report(programme, monkeypa
     ])
     book.phasing({"A": {mon(0): "10.05", mon(3): "-7.01"}, "B": {mon(0): "0.03"},
                   "C": {mon(1): "5.55"}, "W": {mon(0): "100.00"}})
-    first = datetime.now(UTC)
-    time.sleep(0.01)
+    first = between()
     book.phasing({"A": {mon(0): "11.00"}})
     kwargs = [{"by": by, "weighted": w, "as_of": a} for by in ("business_unit", "lever",
                                                                 "stage", "owner")

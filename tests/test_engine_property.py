@@ -14,13 +14,13 @@ now:
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pytest
+from helpers.clock import between
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -145,10 +145,7 @@ def _write_phasing(led: Ledger, metric_id: int, facts: dict[tuple[str, str], dic
 
 
 def _instant() -> datetime:
-    time.sleep(0.005)
-    t = datetime.now(UTC)
-    time.sleep(0.005)
-    return t
+    return between()
 
 
 def _check(led: Ledger, model: Model, data: dict[str, Any], as_of: datetime | None) -> None:

@@ -11,13 +11,12 @@ import csv
 import io
 import json
 import os
-import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.clock import between
 from test_engine import Book, mon
 
 from tledger.cli.gap import _gap_style
@@ -131,9 +130,7 @@ def test_gaps_are_red_where_the_bottom_up_falls_short():
 def test_as_of_on_the_command_line_reproduces_an_earlier_report(programme, cli):
     book = fixed_ledger(programme)
     then = cli("gap", "--by", "owner", "--format", "csv").stdout
-    time.sleep(0.01)
-    instant = datetime.now(UTC).isoformat()
-    time.sleep(0.01)
+    instant = between().isoformat()
     book.phasing({"GR-0002": {mon(5): "1.00"}})
     now = cli("gap", "--by", "owner", "--format", "csv").stdout
     assert now != then
