@@ -165,3 +165,65 @@ def test_a_bad_postgresql_time_limit_is_refused_in_one_line(databases: Any, tmp_
                        "seconds (0 or more, e.g. 30 or 2.5)\n"), err
     finally:
         databases.drop(url)
+
+
+def _timed(read: Any) -> tuple[Any, float]:
+    start = time.monotonic()
+    value = read()
+    return value, time.monotonic() - start
+
+
+def test_readers_keep_reading_the_last_commit_during_a_postgresql_first_bulk_import(
+        databases: Any, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from ledger.api import Ledger
+
+    url = databases.postgres()
+    try:
+        setup_programme(url)
+        # The committed state: initiatives without phasing yet (a first import of amounts
+        # always finds the phasing table empty, which is when the bulk load runs).
+        names = {f"BL-{i}": f"Blank {i}" for i in range(40)}
+        led = Ledger.open(url)
+        from importers import import_initiatives
+
+        import_initiatives(led, [pipeline_workbook(tmp_path / "blank.xlsx", [
+            {"id": k, "name": v, "amounts": [None] * 24} for k, v in names.items()])],
+            user="setup")
+        rows = [{"id": k, "name": v + " phased", "amounts": [i + 1] * 24}
+                for i, (k, v) in enumerate(names.items())]
+        release = tmp_path / "release"
+        holder = Forked(["import", "initiatives",
+                         str(pipeline_workbook(tmp_path / "phased.xlsx", rows))],
+                        child_env(url, TLEDGER_BULK_LOAD_MIN_FACTS="1",
+                                  TLEDGER_TEST_PAUSE_AT="mid_write",
+                                  TLEDGER_TEST_PAUSE_SECONDS="120",
+                                  TLEDGER_TEST_RELEASE_FILE=str(release)),
+                        tmp_path / "holder.err")
+        holder.wait_for("tledger-paused-at mid_write")
+        try:
+            facts, took = _timed(lambda: current_facts(url))
+            assert facts == {} and took < 1.0, took
+            read = led.reading()
+            conn = read.__enter__()  # a report's snapshot, taken before the import commits
+            try:
+                (loaded, took) = _timed(lambda: conn.execute(text(
+                    "SELECT COUNT(*) FROM initiative_version WHERE name LIKE '%phased'"
+                )).scalar_one())
+                assert loaded == 0 and took < 1.0, took
+                release.touch()
+                assert holder.finish(timeout=60) == 0, holder.stderr()
+                # The import committed; the older snapshot still reads the state it began
+                # with (no phasing), not an error and not the new rows.
+                assert conn.execute(text("SELECT COUNT(*) FROM phasing")).scalar_one() == 0
+            finally:
+                read.__exit__(None, None, None)
+        finally:
+            release.touch()
+            if holder.proc.poll() is None:
+                holder.kill()
+        assert len(current_facts(url)) == 40 * 24
+        led.dispose()
+    finally:
+        databases.drop(url)
