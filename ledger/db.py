@@ -40,6 +40,10 @@ PG_IDLE_IN_TRANSACTION_TIMEOUT = ("TLEDGER_PG_IDLE_IN_TRANSACTION_TIMEOUT", 60.0
 PG_KEEPALIVE_IDLE_S, PG_KEEPALIVE_INTERVAL_S, PG_KEEPALIVE_COUNT = 30, 10, 3
 
 
+#: PostgreSQL's limit for its timeouts (2^31 - 1 milliseconds), in whole seconds.
+_MAX_S = 2_147_483
+
+
 def env_seconds(name: str, default: float) -> float:
     """A duration in seconds from the environment variable ``name`` (``default`` if unset).
 
@@ -53,14 +57,15 @@ def env_seconds(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not (0 <= value < 10**7):  # also refuses nan and inf
+    if not (0 <= value <= _MAX_S):  # also refuses nan and inf
         raise LedgerError(f"{name}={raw[:20]!r}: expected a number of seconds "
-                          "(0 or more, e.g. 30 or 2.5)")
+                          f"(0 to {_MAX_S:,}, e.g. 30 or 2.5)")
     return value
 
 
 def _ms(seconds: float) -> int:
-    return round(seconds * 1000)
+    """Milliseconds for PostgreSQL, where 0 means "no limit": a positive limit stays one."""
+    return min(_MAX_S * 1000, max(1, round(seconds * 1000))) if seconds > 0 else 0
 
 
 def resolve_url(db: str | None = None) -> str:
@@ -149,7 +154,8 @@ def _postgresql_engine(url: str) -> Engine:
     # Startup options, not SET statements: no extra round trip, and they become the
     # session's defaults, which ``SET LOCAL ... TO DEFAULT`` in ``writing`` returns to.
     limits = {
-        "lock_timeout": _ms(BUSY_TIMEOUT_S),
+        # A busy timeout of 0 means "do not wait" (as on SQLite), not PostgreSQL's "no limit".
+        "lock_timeout": max(1, _ms(BUSY_TIMEOUT_S)),
         "statement_timeout": _ms(statement_s),
         "idle_in_transaction_session_timeout": _ms(idle_s),
         # The server's side of the keepalives: a client whose laptop lid closed while it

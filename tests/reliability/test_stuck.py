@@ -151,7 +151,7 @@ def test_postgresql_sessions_carry_the_time_limits_from_the_environment(
         databases.drop(url)
 
 
-@pytest.mark.parametrize("value", ["nan", "-1", "30s", "inf"])
+@pytest.mark.parametrize("value", ["nan", "-1", "30s", "inf", "1e7"])
 def test_a_bad_postgresql_time_limit_is_refused_in_one_line(databases: Any, tmp_path: Path,
                                                             value: str) -> None:
     url = databases.postgres()
@@ -162,7 +162,7 @@ def test_a_bad_postgresql_time_limit_is_refused_in_one_line(databases: Any, tmp_
         assert child.finish(timeout=60) != 0
         err = child.stderr()
         assert err == (f"error: TLEDGER_PG_STATEMENT_TIMEOUT={value!r}: expected a number of "
-                       "seconds (0 or more, e.g. 30 or 2.5)\n"), err
+                       "seconds (0 to 2,147,483, e.g. 30 or 2.5)\n"), err
     finally:
         databases.drop(url)
 
