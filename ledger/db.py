@@ -268,7 +268,8 @@ def _pg_write_lock(conn: Connection) -> None:
         if locked is None:
             conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
     except OperationalError as exc:
-        if "timeout" in str(exc.orig).lower():  # the lock's or the statement's
+        # lock_not_available (lock_timeout) or query_canceled (the statement timeout)
+        if getattr(exc.orig, "sqlstate", None) in ("55P03", "57014"):
             raise _busy(describe_url(str(conn.engine.url))) from exc
         raise
     conn.exec_driver_sql("SET LOCAL statement_timeout TO DEFAULT")
