@@ -227,3 +227,23 @@ def test_readers_keep_reading_the_last_commit_during_a_postgresql_first_bulk_imp
         led.dispose()
     finally:
         databases.drop(url)
+
+
+def test_a_statement_over_the_postgresql_time_limit_is_refused_in_one_line(
+        databases: Any, tmp_path: Path) -> None:
+    url = databases.postgres()
+    try:
+        setup_programme(url)
+        rows = [{"id": f"ST-{i}", "name": f"Slow {i}", "amounts": [i + 1] * 24}
+                for i in range(300)]
+        child = Forked(["import", "initiatives",
+                        str(pipeline_workbook(tmp_path / "big.xlsx", rows))],
+                       child_env(url, TLEDGER_PG_STATEMENT_TIMEOUT="0.001"),
+                       tmp_path / "child.err")
+        assert child.finish(timeout=60) == 1
+        err = child.stderr()
+        assert err.startswith("error: a statement on ") and err.count("\n") == 1, err
+        assert "ran longer than TLEDGER_PG_STATEMENT_TIMEOUT allows" in err
+        assert current_facts(url) == {}
+    finally:
+        databases.drop(url)
