@@ -36,8 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Table, text
 
 from importers.factdiff import diff_phasing, keyed, read_current, scope_keys, select
 from importers.layout import SheetTable, cell_ref, locate_table
@@ -56,6 +55,7 @@ from importers.workbook import (
     read_grid,
 )
 from ledger.api import Ledger
+from ledger.bulkload import loaded_beside
 from ledger.errors import LedgerError
 from ledger.initiatives import write_initiatives
 from ledger.models import OPEN, SCENARIOS, Phasing, Target
@@ -477,14 +477,14 @@ def _apply_initiatives(conn: Connection, plan: _Plan, submission_id: int) -> Non
             col = col.copy()
             col[neg] = pd.Series(col[neg]).map(real).to_numpy(dtype=np.int64)
             changes.added["initiative_id"] = col
-    with _rebuilt_indexes(conn, "phasing", len(changes.added) + len(changes.changed)):
-        write_fact_changes(conn, Phasing.__table__, PHASING_KEY,  # type: ignore[arg-type]
-                           changes, submission_id)
+    phasing: Table = Phasing.__table__  # type: ignore[assignment]
+    with _rebuilt_indexes(conn, phasing, len(changes.added) + len(changes.changed)) as target:
+        write_fact_changes(conn, target, PHASING_KEY, changes, submission_id)
 
 
-#: An import adding at least this many facts, and more than the table holds, loads them
-#: without the table's indexes (and, on PostgreSQL, foreign keys) and recreates those after
-#: the insert, in the same transaction.
+#: An import adding at least this many facts loads them the fast way: on SQLite, when they
+#: outnumber the table's rows, without the table's indexes, recreated after the insert; on
+#: PostgreSQL, when the table is empty, into a bare copy that takes its place at the end.
 #: Override with TLEDGER_BULK_LOAD_MIN_FACTS (read at each import; the crash tests use it).
 BULK_INDEX_THRESHOLD = 100_000
 
@@ -494,33 +494,36 @@ def _bulk_threshold() -> int:
 
 
 @contextmanager
-def _rebuilt_indexes(conn: Connection, table: str, adding: int) -> Iterator[None]:
-    """On SQLite, insert a large batch into ``table`` without its indexes, then recreate
-    them from their own DDL in ``sqlite_master``, inside the import's transaction.
+def _rebuilt_indexes(conn: Connection, phasing: Table, adding: int) -> Iterator[Table]:
+    """The table to write a batch of ``adding`` new facts into, inside the import's
+    transaction (``phasing`` itself, or on PostgreSQL a copy: see :func:`_pg_bulk_load`).
 
-    Building an index by sorting is about twice as fast as updating four B-trees row by
-    row, when the batch outgrows what the table holds (a first import). The unique
-    "one current version" index is recreated too, so a duplicate would still fail the
-    transaction; if anything fails, the rollback restores the indexes as they were.
+    On SQLite a batch that outgrows what the table holds (a first import) is inserted
+    without the table's indexes, which are then recreated from their own DDL in
+    ``sqlite_master``: building an index by sorting is about twice as fast as updating four
+    B-trees row by row. The unique "one current version" index is recreated too, so a
+    duplicate would still fail the transaction; if anything fails, the rollback restores
+    the indexes as they were. (WAL readers never see the uncommitted DDL.)
     """
     threshold = _bulk_threshold()
+    table = phasing.name
     if conn.dialect.name == "postgresql" and adding >= threshold:
-        with _pg_bulk_load(conn, table, adding):
-            yield
+        with _pg_bulk_load(conn, phasing, adding) as target:
+            yield target
         return
     if conn.dialect.name != "sqlite" or adding < threshold:
-        yield
+        yield phasing
         return
     raw: Any = conn.connection.driver_connection
     held = int(raw.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
     if adding <= held:
-        yield
+        yield phasing
         return
     ddl = raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                       "AND tbl_name = ? AND sql IS NOT NULL", (table,)).fetchall()
     for name, _sql in ddl:
         raw.execute(f'DROP INDEX "{name}"')
-    yield
+    yield phasing
     # SQLite's sorter may use helper threads to build an index (off by default): 2 cores
     # build the four indexes of 1.2 M rows in 2.8 s instead of 3.5 s (measured).
     threads = int(raw.execute("PRAGMA threads").fetchone()[0])
@@ -537,49 +540,15 @@ def _rebuilt_indexes(conn: Connection, table: str, adding: int) -> Iterator[None
 
 
 @contextmanager
-def _pg_bulk_load(conn: Connection, table: str, adding: int) -> Iterator[None]:
-    """On PostgreSQL, load a batch larger than ``table`` without its foreign keys and
-    secondary indexes, then recreate them from their own definitions, in the same
-    transaction (PostgreSQL's documented way to populate a table).
-
-    Re-adding a foreign key checks every row in one set-based query instead of one trigger
-    call per row; building an index by sorting beats updating it row by row. The unique
-    "one current version" index and every foreign key are recreated, so a bad row still
-    fails the whole transaction; a rollback restores the table as it was. The table is
-    locked against readers until the import commits (first imports only).
+def _pg_bulk_load(conn: Connection, table: Table, adding: int) -> Iterator[Table]:
+    """On PostgreSQL, load a first batch into a bare copy of the empty ``table`` that takes
+    its place at the end (:mod:`ledger.bulkload`: readers are never blocked for the load).
+    A table with rows takes the batch through its keys and indexes, then fresh statistics.
     """
-    held = int(conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one())
-    if adding <= held:
-        yield
-        return
-    fks = conn.exec_driver_sql(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = %(t)s::regclass AND contype = 'f'", {"t": table}).all()
-    indexes = conn.exec_driver_sql(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-        "JOIN pg_class c ON c.relname = i.indexname "
-        "JOIN pg_index x ON x.indexrelid = c.oid AND NOT x.indisprimary "
-        "WHERE i.tablename = %(t)s AND i.schemaname = current_schema()", {"t": table}).all()
-    for name, _ in fks:
-        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    for name, _ in indexes:
-        conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    yield
-    for name, definition in indexes:
-        try:
-            conn.exec_driver_sql(definition)
-        except IntegrityError as exc:  # the rollback restores the old index
-            raise LedgerError(f"{table}: rebuilding index {name} failed; nothing was "
-                              "written") from exc
-    for name, definition in fks:
-        try:
-            conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        except IntegrityError as exc:
-            raise LedgerError(f"{table}: a row breaks {name}; nothing was written") from exc
-    # Fresh statistics for the planner: before autovacuum gets to it, a table that just
-    # grew from nothing would be planned as empty (an index scan of a million rows for the
-    # next import's read instead of a sequential scan: 3.3 s instead of 0.8 s measured).
-    conn.exec_driver_sql(f"ANALYZE {table}")
+    with loaded_beside(conn, table) as load:
+        yield table if load is None else load
+    if load is None and adding > 0:
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _sha_or_empty(path: Path) -> str:

@@ -30,6 +30,43 @@ BUSY_TIMEOUT_S = float(os.environ.get("TLEDGER_BUSY_TIMEOUT", "30"))
 SQLITE_JOURNAL = os.environ.get("TLEDGER_SQLITE_JOURNAL", "wal").strip().lower()
 _JOURNAL_MODES = ("wal", "delete", "truncate", "persist")
 
+#: PostgreSQL session limits, so that a stuck client (stopped, suspended, cut off) cannot
+#: hold the write lock for ever: (environment variable, default seconds; 0 = no limit).
+#: The defaults sit far above what a 1.2 M-cell import needs (docs/reliability.md).
+PG_STATEMENT_TIMEOUT = ("TLEDGER_PG_STATEMENT_TIMEOUT", 300.0)
+PG_IDLE_IN_TRANSACTION_TIMEOUT = ("TLEDGER_PG_IDLE_IN_TRANSACTION_TIMEOUT", 60.0)
+#: TCP keepalives (both ends): a peer that vanished is noticed after about
+#: idle + interval x count seconds instead of the operating system's two hours.
+PG_KEEPALIVE_IDLE_S, PG_KEEPALIVE_INTERVAL_S, PG_KEEPALIVE_COUNT = 30, 10, 3
+
+
+#: PostgreSQL's limit for its timeouts (2^31 - 1 milliseconds), in whole seconds.
+_MAX_S = 2_147_483
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment variable ``name`` (``default`` if unset).
+
+    Raises:
+        LedgerError: not a finite, non-negative number of seconds (one line).
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value <= _MAX_S):  # also refuses nan and inf
+        raise LedgerError(f"{name}={raw[:20]!r}: expected a number of seconds "
+                          f"(0 to {_MAX_S:,}, e.g. 30 or 2.5)")
+    return value
+
+
+def _ms(seconds: float) -> int:
+    """Milliseconds for PostgreSQL, where 0 means "no limit": a positive limit stays one."""
+    return min(_MAX_S * 1000, max(1, round(seconds * 1000))) if seconds > 0 else 0
+
 
 def resolve_url(db: str | None = None) -> str:
     """The database URL: ``--db``, else ``TLEDGER_DATABASE_URL``, else ``./tledger.db``.
@@ -74,11 +111,7 @@ def make_engine(url: str, *, journal_mode: str | None = None) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(url, journal_mode=journal_mode)
     if backend == "postgresql":
-        return create_engine(
-            url,
-            connect_args={"connect_timeout": 10},
-            pool_pre_ping=False,
-        )
+        return _postgresql_engine(url)
     raise LedgerError(
         f"unsupported database {backend!r} in {describe_url(url)}: use SQLite or PostgreSQL"
     )
@@ -115,8 +148,47 @@ def _sqlite_engine(url: str, *, journal_mode: str) -> Engine:
     return engine
 
 
+def _postgresql_engine(url: str) -> Engine:
+    statement_s = env_seconds(*PG_STATEMENT_TIMEOUT)
+    idle_s = env_seconds(*PG_IDLE_IN_TRANSACTION_TIMEOUT)
+    # Startup options, not SET statements: no extra round trip, and they become the
+    # session's defaults, which ``SET LOCAL ... TO DEFAULT`` in ``writing`` returns to.
+    limits = {
+        # A busy timeout of 0 means "do not wait" (as on SQLite), not PostgreSQL's "no limit".
+        "lock_timeout": max(1, _ms(BUSY_TIMEOUT_S)),
+        "statement_timeout": _ms(statement_s),
+        "idle_in_transaction_session_timeout": _ms(idle_s),
+        # The server's side of the keepalives: a client whose laptop lid closed while it
+        # was idle (not in a transaction) is dropped too, not kept as a ghost session.
+        "tcp_keepalives_idle": PG_KEEPALIVE_IDLE_S,
+        "tcp_keepalives_interval": PG_KEEPALIVE_INTERVAL_S,
+        "tcp_keepalives_count": PG_KEEPALIVE_COUNT,
+    }
+    options = " ".join(f"-c {k}={v}" for k, v in limits.items())
+    given = make_url(url).query.get("options")
+    if given:  # the URL's own options come last, so they win
+        options += " " + (given if isinstance(given, str) else " ".join(given))
+    return create_engine(
+        url,
+        connect_args={
+            "connect_timeout": 10,
+            "options": options,
+            "keepalives": 1,
+            "keepalives_idle": PG_KEEPALIVE_IDLE_S,
+            "keepalives_interval": PG_KEEPALIVE_INTERVAL_S,
+            "keepalives_count": PG_KEEPALIVE_COUNT,
+        },
+        pool_pre_ping=False,
+    )
+
+
 def is_sqlite(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "sqlite"
+
+
+def _busy(where: str) -> LedgerBusy:
+    return LedgerBusy(
+        f"ledger is busy: another tledger process is writing to {where}; try again shortly")
 
 
 def translate_db_error(exc: Exception, url: str) -> LedgerError:
@@ -124,10 +196,17 @@ def translate_db_error(exc: Exception, url: str) -> LedgerError:
     msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
     where = describe_url(url)
     low = msg.lower()
+    if "idle-in-transaction timeout" in low:
+        return LedgerError(
+            f"{where} ended this session: it sat inside a transaction for longer than "
+            f"{PG_IDLE_IN_TRANSACTION_TIMEOUT[0]} allows (stopped or suspended?); nothing it "
+            "was writing was kept, try again")
+    if "statement timeout" in low:
+        return LedgerError(
+            f"a statement on {where} ran longer than {PG_STATEMENT_TIMEOUT[0]} allows and "
+            "was cancelled; nothing was written (raise the limit for a very large import)")
     if "database is locked" in low or "lock timeout" in low:
-        return LedgerBusy(
-            f"ledger is busy: another tledger process is writing to {where}; try again shortly"
-        )
+        return _busy(where)
     if "readonly" in low or "read-only" in low:
         return LedgerError(f"cannot write to {where}: the file or its folder is read-only")
     if "unable to open database" in low:
@@ -162,13 +241,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
             conn = conn.execution_options(tledger_write=True)
             with conn.begin():
                 if conn.dialect.name == "postgresql":
-                    timeout_ms = int(BUSY_TIMEOUT_S * 1000)
-                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
-                    locked = conn.execute(
-                        text("SELECT id FROM programme ORDER BY id LIMIT 1 FOR UPDATE")
-                    ).first()
-                    if locked is None:
-                        conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
+                    _pg_write_lock(conn)
                 yield conn
                 pause_point("before_commit")  # test-only (ledger.faults)
     except OperationalError as exc:
@@ -176,6 +249,30 @@ def writing(engine: Engine) -> Iterator[Connection]:
         if isinstance(busy, LedgerBusy):
             raise busy from exc
         raise
+
+
+def _pg_write_lock(conn: Connection) -> None:
+    """Take the ledger's write lock within ``TLEDGER_BUSY_TIMEOUT`` in all.
+
+    ``lock_timeout`` bounds each lock wait, not the statement: a queued ``FOR UPDATE``
+    first waits for the row's tuple lock (held by the writer queued ahead of it), then for
+    the holder's transaction, so a second waiter got two full timeouts (62 s for 30 s).
+    A statement timeout of the busy timeout bounds the whole acquisition.
+    """
+    busy_ms = max(1, _ms(BUSY_TIMEOUT_S))
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {busy_ms}")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {busy_ms}")
+    try:
+        locked = conn.execute(
+            text("SELECT id FROM programme ORDER BY id LIMIT 1 FOR UPDATE")).first()
+        if locked is None:
+            conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
+    except OperationalError as exc:
+        # lock_not_available (lock_timeout) or query_canceled (the statement timeout)
+        if getattr(exc.orig, "sqlstate", None) in ("55P03", "57014"):
+            raise _busy(describe_url(str(conn.engine.url))) from exc
+        raise
+    conn.exec_driver_sql("SET LOCAL statement_timeout TO DEFAULT")
 
 
 def schema_state(engine: Engine) -> tuple[str | None, str]:

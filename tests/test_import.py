@@ -791,38 +791,98 @@ def test_large_sqlite_import_rebuilds_the_phasing_indexes_exactly(
     assert len(phasing(programme)) == 72
 
 
-def test_large_postgresql_import_recreates_foreign_keys_and_indexes_exactly(
+def _pg_phasing_definitions(programme: Ledger) -> list[tuple[str, str]]:
+    """Every constraint and index of ``phasing``, its id sequence and its grants."""
+    with programme.reading() as conn:
+        return sorted(conn.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'phasing'::regclass "
+            "UNION ALL SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE tablename = 'phasing' "
+            "UNION ALL SELECT 'sequence', pg_get_serial_sequence('phasing', 'id') "
+            "UNION ALL SELECT 'grants', COALESCE(CAST(relacl AS TEXT), '') FROM pg_class "
+            "WHERE oid = 'phasing'::regclass")).all())
+
+
+def _pg_phasing_oid(programme: Ledger) -> int:
+    with programme.reading() as conn:
+        return int(conn.execute(text("SELECT CAST('phasing'::regclass AS OID)")).scalar_one())
+
+
+def test_large_postgresql_first_import_loads_a_copy_that_keeps_every_definition(
         programme: Ledger, backend: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     if backend != "postgresql":
-        pytest.skip("the foreign-key and index rebuild is a PostgreSQL bulk-load path")
+        pytest.skip("the load beside the table is a PostgreSQL bulk-load path")
+    before = _pg_phasing_definitions(programme)
+    assert len([d for d in before if d[0].startswith("fk_")]) == 3
+    empty_oid = _pg_phasing_oid(programme)
+    v2 = _bulk_load_first_import(programme, tmp_path, monkeypatch)
+    assert _pg_phasing_oid(programme) != empty_oid  # loaded beside, then swapped in
+    assert _pg_phasing_definitions(programme) == before
+    assert len(phasing(programme)) == 72
+    # A table with rows is never swapped (a reader's older snapshot would lose them): the
+    # next big batch goes through the keys and indexes, and its ids follow on.
+    loaded_oid = _pg_phasing_oid(programme)
+    import_initiatives(programme, [v2])
+    assert _pg_phasing_oid(programme) == loaded_oid
+    assert _pg_phasing_definitions(programme) == before
+    assert len(phasing(programme)) == 72 + 96
+    with programme.reading() as conn:
+        assert conn.execute(text("SELECT COUNT(DISTINCT id), MIN(id) FROM phasing")).one() \
+            == (168, 1)
+
+
+def test_large_postgresql_first_import_keeps_a_table_with_grants_and_its_grants(
+        programme: Ledger, backend: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "postgresql":
+        pytest.skip("the load beside the table is a PostgreSQL bulk-load path")
+    with programme.writing() as conn:
+        conn.execute(text("GRANT SELECT ON phasing TO PUBLIC"))
+    before = _pg_phasing_definitions(programme)
+    oid = _pg_phasing_oid(programme)
+    _bulk_load_first_import(programme, tmp_path, monkeypatch)
+    assert _pg_phasing_oid(programme) == oid
+    assert _pg_phasing_definitions(programme) == before
+    assert len(phasing(programme)) == 72
+
+
+def test_large_postgresql_first_import_with_a_row_breaking_a_key_writes_nothing(
+        programme: Ledger, backend: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "postgresql":
+        pytest.skip("the load beside the table is a PostgreSQL bulk-load path")
     from ledger.errors import LedgerError
 
-    def definitions() -> list[tuple[str, str]]:
-        with programme.reading() as conn:
-            return sorted(conn.execute(text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = 'phasing'::regclass "
-                "UNION ALL SELECT indexname, indexdef FROM pg_indexes "
-                "WHERE tablename = 'phasing'")).all())
-
-    before = definitions()
-    assert len([d for d in before if d[0].startswith("fk_")]) == 3
-    v2 = _bulk_load_first_import(programme, tmp_path, monkeypatch)
-    assert definitions() == before
-    assert len(phasing(programme)) == 72
-    # A row that breaks a foreign key fails the whole import when the key is re-added,
-    # and the rollback leaves every constraint and index as it was.
+    # The fault: every table the import creates to load into gets a trigger that adds a
+    # row with an unknown metric, so re-adding the foreign key to the copy must fail.
     with programme.writing() as conn:
         conn.execute(text(
             "CREATE FUNCTION bad_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.amount_minor = 100 AND NEW.month = '2026-07-01' THEN "
-            "INSERT INTO phasing (initiative_id, metric_id, scenario, month, amount_minor, "
-            "valid_from, valid_to) VALUES (NEW.initiative_id, 999999, NEW.scenario, "
-            "NEW.month, 5, NEW.valid_from, NEW.valid_to); END IF; RETURN NEW; END $$"))
-        conn.execute(text("CREATE TRIGGER bad AFTER INSERT ON phasing FOR EACH ROW "
-                          "EXECUTE FUNCTION bad_row()"))
-    with pytest.raises(LedgerError, match="breaks fk_phasing_metric_id_metric"):
-        import_initiatives(programme, [v2])
-    assert definitions() == before
-    assert len(phasing(programme)) == 72
+            "IF NEW.amount_minor = 100 AND NEW.month = '2026-07-01' THEN EXECUTE format("
+            "'INSERT INTO %I (initiative_id, metric_id, scenario, month, amount_minor, "
+            "valid_from, valid_to) VALUES ($1, 999999, $2, $3, 5, $4, $5)', TG_TABLE_NAME) "
+            "USING NEW.initiative_id, NEW.scenario, NEW.month, NEW.valid_from, NEW.valid_to; "
+            "END IF; RETURN NEW; END $$"))
+        conn.execute(text(
+            "CREATE FUNCTION bad_load() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+            "DECLARE r record; BEGIN FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() "
+            "WHERE command_tag = 'CREATE TABLE' LOOP EXECUTE 'CREATE TRIGGER bad AFTER INSERT "
+            "ON ' || r.object_identity || ' FOR EACH ROW EXECUTE FUNCTION bad_row()'; "
+            "END LOOP; END $$"))
+        conn.execute(text("CREATE EVENT TRIGGER bad_load ON ddl_command_end "
+                          "WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION bad_load()"))
+    before = _pg_phasing_definitions(programme)
+    oid = _pg_phasing_oid(programme)
+    try:
+        with pytest.raises(LedgerError, match="breaks fk_phasing_metric_id_metric"):
+            _bulk_load_first_import(programme, tmp_path, monkeypatch)
+    finally:
+        with programme.writing() as conn:
+            conn.execute(text("DROP EVENT TRIGGER bad_load"))
+    assert _pg_phasing_oid(programme) == oid
+    assert _pg_phasing_definitions(programme) == before
+    assert phasing(programme) == {}
+    with programme.reading() as conn:
+        assert conn.execute(text("SELECT to_regclass('phasing__load')")).scalar() is None
