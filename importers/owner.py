@@ -72,7 +72,7 @@ _LOCKED = list(zip(FIXED_HEADERS[1:7], ATTRIBUTE_KEYS, strict=True))
 MAX_OWNER_BYTES = min(MAX_UNCOMPRESSED_BYTES, 64 << 20)
 MAX_OWNER_CELLS = min(MAX_CELLS, 1_000_000)
 #: How much of a bad value a message quotes.
-QUOTE = 60
+QUOTE = 40
 #: Longest horizon a stamp may declare (a century): the reader walks every month column.
 MAX_MONTHS = 1200
 
@@ -151,7 +151,7 @@ def _text(value: Any) -> str:
 
 def _refuse(log: ProblemLog) -> LedgerError:
     """The first problem the hardened reader logged, as one line."""
-    first = log.problems[0]
+    first = " ".join(str(log.problems[0]).split())
     return LedgerError(f"{first}: nothing was written")
 
 
@@ -493,8 +493,8 @@ def import_owner_workbook(
                     expected = (f"only the initiatives exported in this workbook ({shown} "
                                 "was not: export a new workbook)")
                 else:
-                    expected = ("an initiative exported in this workbook (an owner workbook "
-                                "cannot add initiatives; ask the office to import new ones)")
+                    expected = ("an initiative exported in this workbook (owner workbooks "
+                                "cannot add initiatives; the office imports new ones)")
                 problems.append(Problem(name, DATA_SHEET, f"A{r}", shown, expected, "error"))
                 continue
             if ext not in now.index:  # pragma: no cover - initiatives are never deleted
