@@ -1,8 +1,11 @@
 """Reading an owner workbook back: stamp, scope rules and conflict detection.
 
-An owner workbook (:mod:`reports.owner_workbook`) carries a hidden sheet ``_tledger``. Its
-import changes only the phasing of the initiatives that were exported to that owner, for
-the stamped metric and scenario, and refuses, naming the cell:
+An owner workbook (:mod:`reports.owner_workbook`) carries a hidden sheet ``_tledger``,
+signed by the ledger that exported it. A workbook from another ledger, or whose stamp was
+edited, is refused before anything else (``force`` cannot bypass that); so is a file that
+fails the hardened reader's checks. Each row is resolved by its visible id in this ledger.
+The import changes only the phasing of the initiatives that were exported to that owner,
+for the stamped metric and scenario, and refuses, naming the cell:
 
 * a row whose id belongs to someone else's initiative, or is unknown to the ledger;
 * an edited locked cell (id, name, owner, unit, lever, stage, description, metric,
@@ -20,7 +23,6 @@ records ``{"forced": true, "overrode": [...]}``.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import zipfile
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from importers.workbook import (
     MAX_UNCOMPRESSED_BYTES,
     Workbook,
     cell_details,
+    file_sha256,
     open_workbook,
     read_grid,
 )
@@ -152,7 +155,7 @@ def _text(value: Any) -> str:
 def _refuse(log: ProblemLog) -> LedgerError:
     """The first problem the hardened reader logged, as one line."""
     first = " ".join(str(log.problems[0]).split())
-    return LedgerError(f"{first}: nothing was written")
+    return LedgerError(f"{first}; nothing was written")
 
 
 def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
@@ -175,7 +178,7 @@ def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
     if wb is None:
         raise _refuse(log)
     try:
-        sha = hashlib.sha256(p.read_bytes()).hexdigest()
+        sha = file_sha256(p)
         return _read_book(p, sha, wb, log)
     except OSError as exc:
         raise LedgerError(f"cannot read {p}: {exc.strerror or exc}") from exc
@@ -344,9 +347,9 @@ def _read_stamp(name: str, grid: list[list[Any]]) -> Stamp:
     )
 
 
-def _check_stamp(ledger: Ledger, conn: Any, book: OwnerWorkbook) -> Any:
+def _check_stamp(ledger: Ledger, conn: Any, book: OwnerWorkbook, then: pd.DataFrame) -> Any:
     """Refuse a workbook this ledger did not export, or whose stamp was edited; return the
-    stamped metric.
+    stamped metric. ``then``: the initiatives as of the stamped submission.
 
     The signature covers the stamp and what the export wrote into the data sheet, which the
     ledger rebuilds from its history as of the stamped submission. ``force`` cannot bypass
@@ -364,7 +367,6 @@ def _check_stamp(ledger: Ledger, conn: Any, book: OwnerWorkbook) -> Any:
     if stamp.metric not in {m.code for m in ledger.metrics(conn)}:
         raise edited
     metric = ledger.metric(stamp.metric, conn)
-    then = current_initiatives(conn, as_of=stamp.as_of)
     exts = set(stamp.initiatives["external_id"])
     then = then[then["external_id"].isin(exts)]
     ext_of = dict(zip(then["initiative_id"], then["external_id"], strict=True))
@@ -459,13 +461,14 @@ def import_owner_workbook(
     name = book.path.name
     problems = list(book.problems)
     with ledger.writing() as conn:
-        metric = _check_stamp(ledger, conn, book)
+        then = current_initiatives(conn, as_of=stamp.as_of)
+        metric = _check_stamp(ledger, conn, book, then)
         prog = ledger.programme(conn)
         if stamp.programme != prog.name:  # pragma: no cover - signed, so only a rename
             raise LedgerError(f"{name} was exported from programme "
                               f"{shorten(stamp.programme, QUOTE)!r}; this ledger tracks "
                               f"{prog.name!r}")
-        then = current_initiatives(conn, as_of=stamp.as_of).set_index("external_id")
+        then = then.set_index("external_id")
         now = current_initiatives(conn).set_index("external_id")
         stamped = stamp.initiatives.set_index("external_id")
         owner_key = stamp.owner.strip().casefold()

@@ -4,10 +4,12 @@ Layout: the canonical initiatives layout (``docs/workbook-format.md``) for one m
 scenario. The id and descriptive columns are locked (sheet protection without a password:
 it stops accidents, not intent; the import re-checks every locked cell anyway); the month
 cells are unlocked and accept numbers only. A hidden sheet ``_tledger`` stamps the
-programme, owner, metric, scenario, the ledger version the export was taken at and, per
-initiative, the submission that last changed its phasing and its attributes. The import
-(:mod:`importers.owner`) reads the stamp back to refuse rows that are not the owner's and
-to detect changes made in the ledger after the export.
+exporting ledger's id, the programme, owner, metric, scenario, the ledger version the
+export was taken at and, per initiative, the submission that last changed its phasing and
+its attributes, and signs all of it with the ledger's stamp key
+(:mod:`ledger.owner_format`). The import (:mod:`importers.owner`) checks the signature,
+then uses the stamp to refuse rows that are not the owner's and to detect changes made in
+the ledger after the export.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from sqlalchemy import text
 from test_owner_support import INITIATIVES, plan_of, seed
 
 from importers.owner import OwnerConflict, import_owner_workbook
-from importers.problems import ImportProblems
 from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.months import month_range
@@ -176,7 +175,7 @@ def test_an_old_unsigned_workbook_with_an_unknown_internal_id_ends_in_one_line(
     path = _edit(_export(programme, tmp_path), tmp_path / "old.xlsx", {"J5": 1},
                  old_format)
     before = _state(programme)
-    with pytest.raises(LedgerError, match="older tledger .* export a new workbook"):
+    with pytest.raises(LedgerError, match=r"older tledger .* export a new workbook"):
         import_owner_workbook(programme, path, force=True)
     r = cli("phasing", "import", str(path))
     assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
