@@ -360,7 +360,7 @@ def _check_stamp(ledger: Ledger, conn: Any, book: OwnerWorkbook, then: pd.DataFr
     ledger_id, key = ledger.identity(conn)
     if stamp.ledger_id != ledger_id:
         raise LedgerError(
-            f"{name} was exported from another ledger (id {stamp.ledger_id[:8]}…), not "
+            f"{name} was exported from another ledger (id {shorten(stamp.ledger_id[:8])}…), not "
             f"this one ({ledger_id[:8]}…): export a new workbook from this ledger")
     edited = LedgerError(f"{name}: its hidden {STAMP_SHEET} sheet was edited (signature "
                          "does not match): export a new workbook")

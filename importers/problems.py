@@ -23,13 +23,16 @@ MAX_EXPECTED = 400
 
 
 def shorten(value: object, limit: int = 60) -> str:
-    """``value`` as text, cut to its first ``limit`` characters with "…" and its length
-    when longer: how a message quotes a value that may be huge.
+    """``value`` as text on one line (a line break shown as "⏎"), cut to its first
+    ``limit`` characters with "…" and its length when longer: how a message quotes a value
+    that may be huge.
 
     >>> shorten("x" * 100, 5)
     'xxxxx… (100 characters)'
     """
     text = "" if value is None else str(value)
+    # A message is one line: a line break inside a value must not start another.
+    text = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"

@@ -83,6 +83,10 @@ def test_shorten_quotes_a_prefix_and_says_how_long_the_value_was():
     assert long == "x" * 60 + "… (1,000,000 characters)"
 
 
+def test_shorten_keeps_a_quoted_value_on_one_line():
+    assert shorten("Spares\npooling\r\nphase 2") == "Spares⏎pooling⏎phase 2"
+
+
 def test_a_problem_never_carries_a_huge_value():
     p = Problem("a.xlsx", "Initiatives", "B5", "x" * 1_000_000, "y" * 1_000_000)
     assert len(str(p)) < 700 and "1,000,000 characters" in p.found

@@ -169,8 +169,17 @@ def test_an_old_unsigned_workbook_with_an_unknown_internal_id_ends_in_one_line(
     seed(programme)
 
     def old_format(ws) -> None:  # type: ignore[no-untyped-def]
+        """Format 1's table: an internal ``initiative_id`` after the external id."""
         _set_meta("format", "tledger-owner-workbook/1")(ws)
-        _set_table("GR-0001", "phasing_version", "999999")(ws)
+        in_table = False
+        for row in ws.iter_rows(max_col=5):
+            in_table = in_table or row[0].value == "external_id"
+            if in_table and row[0].value is not None:
+                values = [c.value for c in row]
+                inserted = "initiative_id" if values[0] == "external_id" else "999999"
+                for cell, value in zip(row[1:], [inserted, *values[1:4]], strict=True):
+                    cell.value = value
+                ws.cell(row[0].row, 6).value = values[4]
 
     path = _edit(_export(programme, tmp_path), tmp_path / "old.xlsx", {"J5": 1},
                  old_format)
