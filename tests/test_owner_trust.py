@@ -23,6 +23,7 @@ from sqlalchemy import text
 from test_owner_support import INITIATIVES, plan_of, seed
 
 from importers.owner import OwnerConflict, import_owner_workbook
+from importers.problems import ImportProblems
 from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.months import month_range
@@ -198,6 +199,18 @@ def test_a_signed_workbook_still_imports_and_records_its_author(programme, tmp_p
     result = import_owner_workbook(programme, path, user="ana")
     assert result.changed == 1
     assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1234.00")
+
+
+def test_an_error_value_in_a_month_cell_is_refused_not_read_as_an_empty_month(
+        programme, tmp_path):
+    """calamine reads ``#REF!`` as an empty cell: taken as such it would empty the month."""
+    seed(programme)
+    path = _edit(_export(programme, tmp_path), tmp_path / "ref.xlsx", {"J5": "#REF!"})
+    before = _state(programme)
+    with pytest.raises(ImportProblems) as info:
+        import_owner_workbook(programme, path)
+    assert [(p.cell, p.found) for p in info.value.problems] == [("J5", "#REF!")]
+    assert _state(programme) == before
 
 
 # ------------------------------------------------------------------ hostile files
