@@ -1,8 +1,11 @@
 """Reading an owner workbook back: stamp, scope rules and conflict detection.
 
-An owner workbook (:mod:`reports.owner_workbook`) carries a hidden sheet ``_tledger``. Its
-import changes only the phasing of the initiatives that were exported to that owner, for
-the stamped metric and scenario, and refuses, naming the cell:
+An owner workbook (:mod:`reports.owner_workbook`) carries a hidden sheet ``_tledger``,
+signed by the ledger that exported it. A workbook from another ledger, or whose stamp was
+edited, is refused before anything else (``force`` cannot bypass that); so is a file that
+fails the hardened reader's checks. Each row is resolved by its visible id in this ledger.
+The import changes only the phasing of the initiatives that were exported to that owner,
+for the stamped metric and scenario, and refuses, naming the cell:
 
 * a row whose id belongs to someone else's initiative, or is unknown to the ledger;
 * an edited locked cell (id, name, owner, unit, lever, stage, description, metric,
@@ -20,7 +23,7 @@ records ``{"forced": true, "overrode": [...]}``.
 
 from __future__ import annotations
 
-import hashlib
+import math
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,30 +33,51 @@ from typing import Any
 
 import pandas as pd
 from defusedxml import ElementTree
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from importers.problems import ImportProblems, Problem
+from importers.problems import ImportProblems, Problem, ProblemLog, shorten
+from importers.workbook import (
+    MAX_CELLS,
+    MAX_UNCOMPRESSED_BYTES,
+    Workbook,
+    cell_details,
+    file_sha256,
+    open_workbook,
+    read_grid,
+)
 from ledger.api import Ledger
 from ledger.errors import Conflict, LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import AmountError, from_minor, parse_amount, to_minor
 from ledger.months import MonthError, month_range, parse_month
 from ledger.owner_format import (
+    ATTRIBUTE_KEYS,
     DATA_SHEET,
     FIRST_DATA_ROW,
     FIXED_HEADERS,
     HEADER_ROW,
+    META_KEYS,
+    SIGNATURE_KEY,
     STAMP_COLUMNS,
     STAMP_FORMAT,
     STAMP_SHEET,
+    exported_rows,
+    signature_matches,
+    stamp_payload,
 )
 from ledger.phasing import initiative_phasing, phasing_versions, replace_initiative_phasing
 from ledger.store import current_user, new_submission
 
 #: Attribute columns as (header, column in current_initiatives) in sheet order after ID.
-_LOCKED = [("Name", "name"), ("Owner", "owner"), ("Business unit", "business_unit"),
-           ("Lever", "lever"), ("Stage", "stage"), ("Description", "description")]
+_LOCKED = list(zip(FIXED_HEADERS[1:7], ATTRIBUTE_KEYS, strict=True))
+#: An owner workbook is one owner's initiatives over one horizon: far below the limits of an
+#: ordinary import. These bound what reading a hostile file can cost (memory, time).
+MAX_OWNER_BYTES = min(MAX_UNCOMPRESSED_BYTES, 64 << 20)
+MAX_OWNER_CELLS = min(MAX_CELLS, 1_000_000)
+#: How much of a bad value a message quotes.
+QUOTE = 40
+#: Longest horizon a stamp may declare (a century): the reader walks every month column.
+MAX_MONTHS = 1200
 
 
 def has_stamp(path: str | Path) -> bool:
@@ -63,8 +87,11 @@ def has_stamp(path: str | Path) -> bool:
     """
     try:
         with zipfile.ZipFile(path) as zf:
-            xml = zf.read("xl/workbook.xml")
-    except (OSError, KeyError, zipfile.BadZipFile):
+            info = zf.getinfo("xl/workbook.xml")
+            if info.file_size > 1 << 20:  # a sheet list is a few hundred bytes
+                return False
+            xml = zf.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile, EOFError, ValueError):
         return False
     try:
         root = ElementTree.fromstring(xml)
@@ -76,8 +103,13 @@ def has_stamp(path: str | Path) -> bool:
 
 @dataclass
 class Stamp:
-    """What the export recorded in ``_tledger``."""
+    """What the export recorded in ``_tledger``, as text, plus the parsed fields."""
 
+    meta: dict[str, str]
+    """Every :data:`META_KEYS` entry as found (what the signature covers)."""
+    signature: str
+    table: list[list[str]]
+    """The per-initiative table as found, in sheet order (:data:`STAMP_COLUMNS`)."""
     programme: str
     owner: str
     metric: str
@@ -88,7 +120,11 @@ class Stamp:
     exported_at: str
     exported_by: str
     initiatives: pd.DataFrame
-    """``external_id, initiative_id, phasing_version, attributes_version, row``."""
+    """``external_id, phasing_version, attributes_version, row``."""
+
+    @property
+    def ledger_id(self) -> str:
+        return self.meta["ledger_id"]
 
 
 @dataclass
@@ -116,60 +152,73 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _refuse(log: ProblemLog) -> LedgerError:
+    """The first problem the hardened reader logged, as one line."""
+    first = " ".join(str(log.problems[0]).split())
+    return LedgerError(f"{first}; nothing was written")
+
+
 def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
     """Read an owner workbook's stamp, locked cells and month cells.
 
-    Problems found in the file itself (a damaged stamp, edited headers, cells that are not
-    amounts) are collected in ``problems``; the ledger-dependent checks come later.
+    The file goes through the same hardened reader as every import
+    (:func:`importers.workbook.open_workbook`: what the file is, its ZIP, no XML DOCTYPE,
+    its unpacked size; each sheet's extent measured before it is built), with limits fitted
+    to an owner workbook (:data:`MAX_OWNER_BYTES`, :data:`MAX_OWNER_CELLS`). Problems found
+    in the file itself (edited headers, cells that are not amounts) are collected in
+    ``problems``; the stamp's signature and the ledger-dependent checks come later.
 
     Raises:
-        LedgerError: the file cannot be opened or has no stamp at all.
+        LedgerError: the file cannot be read safely, has no stamp, or its stamp is damaged
+            or of an older format (one line saying why).
     """
     p = Path(path)
-    name = p.name
+    log = ProblemLog(p.name)
+    wb = open_workbook(p, log, max_bytes=MAX_OWNER_BYTES)
+    if wb is None:
+        raise _refuse(log)
     try:
-        data = p.read_bytes()
+        sha = file_sha256(p)
+        return _read_book(p, sha, wb, log)
     except OSError as exc:
         raise LedgerError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        # Read-only (streaming) mode, each sheet read once into row tuples: several times
-        # faster than random cell access on a fully loaded workbook.
-        wb_values = load_workbook(p, data_only=True, read_only=True)
-        wb_formulas = load_workbook(p, data_only=False, read_only=True)
-    except Exception as exc:
-        raise LedgerError(f"cannot open {name} as an .xlsx workbook: {exc}") from exc
-    try:
-        return _read_books(p, sha, wb_values, wb_formulas)
     finally:
-        wb_values.close()
-        wb_formulas.close()
+        wb.close()
 
 
-def _cell(rows: list[tuple[Any, ...]], r: int, c: int) -> Any:
-    """The value at 1-based row ``r``, column ``c`` of ``rows`` (None beyond the data)."""
+def _cell(rows: list[list[Any]], r: int, c: int) -> Any:
+    """The value at 1-based row ``r``, column ``c`` of ``rows`` (None when empty or beyond
+    the data)."""
     if r - 1 >= len(rows):
         return None
     row = rows[r - 1]
-    return row[c - 1] if c - 1 < len(row) else None
+    value = row[c - 1] if c - 1 < len(row) else None
+    return None if value == "" else value
 
 
-def _read_books(p: Path, sha: str, wb_values: Any, wb_formulas: Any) -> OwnerWorkbook:
+def _read_book(p: Path, sha: str, wb: Workbook, log: ProblemLog) -> OwnerWorkbook:
     name = p.name
-    if STAMP_SHEET not in wb_values.sheetnames:
+    if STAMP_SHEET not in wb.sheets:
         raise LedgerError(f"{name} is not an owner workbook: no {STAMP_SHEET} sheet")
+    stamp_grid = read_grid(wb, STAMP_SHEET, log, max_cells=MAX_OWNER_CELLS)
+    if stamp_grid is None:
+        raise _refuse(log)
+    stamp = _read_stamp(name, stamp_grid)
     problems: list[Problem] = []
 
     def problem(sheet: str, cell: str, found: Any, expected: str) -> None:
-        problems.append(Problem(name, sheet, cell, _text(found) if not isinstance(found, str)
-                                else found, expected, "error"))
+        shown = found if isinstance(found, str) else _text(found)
+        problems.append(Problem(name, sheet, cell, shorten(shown, QUOTE), expected, "error"))
 
-    stamp = _read_stamp(wb_values[STAMP_SHEET], problem)
-    if DATA_SHEET not in wb_values.sheetnames:
+    if DATA_SHEET not in wb.sheets:
         problem(DATA_SHEET, "", "no such sheet", f"the sheet {DATA_SHEET} as exported")
         return OwnerWorkbook(p, sha, stamp, pd.DataFrame(), pd.DataFrame(), problems)
-    ws = list(wb_values[DATA_SHEET].iter_rows(values_only=True))
-    wf = list(wb_formulas[DATA_SHEET].iter_rows(values_only=True))
+    ws = read_grid(wb, DATA_SHEET, log, max_cells=MAX_OWNER_CELLS)
+    if ws is None:
+        raise _refuse(log)
+    # calamine reads a formula without a saved value, and an error value, as an empty cell:
+    # both are found in the sheet's XML so that neither passes for "no amount".
+    hidden = cell_details(wb, DATA_SHEET)
     n_fixed = len(FIXED_HEADERS)
     month_cols = {n_fixed + 1 + j: m for j, m in enumerate(stamp.months)}
     total_col = n_fixed + 1 + len(stamp.months)
@@ -196,7 +245,11 @@ def _read_books(p: Path, sha: str, wb_values: Any, wb_formulas: Any) -> OwnerWor
     for r in range(FIRST_DATA_ROW, len(ws) + 1):
         fixed = [_cell(ws, r, c) for c in range(1, n_fixed + 1)]
         months = {c: _cell(ws, r, c) for c in month_cols}
-        if all(v is None or _text(v) == "" for v in [*fixed, *months.values()]):
+        flagged = [c for c in month_cols
+                   if (r - 1, c - 1) in hidden.no_cached_value
+                   or (r - 1, c - 1) in hidden.error_values]
+        if not flagged and all(v is None or _text(v) == ""
+                               for v in [*fixed, *months.values()]):
             continue
         ext = _text(fixed[0])
         rec: dict[str, Any] = {"row": r}
@@ -207,20 +260,25 @@ def _read_books(p: Path, sha: str, wb_values: Any, wb_formulas: Any) -> OwnerWor
             problem(DATA_SHEET, f"A{r}", "(empty)", "the initiative id exported in this row")
         for c, raw in months.items():
             cell = f"{get_column_letter(c)}{r}"
-            formula = _cell(wf, r, c)
-            if raw is None and isinstance(formula, str) and formula.startswith("="):
-                problem(DATA_SHEET, cell, formula,
-                        "a number (this formula has no saved result: open and save the "
-                        "file in Excel, or type the number)")
+            if (r - 1, c - 1) in hidden.no_cached_value:
+                problem(DATA_SHEET, cell, "a formula without a saved result",
+                        "a number (open and save the file in Excel, or type the number)")
+                continue
+            if (r - 1, c - 1) in hidden.error_values:
+                problem(DATA_SHEET, cell, hidden.error_values[(r - 1, c - 1)],
+                        "a number (the cell shows an error)")
+                continue
+            if isinstance(raw, float) and not math.isfinite(raw):
+                problem(DATA_SHEET, cell, str(raw), "a finite number")
                 continue
             try:
                 value = parse_amount(raw)
-            except AmountError as exc:
-                problem(DATA_SHEET, cell, raw, f"an amount in the metric's unit ({exc})")
+            except AmountError:
+                problem(DATA_SHEET, cell, raw, "an amount in the metric's unit")
                 continue
             if value is None:
                 continue
-            if abs(value) >= Decimal(10) ** 15:
+            if not value.is_finite() or abs(value) >= Decimal(10) ** 15:
                 problem(DATA_SHEET, cell, raw, "an amount below 10^15")
                 continue
             amounts.append((ext, month_cols[c].isoformat(), value, cell))
@@ -229,48 +287,104 @@ def _read_books(p: Path, sha: str, wb_values: Any, wb_formulas: Any) -> OwnerWor
     return OwnerWorkbook(p, sha, stamp, frame, amt, problems)
 
 
-def _read_stamp(ws: Any, problem: Any) -> Stamp:
+def _damaged(name: str, why: str) -> LedgerError:
+    return LedgerError(f"{name}: its hidden {STAMP_SHEET} sheet is damaged ({why}): export a "
+                       "new workbook")
+
+
+def _read_stamp(name: str, grid: list[list[Any]]) -> Stamp:
     meta: dict[str, str] = {}
     table_at = None
-    for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
+    for r, row in enumerate(grid):
         key = _text(row[0]) if row else ""
         if key == STAMP_COLUMNS[0]:
             table_at = r
             break
         if key:
             meta[key] = _text(row[1]) if len(row) > 1 else ""
-    missing = [k for k in ("format", "programme", "owner", "metric", "scenario", "decimals",
-                           "first_month", "last_month", "as_of") if not meta.get(k)]
-    if meta.get("format") not in (None, "", STAMP_FORMAT):
-        raise LedgerError(f"the owner-workbook stamp is {meta['format']!r}; this tledger "
-                          f"reads {STAMP_FORMAT!r}: export a new workbook")
+    found_format = meta.get("format", "")
+    if found_format != STAMP_FORMAT:
+        if found_format.startswith("tledger-owner-workbook/"):
+            raise LedgerError(
+                f"{name} was exported by an older tledger (stamp "
+                f"{shorten(found_format, QUOTE)!r}, unsigned); this tledger reads only "
+                f"signed workbooks ({STAMP_FORMAT!r}): export a new workbook")
+        raise _damaged(name, f"format {shorten(found_format, QUOTE) or '(empty)'!r}, "
+                             f"expected {STAMP_FORMAT!r}")
+    missing = [k for k in META_KEYS if not meta.get(k)]
+    if not meta.get(SIGNATURE_KEY):
+        missing.append(SIGNATURE_KEY)
     if missing or table_at is None:
-        raise LedgerError(
-            f"the {STAMP_SHEET} sheet is damaged (missing: "
-            f"{', '.join(missing) or 'initiative table'}): export a new workbook"
-        )
-    records = []
-    for row in ws.iter_rows(min_row=table_at + 1, values_only=True):
-        if not row or row[0] is None:
+        raise _damaged(name, f"missing: {', '.join(missing) or 'initiative table'}")
+    table: list[list[str]] = []
+    for row in grid[table_at + 1:]:
+        if not row or _text(row[0]) == "":
             continue
-        records.append([_text(v) for v in row[:len(STAMP_COLUMNS)]])
-    table = pd.DataFrame(records, columns=STAMP_COLUMNS)
+        cells = [_text(v) for v in row[:len(STAMP_COLUMNS)]]
+        table.append(cells + [""] * (len(STAMP_COLUMNS) - len(cells)))
+    frame = pd.DataFrame(table, columns=STAMP_COLUMNS)
     try:
         for col in STAMP_COLUMNS[1:]:
-            table[col] = table[col].astype("int64")
+            frame[col] = [int(v) for v in frame[col]]
         first = date.fromisoformat(meta["first_month"])
         last = date.fromisoformat(meta["last_month"])
         as_of = int(meta["as_of"])
         decimals = int(meta["decimals"])
-    except (ValueError, TypeError) as exc:
-        raise LedgerError(f"the {STAMP_SHEET} sheet is damaged ({exc}): export a new workbook"
-                          ) from exc
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _damaged(name, shorten(str(exc), QUOTE)) from exc
+    if not 0 <= as_of < 2**62:
+        raise _damaged(name, "as_of out of range")
+    if frame["external_id"].duplicated().any() or not first <= last:
+        raise _damaged(name, "repeated initiative or reversed horizon")
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+        raise _damaged(name, f"a horizon of more than {MAX_MONTHS} months")
     return Stamp(
+        meta={k: meta[k] for k in META_KEYS}, signature=meta[SIGNATURE_KEY], table=table,
         programme=meta["programme"], owner=meta["owner"], metric=meta["metric"],
         scenario=meta["scenario"], decimals=decimals, months=month_range(first, last),
-        as_of=as_of, exported_at=meta.get("exported_at", ""),
-        exported_by=meta.get("exported_by", ""), initiatives=table,
+        as_of=as_of, exported_at=meta["exported_at"], exported_by=meta["exported_by"],
+        initiatives=frame,
     )
+
+
+def _check_stamp(ledger: Ledger, conn: Any, book: OwnerWorkbook, then: pd.DataFrame) -> Any:
+    """Refuse a workbook this ledger did not export, or whose stamp was edited; return the
+    stamped metric. ``then``: the initiatives as of the stamped submission.
+
+    The signature covers the stamp and what the export wrote into the data sheet, which the
+    ledger rebuilds from its history as of the stamped submission. ``force`` cannot bypass
+    any of this: it only overrides newer ledger values, after these checks.
+    """
+    stamp = book.stamp
+    name = book.path.name
+    ledger_id, key = ledger.identity(conn)
+    if stamp.ledger_id != ledger_id:
+        raise LedgerError(
+            f"{name} was exported from another ledger (id {shorten(stamp.ledger_id[:8])}…), not "
+            f"this one ({ledger_id[:8]}…): export a new workbook from this ledger")
+    edited = LedgerError(f"{name}: its hidden {STAMP_SHEET} sheet was edited (signature "
+                         "does not match): export a new workbook")
+    if stamp.metric not in {m.code for m in ledger.metrics(conn)}:
+        raise edited
+    metric = ledger.metric(stamp.metric, conn)
+    exts = set(stamp.initiatives["external_id"])
+    then = then[then["external_id"].isin(exts)]
+    ext_of = dict(zip(then["initiative_id"], then["external_id"], strict=True))
+    months = [m.isoformat() for m in stamp.months]
+    phasing = initiative_phasing(conn, list(ext_of), metric.id, stamp.scenario,
+                                 as_of=stamp.as_of)
+    cells = exported_rows(
+        then.to_dict("records"),
+        zip(phasing["initiative_id"].map(ext_of), phasing["month"], phasing["amount_minor"],
+            strict=True),
+        months,
+    )
+    missing = exts - set(then["external_id"])
+    cells += exported_rows([{"external_id": e} for e in missing], [], months)
+    if not signature_matches(key, stamp_payload(stamp.meta, stamp.table, cells),
+                             stamp.signature):
+        raise edited
+    return metric
 
 
 class OwnerConflict(Conflict):
@@ -347,20 +461,20 @@ def import_owner_workbook(
     name = book.path.name
     problems = list(book.problems)
     with ledger.writing() as conn:
+        then = current_initiatives(conn, as_of=stamp.as_of)
+        metric = _check_stamp(ledger, conn, book, then)
         prog = ledger.programme(conn)
-        if stamp.programme != prog.name:
-            raise LedgerError(f"{name} was exported from programme {stamp.programme!r}; "
-                              f"this ledger tracks {prog.name!r}")
-        metric = ledger.metric(stamp.metric, conn)
-        if metric.decimals != stamp.decimals:  # pragma: no cover - decimals never change
-            raise LedgerError(f"{name}: metric {metric.code} decimals changed since export")
-        then = current_initiatives(conn, as_of=stamp.as_of).set_index("external_id")
+        if stamp.programme != prog.name:  # pragma: no cover - signed, so only a rename
+            raise LedgerError(f"{name} was exported from programme "
+                              f"{shorten(stamp.programme, QUOTE)!r}; this ledger tracks "
+                              f"{prog.name!r}")
+        then = then.set_index("external_id")
         now = current_initiatives(conn).set_index("external_id")
         stamped = stamp.initiatives.set_index("external_id")
         owner_key = stamp.owner.strip().casefold()
 
         def owner_of(frame: pd.DataFrame, ext: str) -> str:
-            return str(frame.loc[ext, "owner"])
+            return shorten(frame.loc[ext, "owner"], QUOTE)
 
         seen: set[str] = set()
         for rec in book.rows.to_dict("records"):
@@ -368,33 +482,38 @@ def import_owner_workbook(
             ext = str(rec["ID"])
             if not ext:
                 continue
+            shown = shorten(ext, QUOTE)
             if ext in seen:
-                problems.append(Problem(name, DATA_SHEET, f"A{r}", ext,
+                problems.append(Problem(name, DATA_SHEET, f"A{r}", shown,
                                         "each initiative once (this id is repeated)", "error"))
                 continue
             seen.add(ext)
             if ext not in stamped.index:
                 if ext in now.index and owner_of(now, ext).strip().casefold() != owner_key:
-                    expected = (f"only {stamp.owner}'s initiatives ({ext} is owned by "
+                    expected = (f"only {stamp.owner}'s initiatives ({shown} is owned by "
                                 f"{owner_of(now, ext)})")
                 elif ext in now.index:
-                    expected = (f"only the initiatives exported in this workbook ({ext} was "
-                                "not: export a new workbook)")
+                    expected = (f"only the initiatives exported in this workbook ({shown} "
+                                "was not: export a new workbook)")
                 else:
-                    expected = ("an initiative exported in this workbook (an owner workbook "
-                                "cannot add initiatives; ask the office to import new ones)")
-                problems.append(Problem(name, DATA_SHEET, f"A{r}", ext, expected, "error"))
+                    expected = ("an initiative exported in this workbook (owner workbooks "
+                                "cannot add initiatives; the office imports new ones)")
+                problems.append(Problem(name, DATA_SHEET, f"A{r}", shown, expected, "error"))
                 continue
-            if ext in now.index and owner_of(now, ext).strip().casefold() != owner_key:
+            if ext not in now.index:  # pragma: no cover - initiatives are never deleted
+                problems.append(Problem(name, DATA_SHEET, f"A{r}", shown,
+                                        "an initiative of this ledger", "error"))
+                continue
+            if str(now.loc[ext, "owner"]).strip().casefold() != owner_key:
                 problems.append(Problem(
-                    name, DATA_SHEET, f"A{r}", ext,
-                    f"only {stamp.owner}'s initiatives ({ext} was reassigned to "
+                    name, DATA_SHEET, f"A{r}", shown,
+                    f"only {stamp.owner}'s initiatives ({shown} was reassigned to "
                     f"{owner_of(now, ext)} after the export)", "error"))
                 continue
-            if ext in now.index and now.loc[ext, "status"] != "active":
+            if now.loc[ext, "status"] != "active":
                 problems.append(Problem(
-                    name, DATA_SHEET, f"A{r}", ext,
-                    f"an active initiative ({ext} was withdrawn after the export)", "error"))
+                    name, DATA_SHEET, f"A{r}", shown,
+                    f"an active initiative ({shown} was withdrawn after the export)", "error"))
                 continue
             old = then.loc[ext] if ext in then.index else None
             for c, (header, col) in enumerate(_LOCKED, start=2):
@@ -402,16 +521,18 @@ def import_owner_workbook(
                 found = str(rec[header])
                 if found != exported:
                     problems.append(Problem(
-                        name, DATA_SHEET, f"{get_column_letter(c)}{r}", found or "(empty)",
-                        f"the locked {header} {exported!r} as exported (edit only month cells)",
-                        "error"))
+                        name, DATA_SHEET, f"{get_column_letter(c)}{r}",
+                        shorten(found, QUOTE) or "(empty)",
+                        f"the locked {header} {shorten(exported, QUOTE)!r} as exported "
+                        "(edit only month cells)", "error"))
             for c, (header, value) in enumerate(
                     [("Metric", stamp.metric), ("Scenario", stamp.scenario)],
                     start=len(FIXED_HEADERS) - 1):
                 found = str(rec[header])
                 if found != value:
                     problems.append(Problem(
-                        name, DATA_SHEET, f"{get_column_letter(c)}{r}", found or "(empty)",
+                        name, DATA_SHEET, f"{get_column_letter(c)}{r}",
+                        shorten(found, QUOTE) or "(empty)",
                         f"the locked {header} {value!r} as exported", "error"))
         for ext, srow in zip(stamped.index, stamped["row"], strict=True):
             if ext not in seen:
@@ -422,7 +543,9 @@ def import_owner_workbook(
         if problems:
             raise ImportProblems(problems)
 
-        ids = {str(k): int(v) for k, v in stamped["initiative_id"].items()}
+        # Each row is written to the initiative this ledger knows by the row's visible id:
+        # nothing read from the file names an internal id.
+        ids = {str(ext): int(now.loc[ext, "initiative_id"]) for ext in stamped.index}
         init_ids = list(ids.values())
         amounts = book.amounts.copy()
         amounts["initiative_id"] = amounts["external_id"].map(ids).astype("int64")
@@ -508,8 +631,8 @@ def _conflicts(
     workbook's (a workbook that agrees with the newer value loses nothing).
     """
     versions = phasing_versions(conn, ids.values(), metric_id, stamp.scenario)
-    stamped = dict(zip(stamp.initiatives["initiative_id"].astype(int),
-                       stamp.initiatives["phasing_version"].astype(int), strict=True))
+    stamped = {ids[str(ext)]: int(v) for ext, v in zip(
+        stamp.initiatives["external_id"], stamp.initiatives["phasing_version"], strict=True)}
     moved = [i for i, v in versions.items() if v != stamped.get(i, 0)]
     if not moved:
         return pd.DataFrame(columns=CONFLICT_COLUMNS)

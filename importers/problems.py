@@ -17,6 +17,25 @@ from ledger.errors import LedgerError
 
 #: At most this many problems are kept per file; the rest are counted in one last problem.
 MAX_PROBLEMS = 10_000
+#: Longest ``found`` and ``expected`` a Problem keeps (callers quote values shorter still).
+MAX_FOUND = 160
+MAX_EXPECTED = 400
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """``value`` as text on one line (a line break shown as "⏎"), cut to its first
+    ``limit`` characters with "…" and its length when longer: how a message quotes a value
+    that may be huge.
+
+    >>> shorten("x" * 100, 5)
+    'xxxxx… (100 characters)'
+    """
+    text = "" if value is None else str(value)
+    # A message is one line: a line break inside a value must not start another.
+    text = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 ERROR = "error"
 WARNING = "warning"
@@ -33,6 +52,11 @@ class Problem:
     found: str
     expected: str
     severity: str = ERROR
+
+    def __post_init__(self) -> None:
+        # A hostile file can hold a megabyte in one cell: no message may echo it whole.
+        object.__setattr__(self, "found", shorten(self.found, MAX_FOUND))
+        object.__setattr__(self, "expected", shorten(self.expected, MAX_EXPECTED))
 
     @property
     def where(self) -> str:

@@ -189,7 +189,8 @@ def _sniff(path: Path, log: ProblemLog) -> bool:
     return True
 
 
-def _check_zip(path: Path, log: ProblemLog) -> dict[str, str] | None:
+def _check_zip(path: Path, log: ProblemLog,
+               max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> dict[str, str] | None:
     """Check the ZIP's structure and parts; return sheet name -> part path, or None."""
     try:
         archive = zipfile.ZipFile(path)
@@ -214,9 +215,9 @@ def _check_zip(path: Path, log: ProblemLog) -> dict[str, str] | None:
                       "an .xlsx or .xlsm workbook")
             return None
         total = sum(info.file_size for info in archive.infolist())
-        if total > MAX_UNCOMPRESSED_BYTES:
+        if total > max_bytes:
             log.error("", "", f"{total:,} bytes of XML once unpacked",
-                      f"at most {MAX_UNCOMPRESSED_BYTES:,} (TLEDGER_IMPORT_MAX_BYTES)")
+                      f"at most {max_bytes:,} (TLEDGER_IMPORT_MAX_BYTES)")
             return None
         try:
             for info in archive.infolist():
@@ -261,14 +262,16 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def open_workbook(path: Path, log: ProblemLog) -> Workbook | None:
+def open_workbook(path: Path, log: ProblemLog, *,
+                  max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> Workbook | None:
     """Open ``path`` for reading after checking it is a whole, harmless .xlsx/.xlsm.
 
-    Returns None (with the reason in ``log``) when it cannot be read.
+    ``max_bytes`` lowers the limit on the unpacked size for a kind of workbook known to be
+    small. Returns None (with the reason in ``log``) when it cannot be read.
     """
     if not _sniff(path, log):
         return None
-    parts = _check_zip(path, log)
+    parts = _check_zip(path, log, min(max_bytes, MAX_UNCOMPRESSED_BYTES))
     if parts is None:
         return None
     try:
@@ -284,12 +287,29 @@ def open_workbook(path: Path, log: ProblemLog) -> Workbook | None:
     return Workbook(path=path, book=book, sheets=sheets, visible=visible, sheet_parts=parts)
 
 
-def read_grid(wb: Workbook, sheet: str, log: ProblemLog) -> list[list[Any]] | None:
+def read_grid(wb: Workbook, sheet: str, log: ProblemLog, *,
+              max_cells: int | None = None) -> list[list[Any]] | None:
     """Every cell value of ``sheet`` from A1 to its last used cell (row i of the list is
     sheet row i+1). Empty cells are ``""``; numbers ``float``; dates ``date``/``datetime``.
 
+    With ``max_cells``, the sheet's extent is first measured from its XML
+    (:func:`sheet_extent`) and a larger sheet is refused before calamine builds it: calamine
+    allocates the whole rows x columns grid, so two cells at opposite corners of a sheet
+    would ask for terabytes and abort the process.
+
     Returns None (reason in ``log``) if the sheet cannot be read or is too large.
     """
+    if max_cells is not None:
+        extent = sheet_extent(wb, sheet, max_cells)
+        if extent is None:
+            log.error(sheet, "", "a worksheet whose XML cannot be read",
+                      "a complete worksheet: open the workbook in Excel or LibreOffice and "
+                      "save it")
+            return None
+        if extent[0] * extent[1] > max_cells:
+            log.error(sheet, "", f"cells spanning {extent[0]:,} rows x {extent[1]:,} columns",
+                      f"at most {max_cells:,} cells")
+            return None
     try:
         data = wb.book.get_sheet_by_name(sheet)
     except Exception as exc:
@@ -297,9 +317,10 @@ def read_grid(wb: Workbook, sheet: str, log: ProblemLog) -> list[list[Any]] | No
                   "a complete worksheet: open the workbook in Excel or LibreOffice and save it")
         return None
     end_row, end_col = data.end if data.end is not None else (0, 0)
-    if (end_row + 1) * (end_col + 1) > MAX_CELLS:
+    limit = MAX_CELLS if max_cells is None else min(max_cells, MAX_CELLS)
+    if (end_row + 1) * (end_col + 1) > limit:
         log.error(sheet, "", f"a used range of {end_row + 1:,} rows x {end_col + 1:,} columns",
-                  f"at most {MAX_CELLS:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
+                  f"at most {limit:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
         return None
     rows: list[list[Any]] = data.to_python(skip_empty_area=False)
     pause_point("reading")  # test-only (ledger.faults)
@@ -376,3 +397,47 @@ def cell_details(wb: Workbook, sheet: str) -> CellDetails:
                 details.error_values[(int(ref.group(2)) - 1, _col_index(ref.group(1)))] = shown
         pos = xml.find(b't="e"', pos + 5)
     return details
+
+
+_EXTENT_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)\b([^>]*)>")
+_R_ATTR = re.compile(rb'\br="([A-Za-z]*)(\d*)"')
+#: Past Excel's last row and column: a reference this long is out of any real sheet.
+_FAR = 10**8
+
+
+def sheet_extent(wb: Workbook, sheet: str, stop_above: int) -> tuple[int, int] | None:
+    """(rows, columns) spanned by the cells of ``sheet``, read from its XML without building
+    it; the scan stops once rows x columns exceeds ``stop_above``. None if the part cannot be
+    read. Cells without a reference (``<c>`` with no ``r=``) count at the next position, as
+    a reader places them.
+    """
+    part = wb.sheet_parts.get(sheet)
+    if not part:
+        return None
+    try:
+        with zipfile.ZipFile(wb.path) as archive:
+            xml = archive.read(part)
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError):
+        return None
+    rows = cols = row = col = 0
+    for m in _EXTENT_TOKEN.finditer(xml):
+        ref = _R_ATTR.search(m.group(2))
+        if m.group(1) == b"row":
+            row = _ref_number(ref.group(2)) if ref and ref.group(2) else row + 1
+            col = 0
+            continue
+        if ref and ref.group(1):
+            letters = ref.group(1).upper()
+            col = _col_index(letters) + 1 if len(letters) <= 3 else _FAR
+            if ref.group(2):
+                row = _ref_number(ref.group(2))
+        else:
+            col += 1
+        rows, cols = max(rows, row, 1), max(cols, col)
+        if rows * cols > stop_above:
+            break
+    return rows, cols
+
+
+def _ref_number(digits: bytes) -> int:
+    return int(digits) if len(digits) <= 8 else _FAR

@@ -4,10 +4,12 @@ Layout: the canonical initiatives layout (``docs/workbook-format.md``) for one m
 scenario. The id and descriptive columns are locked (sheet protection without a password:
 it stops accidents, not intent; the import re-checks every locked cell anyway); the month
 cells are unlocked and accept numbers only. A hidden sheet ``_tledger`` stamps the
-programme, owner, metric, scenario, the ledger version the export was taken at and, per
-initiative, the submission that last changed its phasing and its attributes. The import
-(:mod:`importers.owner`) reads the stamp back to refuse rows that are not the owner's and
-to detect changes made in the ledger after the export.
+exporting ledger's id, the programme, owner, metric, scenario, the ledger version the
+export was taken at and, per initiative, the submission that last changed its phasing and
+its attributes, and signs all of it with the ledger's stamp key
+(:mod:`ledger.owner_format`). The import (:mod:`importers.owner`) checks the signature,
+then uses the stamp to refuse rows that are not the owner's and to detect changes made in
+the ledger after the export.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ from ledger.owner_format import (
     FIXED_HEADERS,
     HEADER_ROW,
     MAX_CELL,
+    SIGNATURE_KEY,
     STAMP_COLUMNS,
     STAMP_FORMAT,
     STAMP_SHEET,
+    exported_rows,
+    sign,
+    stamp_payload,
 )
 from ledger.phasing import (
     attribute_versions,
@@ -64,6 +70,33 @@ class OwnerExport:
     lever, stage, description, phasing_version, attributes_version``."""
     amounts: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     """``(external_id, 'YYYY-MM-01') -> amount`` in the metric's unit."""
+    ledger_id: str = ""
+    """The exporting ledger's id (:meth:`ledger.api.Ledger.identity`)."""
+    signature: str = ""
+    """HMAC of the stamp and the exported cells (:func:`ledger.owner_format.sign`)."""
+
+    def stamp_meta(self) -> dict[str, str]:
+        """The stamp's signed metadata, as written (see :data:`META_KEYS`)."""
+        return {
+            "format": STAMP_FORMAT,
+            "ledger_id": self.ledger_id,
+            "programme": self.programme,
+            "owner": self.owner,
+            "metric": self.metric,
+            "scenario": self.scenario,
+            "decimals": str(self.decimals),
+            "first_month": self.months[0].isoformat(),
+            "last_month": self.months[-1].isoformat(),
+            "as_of": str(self.as_of),
+            "exported_at": self.exported_at.isoformat(),
+            "exported_by": self.exported_by,
+        }
+
+    def stamp_table(self) -> list[list[str]]:
+        """The stamp's per-initiative table (:data:`STAMP_COLUMNS`), as written."""
+        return [[str(row["external_id"]), str(row["phasing_version"]),
+                 str(row["attributes_version"]), str(FIRST_DATA_ROW + k)]
+                for k, row in enumerate(self.rows.to_dict("records"))]
 
 
 def owner_initiatives(frame: pd.DataFrame, owner: str) -> pd.DataFrame:
@@ -105,6 +138,7 @@ def collect_owner_export(
         phasing = initiative_phasing(conn, ids, m.id, scenario)
         p_versions = phasing_versions(conn, ids, m.id, scenario)
         a_versions = attribute_versions(conn, ids)
+        ledger_id, stamp_key = ledger.identity(conn)
     rows = mine[["initiative_id", "external_id", "name", "owner", "business_unit", "lever",
                  "stage", "description"]].copy().reset_index(drop=True)
     rows["phasing_version"] = rows["initiative_id"].map(p_versions).astype("int64")
@@ -115,12 +149,21 @@ def collect_owner_export(
         for i, mon, a in zip(phasing["initiative_id"], phasing["month"],
                              phasing["amount_minor"], strict=True)
     }
-    return OwnerExport(
+    export = OwnerExport(
         programme=prog.name, currency=prog.currency, owner=str(mine["owner"].iloc[0]),
         metric=m.code, metric_unit=m.unit, decimals=m.decimals, scenario=scenario,
         months=prog.months, as_of=as_of, exported_at=datetime.now(UTC),
-        exported_by=current_user(user), rows=rows, amounts=amounts,
+        exported_by=current_user(user), rows=rows, amounts=amounts, ledger_id=ledger_id,
     )
+    cells = exported_rows(
+        rows.to_dict("records"),
+        zip(phasing["initiative_id"].map(ext), phasing["month"], phasing["amount_minor"],
+            strict=True),
+        [mon.isoformat() for mon in export.months],
+    )
+    export.signature = sign(stamp_key,
+                            stamp_payload(export.stamp_meta(), export.stamp_table(), cells))
+    return export
 
 
 def _text(value: object) -> str:
@@ -209,29 +252,14 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
                     "select_unlocked_cells": True})
 
     stamp = wb.add_worksheet(STAMP_SHEET)
-    meta = [
-        ("format", STAMP_FORMAT),
-        ("programme", export.programme),
-        ("owner", export.owner),
-        ("metric", export.metric),
-        ("scenario", export.scenario),
-        ("decimals", str(export.decimals)),
-        ("first_month", export.months[0].isoformat()),
-        ("last_month", export.months[-1].isoformat()),
-        ("as_of", str(export.as_of)),
-        ("exported_at", export.exported_at.isoformat()),
-        ("exported_by", export.exported_by),
-    ]
+    meta = [*export.stamp_meta().items(), (SIGNATURE_KEY, export.signature)]
     for i, (key, value) in enumerate(meta):
         stamp.write_string(i, 0, key)
         stamp.write_string(i, 1, value)
     base = len(meta) + 1
     for c, h in enumerate(STAMP_COLUMNS):
         stamp.write_string(base, c, h)
-    for k, row in enumerate(export.rows.to_dict("records")):
-        cells = [str(row["external_id"]), str(row["initiative_id"]),
-                 str(row["phasing_version"]), str(row["attributes_version"]),
-                 str(FIRST_DATA_ROW + k)]
+    for k, cells in enumerate(export.stamp_table()):
         for c, text in enumerate(cells):
             stamp.write_string(base + 1 + k, c, text)
     stamp.very_hidden()  # not even listed under Unhide in Excel: no accidental edits

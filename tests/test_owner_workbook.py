@@ -189,13 +189,14 @@ def test_reassigned_after_export_is_refused(programme, tmp_path):
             for p in info.value.problems] == [("A6", True)]
 
 
-def test_workbook_from_another_programme_is_refused(programme, tmp_path):
+def test_a_stamp_edited_to_name_another_programme_is_refused(programme, tmp_path):
     seed(programme)
     path = _export(programme, tmp_path)
     wb = load_workbook(path)
-    wb[STAMP_SHEET]["B2"] = "Growth 2030"
+    assert wb[STAMP_SHEET]["A3"].value == "programme"
+    wb[STAMP_SHEET]["B3"] = "Growth 2030"
     wb.save(path)
-    with pytest.raises(LedgerError, match="exported from programme 'Growth 2030'"):
+    with pytest.raises(LedgerError, match="_tledger sheet was edited"):
         import_owner_workbook(programme, path)
 
 
@@ -277,7 +278,8 @@ def test_a_formula_without_a_saved_result_is_refused(programme, tmp_path):
     path = _edit(_export(programme, tmp_path), tmp_path / "fx.xlsx", {"J5": "=100+200"})
     with pytest.raises(ImportProblems) as info:
         import_owner_workbook(programme, path)
-    assert [(p.cell, p.found) for p in info.value.problems] == [("J5", "=100+200")]
+    assert [(p.cell, p.found) for p in info.value.problems] == [
+        ("J5", "a formula without a saved result")]
 
 
 def test_cli_export_and_import_with_conflict_and_force(programme, cli, tmp_path):
