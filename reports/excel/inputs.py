@@ -144,8 +144,8 @@ def build_detail(
         pairs = pd.concat([pairs, missing], ignore_index=True)
     order = {m.id: i for i, m in enumerate(metrics)}
     rows = pairs.merge(active, on="initiative_id", how="inner")
-    rows = rows.assign(_m=rows["metric_id"].map(order))
-    rows = rows.sort_values(["external_id", "_m"], kind="stable").reset_index(drop=True)
+    rows = rows.assign(_metric_order=rows["metric_id"].map(order))
+    rows = rows.sort_values(["external_id", "_metric_order"], kind="stable").reset_index(drop=True)
 
     amounts, present = _amount_grid(facts, rows, len(months), weighted)
     attrs = pd.DataFrame({
