@@ -1,10 +1,10 @@
 """Streaming a big sheet's rows into a workbook as raw SpreadsheetML.
 
 XlsxWriter writes every cell through several Python calls; a sheet of a million amounts
-spends most of its time there (figures: docs/benchmarks.md). For such a sheet the workbook is written by
-XlsxWriter without the data rows (everything else: styles, headers, widths, validations,
-filters, panes, other sheets), then :func:`inject_rows` copies it, streaming the rows,
-generated in bulk by the caller, into the sheet's ``<sheetData>``. The rows use the style
+spends most of its time there (figures: docs/benchmarks.md). For such a sheet the workbook
+is written by XlsxWriter without the data rows (everything else: styles, headers, widths,
+validations, filters, panes, other sheets), then :func:`inject_rows` copies it, streaming
+the rows, generated in bulk by the caller, into the sheet's ``<sheetData>``. The rows use the style
 indices XlsxWriter registered (:func:`reports.xlsxwriter_internals.style_index`, called
 before the workbook is closed), so the result is the file XlsxWriter would have written,
 without a Python call per cell.
