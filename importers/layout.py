@@ -23,7 +23,7 @@ from importers.problems import ProblemLog
 from ledger.months import MonthError, parse_month
 
 
-def _v(series: pd.Series, pos: int) -> Any:
+def _value_at(series: pd.Series, pos: int) -> Any:
     """One value of ``series`` by position (typed loosely: cells hold anything)."""
     return series.iat[pos]
 
@@ -178,6 +178,47 @@ def locate_table(
     ``key_role`` is the column every data row must have (``id`` for initiatives,
     ``metric`` for targets). Returns None (reasons in ``log``) if the table cannot be found.
     """
+    header = _header_row(grid, sheet, mapping, log, key_role, fy_start)
+    if header is None:
+        return None
+    head = grid[header]
+    columns = _role_columns(head, header, sheet, mapping, log, key_role)
+    if columns is None:
+        return None
+    months, months_ok = _month_columns(head, header, sheet, mapping, log,
+                                       set(columns.values()), fy_start)
+    layout = mapping.layout
+    if layout == "auto":
+        layout = "wide" if months else "long"
+    if layout == "long":
+        for role in ("month", "amount"):
+            if role not in columns:
+                log.error(sheet, f"{header + 1}:{header + 1}", "no month columns and no "
+                          f"{role} column", "month columns (dates or text such as Jul-26) or, "
+                          "for a long layout, a Month and an Amount column")
+                return None
+        months = {}
+    elif not months:
+        log.error(sheet, f"{header + 1}:{header + 1}", "no month columns",
+                  "one column per month headed by a date or text such as Jul-26, 2026-07 "
+                  "or FY27 M01")
+        return None
+    if not months_ok:
+        return None
+
+    body = grid[header + 1:]
+    skip_rows = {r - 1 for r in mapping.skip.rows}
+    table = SheetTable(sheet=sheet, header_row=header, layout=layout, columns=columns,
+                       rows=pd.DataFrame(), facts=pd.DataFrame(),
+                       scale_note=_scan_scale_note(grid, header), month_columns=months)
+    _split_rows(table, body, header + 1, skip_rows, mapping, log, key_role, fy_start, horizon)
+    return table
+
+
+def _header_row(grid: list[list[Any]], sheet: str, mapping: Mapping, log: ProblemLog,
+                key_role: str, fy_start: int) -> int | None:
+    """The header row (0-based): found, or the one the mapping gives; None (logged) for an
+    empty sheet, no row naming the key column, or a row beyond the sheet."""
     if not any(any(v != "" and v is not None for v in row) for row in grid):
         log.error(sheet, "", "an empty sheet", "a header row and at least one data row")
         return None
@@ -191,17 +232,21 @@ def locate_table(
             log.error(sheet, "", f"no header row with an {key_role} column in the first "
                       f"{min(len(grid), HEADER_SCAN_ROWS)} rows",
                       f"{what} (for another layout, say where it is with --mapping)")
-            return None
-    else:
-        header = int(mapping.header_row) - 1
-        if header >= len(grid):
-            log.error(sheet, f"A{header + 1}", "no such row (the sheet ends at row "
-                      f"{len(grid)})", "the header row given by header_row in the mapping")
-            return None
-    head = grid[header]
+        return header
+    header = int(mapping.header_row) - 1
+    if header >= len(grid):
+        log.error(sheet, f"A{header + 1}", "no such row (the sheet ends at row "
+                  f"{len(grid)})", "the header row given by header_row in the mapping")
+        return None
+    return header
+
+
+def _role_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
+                  log: ProblemLog, key_role: str) -> dict[str, int] | None:
+    """Role -> 0-based column: the mapping's columns first, then headers read by their
+    aliases. None (logged) if a mapped column is missing or there is no key column."""
     width = len(head)
     columns: dict[str, int] = {}
-    taken: set[int] = set()
     ok = True
     for role, spec in mapping.columns.items():
         if isinstance(spec, ColumnRef):
@@ -221,15 +266,15 @@ def locate_table(
                 continue
             col = found[0]
         columns[role] = col
-        taken.add(col)
-    for c, value in enumerate(head):
-        n = norm_header(value)
-        if not n or c in taken:
+    taken = set(columns.values())
+    for col, value in enumerate(head):
+        normed = norm_header(value)
+        if not normed or col in taken:
             continue
         for role, aliases in ALIASES.items():
-            if role not in columns and role not in mapping.columns and n in aliases:
-                columns[role] = c
-                taken.add(c)
+            if role not in columns and role not in mapping.columns and normed in aliases:
+                columns[role] = col
+                taken.add(col)
                 break
     if key_role not in columns:
         if ok:
@@ -237,67 +282,49 @@ def locate_table(
                       f"row {header + 1}", "a column headed "
                       + ("ID" if key_role == "id" else key_role.title()))
         return None
-    if not ok:
-        return None
+    return columns if ok else None
 
-    # Month columns.
+
+def _month_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
+                   log: ProblemLog, taken: set[int], fy_start: int
+                   ) -> tuple[dict[int, date], bool]:
+    """Column -> month: the mapping's span (every header in it must read as a month) or
+    every other header that reads as one. Returns them and False if a problem was logged
+    (a bad month header, or two columns for one month)."""
     months: dict[int, date] = {}
+    ok = True
     if mapping.months.columns != "auto":
         first, last = mapping.months.columns.split(":")
         span = range(column_index_from_string(first) - 1, column_index_from_string(last))
-        for c in span:
-            if c >= width:
+        for col in span:
+            if col >= len(head):
                 break
-            month = _month_of(head[c], fy_start)
+            month = _month_of(head[col], fy_start)
             if month is None:
-                log.bad_value(sheet, cell_ref(header, c), head[c] if head[c] != "" else None,
+                log.bad_value(sheet, cell_ref(header, col),
+                              head[col] if head[col] != "" else None,
                               "a month such as a date, Jul-26, 2026-07 or FY27 M01 "
-                          f"(the mapping says {mapping.months.columns} are months)")
+                              f"(the mapping says {mapping.months.columns} are months)")
                 ok = False
             else:
-                months[c] = month
+                months[col] = month
     else:
-        for c, value in enumerate(head):
-            if c in taken:
+        for col, value in enumerate(head):
+            if col in taken:
                 continue
             month = _month_of(value, fy_start)
             if month is not None:
-                months[c] = month
+                months[col] = month
     first_col: dict[date, int] = {}
-    for c, month in months.items():
+    for col, month in months.items():
         if month in first_col:
-            log.error(sheet, cell_ref(header, c), f"a second column for {month:%b-%y} "
+            log.error(sheet, cell_ref(header, col), f"a second column for {month:%b-%y} "
                       f"(the first is {cell_ref(header, first_col[month])})",
                       "one column per month")
             ok = False
         else:
-            first_col[month] = c
-    layout = mapping.layout
-    if layout == "auto":
-        layout = "wide" if months else "long"
-    if layout == "long":
-        for role in ("month", "amount"):
-            if role not in columns:
-                log.error(sheet, f"{header + 1}:{header + 1}", "no month columns and no "
-                          f"{role} column", "month columns (dates or text such as Jul-26) or, "
-                          "for a long layout, a Month and an Amount column")
-                return None
-        months = {}
-    elif not months:
-        log.error(sheet, f"{header + 1}:{header + 1}", "no month columns",
-                  "one column per month headed by a date or text such as Jul-26, 2026-07 "
-                  "or FY27 M01")
-        return None
-    if not ok:
-        return None
-
-    body = grid[header + 1:]
-    skip_rows = {r - 1 for r in mapping.skip.rows}
-    table = SheetTable(sheet=sheet, header_row=header, layout=layout, columns=columns,
-                       rows=pd.DataFrame(), facts=pd.DataFrame(),
-                       scale_note=_scan_scale_note(grid, header), month_columns=months)
-    _split_rows(table, body, header + 1, skip_rows, mapping, log, key_role, fy_start, horizon)
-    return table
+            first_col[month] = col
+    return months, ok
 
 
 def _split_rows(table: SheetTable, body: list[list[Any]], first_row: int, skip_rows: set[int],
@@ -394,7 +421,7 @@ def _split_rows(table: SheetTable, body: list[list[Any]], first_row: int, skip_r
                 month = _month_of(value, fy_start)
                 cache[ckey] = month.isoformat() if month else None
             iso_m = cache[ckey]
-            row0 = int(_v(rows["row"], int(pos[k])))
+            row0 = int(_value_at(rows["row"], int(pos[k])))
             if iso_m is None:
                 log.bad_value(sheet, cell_ref(row0, mcol), value if value != "" else None,
                           "a month such as a date, Jul-26, 2026-07 or FY27 M01")

@@ -25,7 +25,7 @@ from ledger.models import SCENARIOS
 from ledger.vocabulary import did_you_mean
 
 
-def _v(series: pd.Series, pos: int) -> Any:
+def _value_at(series: pd.Series, pos: int) -> Any:
     """One value of ``series`` by position (typed loosely: cells hold anything)."""
     return series.iat[pos]
 
@@ -114,194 +114,289 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
 
     Problems go to ``log``; the returned frames are only meaningful if it has no errors.
     """
-    sheet = table.sheet
     rows = table.rows.copy()
-    header = table.header_row
-    cols = table.columns
-
-    def at(role: str, pos: Any) -> str:
-        return cell_ref(int(_v(rows["row"], int(pos))), cols[role]) if role in cols else (
-            f"A{int(_v(rows['row'], int(pos))) + 1}")
-
-    def column_or_default(role: str, fallback: str | None) -> pd.Series:
-        default = mapping.defaults.get(role, fallback)
-        if role in rows:
-            return rows[role].where(rows[role].notna(), default)
-        return pd.Series([default] * len(rows), index=rows.index, dtype=object)
-
-    # Metric and scenario per row.
-    first_metric = next(iter(ref.metrics)) if ref.metrics else None
-    metric_code = column_or_default("metric", first_metric)
-    metric_ids, bad = _resolve(metric_code, {c: m.id for c, m in ref.metrics.items()})
-    for pos in np.flatnonzero(bad.to_numpy()).tolist():
-        found = _v(metric_code, pos)
-        log.bad_value(sheet, at("metric", pos), found, "a metric code: "
-                  f"{_known_list({c: m.id for c, m in ref.metrics.items()})}"
-                  + _suggest(str(found), list(ref.metrics)))
-    scenario = column_or_default("scenario", "plan").map(
-        lambda s: s.strip().lower() if isinstance(s, str) else s)
-    for pos in np.flatnonzero((~scenario.isin(SCENARIOS)).to_numpy()).tolist():
-        found = _v(scenario, pos)
-        log.bad_value(sheet, at("scenario", pos), found, f"a scenario: {', '.join(SCENARIOS)}"
-                  + _suggest(str(found), list(SCENARIOS)))
+    cells = _Cells(table, rows, log)
+    metric_code, metric_ids, scenario = _check_metric_and_scenario(cells, mapping, ref)
     rows["metric_id"] = metric_ids
     rows["scenario"] = scenario
+    _check_lengths(cells)
+    if table.layout == "wide":
+        # (A long layout has one row per month: its duplicates are checked per month.)
+        _check_duplicate_rows(cells, metric_code, scenario)
+    _check_attributes_agree(cells)
+    initiatives = _initiatives_frame(cells, mapping, ref)
+    facts = _phasing_facts(cells, ref, scale)
+    scopes = pd.DataFrame({"external_id": rows["id"], "metric_id": rows["metric_id"],
+                           "scenario": rows["scenario"]}).drop_duplicates()
+    units = {None if pd.isna(u) else int(u) for u in initiatives["business_unit_id"]}
+    return Prepared(file=log.file, sheet=table.sheet, rows_read=len(rows),
+                    initiatives=initiatives, facts=facts, row_scopes=scopes,
+                    units_in_file=units, row_external_ids=rows["id"].to_numpy(dtype=object))
 
-    ext = rows["id"]
+
+@dataclass
+class _Cells:
+    """The table being prepared, its data rows, and the log its problems go to."""
+
+    table: SheetTable
+    rows: pd.DataFrame
+    log: ProblemLog
+
+    @property
+    def sheet(self) -> str:
+        return self.table.sheet
+
+    def at(self, role: str, pos: Any) -> str:
+        """The cell of data row ``pos`` in ``role``'s column (column A without one)."""
+        row0 = int(_value_at(self.rows["row"], int(pos)))
+        columns = self.table.columns
+        return cell_ref(row0, columns[role]) if role in columns else f"A{row0 + 1}"
+
+    def header_row(self) -> str:
+        """The header row as a whole-row reference such as ``4:4``."""
+        return f"{self.table.header_row + 1}:{self.table.header_row + 1}"
+
+
+def _column_or_default(rows: pd.DataFrame, mapping: Mapping, role: str,
+                       fallback: str | None) -> pd.Series:
+    default = mapping.defaults.get(role, fallback)
+    if role in rows:
+        return rows[role].where(rows[role].notna(), default)
+    return pd.Series([default] * len(rows), index=rows.index, dtype=object)
+
+
+def _check_metric_and_scenario(cells: _Cells, mapping: Mapping, ref: Reference
+                               ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Each row's metric code, metric id and scenario (the mapping's default where the
+    cell is empty); an unknown one is logged with a suggestion."""
+    rows, log, sheet = cells.rows, cells.log, cells.sheet
+    first_metric = next(iter(ref.metrics)) if ref.metrics else None
+    metric_code = _column_or_default(rows, mapping, "metric", first_metric)
+    known_metrics = {c: m.id for c, m in ref.metrics.items()}
+    metric_ids, bad = _resolve(metric_code, known_metrics)
+    for pos in np.flatnonzero(bad.to_numpy()).tolist():
+        found = _value_at(metric_code, pos)
+        log.bad_value(sheet, cells.at("metric", pos), found,
+                      f"a metric code: {_known_list(known_metrics)}"
+                      + _suggest(str(found), list(ref.metrics)))
+    scenario = _column_or_default(rows, mapping, "scenario", "plan").map(
+        lambda s: s.strip().lower() if isinstance(s, str) else s)
+    for pos in np.flatnonzero((~scenario.isin(SCENARIOS)).to_numpy()).tolist():
+        found = _value_at(scenario, pos)
+        log.bad_value(sheet, cells.at("scenario", pos), found,
+                      f"a scenario: {', '.join(SCENARIOS)}"
+                      + _suggest(str(found), list(SCENARIOS)))
+    return metric_code, metric_ids, scenario
+
+
+def _check_lengths(cells: _Cells) -> None:
+    """Text longer than the ledger's column holds."""
+    rows = cells.rows
     for role, limit in MAX_LEN.items():
         if role in rows:
             too_long = rows[role].map(lambda v, lim=limit: isinstance(v, str) and len(v) > lim)
             for pos in np.flatnonzero(too_long.to_numpy()).tolist():
-                log.error(sheet, at(role, pos), f"{len(str(_v(rows[role], pos)))} characters",
-                          f"at most {limit} characters")
+                cells.log.error(cells.sheet, cells.at(role, pos),
+                                f"{len(str(_value_at(rows[role], pos)))} characters",
+                                f"at most {limit} characters")
 
-    # Duplicate rows: one row per initiative x metric x scenario.
+
+def _check_duplicate_rows(cells: _Cells, metric_code: pd.Series, scenario: pd.Series) -> None:
+    """One row per initiative x metric x scenario: each repeat names the first row."""
+    ext = cells.rows["id"]
     key = pd.DataFrame({"id": ext, "m": metric_code, "s": scenario})
-    # (A long layout has one row per month: its duplicates are checked per month below.)
-    dup = key.duplicated(keep=False).to_numpy() & (table.layout == "wide")
-    if dup.any():
-        first_pos: dict[tuple[Any, ...], int] = {}
-        for pos in np.flatnonzero(dup).tolist():
-            dkey = (_v(ext, pos), _v(metric_code, pos), _v(scenario, pos))
-            if dkey not in first_pos:
-                first_pos[dkey] = int(pos)
-                continue
-            log.error(sheet, at("id", pos), f"{_v(ext, pos)!r} again for {dkey[1]}/{dkey[2]} "
-                      f"(first in row {int(_v(rows['row'], first_pos[dkey])) + 1})",
-                      "each initiative once per metric and scenario")
+    dup = key.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    first_pos: dict[tuple[Any, ...], int] = {}
+    for pos in np.flatnonzero(dup).tolist():
+        dkey = (_value_at(ext, pos), _value_at(metric_code, pos), _value_at(scenario, pos))
+        if dkey not in first_pos:
+            first_pos[dkey] = int(pos)
+            continue
+        first_row = int(_value_at(cells.rows["row"], first_pos[dkey])) + 1
+        cells.log.error(cells.sheet, cells.at("id", pos),
+                        f"{_value_at(ext, pos)!r} again for {dkey[1]}/{dkey[2]} "
+                        f"(first in row {first_row})",
+                        "each initiative once per metric and scenario")
 
-    # Attributes repeated on an initiative's rows must agree.
+
+def _check_attributes_agree(cells: _Cells) -> None:
+    """Attributes repeated on an initiative's rows must agree with its first row."""
+    rows = cells.rows
+    ext = rows["id"]
     attr_roles = [r for r in ("name", "owner", "business_unit", "lever", "stage",
                               "description") if r in rows]
-    if attr_roles and ext.duplicated().any():
-        for role in attr_roles:
-            firsts = rows.groupby("id", sort=False)[role].first()
-            expect = ext.map(firsts)
-            vals = rows[role]
-            disagree = ~((vals == expect) | (vals.isna() & expect.isna()))
-            for pos in np.flatnonzero(disagree.to_numpy()).tolist():
-                log.bad_value(sheet, at(role, pos), _v(vals, pos),
-                          f"{_v(expect, pos)!r}, as on {_v(ext, pos)}'s first row "
-                          "(an initiative's attributes must agree on all its rows)")
+    if not attr_roles or not ext.duplicated().any():
+        return
+    for role in attr_roles:
+        firsts = rows.groupby("id", sort=False)[role].first()
+        expect = ext.map(firsts)
+        values = rows[role]
+        disagree = ~((values == expect) | (values.isna() & expect.isna()))
+        for pos in np.flatnonzero(disagree.to_numpy()).tolist():
+            cells.log.bad_value(cells.sheet, cells.at(role, pos), _value_at(values, pos),
+                                f"{_value_at(expect, pos)!r}, as on {_value_at(ext, pos)}'s "
+                                "first row (an initiative's attributes must agree on all its "
+                                "rows)")
 
-    # One row per initiative: attributes resolved to ids.
-    firsts_pos = (~ext.duplicated()).to_numpy()
-    one = rows[firsts_pos].reset_index(drop=True)
-    one_pos = np.flatnonzero(firsts_pos)
-    known = one["id"].isin(ref.current.index).to_numpy()
-    cur = ref.current.reindex(one["id"])
 
-    def attribute(role: str, ledger_col: str) -> pd.Series:
+@dataclass
+class _Initiatives:
+    """One row per initiative (its first data row), beside the ledger's current record."""
+
+    one: pd.DataFrame
+    """The file's first row of each initiative."""
+    one_pos: np.ndarray
+    """Each one's position among the data rows (for its cells)."""
+    known: np.ndarray
+    """Whether the ledger already has it."""
+    current: pd.DataFrame
+    """The ledger's current record, aligned with ``one``."""
+    mapping: Mapping
+
+    def attribute(self, role: str) -> pd.Series:
         """The file's value; the ledger's where the file has no such column."""
+        one = self.one
         if role in one:
             return one[role]
-        if role in mapping.defaults:
-            return pd.Series([mapping.defaults[role]] * len(one), dtype=object)
+        if role in self.mapping.defaults:
+            return pd.Series([self.mapping.defaults[role]] * len(one), dtype=object)
         values: list[Any] = [v if ok else None for v, ok in
-                             zip(cur[ledger_col].tolist(), known.tolist(), strict=True)]
+                             zip(self.current[role].tolist(), self.known.tolist(),
+                                 strict=True)]
         return pd.Series(values, dtype=object)  # type: ignore[call-overload]
 
-    out = pd.DataFrame({"external_id": one["id"]})
-    for role, ledger_col in (("name", "name"), ("owner", "owner")):
-        vals = attribute(role, ledger_col)
-        for k in np.flatnonzero(vals.isna().to_numpy()).tolist():
-            if role in one:
-                log.error(sheet, at(role, one_pos[k]), "an empty cell",
-                          f"the initiative's {role} (required)")
-            else:
-                log.error(sheet, f"{header + 1}:{header + 1}", f"no {role.title()} column "
-                          f"for new initiative {_v(one['id'], k)!r}",
-                          f"a {role.title()} column (or [defaults] {role} in the mapping)")
-        out[role] = vals
-    # The owner of a known initiative is the ledger's; a workbook does not reassign it.
-    if "owner" in one:
-        ledger_owner = cur["owner"].to_numpy(dtype=object)
-        file_owner = one["owner"].to_numpy(dtype=object)
-        for k in np.flatnonzero(known).tolist():
-            theirs, ours = file_owner[k], ledger_owner[k]
-            if theirs is not None and ours is not None and \
-                    " ".join(str(theirs).split()).casefold() != " ".join(
-                        str(ours).split()).casefold():
-                log.bad_value(sheet, at("owner", one_pos[k]), theirs,
-                          f"{ours!r}, the owner the ledger has for {_v(one['id'], k)} "
-                          "(a workbook does not reassign initiatives)")
-        out["owner"] = np.where(known & out["owner"].notna().to_numpy(), ledger_owner,
-                                out["owner"].to_numpy(dtype=object))
 
-    for role, ledger_col, known_codes, what in (
-        ("business_unit", "business_unit", ref.units, "a business unit code"),
-        ("lever", "lever", ref.levers, "a lever code"),
-        ("stage", "stage", ref.stages, "a stage gate code"),
-    ):
-        codes = attribute(role, ledger_col)
-        ids, bad = _resolve(codes, known_codes)
-        for k in np.flatnonzero(bad.to_numpy()).tolist():
-            cell = at(role, one_pos[k]) if role in one else "defaults"
-            log.bad_value(sheet, cell, _v(codes, k), f"{what}: {_known_list(known_codes)}"
-                      + _suggest(str(_v(codes, k)), list(known_codes)))
-        out[f"{role}_id" if role != "stage" else "stage_gate_id"] = ids
-        if role == "stage":
-            for k in np.flatnonzero(codes.isna().to_numpy()).tolist():
-                if role in one:
-                    log.error(sheet, at("stage", one_pos[k]), "an empty cell",
-                              "a stage gate code such as L2 (required)")
-                else:
-                    log.error(sheet, f"{header + 1}:{header + 1}", "no Stage column for new "
-                              f"initiative {_v(one['id'], k)!r}",
-                              "a Stage column (or [defaults] stage in the mapping)")
-    desc = attribute("description", "description")
+def _initiatives_frame(cells: _Cells, mapping: Mapping, ref: Reference) -> pd.DataFrame:
+    """One row per initiative: name and owner checked, codes resolved to ids."""
+    rows = cells.rows
+    firsts_pos = (~rows["id"].duplicated()).to_numpy()
+    one = rows[firsts_pos].reset_index(drop=True)
+    known = one["id"].isin(ref.current.index).to_numpy()
+    initiatives = _Initiatives(one, np.flatnonzero(firsts_pos), known,
+                               ref.current.reindex(one["id"]), mapping)
+    out = pd.DataFrame({"external_id": one["id"]})
+    _required_text(cells, initiatives, out)
+    if "owner" in one:
+        _keep_ledger_owner(cells, initiatives, out)
+    _resolve_codes(cells, initiatives, ref, out)
+    desc = initiatives.attribute("description")
     out["description"] = desc.where(desc.notna(), "").astype(object)
     # Plain int64 and Python objects: the drivers bind numpy extension scalars badly.
     out["stage_gate_id"] = out["stage_gate_id"].fillna(-1).astype("int64")
     for col in ("external_id", "name", "owner"):
         out[col] = out[col].astype(object)
+    return out
 
-    # Phasing facts.
-    facts = table.facts
+
+def _required_text(cells: _Cells, initiatives: _Initiatives, out: pd.DataFrame) -> None:
+    """Name and owner: an empty cell, or no column for a new initiative, is an error."""
+    one, one_pos = initiatives.one, initiatives.one_pos
+    for role in ("name", "owner"):
+        values = initiatives.attribute(role)
+        for nth in np.flatnonzero(values.isna().to_numpy()).tolist():
+            if role in one:
+                cells.log.error(cells.sheet, cells.at(role, one_pos[nth]), "an empty cell",
+                                f"the initiative's {role} (required)")
+            else:
+                cells.log.error(cells.sheet, cells.header_row(), f"no {role.title()} column "
+                                f"for new initiative {_value_at(one['id'], nth)!r}",
+                                f"a {role.title()} column (or [defaults] {role} in the "
+                                "mapping)")
+        out[role] = values
+
+
+def _keep_ledger_owner(cells: _Cells, initiatives: _Initiatives, out: pd.DataFrame) -> None:
+    """The owner of a known initiative is the ledger's; a workbook does not reassign it."""
+    one, known = initiatives.one, initiatives.known
+    ledger_owner = initiatives.current["owner"].to_numpy(dtype=object)
+    file_owner = one["owner"].to_numpy(dtype=object)
+    for nth in np.flatnonzero(known).tolist():
+        theirs, ours = file_owner[nth], ledger_owner[nth]
+        if theirs is not None and ours is not None and \
+                " ".join(str(theirs).split()).casefold() != " ".join(
+                    str(ours).split()).casefold():
+            cells.log.bad_value(cells.sheet, cells.at("owner", initiatives.one_pos[nth]), theirs,
+                                f"{ours!r}, the owner the ledger has for "
+                                f"{_value_at(one['id'], nth)} "
+                                "(a workbook does not reassign initiatives)")
+    out["owner"] = np.where(known & out["owner"].notna().to_numpy(), ledger_owner,
+                            out["owner"].to_numpy(dtype=object))
+
+
+def _resolve_codes(cells: _Cells, initiatives: _Initiatives, ref: Reference,
+                   out: pd.DataFrame) -> None:
+    """Business unit, lever and stage codes to ids; a stage is required."""
+    one, one_pos = initiatives.one, initiatives.one_pos
+    for role, known_codes, what in (
+        ("business_unit", ref.units, "a business unit code"),
+        ("lever", ref.levers, "a lever code"),
+        ("stage", ref.stages, "a stage gate code"),
+    ):
+        codes = initiatives.attribute(role)
+        ids, bad = _resolve(codes, known_codes)
+        for nth in np.flatnonzero(bad.to_numpy()).tolist():
+            cell = cells.at(role, one_pos[nth]) if role in one else "defaults"
+            cells.log.bad_value(cells.sheet, cell, _value_at(codes, nth),
+                                f"{what}: {_known_list(known_codes)}"
+                                + _suggest(str(_value_at(codes, nth)), list(known_codes)))
+        out[f"{role}_id" if role != "stage" else "stage_gate_id"] = ids
+        if role == "stage":
+            for nth in np.flatnonzero(codes.isna().to_numpy()).tolist():
+                if role in one:
+                    cells.log.error(cells.sheet, cells.at("stage", one_pos[nth]),
+                                    "an empty cell", "a stage gate code such as L2 (required)")
+                else:
+                    cells.log.error(cells.sheet, cells.header_row(), "no Stage column for "
+                                    f"new initiative {_value_at(one['id'], nth)!r}",
+                                    "a Stage column (or [defaults] stage in the mapping)")
+
+
+def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal) -> pd.DataFrame:
+    """The amounts converted to minor units in their metric's precision, one per cell;
+    bad amounts are errors and rounded ones warnings, each naming its cell."""
+    rows, log, sheet = cells.rows, cells.log, cells.sheet
+    facts = cells.table.facts
     decimals_by_metric = {m.id: m.decimals for m in ref.metrics.values()}
-    mid_rows = rows["metric_id"].fillna(-1).to_numpy(dtype=np.int64)
-    fact_mid = mid_rows[facts["pos"].to_numpy(dtype=np.int64)]
-    valid_metric = fact_mid >= 0
-    lut = np.zeros(max(decimals_by_metric, default=0) + 1, dtype=np.int64)
-    for mid, d in decimals_by_metric.items():
-        lut[mid] = d
-    decimals = np.where(valid_metric, lut[np.clip(fact_mid, 0, None)], 0)
-    conv = convert(facts["value"].to_numpy(dtype=object), decimals, scale)
-    frow = facts["row"].to_numpy()
-    fcol = facts["col"].to_numpy()
-    for i, found, expected in conv.errors:
-        log.bad_value(sheet, cell_ref(int(frow[i]), int(fcol[i])), found, expected)
-    for n, (i, read, kept) in enumerate(conv.rounded):
-        if n == MAX_ROUNDING_WARNINGS:
-            log.warn(sheet, "", f"{len(conv.rounded) - n} more amounts with extra decimals",
-                     "rounded half away from zero like the ones above")
+    metric_of_row = rows["metric_id"].fillna(-1).to_numpy(dtype=np.int64)
+    fact_metric = metric_of_row[facts["pos"].to_numpy(dtype=np.int64)]
+    valid_metric = fact_metric >= 0
+    decimals_of_metric = np.zeros(max(decimals_by_metric, default=0) + 1, dtype=np.int64)
+    for metric_id, decimals_kept in decimals_by_metric.items():
+        decimals_of_metric[metric_id] = decimals_kept
+    decimals = np.where(valid_metric, decimals_of_metric[np.clip(fact_metric, 0, None)], 0)
+    converted = convert(facts["value"].to_numpy(dtype=object), decimals, scale)
+    fact_row = facts["row"].to_numpy()
+    fact_col = facts["col"].to_numpy()
+    for fact_index, found, expected in converted.errors:
+        log.bad_value(sheet, cell_ref(int(fact_row[fact_index]), int(fact_col[fact_index])),
+                      found, expected)
+    for listed, (fact_index, read, kept) in enumerate(converted.rounded):
+        if listed == MAX_ROUNDING_WARNINGS:
+            log.warn(sheet, "", f"{len(converted.rounded) - listed} more amounts with extra "
+                     "decimals", "rounded half away from zero like the ones above")
             break
-        log.warn(sheet, cell_ref(int(frow[i]), int(fcol[i])), str(read),
-                 f"at most {int(decimals[i])} decimals: rounded to {kept}")
-    keep = conv.present & valid_metric
+        log.warn(sheet, cell_ref(int(fact_row[fact_index]), int(fact_col[fact_index])),
+                 str(read), f"at most {int(decimals[fact_index])} decimals: rounded to {kept}")
+    keep = converted.present & valid_metric
     pos = facts["pos"].to_numpy()[keep]
     fact_frame = pd.DataFrame({
         "pos": pos,
         # dtype=object: pandas 3 would otherwise re-validate a million strings per column.
         "external_id": pd.Series(rows["id"].to_numpy(dtype=object)[pos], dtype=object),
-        "metric_id": mid_rows[pos],
+        "metric_id": metric_of_row[pos],
         "scenario": pd.Series(rows["scenario"].to_numpy(dtype=object)[pos], dtype=object),
         "month": pd.Series(facts["month"].to_numpy(dtype=object)[keep], dtype=object),
-        "amount_minor": conv.minor[keep],
+        "amount_minor": converted.minor[keep],
     })
-    if table.layout == "long" and len(fact_frame):
+    if cells.table.layout == "long" and len(fact_frame):
         dup = fact_frame.duplicated(["external_id", "metric_id", "scenario", "month"],
                                     keep="first").to_numpy()
-        for k in np.flatnonzero(dup).tolist():
-            p = int(np.flatnonzero(keep)[k])
-            log.error(sheet, cell_ref(int(frow[p]), int(fcol[p])),
-                      f"a second amount for {_v(fact_frame['external_id'], k)} in "
-                      f"{str(_v(fact_frame['month'], k))[:7]}",
+        for fact_pos in np.flatnonzero(dup).tolist():
+            cell_pos = int(np.flatnonzero(keep)[fact_pos])
+            log.error(sheet, cell_ref(int(fact_row[cell_pos]), int(fact_col[cell_pos])),
+                      f"a second amount for {_value_at(fact_frame['external_id'], fact_pos)} in "
+                      f"{str(_value_at(fact_frame['month'], fact_pos))[:7]}",
                       "one row per initiative, metric, scenario and month")
-    scopes = pd.DataFrame({"external_id": rows["id"], "metric_id": rows["metric_id"],
-                           "scenario": rows["scenario"]}).drop_duplicates()
-    units = {None if pd.isna(u) else int(u) for u in out["business_unit_id"]}
-    return Prepared(file=log.file, sheet=sheet, rows_read=len(rows), initiatives=out,
-                    facts=fact_frame, row_scopes=scopes, units_in_file=units,
-                    row_external_ids=rows["id"].to_numpy(dtype=object))
-
+    return fact_frame

@@ -1,13 +1,13 @@
 """Streaming a big sheet's rows into a workbook as raw SpreadsheetML.
 
-XlsxWriter writes every cell through several Python calls (about 8 us a cell); a sheet of a
-million amounts spends most of its time there. For such a sheet the workbook is written by
-XlsxWriter without the data rows (everything else: styles, headers, widths, validations,
-filters, panes, other sheets), then :func:`inject_rows` copies it, streaming the rows,
-generated in bulk by the caller, into the sheet's ``<sheetData>``. The rows use the style
+XlsxWriter writes every cell through several Python calls; a sheet of a million amounts
+spends most of its time there (figures: docs/benchmarks.md). For such a sheet the workbook
+is written by XlsxWriter without the data rows (everything else: styles, headers, widths,
+validations, filters, panes, other sheets), then :func:`inject_rows` copies it, streaming
+the rows, generated in bulk by the caller, into the sheet's ``<sheetData>``. The rows use the style
 indices XlsxWriter registered (:func:`reports.xlsxwriter_internals.style_index`, called
-before the workbook is closed), so the result is the file XlsxWriter would have written, a
-few times faster.
+before the workbook is closed), so the result is the file XlsxWriter would have written,
+without a Python call per cell.
 
 Text is written as inline strings (``t="inlineStr"``): a string cell, so ledger text such
 as ``=HYPERLINK(...)`` stays text, never a formula.

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports.excel import _Figures, _last_month_col, _layout
+from reports.excel.columns import column_layout, last_month_col
+from reports.excel.figures import Figures
 from reports.safe import csv_text
 
 __all__ = ["summary_table", "write_summary_csv"]
@@ -37,15 +38,15 @@ def summary_table(report: Any) -> pd.DataFrame:
     Columns: ``line``, one per month (``2026-07``), one per fiscal year (``FY27``) after its
     months, and ``Horizon``. Values are Decimals (None for an empty coverage).
     """
-    figures = _Figures(report)
+    figures = Figures(report)
     part = figures.parts[0] if figures.parts else "Programme"
-    cols = _layout(report.programme.months, report.programme.fy_start_month, 1)
+    cols = column_layout(report.programme.months, report.programme.fy_start_month, 1)
     records: list[dict[str, Any]] = []
     for label, key, cumulative in _LINES:
         rec: dict[str, Any] = {"line": label}
-        for c in cols:
-            name = f"{c.month:%Y-%m}" if c.month is not None else c.label
-            source = _last_month_col(cols, c) if cumulative and c.kind != "month" else c
+        for col in cols:
+            name = f"{col.month:%Y-%m}" if col.month is not None else col.label
+            source = last_month_col(cols, col) if cumulative and col.kind != "month" else col
             value = figures.get(part, source, key)
             rec[name] = value if isinstance(value, Decimal) else (
                 None if value is None or pd.isna(value) else Decimal(str(value)))

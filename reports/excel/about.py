@@ -1,0 +1,70 @@
+"""The About sheet: what the report is, as of when, written by which tledger, and how
+to audit it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from xlsxwriter.worksheet import Worksheet
+
+from reports.excel.inputs import ReportInput
+from reports.excel.layout import Formats, unit_label
+from reports.safe import safe_text
+
+_HOW_TO_AUDIT = [
+    "Initiatives holds every initiative's in-month phasing as numbers, one row per "
+    "initiative and metric.",
+    "Summary: Bottom-up cells are SUMIFS over Initiatives for this metric; subtotals, gap "
+    "(target minus bottom-up) and cumulative lines are formulas over the cells above.",
+    "Coverage is bottom-up divided by target; it is blank where the target is zero.",
+    "Each breakdown sheet sums its parts' bottom-up from Initiatives; its Difference rows "
+    "compare its totals with the Summary and are 0 when they tie (a target difference is "
+    "a cascade gap: the parts' targets do not add up to the programme's).",
+    "Shaded gap cells are shortfalls against target.",
+]
+
+
+def _facts(data: ReportInput, scale: str) -> list[tuple[str, Any]]:
+    """The report's particulars, as (label, value) rows."""
+    facts: list[tuple[str, Any]] = [
+        ("Programme", data.programme.name),
+        ("Currency", data.programme.currency),
+        ("Metric", f"{data.metric.code} ({data.metric.name}), {data.metric.unit}, "
+                   f"{data.metric.kind}"),
+        ("Scenario", data.scenario),
+        ("Risk-weighted", "yes" if data.weighted else "no"),
+        ("Amounts shown in", unit_label(data, scale) + " (cells hold exact amounts)"),
+        ("As of", data.as_of if data.as_of is not None else "current (latest submission)"),
+        ("As-of submission", data.as_of_submission),
+        ("Ledger's last submission id", data.last_submission_id),
+        ("Written at (UTC)", data.written_at.astimezone(UTC).replace(tzinfo=None)),
+        ("Written by", f"tledger {data.version}"),
+        ("Initiative rows", len(data.detail)),
+    ]
+    if data.bridge is not None:
+        facts.append(("Bridge from", data.bridge_from))
+    return facts
+
+
+def write_about(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str) -> None:
+    sheet.write_string(0, 0, "About this report", fmt.title)
+    row = 2
+    for key, value in _facts(data, scale):
+        sheet.write_string(row, 0, key, fmt.label_bold)
+        if isinstance(value, datetime):
+            sheet.write_datetime(row, 1, value.astimezone(UTC).replace(tzinfo=None)
+                                 if value.tzinfo else value, fmt.datetime)
+        elif isinstance(value, int):
+            sheet.write_number(row, 1, value, fmt.text)
+        elif value is not None:
+            sheet.write_string(row, 1, safe_text(value), fmt.text)
+        row += 1
+    row += 1
+    sheet.write_string(row, 0, "How to audit it", fmt.label_bold)
+    for line in _HOW_TO_AUDIT:
+        row += 1
+        sheet.write_string(row, 0, "•", fmt.text)
+        sheet.write_string(row, 1, line, fmt.text)
+    sheet.set_column(0, 0, 28)
+    sheet.set_column(1, 1, 110)

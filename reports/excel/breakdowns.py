@@ -1,0 +1,215 @@
+"""A breakdown sheet (By unit / By lever / By stage): each part's target, bottom-up, gap
+and coverage, their totals, and the difference to the Summary that is zero when it ties."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
+
+from reports.excel.columns import Column, column_layout
+from reports.excel.figures import Figures, as_decimal, num
+from reports.excel.formulas import DetailRefs, cell, difference
+from reports.excel.inputs import UNALLOCATED, Breakdown, ReportInput
+from reports.excel.layout import (
+    HEADER_ROW,
+    Formats,
+    column_headers,
+    note,
+    print_setup,
+    set_period_column_widths,
+    shortfall_criteria,
+    title,
+    unit_label,
+)
+from reports.excel.lines import PartLines
+from reports.safe import safe_text
+
+PART_LINES = ["Target", "Bottom-up", "Gap", "Coverage"]
+_LABEL_COLS = 3  # part, name, line
+_FIGURE_KEYS = {"Target": "target", "Bottom-up": "bottom_up", "Gap": "gap"}
+
+
+@dataclass
+class _Rows:
+    """Where the blocks below the parts go (each maps a line to its row)."""
+
+    first_part: int
+    last_part: int
+    totals: dict[str, int]
+    summary_link: dict[str, int]
+    difference: dict[str, int]
+
+    @classmethod
+    def after_parts(cls, first_part: int, next_row: int) -> _Rows:
+        row = next_row + 1  # a blank row before the totals
+        return cls(first_part, next_row - 1,
+                   totals={"Target": row, "Bottom-up": row + 1, "Gap": row + 2},
+                   summary_link={"Target": row + 4, "Bottom-up": row + 5},
+                   difference={"Target": row + 7, "Bottom-up": row + 8})
+
+
+def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: Breakdown, fmt: Formats,
+                    scale: str, refs: DetailRefs, summary_rows: dict[str, int]) -> None:
+    """Write one breakdown sheet; ``summary_rows`` are the Summary's line rows it ties to."""
+    unit = unit_label(data, scale)
+    months = data.detail.months
+    cols = column_layout(months, data.programme.fy_start_month, _LABEL_COLS)
+    summary_cols = column_layout(months, data.programme.fy_start_month, 1)
+    figures = Figures(breakdown.report)
+    title(sheet, fmt,
+          f"{safe_text(data.programme.name)}: gap by {breakdown.heading.lower()} ({unit})",
+          note(data, unit) + " Totals tie to the Summary: the difference rows are 0.")
+    for pos, heading in enumerate([breakdown.heading, "Name", unit]):
+        sheet.write_string(HEADER_ROW, pos, heading, fmt.header_left)
+    column_headers(sheet, fmt, cols)
+
+    first_part_row = HEADER_ROW + 1
+    next_row = _write_parts(sheet, data, breakdown, fmt, cols, figures, refs, first_part_row)
+    rows = _Rows.after_parts(first_part_row, next_row)
+    _write_totals(sheet, fmt, cols, figures, rows)
+    summary_figures = Figures(data.summary)
+    summary_part = summary_figures.parts[0] if summary_figures.parts else "Programme"
+    _write_summary_links(sheet, fmt, cols, summary_cols, summary_figures, summary_part,
+                         summary_rows, rows)
+    _write_differences(sheet, fmt, cols, summary_cols, figures, summary_figures,
+                       summary_part, rows)
+    _flag(sheet, data, fmt, cols, rows)
+    sheet.set_column(0, 0, 15)
+    sheet.set_column(1, 1, 26)
+    sheet.set_column(2, 2, 11)
+    set_period_column_widths(sheet, cols)
+    sheet.freeze_panes(HEADER_ROW + 1, _LABEL_COLS)
+    print_setup(sheet, HEADER_ROW, _LABEL_COLS, paper=8)
+
+
+def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: Breakdown, fmt: Formats,
+                 cols: Sequence[Column], figures: Figures, refs: DetailRefs, row: int) -> int:
+    """Each part's four lines from ``row`` on; returns the row after the last part."""
+    for part in figures.parts:
+        unallocated = part == UNALLOCATED
+        name = ("no " + breakdown.heading.lower() if unallocated
+                else breakdown.names.get(part, ""))
+        rows = {line: row + i for i, line in enumerate(PART_LINES)}
+        lines = PartLines(sheet, fmt, cols, figures, part)
+        for line in PART_LINES:
+            sheet.write_string(rows[line], 0, safe_text(part), fmt.label_bold)
+            sheet.write_string(rows[line], 1, safe_text(name), fmt.text)
+            sheet.write_string(rows[line], 2, line, fmt.label)
+            if line == "Target":
+                lines.target(rows[line])
+            elif line == "Bottom-up":
+                lines.bottom_up(rows[line], partial(
+                    refs.sumifs, metric=data.metric.code, part_column=breakdown.column,
+                    part=part, unallocated=unallocated))
+            elif line == "Gap":
+                lines.gap(rows[line], rows["Target"], rows["Bottom-up"])
+            else:
+                lines.coverage(rows[line], rows["Target"], rows["Bottom-up"])
+        row += len(PART_LINES)
+    return row
+
+
+def _parts_total(figures: Figures, line: str, col: Column) -> float:
+    """The parts' exact sum of a line's figure in ``col`` (the total row's cached value)."""
+    values = [as_decimal(figures.get(part, col, _FIGURE_KEYS[line])) for part in figures.parts]
+    return float(sum((v for v in values if v is not None), Decimal(0)))
+
+
+def _label_range(rows: _Rows) -> str:
+    """The part rows' line labels (column C), which the totals' SUMIF matches on."""
+    labels_col = xl_col_to_name(2)
+    return f"${labels_col}${rows.first_part + 1}:${labels_col}${rows.last_part + 1}"
+
+
+def _write_totals(sheet: Worksheet, fmt: Formats, cols: Sequence[Column], figures: Figures,
+                  rows: _Rows) -> None:
+    """Target and bottom-up totals sum the parts' lines (SUMIF on the label); the total
+    gap is their difference."""
+    for line in ("Target", "Bottom-up", "Gap"):
+        sheet.write_string(rows.totals[line], 0, "Total", fmt.label_bold)
+        sheet.write_string(rows.totals[line], 2, line, fmt.label_bold)
+        for col in cols:
+            col_name = xl_col_to_name(col.index)
+            if line == "Gap":
+                formula = difference(rows.totals["Target"], rows.totals["Bottom-up"],
+                                     col.index)
+            elif figures.parts:
+                formula = (f'=SUMIF({_label_range(rows)},"{line}",'
+                           f"{col_name}{rows.first_part + 1}:{col_name}{rows.last_part + 1})")
+            else:
+                formula = "=0"
+            sheet.write_formula(rows.totals[line], col.index, formula, fmt.amount_bold,
+                                _parts_total(figures, line, col))
+
+
+def _write_summary_links(sheet: Worksheet, fmt: Formats, cols: Sequence[Column],
+                         summary_cols: Sequence[Column], summary_figures: Figures,
+                         summary_part: str, summary_rows: dict[str, int], rows: _Rows) -> None:
+    """The Summary's target and bottom-up, linked cell by cell."""
+    for line in ("Target", "Bottom-up"):
+        sheet.write_string(rows.summary_link[line], 0, "Summary", fmt.label)
+        sheet.write_string(rows.summary_link[line], 2, line, fmt.label)
+        key = _FIGURE_KEYS[line]
+        for col, summary_col in zip(cols, summary_cols, strict=True):
+            sheet.write_formula(rows.summary_link[line], col.index,
+                                f"=Summary!{cell(summary_rows[line], summary_col.index)}",
+                                fmt.amount, num(summary_figures.get(summary_part, summary_col,
+                                                                    key)))
+
+
+def _write_differences(sheet: Worksheet, fmt: Formats, cols: Sequence[Column],
+                       summary_cols: Sequence[Column], figures: Figures,
+                       summary_figures: Figures, summary_part: str, rows: _Rows) -> None:
+    """Total minus Summary, 0 when the breakdown ties."""
+    for line in ("Target", "Bottom-up"):
+        sheet.write_string(rows.difference[line], 0, "Difference", fmt.label_bold)
+        sheet.write_string(rows.difference[line], 1, "total minus Summary: 0 when it ties",
+                           fmt.note)
+        sheet.write_string(rows.difference[line], 2, line, fmt.label)
+        for col in cols:
+            key = _FIGURE_KEYS[line]
+            summary_col = _summary_col(col, cols, summary_cols)
+            expected = _parts_total(figures, line, col) - num(
+                summary_figures.get(summary_part, summary_col, key))
+            sheet.write_formula(rows.difference[line], col.index,
+                                difference(rows.totals[line], rows.summary_link[line],
+                                           col.index),
+                                fmt.amount, expected)
+
+
+def _flag(sheet: Worksheet, data: ReportInput, fmt: Formats, cols: Sequence[Column],
+          rows: _Rows) -> None:
+    """Shade the parts' and the total's shortfalls; a difference that is not 0 shows red."""
+    last_col = cols[-1].index
+    comparison, value = shortfall_criteria(data)
+    labels_col = xl_col_to_name(2)
+    first_data_col = xl_col_to_name(cols[0].index)
+    sheet.conditional_format(rows.first_part, cols[0].index, rows.last_part, last_col, {
+        "type": "formula",
+        "criteria": f'=AND(${labels_col}{rows.first_part + 1}="Gap",'
+                    f"{first_data_col}{rows.first_part + 1}{comparison}{value})",
+        "format": fmt.shortfall,
+    })
+    sheet.conditional_format(rows.totals["Gap"], cols[0].index, rows.totals["Gap"], last_col,
+                             {"type": "cell", "criteria": comparison, "value": value,
+                              "format": fmt.shortfall})
+    # The bottom-up always ties; a target difference is the cascade gap (the parts'
+    # targets do not add up to the programme's).
+    sheet.conditional_format(rows.difference["Target"], cols[0].index,
+                             rows.difference["Bottom-up"], last_col, {
+                                 "type": "formula",
+                                 "criteria": f"=ROUND({first_data_col}"
+                                             f"{rows.difference['Target'] + 1},6)<>0",
+                                 "format": fmt.mismatch,
+                             })
+
+
+def _summary_col(col: Column, cols: Sequence[Column],
+                 summary_cols: Sequence[Column]) -> Column:
+    """The Summary column matching breakdown column ``col`` (same position in the layout)."""
+    return summary_cols[cols.index(col)]

@@ -1,0 +1,126 @@
+"""The Bridge sheet: why the bottom-up moved between two dates, as a waterfall whose
+steps sum exactly to the change and whose end ties to the ledger's."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from reports.excel.figures import as_decimal, num
+from reports.excel.inputs import ReportInput
+from reports.excel.layout import FIRST_DATA_ROW, HEADER_ROW, Formats, print_setup, title, unit_label
+from reports.safe import safe_text
+
+#: Rows between the end total and the table of initiatives behind each step (the chart).
+_CHART_ROWS = 25
+
+
+def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: Formats,
+                 scale: str) -> None:
+    """The bridge as a waterfall: start total, each step, end total (a formula over the
+    steps) beside the ledger's end total, whose difference is 0."""
+    bridge = data.bridge
+    assert bridge is not None
+    unit = unit_label(data, scale)
+    bridge_title = safe_text(getattr(bridge, "title", "Bridge"))
+    title(sheet, fmt, f"{safe_text(data.programme.name)}: bottom-up bridge ({unit})",
+          f"{bridge_title}. The steps sum exactly to the change; the chart's invisible 'Base' "
+          "lifts each step to the running total.")
+    for pos, heading in enumerate(["Step", unit, "Initiatives", "Base", "Up", "Down", "Total"]):
+        sheet.write_string(HEADER_ROW, pos, heading, fmt.header_left)
+    end_row = _write_waterfall(sheet, fmt, bridge)
+    sheet.set_column(0, 0, 34)
+    sheet.set_column(1, 6, 14)
+    _chart(workbook, sheet, unit, end_row)
+    detail = getattr(bridge, "detail", None)
+    if isinstance(detail, pd.DataFrame) and len(detail):
+        _write_step_initiatives(sheet, fmt, detail, unit, end_row + _CHART_ROWS)
+    sheet.freeze_panes(HEADER_ROW + 1, 0)
+    print_setup(sheet, HEADER_ROW, 0)
+
+
+def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
+    """Start, steps (with the chart's invisible base and its up and down bars), end, and
+    the tie to the ledger's end total. Returns the end total's row."""
+    start_total = as_decimal(getattr(bridge, "start_total", None)) or Decimal(0)
+    end_total = as_decimal(getattr(bridge, "end_total", None)) or Decimal(0)
+    first = FIRST_DATA_ROW
+    start_when = getattr(bridge, "start", None)
+    end_when = getattr(bridge, "end", None)
+    sheet.write_string(first, 0, "Bottom-up at start" + (f" ({start_when:%Y-%m-%d})"
+                                                         if start_when else ""), fmt.label_bold)
+    sheet.write_number(first, 1, float(start_total), fmt.amount)
+    sheet.write_formula(first, 6, f"=B{first + 1}", fmt.amount, float(start_total))
+    running = start_total
+    steps: pd.DataFrame = bridge.steps
+    records = steps.to_dict("records")
+    for offset, rec in enumerate(records):
+        row = first + 1 + offset
+        amount = as_decimal(rec.get("amount")) or Decimal(0)
+        sheet.write_string(row, 0, safe_text(rec.get("step")), fmt.text)
+        sheet.write_number(row, 1, float(amount), fmt.amount)
+        initiatives = rec.get("initiatives")
+        if initiatives is not None and not pd.isna(initiatives):
+            sheet.write_number(row, 2, int(initiatives), fmt.text)
+        before, after = f"SUM($B${first + 1}:B{row})", f"SUM($B${first + 1}:B{row + 1})"
+        base = min(running, running + amount)
+        sheet.write_formula(row, 3, f"=MIN({before},{after})", fmt.amount, float(base))
+        up, down = max(amount, Decimal(0)), max(-amount, Decimal(0))
+        sheet.write_formula(row, 4, f"=MAX(B{row + 1},0)", fmt.amount, float(up))
+        sheet.write_formula(row, 5, f"=MAX(-B{row + 1},0)", fmt.amount, float(down))
+        running += amount
+    end_row = first + 1 + len(records)
+    sheet.write_string(end_row, 0, "Bottom-up at end" + (f" ({end_when:%Y-%m-%d})"
+                                                        if end_when else ""), fmt.label_bold)
+    sheet.write_formula(end_row, 1, f"=SUM(B{first + 1}:B{end_row})", fmt.amount_bold,
+                        float(running))
+    sheet.write_formula(end_row, 6, f"=B{end_row + 1}", fmt.amount, float(running))
+    sheet.write_string(end_row + 2, 0, "Bottom-up at end per the ledger", fmt.label)
+    sheet.write_number(end_row + 2, 1, float(end_total), fmt.amount)
+    sheet.write_string(end_row + 3, 0, "Difference (0 when the bridge ties)", fmt.label_bold)
+    sheet.write_formula(end_row + 3, 1, f"=B{end_row + 1}-B{end_row + 3}", fmt.amount,
+                        float(running - end_total))
+    sheet.conditional_format(end_row + 3, 1, end_row + 3, 1, {
+        "type": "formula", "criteria": f"=ROUND(B{end_row + 4},6)<>0",
+        "format": fmt.mismatch})
+    return end_row
+
+
+def _chart(workbook: Workbook, sheet: Worksheet, unit: str, end_row: int) -> None:
+    """A stacked column chart: an invisible base lifts each up or down bar."""
+    first = FIRST_DATA_ROW
+    chart = workbook.add_chart({"type": "column", "subtype": "stacked"})
+    for col, colour in ((3, None), (4, "#548235"), (5, "#C00000"), (6, "#1F3864")):
+        series: dict[str, Any] = {
+            "name": [sheet.name, HEADER_ROW, col],
+            "categories": [sheet.name, first, 0, end_row, 0],
+            "values": [sheet.name, first, col, end_row, col],
+            "gap": 50,
+        }
+        series.update({"fill": {"none": True}, "border": {"none": True}} if colour is None
+                      else {"fill": {"color": colour}})
+        chart.add_series(series)
+    chart.set_title({"name": f"Bottom-up bridge ({unit})", "name_font": {"size": 12}})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"num_format": "#,##0," if "000" in unit else "#,##0"})
+    chart.set_size({"width": 880, "height": 360})
+    sheet.insert_chart(end_row + 5, 0, chart)
+
+
+def _write_step_initiatives(sheet: Worksheet, fmt: Formats, detail: pd.DataFrame, unit: str,
+                            row: int) -> None:
+    """Below the chart: the initiatives behind each step and their amounts."""
+    sheet.write_string(row, 0, "Initiatives behind each step", fmt.label_bold)
+    row += 1
+    for pos, heading in enumerate(["Step", "ID", "Name", unit]):
+        sheet.write_string(row, pos, heading, fmt.header_left)
+    for rec in detail.to_dict("records"):
+        row += 1
+        sheet.write_string(row, 0, safe_text(rec.get("step")), fmt.text)
+        sheet.write_string(row, 1, safe_text(rec.get("external_id")), fmt.text)
+        sheet.write_string(row, 2, safe_text(rec.get("name")), fmt.text)
+        sheet.write_number(row, 3, num(rec.get("amount")), fmt.amount)

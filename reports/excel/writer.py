@@ -1,0 +1,105 @@
+"""Writing the workbook: the self-audit first, then every sheet with XlsxWriter into a
+frame file, then the Initiatives rows streamed in, then an atomic rename into place."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import xlsxwriter
+
+from reports.excel.about import write_about
+from reports.excel.audit import verify
+from reports.excel.breakdowns import write_breakdown
+from reports.excel.bridge import write_bridge
+from reports.excel.checks import write_checks
+from reports.excel.detail import DetailPlan, inject_detail_rows, write_detail
+from reports.excel.formulas import DetailRefs
+from reports.excel.inputs import SCALES, ReportInput
+from reports.excel.layout import Formats, pick_scale
+from reports.excel.summary import write_summary
+from reports.xlsxwriter_internals import write_formulas_verbatim
+
+
+def write_gap_report(
+    data: ReportInput,
+    path: str | os.PathLike[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Write the gap report to ``path`` (xlsx) and return it.
+
+    The file appears whole or not at all: it is written to a temporary file beside
+    ``path`` and renamed into place.
+
+    Args:
+        data: the loaded inputs (see :func:`reports.gap_report.load_report`).
+        path: where to write.
+        progress: called with the number of Initiatives rows written so far (every 500).
+
+    Raises:
+        ReportMismatch: the formulas would not recalculate to the engine's figures.
+    """
+    verify(data)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, tmp_name = tempfile.mkstemp(prefix=".tledger-report-", suffix=".xlsx",
+                                    dir=target.parent)
+    os.close(descriptor)
+    try:
+        frame_name = tmp_name + ".frame"
+        try:
+            plan = _write_frame(data, frame_name)
+            inject_detail_rows(frame_name, tmp_name, data, plan, progress)
+        finally:
+            Path(frame_name).unlink(missing_ok=True)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
+    """Every sheet but the Initiatives rows; returns where those rows go."""
+    scale = pick_scale(data)
+    workbook = xlsxwriter.Workbook(filename, {
+        "constant_memory": True,
+        # Defence in depth: write_string is used for all text, but never let any string
+        # turn into a formula, number or link.
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+        "default_date_format": "yyyy-mm-dd",
+    })
+    fmt = Formats(workbook, data.metric.decimals, SCALES[scale][0])
+    workbook.set_properties({
+        "title": f"{data.programme.name}: gap report",
+        "subject": f"{data.metric.code} {data.scenario}",
+        "author": "tledger",
+        "comments": f"Written by tledger {data.version}",
+    })
+    refs = DetailRefs(data.detail)
+    summary_sheet = workbook.add_worksheet("Summary")
+    breakdown_sheets = [workbook.add_worksheet(bd.sheet) for bd in data.breakdowns]
+    detail_sheet = workbook.add_worksheet("Initiatives")
+    checks_sheet = workbook.add_worksheet("Checks")
+    bridge_sheet = workbook.add_worksheet("Bridge") if data.bridge is not None else None
+    about_sheet = workbook.add_worksheet("About")
+    for sheet in workbook.worksheets():
+        # Its formulas use SUM, SUMIF(S), IF, MIN, MAX, ROUND and AND only: no prefixes.
+        write_formulas_verbatim(sheet)
+
+    summary_rows = write_summary(workbook, summary_sheet, data, fmt, scale, refs)
+    for sheet, breakdown in zip(breakdown_sheets, data.breakdowns, strict=True):
+        write_breakdown(sheet, data, breakdown, fmt, scale, refs, summary_rows)
+    plan = write_detail(detail_sheet, data, fmt)
+    write_checks(checks_sheet, data, fmt)
+    if bridge_sheet is not None:
+        write_bridge(workbook, bridge_sheet, data, fmt, scale)
+    write_about(about_sheet, data, fmt, scale)
+    summary_sheet.activate()
+    workbook.close()
+    return plan
