@@ -271,7 +271,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     for mid, d in decimals_by_metric.items():
         lut[mid] = d
     decimals = np.where(valid_metric, lut[np.clip(fact_mid, 0, None)], 0)
-    conv = convert(facts["value"].to_numpy(dtype=object), decimals, scale)
+    conv = convert(facts["value"].to_numpy(dtype=object), decimals, scale, mapping.decimal)
     frow = facts["row"].to_numpy()
     fcol = facts["col"].to_numpy()
     for i, found, expected in conv.errors:
