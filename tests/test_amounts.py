@@ -4,6 +4,8 @@ so), and large amounts rounded half away from zero like every other (both backen
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +16,7 @@ from fixtures_workbooks import canonical_workbook, initiative_row, replace_part,
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from sqlalchemy import text as sql
 from test_import import counts, months, phasing
 from test_owner_support import plan_of, seed
 
@@ -158,6 +161,26 @@ def test_with_a_decimal_comma_a_point_outside_groups_of_three_is_refused(
     problems = _problems(programme, path, mapping=_mapping(tmp_path, 'decimal = ","\n'))
     assert set(problems) == {"J5", "J6"}
     assert "a point only between groups of three digits" in problems["J5"].expected
+
+
+#: What a mapping of only ``scale = 1000`` recorded before the decimal setting existed.
+OLD_SCALE_MAPPING = ('{"sheet":null,"header_row":"auto","layout":"auto","scale":"1000",'
+                     '"columns":{},"months":{"columns":"auto"},"skip":{"id_matches":[],'
+                     '"rows":[]},"defaults":{}}')
+
+
+def test_the_decimal_setting_is_an_import_parameter_and_old_mappings_keep_their_digest(
+        programme: Ledger, tmp_path: Path) -> None:
+    path = _text_workbook(tmp_path / "t.xlsx", ["7"])
+    first = import_initiatives(programme, [path], mapping=_mapping(tmp_path, "scale = 1000\n"))
+    with programme.reading() as conn:
+        details = conn.execute(sql("SELECT details FROM submission WHERE id = :i"),
+                               {"i": first.submission_id}).scalar_one()
+    assert json.loads(details)["mapping_sha256"] == hashlib.sha256(
+        OLD_SCALE_MAPPING.encode()).hexdigest()
+    again = import_initiatives(programme, [path],
+                               mapping=_mapping(tmp_path, 'scale = 1000\ndecimal = ","\n'))
+    assert not again.already_imported
 
 
 def test_a_mapping_with_another_decimal_separator_is_refused_by_name(
