@@ -6,11 +6,14 @@ would; it is not refused, because a phasing computed in Excel (``=120000/7``) al
 more decimals than cents.
 
 The fast path: a float cell ``x`` whose true value (its shortest round-tripping decimal,
-as :func:`ledger.money.parse_amount` reads it) times ``scale`` is a whole number of minor
-units is recognised with numpy: ``x * scale * 10**d`` lands within a few ulps of that
-integer, and ``rint`` returns it exactly (below 2**52). Every other cell (text such as
-``"1,200"`` or ``"(350)"``, a float with extra decimals, anything near a tie) takes the
-exact :class:`~decimal.Decimal` path, so no float ever decides a cent.
+as :func:`ledger.money.parse_amount` reads it) times ``scale * 10**d`` is a whole number
+``r`` of minor units is recognised with numpy, and only when that can be proved: the
+candidate ``r = rint(x * F)`` (``F = scale * 10**d``, an exact power of ten) is kept only
+if ``r / F``, correctly rounded, gives ``x`` back and ``|r| < 2**50``. Below that bound two
+different multiples of ``1/F`` never round to the same float, so the shortest decimal of
+``x`` is exactly ``r / F``. Every other cell (text, a float with extra decimals or near a
+tie, a large value, a scale that is not a power of ten) takes the exact
+:class:`~decimal.Decimal` path, so no float ever decides a minor unit.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from ledger.money import AmountError, parse_amount, round_half_away
 
 #: Largest amount accepted, in minor units (far inside BIGINT; also keeps sums exact).
 MAX_MINOR = 10**15
-_FAST_LIMIT = float(2**52)
+#: Fast path only below this many minor units: there a float's spacing is at most 1/4 of
+#: a minor unit, so a float identifies one multiple of a minor unit (see the module doc).
+_FAST_LIMIT = float(2**50)
 
 
 @dataclass
@@ -42,20 +47,31 @@ class Converted:
     """(position, value read, value kept) for cells rounded to the metric's decimals."""
 
 
-def _exact(value: object) -> Decimal | None:
+def _exact(value: object, decimal: str) -> Decimal | None:
     """One cell by the exact path (raises AmountError for a non-amount)."""
     if isinstance(value, (datetime, date, time, timedelta)):
         raise AmountError(f"found a date or time ({value}), expected a number")
-    return parse_amount(value)
+    return parse_amount(value, decimal)
 
 
-def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal) -> Converted:
+def _power_of_ten(scale: Decimal) -> int | None:
+    """k if ``scale`` is exactly 10**k (k >= 0), else None."""
+    digits = scale.normalize().as_tuple()
+    exponent = digits.exponent
+    if digits.sign or digits.digits != (1,) or not isinstance(exponent, int) or exponent < 0:
+        return None
+    return exponent
+
+
+def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal,
+            decimal: str = ".") -> Converted:
     """Convert raw cells to minor units of their metric.
 
     Args:
         values: object array of cell values (float, int, str, date, ...), none empty.
         decimals: int array, the metric's decimals for each cell.
         scale: multiply every amount by this (1000 for a sheet in thousands).
+        decimal: the decimal separator of amounts written as text (``.`` or ``,``).
     """
     n = len(values)
     minor = np.zeros(n, dtype=np.int64)
@@ -64,17 +80,20 @@ def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal) -> Convert
     if n == 0:
         return out
     is_float = np.fromiter((v.__class__ is float for v in values), dtype=bool, count=n)
+    scale_power = _power_of_ten(scale)
+    if scale_power is None:
+        is_float[:] = False
     slow = ~is_float
     if is_float.any():
         fidx = np.flatnonzero(is_float)
         x = values[fidx].astype(np.float64)
-        factor = float(scale) * np.power(10.0, decimals[fidx].astype(np.float64))
-        with np.errstate(invalid="ignore", over="ignore"):
-            y = x * factor
-            r = np.rint(y)
-            tol = np.maximum(1e-7, np.abs(y) * 1e-13)
-            ok = (np.isfinite(y) & (np.abs(y - r) <= tol) & (np.abs(r) < _FAST_LIMIT)
-                  & (np.abs(r) <= MAX_MINOR))
+        # 10**k is an exact float up to k = 22; beyond, the cell goes the exact way.
+        power = decimals[fidx].astype(np.int64) + (scale_power or 0)
+        factor = np.power(10.0, np.minimum(power, 22).astype(np.float64))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            r = np.rint(x * factor)
+            ok = ((power <= 22) & np.isfinite(r) & (np.abs(r) < _FAST_LIMIT)
+                  & (np.abs(r) <= MAX_MINOR) & (r / factor == x))
         minor[fidx[ok]] = r[ok].astype(np.int64)
         slow[fidx[~ok]] = True
     if slow.any():
@@ -85,7 +104,7 @@ def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal) -> Convert
             key = (value.__class__, value, d)
             hit = cache.get(key)
             if hit is None:
-                hit = _convert_one(value, d, scale)
+                hit = _convert_one(value, d, scale, decimal)
                 cache[key] = hit
             got, read, problem = hit
             if problem is not None:
@@ -100,11 +119,11 @@ def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal) -> Convert
     return out
 
 
-def _convert_one(value: object, d: int, scale: Decimal,
+def _convert_one(value: object, d: int, scale: Decimal, decimal: str,
                  ) -> tuple[int | None, Decimal | None, str | None]:
     """(minor units or None for "no amount", the value read if it was rounded, problem)."""
     try:
-        dec = _exact(value)
+        dec = _exact(value, decimal)
     except AmountError as exc:
         text = str(exc)
         expected = text.split("expected ", 1)[1] if "expected " in text else "a number"

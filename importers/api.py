@@ -960,7 +960,8 @@ def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: P
     fpos = table.facts["pos"].to_numpy(dtype=np.int64)
     mids = metric_ids.fillna(-1).to_numpy(dtype=np.int64)[fpos]
     decimals = np.array([decimals_by.get(int(m), 0) for m in mids], dtype=np.int64)
-    conv = convert(table.facts["value"].to_numpy(dtype=object), decimals, scale)
+    conv = convert(table.facts["value"].to_numpy(dtype=object), decimals, scale,
+                   mapping.decimal)
     frow = table.facts["row"].to_numpy()
     fcol = table.facts["col"].to_numpy()
     for i, found, expected in conv.errors:

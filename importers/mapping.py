@@ -6,6 +6,7 @@ A TOML file (documented with a full example in ``docs/importing.md``)::
     header_row = "auto"           # or the header's row number, e.g. 6
     layout = "wide"               # "wide" (one column per month) or "long" (month + amount)
     scale = 1000                  # amounts are in thousands ("AUD 000")
+    decimal = ","                 # amounts written as text use a decimal comma (1.234,56)
 
     [columns]                     # header text (case and spaces ignored) or {column = "B"}
     id = "Initiative ref"
@@ -40,7 +41,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from ledger.errors import LedgerError
 
@@ -107,10 +116,22 @@ class Mapping(BaseModel):
     header_row: int | Literal["auto"] = "auto"
     layout: Literal["auto", "wide", "long"] = "auto"
     scale: Decimal | None = None
+    decimal: Literal[".", ","] = "."
+    """The decimal separator of amounts written as text; the other one (and a space)
+    separates groups of three digits. Number cells do not depend on it."""
     columns: dict[str, str | ColumnRef] = Field(default_factory=dict)
     months: Months = Field(default_factory=Months)
     skip: Skip = Field(default_factory=Skip)
     defaults: dict[str, str] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # The default separator is left out, so a mapping written before the setting
+        # existed keeps its recorded digest (an import of the same file is still skipped).
+        data: dict[str, object] = handler(self)
+        if self.decimal == ".":
+            data.pop("decimal", None)
+        return data
 
     @field_validator("columns", "defaults")
     @classmethod

@@ -125,7 +125,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
         _check_duplicate_rows(cells, metric_code, scenario)
     _check_attributes_agree(cells)
     initiatives = _initiatives_frame(cells, mapping, ref)
-    facts = _phasing_facts(cells, ref, scale)
+    facts = _phasing_facts(cells, ref, scale, mapping.decimal)
     scopes = pd.DataFrame({"external_id": rows["id"], "metric_id": rows["metric_id"],
                            "scenario": rows["scenario"]}).drop_duplicates()
     units = {None if pd.isna(u) else int(u) for u in initiatives["business_unit_id"]}
@@ -353,7 +353,8 @@ def _resolve_codes(cells: _Cells, initiatives: _Initiatives, ref: Reference,
                                     "a Stage column (or [defaults] stage in the mapping)")
 
 
-def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal) -> pd.DataFrame:
+def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal, decimal_mark: str
+                   ) -> pd.DataFrame:
     """The amounts converted to minor units in their metric's precision, one per cell;
     bad amounts are errors and rounded ones warnings, each naming its cell."""
     rows, log, sheet = cells.rows, cells.log, cells.sheet
@@ -366,7 +367,7 @@ def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal) -> pd.DataFram
     for metric_id, decimals_kept in decimals_by_metric.items():
         decimals_of_metric[metric_id] = decimals_kept
     decimals = np.where(valid_metric, decimals_of_metric[np.clip(fact_metric, 0, None)], 0)
-    converted = convert(facts["value"].to_numpy(dtype=object), decimals, scale)
+    converted = convert(facts["value"].to_numpy(dtype=object), decimals, scale, decimal_mark)
     fact_row = facts["row"].to_numpy()
     fact_col = facts["col"].to_numpy()
     for fact_index, found, expected in converted.errors:

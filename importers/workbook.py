@@ -22,6 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers import expat
 
 import python_calamine as pc
 from defusedxml import ElementTree as SafeET
@@ -351,8 +352,9 @@ def _col_index(letters: bytes) -> int:
 def cell_details(wb: Workbook, sheet: str) -> CellDetails:
     """Find formulas without a saved value and error values (``#REF!``) in ``sheet``.
 
-    A byte scan of the sheet's XML for ``<f`` and ``t="e"`` only: cheap even for big sheets,
-    and a workbook without formulas costs one pass of ``bytes.find``.
+    Formulas: a byte scan for ``<f``, one pass of ``bytes.find`` for a sheet without any.
+    Error values: see :func:`_find_error_cells` (parsed, not matched, because XML allows
+    ``t='e'`` and ``t = "e"`` as well as ``t="e"``).
     """
     details = CellDetails(set(), {})
     part = wb.sheet_parts.get(sheet)
@@ -385,17 +387,7 @@ def cell_details(wb: Workbook, sheet: str) -> CellDetails:
             pos = xml.find(b"<f", (end if end != -1 else pos) + 1)
         else:
             pos = xml.find(b"<f", pos + 2)
-    pos = xml.find(b't="e"')
-    while pos != -1:
-        start = xml.rfind(b"<c ", 0, pos)
-        end = xml.find(b"</c>", pos)
-        if start != -1 and end != -1:
-            ref = _CELL_REF.search(xml, start, end)
-            value = re.search(rb"<v>([^<]*)</v>", xml[pos:end])
-            if ref:
-                shown = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
-                details.error_values[(int(ref.group(2)) - 1, _col_index(ref.group(1)))] = shown
-        pos = xml.find(b't="e"', pos + 5)
+    _find_error_cells(xml, details.error_values)
     return details
 
 
@@ -441,3 +433,116 @@ def sheet_extent(wb: Workbook, sheet: str, stop_above: int) -> tuple[int, int] |
 
 def _ref_number(digits: bytes) -> int:
     return int(digits) if len(digits) <= 8 else _FAR
+
+
+#: Every attribute named ``t`` (XML: white space, the name, ``=`` with optional white space;
+#: the caller checks the white space before) whose value is not a type that cannot be an
+#: error. calamine takes ``t='e'`` and ``t = "e"`` for an error as well as ``t="e"``: what
+#: this finds is parsed.
+_SUSPECT_TYPE = re.compile(
+    rb"t[ \t\r\n]*=(?![ \t\r\n]*(?:\"(?:s|n|str|inlineStr|b|d)\""
+    rb"|'(?:s|n|str|inlineStr|b|d)'))")
+#: The start tag of a cell element (``<c ...>`` or ``<x:c .../>``), by the XML grammar.
+_CELL_START = re.compile(
+    rb"<((?:[A-Za-z_][\w.-]*:)?c)((?:[ \t\r\n]+[^ \t\r\n=/>]+[ \t\r\n]*=[ \t\r\n]*"
+    rb"(?:\"[^\"]*\"|'[^']*'))*)[ \t\r\n]*(/?)>")
+_CELL_REF_TEXT = re.compile(r"^([A-Z]{1,3})(\d{1,7})$")
+_SHOWN_MAX = 40
+_WHITE = frozenset(b" \t\r\n")
+
+
+class _Unsure(Exception):
+    """A suspect cell that cannot be read on its own: the whole sheet is parsed instead."""
+
+
+def _find_error_cells(xml: bytes, found: dict[tuple[int, int], str]) -> None:
+    """Add every error cell of the sheet ``xml`` to ``found`` ((row, column) -> shown).
+
+    A regular expression finds the few attributes named ``t`` whose value is not a plain
+    non-error type, and only their cells are parsed, so a sheet without suspect cells costs
+    one scan. A suspect cell that cannot be parsed on its own (no ``r`` reference, no end
+    tag) sends the whole sheet through the parser.
+    """
+    try:
+        for match in _SUSPECT_TYPE.finditer(xml):
+            if match.start() == 0 or xml[match.start() - 1] not in _WHITE:
+                continue  # the end of another attribute's name, such as count=
+            start = xml.rfind(b"<", 0, match.start())
+            tag = _CELL_START.match(xml, start) if start >= 0 else None
+            if tag is None:
+                continue  # an attribute of another element, or text that looks like one
+            if tag.group(3):
+                end = tag.end()
+            else:
+                close = re.compile(rb"</" + re.escape(tag.group(1)) + rb"[ \t\r\n]*>")
+                closing = close.search(xml, tag.end())
+                if closing is None:
+                    raise _Unsure
+                end = closing.end()
+            cell: dict[tuple[int, int], str] = {}
+            if not _parse_error_cells(xml[start:end], cell, need_refs=True):
+                raise _Unsure
+            found.update(cell)
+    except _Unsure:
+        _parse_error_cells(xml, found, need_refs=False)
+
+
+def _parse_error_cells(xml: bytes, found: dict[tuple[int, int], str], *,
+                       need_refs: bool) -> bool:
+    """Add the error cells of ``xml`` (a sheet, or one cell element) to ``found``; False if
+    it is not well-formed XML, or (with ``need_refs``) an error cell has no reference.
+
+    A cell without a reference is placed as calamine places it, in the column after the
+    previous cell of its row. Element names keep their prefix (``x:c``), so expat runs
+    without namespace processing; a DTD or an entity declaration stops the parse.
+    """
+    where = [-1, -1]  # row, column (0-based) of the current cell
+    state: dict[str, Any] = {"error": False, "in_v": False, "text": [], "placed": True}
+
+    def begin(name: str, attributes: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "row":
+            r = attributes.get("r", "")
+            where[0], where[1] = (int(r) - 1 if r.isdigit() else where[0] + 1), -1
+        elif local == "c":
+            ref = _CELL_REF_TEXT.match(attributes.get("r", ""))
+            if ref is not None:
+                where[0], where[1] = int(ref.group(2)) - 1, _col_index(ref.group(1).encode())
+            else:
+                where[1] += 1
+            state["error"] = attributes.get("t", "").strip() == "e"
+            state["text"] = []
+            if state["error"] and ref is None:
+                state["placed"] = False
+        elif local == "v":
+            state["in_v"] = True
+
+    def finish(name: str) -> None:
+        local = name.rpartition(":")[2]
+        if local == "v":
+            state["in_v"] = False
+        elif local == "c" and state["error"]:
+            shown = "".join(state["text"]).strip() or "#ERROR"
+            found[(where[0], where[1])] = (shown if len(shown) <= _SHOWN_MAX
+                                           else shown[:_SHOWN_MAX] + "...")
+            state["error"] = False
+
+    def chars(data: str) -> None:
+        if state["error"] and state["in_v"]:
+            state["text"].append(data)
+
+    def refuse(*_: object) -> None:
+        raise _Unsure  # never expand a DTD or an entity
+
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = begin
+    parser.EndElementHandler = finish
+    parser.CharacterDataHandler = chars
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(xml, True)
+    except (expat.ExpatError, _Unsure):
+        return False
+    return bool(state["placed"]) or not need_refs

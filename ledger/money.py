@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 __all__ = [
+    "DECIMAL_SEPARATORS",
     "AmountError",
     "from_minor",
     "parse_amount",
@@ -65,20 +67,52 @@ def from_minor(minor: int, decimals: int) -> Decimal:
         return value.quantize(Decimal(1).scaleb(-decimals))
 
 
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DASHES = {"-", "–", "—", "−"}
+_CURRENCY = "$€£¥"
+#: Spaces a spreadsheet or a typist puts between groups of three digits ("1 234 567").
+_GROUP_SPACES = " \u00a0\u202f\u2009"
+_SIGNS = "+-"
+
+#: The number itself once signs, parentheses and a currency sign are peeled off: either
+#: plain digits (an exponent only with the decimal point: ``1e5``) or digits grouped in
+#: threes by one separator used throughout, the first group not starting with 0.
+_PLAIN = {
+    ".": re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"),
+    ",": re.compile(r"^(?:\d+(?:,\d*)?|,\d+)$"),
+}
+_GROUPED = {
+    ".": re.compile(rf"^[1-9]\d{{0,2}}(?P<g>[,{_GROUP_SPACES}])\d{{3}}(?:(?P=g)\d{{3}})*"
+                    r"(?:\.\d*)?$"),
+    ",": re.compile(rf"^[1-9]\d{{0,2}}(?P<g>[.{_GROUP_SPACES}])\d{{3}}(?:(?P=g)\d{{3}})*"
+                    r"(?:,\d*)?$"),
+}
+#: What a refusal says is accepted, per decimal separator.
+_EXAMPLES = {
+    ".": "a number such as 1200, 1,200.50, -350 or (350)",
+    ",": "a number such as 1200, 1.200,50, -350 or (350) (decimal comma)",
+}
+_MISPLACED = {
+    ".": "a comma only between groups of three digits, as in 1,234 or 1,234,567.89 "
+         "(a decimal comma is read only where an import mapping sets decimal = \",\")",
+    ",": "a point only between groups of three digits, as in 1.234 or 1.234.567,89 "
+         "(the mapping sets decimal = \",\")",
+}
+DECIMAL_SEPARATORS = tuple(_PLAIN)
 
 
-def parse_amount(raw: object) -> Decimal | None:
-    """Read a workbook cell as an exact amount.
+def parse_amount(raw: object, decimal: str = ".") -> Decimal | None:
+    """Read a workbook cell or a typed amount as an exact amount.
 
     Accepts ints, Decimals, floats (by their shortest round-tripping text, so the float
-    0.1 reads as exactly 0.1), and text as finance writes it: ``"1,200"``, ``"(350)"`` for
-    -350, ``"-"`` or ``""`` for no amount, a leading currency sign, a trailing ``%`` is
-    refused. Returns None for "no amount".
+    0.1 reads as exactly 0.1), and text by one rule (docs/workbook-format.md, "Amounts
+    written as text"): digits with ``decimal`` as the decimal separator, optionally
+    grouped in threes by the other separator (``,`` when ``decimal`` is ``.``) or a space;
+    one ``-``/``+`` or parentheses for a negative, not both; one leading currency sign;
+    ``"-"`` or ``""`` for no amount. Returns None for "no amount".
 
     Raises:
-        AmountError: the value is not an amount (the message says what was found).
+        AmountError: the value is not an amount; the message says what was found and what
+            is accepted.
     """
     if raw is None:
         return None
@@ -96,21 +130,46 @@ def parse_amount(raw: object) -> Decimal | None:
         return Decimal(repr(raw))
     if not isinstance(raw, str):
         raise AmountError(f"found {type(raw).__name__} {raw!s:.40}, expected a number")
-    text = raw.strip().replace("\u00a0", "").replace(" ", "")
+    if decimal not in _PLAIN:
+        raise ValueError(f"decimal separator {decimal!r}: expected one of {DECIMAL_SEPARATORS}")
+    text = raw.strip()
     if text == "" or text in _DASHES:
         return None
-    negative = False
-    if text.startswith("(") and text.endswith(")"):
-        negative, text = True, text[1:-1]
-    if text[:1] in "$€£¥":
-        text = text[1:]
-    if text.startswith("-") and text[1:2] in "$€£¥":
-        text = "-" + text[2:]
-    text = text.replace(",", "")
-    if not _NUMBER_RE.match(text):
-        raise AmountError(f"found {raw!r:.60}, expected a number such as 1200, 1,200.50 or (350)")
-    value = Decimal(text)
+    negative, signs, currencies = False, 0, 0
+    while text:
+        if text[0] == "(" and text[-1] == ")":
+            negative, signs, text = not negative, signs + 1, text[1:-1].strip()
+        elif text[0] in _SIGNS:
+            negative, signs = negative != (text[0] == "-"), signs + 1
+            text = text[1:].lstrip()
+        elif text[0] in _CURRENCY:
+            currencies, text = currencies + 1, text[1:].lstrip()
+        else:
+            break
+    if signs > 1:
+        raise AmountError(f"found {raw!r:.60}, expected one sign: a minus (-350) or "
+                          "parentheses ((350)), not both and not twice")
+    if currencies > 1:
+        raise AmountError(f"found {raw!r:.60}, expected {_EXAMPLES[decimal]}")
+    if _PLAIN[decimal].match(text):
+        number = text.replace(",", ".")
+    elif _GROUPED[decimal].match(text):
+        number = _GROUP_STRIP[decimal](text)
+    else:
+        group = "," if decimal == "." else "."
+        expected = _MISPLACED[decimal] if group in text else _EXAMPLES[decimal]
+        raise AmountError(f"found {raw!r:.60}, expected {expected}")
+    value = Decimal(number)
     return -value if negative else value
+
+
+def _strip_groups(group_chars: str, decimal: str) -> Callable[[str], str]:
+    table = str.maketrans({**{c: None for c in group_chars}, decimal: "."})
+    return lambda text: text.translate(table)
+
+
+_GROUP_STRIP = {".": _strip_groups("," + _GROUP_SPACES, "."),
+                ",": _strip_groups("." + _GROUP_SPACES, ",")}
 
 
 def split_exact(total_minor: int, weights: list[int] | list[Decimal]) -> list[int]:

@@ -179,14 +179,17 @@ def parse_target_amount(text: str, decimals: int) -> int:
     m = _SUFFIX_RE.match(raw)
     if m and m.group(1):
         raw, scale = m.group(1), _SUFFIXES[m.group(2).lower()]
+    usage = "a number such as 120000000, 120,000,000 or 120M"
     try:
         value = parse_amount(raw)
-    except AmountError:
-        value = None
+    except AmountError as exc:
+        # The rule's own reason (a misplaced comma, two signs) says more than the usage.
+        reason = str(exc).partition("expected ")[2]
+        if not reason or reason.startswith("a number such as"):
+            raise LedgerError(f"amount {text!r}: expected {usage}") from exc
+        raise LedgerError(f"amount {text!r}: expected {reason}; in short, {usage}") from exc
     if value is None:
-        raise LedgerError(
-            f"amount {text!r}: expected a number such as 120000000, 120,000,000 or 120M"
-        )
+        raise LedgerError(f"amount {text!r}: expected {usage}")
     value = value.scaleb(scale)
     if value < 0:
         raise LedgerError(
