@@ -60,6 +60,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
+from ledger.db import storage_damage
 from ledger.errors import LedgerError
 from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
@@ -718,6 +719,7 @@ CHECKS: dict[str, str] = {
     "no_phasing": "warning",
     "negative_benefit": "warning",
     "late_stage_no_actuals": "warning",
+    "ledger_damaged": "error",
 }
 #: Stage gates at which an initiative is implemented, so finance should see actuals.
 LATE_STAGES = ("L4", "L5")
@@ -785,6 +787,8 @@ def checks(
     * ``negative_benefit`` (warning): negative amounts for a benefit metric.
     * ``late_stage_no_actuals`` (warning): an active initiative at L4 or L5 without any
       actuals.
+    * ``ledger_damaged`` (error): SQLite's ``PRAGMA quick_check`` finds the file corrupt;
+      then it is the only kind of finding, since nothing read from the file can be trusted.
 
     Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
     the metric-specific checks to one metric.
@@ -795,6 +799,13 @@ def checks(
     """
     instant = as_of_instant(as_of)
     found: list[dict[str, Any]] = []
+    # On a damaged file no other finding can be trusted: report the damage alone.
+    for problem in storage_damage(ledger.engine):
+        found.append(_finding("ledger_damaged", "error", None, "", None, "(database file)",
+                              f"{problem}; restore the ledger from a backup", None))
+    if found:
+        return pd.DataFrame({c: pd.Series([f[c] for f in found], dtype=object)
+                             for c in CHECK_COLUMNS})
     with ledger.reading() as conn:
         prog = ledger.programme(conn)
         all_metrics = ledger.metrics(conn)
