@@ -254,12 +254,17 @@ def schema_state(engine: Engine) -> tuple[str | None, str]:
             return None, HEAD
         versions = [str(v) for v in conn.execute(
             text("SELECT version_num FROM alembic_version")).scalars()]
-    unknown = sorted(set(versions) - known_revisions())
+    known = known_revisions()
+    unknown = sorted(set(versions) - known)
     if unknown:
-        raise LedgerTooNew(
-            f"the ledger at {describe_url(str(engine.url))} was written by a newer tledger "
-            f"(schema revision {', '.join(unknown)}); upgrade tledger"
-        )
+        where = describe_url(str(engine.url))
+        # Revisions are zero-padded numbers: a higher one comes from a newer tledger.
+        if unknown[-1] > max(known):
+            raise LedgerTooNew(f"the ledger at {where} was written by a newer tledger "
+                               f"(schema revision {', '.join(unknown)}); upgrade tledger")
+        raise LedgerNotReady(f"the ledger at {where} is at schema revision "
+                             f"{', '.join(unknown)}, which no tledger release knows (this one "
+                             f"knows {min(known)} to {max(known)}): restore it from a backup")
     if len(versions) > 1:  # pragma: no cover - this project's history has no branches
         raise LedgerError(f"the ledger has several schema heads ({', '.join(versions)})")
     return (versions[0] if versions else None), HEAD
