@@ -58,11 +58,15 @@ def resolve_url(db: str | None = None) -> str:
 
 
 def describe_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages; a SQLite file by its name as written
+    (``sqlite:///budget?v2.db``, not the percent-encoded form the engine is given)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not parsed.query:
+        return f"sqlite:///{parsed.database}"
+    return parsed.render_as_string(hide_password=True)
 
 
 def make_engine(url: str, *, journal_mode: str | None = None) -> Engine:
