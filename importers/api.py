@@ -54,6 +54,7 @@ from importers.workbook import (
     open_workbook,
     read_grid,
 )
+from ledger import settings
 from ledger.api import Ledger
 from ledger.bulkload import loaded_beside
 from ledger.errors import LedgerError
@@ -395,7 +396,7 @@ def _prefetch_current(conn: Connection, table: SheetTable, mapping: Mapping,
                       ref: Reference) -> _CurrentPrefetch | None:
     """Start reading the current phasing of the metrics and scenarios ``table`` names (as
     the check will resolve them, or a superset), if the workbook is big enough to gain."""
-    threshold = int(os.environ.get("TLEDGER_PREFETCH_MIN_FACTS") or PREFETCH_MIN_FACTS)
+    threshold = settings.count("TLEDGER_PREFETCH_MIN_FACTS", PREFETCH_MIN_FACTS)
     if len(table.facts) < threshold or not ref.metrics:
         return None
     by_code = {code.casefold(): m.id for code, m in ref.metrics.items()}
@@ -490,7 +491,7 @@ BULK_INDEX_THRESHOLD = 100_000
 
 
 def _bulk_threshold() -> int:
-    return int(os.environ.get("TLEDGER_BULK_LOAD_MIN_FACTS") or BULK_INDEX_THRESHOLD)
+    return settings.count("TLEDGER_BULK_LOAD_MIN_FACTS", BULK_INDEX_THRESHOLD)
 
 
 @contextmanager

@@ -37,8 +37,6 @@ from openpyxl.utils import get_column_letter
 
 from importers.problems import ImportProblems, Problem, ProblemLog, shorten
 from importers.workbook import (
-    MAX_CELLS,
-    MAX_UNCOMPRESSED_BYTES,
     Workbook,
     cell_details,
     file_sha256,
@@ -71,9 +69,10 @@ from ledger.store import current_user, new_submission
 #: Attribute columns as (header, column in current_initiatives) in sheet order after ID.
 _LOCKED = list(zip(FIXED_HEADERS[1:7], ATTRIBUTE_KEYS, strict=True))
 #: An owner workbook is one owner's initiatives over one horizon: far below the limits of an
-#: ordinary import. These bound what reading a hostile file can cost (memory, time).
-MAX_OWNER_BYTES = min(MAX_UNCOMPRESSED_BYTES, 64 << 20)
-MAX_OWNER_CELLS = min(MAX_CELLS, 1_000_000)
+#: ordinary import. These bound what reading a hostile file can cost (memory, time); the
+#: import limits (TLEDGER_IMPORT_MAX_BYTES / _CELLS) apply too where they are lower.
+MAX_OWNER_BYTES = 64 << 20
+MAX_OWNER_CELLS = 1_000_000
 #: How much of a bad value a message quotes.
 QUOTE = 40
 #: Longest horizon a stamp may declare (a century): the reader walks every month column.

@@ -12,7 +12,6 @@ cell; :func:`cell_details` finds both in the sheet's XML so they are reported, n
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import re
 import threading
@@ -28,12 +27,22 @@ import python_calamine as pc
 from defusedxml import ElementTree as SafeET
 
 from importers.problems import ProblemLog
+from ledger import settings
 from ledger.faults import pause_point
 
-#: Largest total uncompressed size of a workbook's parts (bytes); TLEDGER_IMPORT_MAX_BYTES.
-MAX_UNCOMPRESSED_BYTES = int(os.environ.get("TLEDGER_IMPORT_MAX_BYTES", str(1 << 30)))
-#: Largest sheet (rows x columns of its used range) read; TLEDGER_IMPORT_MAX_CELLS.
-MAX_CELLS = int(os.environ.get("TLEDGER_IMPORT_MAX_CELLS", str(30_000_000)))
+#: Largest total uncompressed size of a workbook's parts (bytes); None: read at use from
+#: TLEDGER_IMPORT_MAX_BYTES (ledger.settings), so a bad value is reported, not a traceback.
+MAX_UNCOMPRESSED_BYTES: int | None = None
+#: Largest sheet (rows x columns of its used range) read; None: TLEDGER_IMPORT_MAX_CELLS.
+MAX_CELLS: int | None = None
+
+
+def _max_bytes() -> int:
+    return settings.import_max_bytes() if MAX_UNCOMPRESSED_BYTES is None else MAX_UNCOMPRESSED_BYTES
+
+
+def _max_cells() -> int:
+    return settings.import_max_cells() if MAX_CELLS is None else MAX_CELLS
 
 STAMP_SHEET = "_tledger"
 
@@ -121,7 +130,7 @@ def content_digest(path: Path) -> ContentDigest | None:
             infos = _content_parts(archive)
             if not infos or "xl/workbook.xml" not in {i.filename for i in infos}:
                 return None
-            if sum(i.file_size for i in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
+            if sum(i.file_size for i in archive.infolist()) > _max_bytes():
                 return None
             listing = "\n".join(f"{i.filename}\0{i.file_size}\0{i.CRC:08x}" for i in infos)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
@@ -191,7 +200,7 @@ def _sniff(path: Path, log: ProblemLog) -> bool:
 
 
 def _check_zip(path: Path, log: ProblemLog,
-               max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> dict[str, str] | None:
+               max_bytes: int | None = None) -> dict[str, str] | None:
     """Check the ZIP's structure and parts; return sheet name -> part path, or None."""
     try:
         archive = zipfile.ZipFile(path)
@@ -216,9 +225,10 @@ def _check_zip(path: Path, log: ProblemLog,
                       "an .xlsx or .xlsm workbook")
             return None
         total = sum(info.file_size for info in archive.infolist())
-        if total > max_bytes:
+        limit = _max_bytes() if max_bytes is None else min(max_bytes, _max_bytes())
+        if total > limit:
             log.error("", "", f"{total:,} bytes of XML once unpacked",
-                      f"at most {max_bytes:,} (TLEDGER_IMPORT_MAX_BYTES)")
+                      f"at most {limit:,} (TLEDGER_IMPORT_MAX_BYTES)")
             return None
         try:
             for info in archive.infolist():
@@ -264,7 +274,7 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 
 
 def open_workbook(path: Path, log: ProblemLog, *,
-                  max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> Workbook | None:
+                  max_bytes: int | None = None) -> Workbook | None:
     """Open ``path`` for reading after checking it is a whole, harmless .xlsx/.xlsm.
 
     ``max_bytes`` lowers the limit on the unpacked size for a kind of workbook known to be
@@ -272,7 +282,7 @@ def open_workbook(path: Path, log: ProblemLog, *,
     """
     if not _sniff(path, log):
         return None
-    parts = _check_zip(path, log, min(max_bytes, MAX_UNCOMPRESSED_BYTES))
+    parts = _check_zip(path, log, max_bytes)
     if parts is None:
         return None
     try:
@@ -318,7 +328,7 @@ def read_grid(wb: Workbook, sheet: str, log: ProblemLog, *,
                   "a complete worksheet: open the workbook in Excel or LibreOffice and save it")
         return None
     end_row, end_col = data.end if data.end is not None else (0, 0)
-    limit = MAX_CELLS if max_cells is None else min(max_cells, MAX_CELLS)
+    limit = _max_cells() if max_cells is None else min(max_cells, _max_cells())
     if (end_row + 1) * (end_col + 1) > limit:
         log.error(sheet, "", f"a used range of {end_row + 1:,} rows x {end_col + 1:,} columns",
                   f"at most {limit:,} cells (TLEDGER_IMPORT_MAX_CELLS)")

@@ -16,7 +16,15 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ledger.db import make_engine, reading, require_ready, resolve_url, translate_db_error, writing
+from ledger.db import (
+    make_engine,
+    reading,
+    require_ready,
+    resolve_url,
+    schema_state,
+    translate_db_error,
+    writing,
+)
 from ledger.errors import LedgerError, NotFound
 from ledger.models import OPEN
 from ledger.months import first_of_month, month_range
@@ -32,6 +40,9 @@ DEFAULT_STAGE_GATES: list[tuple[str, str, Decimal]] = [
     ("L4", "Implemented", Decimal("0.90")),
     ("L5", "Realised in the P&L", Decimal("1.00")),
 ]
+
+#: PostgreSQL advisory lock held while migrating, so concurrent inits take turns ("tledger").
+MIGRATION_LOCK_KEY = int.from_bytes(b"tledger", "big")
 
 
 @dataclass(frozen=True)
@@ -91,11 +102,26 @@ class Ledger:
         return ledger
 
     def upgrade(self, revision: str = "head") -> None:
-        try:
-            with self.engine.begin() as conn:
-                import migrations
+        """Migrate the ledger to ``revision`` (default: the newest this tledger knows).
 
-                migrations.upgrade(conn, revision)
+        Concurrent inits and upgrades of one database take turns: the first migrates, the
+        others then find the work done (PostgreSQL: a transaction-level advisory lock;
+        SQLite: ``BEGIN IMMEDIATE``, which waits up to ``TLEDGER_BUSY_TIMEOUT``).
+
+        Raises:
+            LedgerTooNew: the ledger was written by a newer tledger; Alembic is not run.
+        """
+        try:
+            schema_state(self.engine)
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(tledger_write=True)
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": MIGRATION_LOCK_KEY})
+                    import migrations
+
+                    migrations.upgrade(conn, revision)
         except (OperationalError, DBAPIError) as exc:
             raise translate_db_error(exc, str(self.engine.url)) from exc
 

@@ -9,26 +9,36 @@ Submission ids therefore increase in commit order, which is what makes "as of" e
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from ledger.errors import LedgerBusy, LedgerError, LedgerNotReady
+from ledger import settings
+from ledger.errors import (
+    LedgerBusy,
+    LedgerDamaged,
+    LedgerError,
+    LedgerNotReady,
+    LedgerTooNew,
+    StorageFull,
+)
 from ledger.faults import pause_point
 
 DEFAULT_SQLITE_FILE = "tledger.db"
-#: How long a writer waits for another writer before "ledger is busy" (seconds).
-BUSY_TIMEOUT_S = float(os.environ.get("TLEDGER_BUSY_TIMEOUT", "30"))
-#: SQLite journal mode: ``wal`` (default) or a rollback journal (``delete``, ``truncate``,
-#: ``persist``); TLEDGER_SQLITE_JOURNAL. Both keep a killed writer's transaction out.
-SQLITE_JOURNAL = os.environ.get("TLEDGER_SQLITE_JOURNAL", "wal").strip().lower()
-_JOURNAL_MODES = ("wal", "delete", "truncate", "persist")
+# How long a writer waits for another writer before "ledger is busy" is
+# settings.busy_timeout_s() (TLEDGER_BUSY_TIMEOUT). The SQLite journal mode is ``wal`` by
+# default, or a rollback journal (``delete``, ``truncate``, ``persist``):
+# settings.sqlite_journal() (TLEDGER_SQLITE_JOURNAL). Both keep a killed writer's
+# transaction out. Both are read at use, so that a bad value is reported, not a traceback.
+_JOURNAL_MODES = settings.JOURNAL_MODES
 
 #: PostgreSQL session limits, so that a stuck client (stopped, suspended, cut off) cannot
 #: hold the write lock for ever: (environment variable, default seconds; 0 = no limit).
@@ -45,21 +55,19 @@ _MAX_S = 2_147_483
 
 
 def env_seconds(name: str, default: float) -> float:
-    """A duration in seconds from the environment variable ``name`` (``default`` if unset).
+    """A duration in seconds from the environment variable ``name`` (``default`` if unset),
+    in the forms of :func:`ledger.settings.parse_duration` (``30``, ``30s``, ``2m``...).
 
     Raises:
-        LedgerError: not a finite, non-negative number of seconds (one line).
+        LedgerError: not a duration, or one beyond PostgreSQL's limit (one line).
     """
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (0 <= value <= _MAX_S):  # also refuses nan and inf
-        raise LedgerError(f"{name}={raw[:20]!r}: expected a number of seconds "
-                          f"(0 to {_MAX_S:,}, e.g. 30 or 2.5)")
+    value = settings.parse_duration(name, raw)
+    if value > _MAX_S:
+        raise settings.SettingError(f"environment variable {name}={raw[:30]!r}: expected at "
+                                    f"most {_MAX_S:,} seconds (PostgreSQL's limit)")
     return value
 
 
@@ -73,9 +81,11 @@ def resolve_url(db: str | None = None) -> str:
 
     A plain file path is taken as a SQLite file; ``postgresql://`` URLs use psycopg 3.
     """
-    raw = db or os.environ.get("TLEDGER_DATABASE_URL") or DEFAULT_SQLITE_FILE
+    raw = db or settings.database_url() or DEFAULT_SQLITE_FILE
     if "://" not in raw:
-        return f"sqlite:///{Path(raw)}"
+        # Percent-encoded, so that a ``?``, ``#`` or ``%`` in a file name stays part of the
+        # name instead of starting a URL query (SQLAlchemy decodes the database part).
+        return "sqlite:///" + quote(str(Path(raw)), safe="/")
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw[len("postgres://"):]
     if raw.startswith("postgresql://"):
@@ -84,11 +94,15 @@ def resolve_url(db: str | None = None) -> str:
 
 
 def describe_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages; a SQLite file by its name as written
+    (``sqlite:///budget?v2.db``, not the percent-encoded form the engine is given)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not parsed.query:
+        return f"sqlite:///{parsed.database}"
+    return parsed.render_as_string(hide_password=True)
 
 
 def make_engine(url: str, *, journal_mode: str | None = None) -> Engine:
@@ -96,7 +110,7 @@ def make_engine(url: str, *, journal_mode: str | None = None) -> Engine:
 
     ``journal_mode`` (SQLite only) defaults to ``TLEDGER_SQLITE_JOURNAL``, else ``wal``.
     """
-    journal_mode = SQLITE_JOURNAL if journal_mode is None else journal_mode
+    journal_mode = settings.sqlite_journal() if journal_mode is None else journal_mode
     if journal_mode and journal_mode not in _JOURNAL_MODES:
         raise LedgerError(f"SQLite journal mode {journal_mode!r} (TLEDGER_SQLITE_JOURNAL): "
                           f"expected one of {', '.join(_JOURNAL_MODES)}")
@@ -123,7 +137,8 @@ def _sqlite_engine(url: str, *, journal_mode: str) -> Engine:
         folder = Path(database).resolve().parent
         if not folder.is_dir():
             raise LedgerError(f"folder {folder} does not exist (for ledger file {database})")
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    busy_timeout_s = settings.busy_timeout_s()
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -131,7 +146,7 @@ def _sqlite_engine(url: str, *, journal_mode: str) -> Engine:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         if journal_mode:
             # A read-only file cannot switch modes: reads still work; writes fail clearly.
             with suppress(sqlite3.OperationalError):
@@ -155,7 +170,7 @@ def _postgresql_engine(url: str) -> Engine:
     # session's defaults, which ``SET LOCAL ... TO DEFAULT`` in ``writing`` returns to.
     limits = {
         # A busy timeout of 0 means "do not wait" (as on SQLite), not PostgreSQL's "no limit".
-        "lock_timeout": max(1, _ms(BUSY_TIMEOUT_S)),
+        "lock_timeout": max(1, _ms(settings.busy_timeout_s())),
         "statement_timeout": _ms(statement_s),
         "idle_in_transaction_session_timeout": _ms(idle_s),
         # The server's side of the keepalives: a client whose laptop lid closed while it
@@ -191,11 +206,37 @@ def _busy(where: str) -> LedgerBusy:
         f"ledger is busy: another tledger process is writing to {where}; try again shortly")
 
 
+#: How SQLite and PostgreSQL say the disk is full, and that a database file is corrupt.
+_FULL = ("database or disk is full", "disk is full", "no space left on device",
+         "could not extend file")
+_DAMAGED = ("database disk image is malformed", "file is not a database",
+            "malformed database schema", "database corruption")
+_NEARLY_FULL = 1 << 20  # bytes: less than this free, a "disk I/O error" is a full disk
+
+
+def _disk_full(url: str) -> bool:
+    """Whether a SQLite ledger's folder has (next to) no space left: SQLite reports a full
+    disk as a plain "disk I/O error" when it cannot even grow its shared-memory file."""
+    try:
+        database = make_url(url).database
+        if make_url(url).get_backend_name() != "sqlite" or not database:
+            return False
+        return shutil.disk_usage(Path(database).resolve().parent).free < _NEARLY_FULL
+    except (ArgumentError, OSError):
+        return False
+
+
 def translate_db_error(exc: Exception, url: str) -> LedgerError:
     """A one-line, actionable error for a database failure the user can fix."""
     msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
     where = describe_url(url)
     low = msg.lower()
+    if any(sign in low for sign in _FULL) or ("disk i/o error" in low and _disk_full(url)):
+        return StorageFull(f"cannot write to {where}: the disk is full ({msg}); "
+                           "nothing was written")
+    if any(sign in low for sign in _DAMAGED):
+        return LedgerDamaged(f"the ledger at {where} is damaged: {msg}; "
+                             "restore it from a backup")
     if "idle-in-transaction timeout" in low:
         return LedgerError(
             f"{where} ended this session: it sat inside a transaction for longer than "
@@ -244,10 +285,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
                     _pg_write_lock(conn)
                 yield conn
                 pause_point("before_commit")  # test-only (ledger.faults)
-    except OperationalError as exc:
-        busy = translate_db_error(exc, str(engine.url))
-        if isinstance(busy, LedgerBusy):
-            raise busy from exc
+    except (DBAPIError, sqlite3.DatabaseError) as exc:
+        # Bulk loads write through the driver's own cursor: its errors arrive unwrapped.
+        problem = translate_db_error(exc, str(engine.url))
+        if isinstance(problem, (LedgerBusy, StorageFull, LedgerDamaged)):
+            raise problem from exc
         raise
 
 
@@ -259,7 +301,7 @@ def _pg_write_lock(conn: Connection) -> None:
     the holder's transaction, so a second waiter got two full timeouts (62 s for 30 s).
     A statement timeout of the busy timeout bounds the whole acquisition.
     """
-    busy_ms = max(1, _ms(BUSY_TIMEOUT_S))
+    busy_ms = max(1, _ms(settings.busy_timeout_s()))
     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {busy_ms}")
     conn.exec_driver_sql(f"SET LOCAL statement_timeout = {busy_ms}")
     try:
@@ -275,21 +317,54 @@ def _pg_write_lock(conn: Connection) -> None:
     conn.exec_driver_sql("SET LOCAL statement_timeout TO DEFAULT")
 
 
+def storage_damage(engine: Engine, *, limit: int = 20) -> list[str]:
+    """What SQLite's ``PRAGMA quick_check`` finds wrong in the ledger file (empty: whole).
+
+    A few damaged pages can leave a ledger that still answers queries that do not touch
+    them: only a check reading every page finds them. It reads the whole file, far too
+    slow for every command on a large ledger (docs/reliability.md has the measurement), so
+    ``tledger checks`` runs it.
+    PostgreSQL keeps its own page checks: nothing to do here.
+    """
+    if engine.dialect.name != "sqlite":
+        return []
+    try:
+        with engine.connect() as conn:
+            rows = [str(r[0]) for r in conn.exec_driver_sql(f"PRAGMA quick_check({limit})")]
+    except (DBAPIError, sqlite3.DatabaseError) as exc:
+        return [str(getattr(exc, "orig", exc)).strip().splitlines()[0]]
+    return [] if rows == ["ok"] else rows
+
+
 def schema_state(engine: Engine) -> tuple[str | None, str]:
     """(current revision or None, head revision) of the database behind ``engine``.
 
     Reads Alembic's ``alembic_version`` table with plain SQL (no Alembic import: every
     command opens a ledger).
+
+    Raises:
+        LedgerTooNew: the ledger is at a revision this tledger has no migration for.
     """
     from sqlalchemy import inspect
 
-    from migrations import HEAD
+    from migrations import HEAD, known_revisions
 
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None, HEAD
         versions = [str(v) for v in conn.execute(
             text("SELECT version_num FROM alembic_version")).scalars()]
+    known = known_revisions()
+    unknown = sorted(set(versions) - known)
+    if unknown:
+        where = describe_url(str(engine.url))
+        # Revisions are zero-padded numbers: a higher one comes from a newer tledger.
+        if unknown[-1] > max(known):
+            raise LedgerTooNew(f"the ledger at {where} was written by a newer tledger "
+                               f"(schema revision {', '.join(unknown)}); upgrade tledger")
+        raise LedgerNotReady(f"the ledger at {where} is at schema revision "
+                             f"{', '.join(unknown)}, which no tledger release knows (this one "
+                             f"knows {min(known)} to {max(known)}): restore it from a backup")
     if len(versions) > 1:  # pragma: no cover - this project's history has no branches
         raise LedgerError(f"the ledger has several schema heads ({', '.join(versions)})")
     return (versions[0] if versions else None), HEAD

@@ -60,6 +60,7 @@ from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.asof import as_instant, parse_as_of, submission_at
+from ledger.db import storage_damage
 from ledger.errors import LedgerError
 from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
@@ -537,6 +538,7 @@ CHECKS: dict[str, str] = {
     "no_phasing": "warning",
     "negative_benefit": "warning",
     "late_stage_no_actuals": "warning",
+    "ledger_damaged": "error",
 }
 #: Stage gates at which an initiative is implemented, so finance should see actuals.
 LATE_STAGES = ("L4", "L5")
@@ -592,6 +594,7 @@ def checks(
     as_of: datetime | date | int | str | None = None,
     metric: str | None = None,
     conn: Connection | None = None,
+    check_storage: bool = True,
 ) -> pd.DataFrame:
     """Run the checks the transformation office acts on, as of an instant.
 
@@ -605,9 +608,13 @@ def checks(
     * ``negative_benefit`` (warning): negative amounts for a benefit metric.
     * ``late_stage_no_actuals`` (warning): an active initiative at L4 or L5 without any
       actuals.
+    * ``ledger_damaged`` (error): SQLite's ``PRAGMA quick_check`` finds the file corrupt;
+      then it is the only kind of finding, since nothing read from the file can be trusted.
 
     Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
     the metric-specific checks to one metric; ``conn`` reads inside a caller's snapshot.
+    ``check_storage=False`` skips the file check (it reads every page of a SQLite ledger:
+    seconds on a large one), e.g. for a report that only shows the findings.
 
     Returns:
         One row per finding (columns :data:`CHECK_COLUMNS`), errors first; empty when all
@@ -615,6 +622,13 @@ def checks(
     """
     point = parse_as_of(as_of)
     found: list[dict[str, Any]] = []
+    # On a damaged file no other finding can be trusted: report the damage alone.
+    for problem in storage_damage(ledger.engine) if check_storage else []:
+        found.append(_finding("ledger_damaged", "error", None, "", None, "(database file)",
+                              f"{problem}; restore the ledger from a backup", None))
+    if found:
+        return pd.DataFrame({c: pd.Series([f[c] for f in found], dtype=object)
+                             for c in CHECK_COLUMNS})
     with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
         all_metrics = ledger.metrics(conn)

@@ -23,3 +23,15 @@ class NotFound(LedgerError):
 
 class Conflict(LedgerError):
     """A write that would silently overwrite a newer change."""
+
+
+class LedgerTooNew(LedgerNotReady):
+    """The ledger was written by a newer tledger: its schema revision is unknown here."""
+
+
+class LedgerDamaged(LedgerError):
+    """The database file is corrupt: restore it from a backup."""
+
+
+class StorageFull(LedgerError):
+    """The disk holding the ledger is full; the write was rolled back."""

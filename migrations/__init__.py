@@ -22,6 +22,16 @@ HERE = Path(__file__).resolve().parent
 HEAD = "0003"
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this tledger has a migration for, from the scripts' file names
+    (``NNNN_what.py`` holds revision ``NNNN``), without importing Alembic.
+
+    A ledger at any other revision was written by a newer tledger: neither the commands
+    nor Alembic can use it.
+    """
+    return frozenset(p.name.partition("_")[0] for p in (HERE / "versions").glob("[0-9]*_*.py"))
+
+
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """An Alembic configuration for this package's migrations and ``url``."""
     from alembic.config import Config

@@ -61,7 +61,8 @@ def load_report(
             "lever": _names(ledger.levers(conn)),
             "stage": _names(ledger.stage_gates(conn, as_of=sub)),
         }
-        findings = checks(ledger, as_of=instant, conn=conn)
+        # The report shows the findings; `tledger checks` is where the file itself is checked.
+        findings = checks(ledger, as_of=instant, conn=conn, check_storage=False)
         bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
                                          scenario, weighted, conn)
     used = sorted(set(phasing["metric_id"].tolist()) | {summary.metric.id})

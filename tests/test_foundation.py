@@ -29,8 +29,13 @@ def test_open_refuses_a_database_without_a_ledger(empty_db_url):
 def test_open_refuses_an_outdated_schema(db_url):
     led = Ledger.open(db_url)
     with led.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     with pytest.raises(LedgerNotReady, match="tledger db upgrade"):
+        Ledger.open(db_url)
+    # A revision no release has (older than the first) is not "outdated": upgrading fails.
+    with led.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(LedgerNotReady, match="which no tledger release knows"):
         Ledger.open(db_url)
     led.dispose()
 

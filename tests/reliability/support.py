@@ -246,12 +246,7 @@ def _redirect(err_path: str, out_path: str, env: Mapping[str, str]) -> None:
     os.dup2(err, 2)
     os.dup2(out, 1)
     os.environ.clear()
-    os.environ.update(env)
-    # Read once at import (in the server): apply this child's settings.
-    import ledger.db
-
-    ledger.db.BUSY_TIMEOUT_S = float(env.get("TLEDGER_BUSY_TIMEOUT", "30"))
-    ledger.db.SQLITE_JOURNAL = env.get("TLEDGER_SQLITE_JOURNAL", "wal")
+    os.environ.update(env)  # ledger.settings reads them at use: this child's settings apply
 
 
 def _cli_main(args: list[str], env: dict[str, str], err_path: str, out_path: str) -> None:

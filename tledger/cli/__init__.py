@@ -38,18 +38,34 @@ class _LedgerGroup(TyperGroup):
         except KeyboardInterrupt:
             _fail("interrupted: the transaction was rolled back, nothing was written", 130)
         except Exception as exc:
-            # A database error can only come from SQLAlchemy once a command has loaded it:
+            # A database error can only come from a driver once a command has loaded it:
             # anything else (click's Exit, Abort, usage errors...) goes on unchanged.
-            if "sqlalchemy.exc" not in sys.modules:
-                raise
-            from sqlalchemy.exc import DBAPIError, OperationalError
-
-            if not isinstance(exc, (OperationalError, DBAPIError)):
+            if not _is_database_error(exc):
                 raise
             from ledger.db import resolve_url, translate_db_error
 
-            _fail(str(translate_db_error(exc, resolve_url(current_db.get()))))
+            problem = translate_db_error(exc, resolve_url(current_db.get()))
+            _fail(str(problem), problem.exit_code)
         return None
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """A database error, wrapped by SQLAlchemy or raw from a driver's own cursor (the bulk
+    loads write through it)."""
+    kinds: list[type[BaseException]] = []
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy.exc import DBAPIError
+
+        kinds.append(DBAPIError)
+    if "sqlite3" in sys.modules:
+        import sqlite3
+
+        kinds.append(sqlite3.DatabaseError)
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        kinds.append(psycopg.Error)
+    return isinstance(exc, tuple(kinds))
 
 
 app = typer.Typer(
