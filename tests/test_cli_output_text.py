@@ -199,6 +199,23 @@ def test_a_forced_terminal_gets_no_hyperlink_and_the_text_as_written(programme, 
             assert text in shown, (args, text)
 
 
+def test_an_import_progress_bar_shows_the_file_name_as_written(programme, db_url, tmp_path):
+    """On a terminal, stderr gets a progress bar naming the workbook being read."""
+    from reliability.support import MONTHS, pipeline_workbook
+
+    book = pipeline_workbook(tmp_path / "Lima [bold] [link=mailto:x@example.invalid]y.xlsx",
+                             [{"id": "GR-0100", "name": TEXTS[1], "owner": TEXTS[0],
+                               "amounts": [100] * len(MONTHS)}])
+    proc = _tledger(db_url, "import", "initiatives", str(book), "--note", TEXTS[3],
+                    FORCE_COLOR="1", TTY_COMPATIBLE="1")
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    # The bar is redrawn on a timer: which step it last showed depends on the machine.
+    assert re.search(r"(reading|checking|writing) Lima \[bold\] "
+                     r"\[link=mailto:x@example\.invalid\]y\.xlsx", SGR.sub("", err)), err
+    assert HYPERLINK not in err and HYPERLINK not in proc.stdout.decode()
+
+
 # ------------------------------------------------------------ output lost after a commit
 class _Broken:
     """A console whose printing fails as a closed pipe or a Rich error would."""

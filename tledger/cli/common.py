@@ -200,7 +200,9 @@ class TerminalSteps:
             TimeElapsedColumn,
         )
 
-        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        # The description names the workbook being read: a file name, never markup.
+        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                             BarColumn(),
                              TimeElapsedColumn(), console=err_console, transient=True)
         self._bar.start()
         self._task = self._bar.add_task("working", total=total)
