@@ -304,3 +304,20 @@ def test_a_single_edit_into_a_closed_pipe_exits_0_and_is_saved(programme, db_url
     assert len(lines) == 1 and lines[0].startswith("tledger: the change WAS saved (submission ")
     assert "BrokenPipeError" in lines[0]
     assert plan_of(programme, IDS[1])["2026-11"] == Decimal("9.00")
+
+
+def test_the_demo_shows_a_directory_that_looks_like_markup_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo makes its own SQLite ledger: one run, no backend."""
+    from typer.testing import CliRunner
+
+    from tledger.cli import app
+
+    monkeypatch.delenv("TLEDGER_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    where = "demo [bold] :thumbs_up: Ana\\"
+    r = CliRunner().invoke(app, ["demo", "--dir", where], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert f"tledger gap --db {where}/demo.db" in r.stdout
+    assert f"  report     {where}/gap-report.xlsx" in r.stdout
+    assert "Checks:" in r.stdout and HYPERLINK not in r.stdout
