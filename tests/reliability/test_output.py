@@ -41,7 +41,7 @@ IDS = [f"GR-000{i}" for i in range(1, len(TEXTS) + 1)]
 #: An initiative whose id itself looks like markup.
 ODD_ID = "[red]GR-0099"
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HYPERLINK = "\x1b]8;"
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
