@@ -321,3 +321,24 @@ def test_the_demo_shows_a_directory_that_looks_like_markup_as_written(
     assert f"tledger gap --db {where}/demo.db" in r.stdout
     assert f"  report     {where}/gap-report.xlsx" in r.stdout
     assert "Checks:" in r.stdout and HYPERLINK not in r.stdout
+
+
+def test_text_the_terminal_cannot_encode_is_one_clear_line_or_a_saved_change(programme,
+                                                                              db_url):
+    """A C locale or a Windows code page cannot show every name: a read says so in one
+    line (replacing the character would change what a script reads); a write still
+    stands."""
+    programme.add_business_unit("NG", "Nguy\u1ec5n \u2603", user="setup")
+    for fmt in FORMATS:
+        proc = _tledger(db_url, "unit", "list", "--format", fmt, PYTHONIOENCODING="ascii")
+        err = proc.stderr.decode()
+        assert proc.returncode == 1, err
+        assert err.splitlines() == [
+            "error: cannot print '\\u1ec5' in the encoding of this terminal or pipe (ascii): "
+            "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale) and run again"], err
+    proc = _tledger(db_url, "lever", "add", "N\u2603", PYTHONIOENCODING="ascii")
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert err.startswith("tledger: the lever WAS added, but printing its summary failed "
+                          "(UnicodeEncodeError") and len(err.splitlines()) == 1
+    assert "N\u2603" in set(programme.levers()["code"])

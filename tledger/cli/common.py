@@ -259,11 +259,25 @@ def invoke_guarded(invoke: Callable[[Any], Any], ctx: Any) -> Any:
     except (Exception, KeyboardInterrupt) as exc:
         what = _committed.get()
         if what is None:
+            if isinstance(exc, UnicodeEncodeError):
+                raise _unprintable(exc) from exc
             raise
         _report_lost_output(what, exc)
         return None
     finally:
         _committed.reset(token)
+
+
+def _unprintable(exc: UnicodeEncodeError) -> Exception:
+    """The one line for text the terminal's encoding cannot show (a Windows code page, a C
+    locale, ``PYTHONIOENCODING=ascii``): replacing the character would change the data a
+    script reads from CSV or JSON, so the command fails instead."""
+    from ledger.errors import LedgerError
+
+    char = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else "?"
+    return LedgerError(f"cannot print {char!a} in the encoding of this terminal or pipe "
+                       f"({exc.encoding}): set PYTHONIOENCODING=utf-8 (or a UTF-8 locale) "
+                       "and run again")
 
 
 def _report_lost_output(what: str, exc: BaseException) -> None:
