@@ -167,6 +167,22 @@ def test_phasing_set_shows_an_id_that_looks_like_markup_as_written(programme, cl
     assert f"{ODD_ID}: L3 -> L4 (submission" in r.stdout
 
 
+def test_a_message_naming_ledger_text_stays_one_line_in_a_narrow_terminal(
+        programme, cli, monkeypatch, tmp_path):
+    """Scripts read these lines: a long owner or path is not broken over two."""
+    from tledger.cli import common
+
+    _seed(programme)
+    monkeypatch.setattr(common.console, "width", 40)
+    out = tmp_path / ("long " * 12 + "[bold].xlsx")
+    r = _ok(cli("phasing", "export", "--owner", TEXTS[1], "--out", str(out)))
+    assert r.stdout.startswith(f"wrote {out}: 1 initiatives of {TEXTS[1]}, ")
+    assert r.stdout.count("\n") == 1
+    r = _ok(cli("phasing", "set", ODD_ID, "--month", "2026-09", "--amount", "5",
+                "--note", "x" * 80))
+    assert r.stdout.count("\n") == 1 and r.stdout.startswith(f"{ODD_ID} 2026-09 ")
+
+
 def test_an_error_naming_markup_text_shows_it_as_written(programme, cli):
     _seed(programme)
     for text in (TEXTS[0], TEXTS[5], "[link=https://example.invalid]y"):

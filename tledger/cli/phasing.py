@@ -65,7 +65,7 @@ def phasing_export(
     committed(f"{out} WAS written")
     console.print(f"wrote {out}: {len(export.rows)} initiatives of {export.owner}, "
                   f"{export.metric} {export.scenario}, {len(export.months)} months "
-                  f"(ledger version {export.as_of})")
+                  f"(ledger version {export.as_of})", soft_wrap=True)
 
 
 @phasing_app.command("import")
@@ -93,7 +93,7 @@ def phasing_import(
                                    note=note)
     if result.submission_id is not None:
         committed(f"the change WAS saved (submission {result.submission_id})")
-    console.print(result.summary())
+    console.print(result.summary(), soft_wrap=True)
 
 
 def _amount(text: str) -> object:
@@ -143,10 +143,10 @@ def phasing_set(
     new = "(empty)" if edit.new is None else f"{edit.new:,}"
     if edit.submission_id is None:
         console.print(f"{edit.external_id} {edit.month:%Y-%m} {edit.metric} {edit.scenario} "
-                      f"already {new}: nothing written")
+                      f"already {new}: nothing written", soft_wrap=True)
     else:
         console.print(f"{edit.external_id} {edit.month:%Y-%m} {edit.metric} {edit.scenario}: "
-                      f"{old} -> {new} (submission {edit.submission_id})")
+                      f"{old} -> {new} (submission {edit.submission_id})", soft_wrap=True)
 
 
 @stage_app.command("set")
@@ -167,10 +167,11 @@ def stage_set(
     if move.submission_id is not None:
         committed(f"the change WAS saved (submission {move.submission_id})")
     if move.submission_id is None:
-        console.print(f"{move.external_id} is already at {move.new}: nothing written")
+        console.print(f"{move.external_id} is already at {move.new}: nothing written",
+                      soft_wrap=True)
     else:
         console.print(f"{move.external_id}: {move.old} -> {move.new} "
-                      f"(submission {move.submission_id})")
+                      f"(submission {move.submission_id})", soft_wrap=True)
 
 
 @app.command("history")

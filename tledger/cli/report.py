@@ -79,7 +79,8 @@ def report_gap(
             rows = write_summary_csv(report, handle)
         committed(f"{out} WAS written")
         console.print(f"wrote {out}: {rows} summary lines for {report.metric.code} "
-                      f"({report.scenario}), submission {report.as_of_submission}")
+                      f"({report.scenario}), submission {report.as_of_submission}",
+                      soft_wrap=True)
         return
 
     data = load_report(ledger, metric=metric, scenario=scenario, as_of=as_of,

@@ -37,7 +37,8 @@ def init_cmd(db: DbOption = None) -> None:
     ledger = Ledger.init(db)
     committed("the ledger WAS created")
     current, _ = schema_state(ledger.engine)
-    console.print(f"ledger ready at {describe_url(resolve_url(db))} (schema {current})")
+    console.print(f"ledger ready at {describe_url(resolve_url(db))} (schema {current})",
+                  soft_wrap=True)
 
 
 db_app = typer.Typer(help="Ledger database schema: upgrade, current.", no_args_is_help=True)
@@ -121,7 +122,8 @@ def programme_create(
     )
     committed("the programme WAS created")
     console.print(f"programme {info.name!r} created: {info.first_month:%Y-%m} to "
-                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}")
+                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}",
+                  soft_wrap=True)
 
 
 @programme_app.command("show")
@@ -178,7 +180,7 @@ def unit_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: UserO
     """
     open_ledger(db).add_business_unit(code, name, user=user, note=note)
     committed("the business unit WAS added")
-    console.print(f"business unit {code} added")
+    console.print(f"business unit {code} added", soft_wrap=True)
 
 
 @unit_app.command("list")
@@ -199,7 +201,7 @@ def lever_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: User
     """
     open_ledger(db).add_lever(code, name, user=user, note=note)
     committed("the lever WAS added")
-    console.print(f"lever {code} added")
+    console.print(f"lever {code} added", soft_wrap=True)
 
 
 @lever_app.command("list")
@@ -246,7 +248,7 @@ def stage_set_weight(
     ledger = open_ledger(db)
     ledger.set_stage_weight(code, value, user=user, note=note)
     committed("the weight WAS saved")
-    console.print(f"stage gate {code} weight set to {value}")
+    console.print(f"stage gate {code} weight set to {value}", soft_wrap=True)
 
 
 # ---------------------------------------------------------------- metrics
@@ -275,7 +277,8 @@ def metric_add(
     m = ledger.add_metric(code=code, name=name, unit=unit or ledger.programme().currency,
                           kind=kind, decimals=decimals, user=user, note=note)
     committed("the metric WAS added")
-    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)")
+    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)",
+                  soft_wrap=True)
 
 
 @metric_app.command("list")
