@@ -358,3 +358,18 @@ def test_text_the_terminal_cannot_encode_is_one_clear_line_or_a_saved_change(pro
     assert err.startswith("tledger: the lever WAS added, but printing its summary failed "
                           "(UnicodeEncodeError") and len(err.splitlines()) == 1
     assert "N\u2603" in set(programme.levers()["code"])
+
+
+def test_a_single_edit_with_stdout_closed_exits_0_and_is_saved(programme, db_url):
+    """Started with no stdout at all (``>&-``): nothing can be printed, nothing fails."""
+    _seed(programme)
+    child = {k: v for k, v in os.environ.items() if not k.startswith("TLEDGER_")}
+    child.update(TLEDGER_DATABASE_URL=db_url, TLEDGER_USER="child", PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-c", "from tledger.cli import main; main()",
+         "phasing", "set", IDS[2], "--month", "2026-12", "--amount", "8"],
+        env=child, stderr=subprocess.PIPE, timeout=120, check=False,
+        preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "Traceback" not in proc.stderr.decode()
+    assert plan_of(programme, IDS[2])["2026-12"] == Decimal("8.00")

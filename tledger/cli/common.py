@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import json
 import os
 import re
@@ -252,7 +251,8 @@ def invoke_guarded(invoke: Callable[[Any], Any], ctx: Any) -> Any:
     try:
         result = invoke(ctx)
         # What is still buffered must fail here, not at the interpreter's exit.
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed
+            sys.stdout.flush()
         return result
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
@@ -283,8 +283,7 @@ def _unprintable(exc: UnicodeEncodeError) -> Exception:
 def _report_lost_output(what: str, exc: BaseException) -> None:
     reason = type(exc).__name__ + (f": {str(exc).splitlines()[0][:120]}" if str(exc) else "")
     line = f"tledger: {what}, but printing its summary failed ({reason})\n"
-    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
-        _silence_stdout()
+    _settle_stdout()
     try:
         sys.stderr.write(line)
         sys.stderr.flush()
@@ -295,12 +294,20 @@ def _report_lost_output(what: str, exc: BaseException) -> None:
             os.write(2, line.encode("ascii", "backslashreplace"))
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush of what is still
-    buffered for a closed pipe does not fail (exit code 120) after the command succeeded."""
+def _settle_stdout() -> None:
+    """Flush stdout now; if it cannot take it (a closed pipe), point it at /dev/null, so
+    that the interpreter's last flush does not fail (exit code 120) after the command
+    succeeded."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+        return
+    except (OSError, ValueError):
+        pass
     try:
         fd = os.open(os.devnull, os.O_WRONLY)
         os.dup2(fd, sys.stdout.fileno())
         os.close(fd)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):
         pass  # not a real file (CliRunner): nothing is flushed at exit
