@@ -384,15 +384,18 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
             found = checks(ledger)
             if len(found):
                 from rich.table import Table
+                from rich.text import Text
 
                 # One line per kind of finding: the office reads the detail in the report.
+                # Cells are Text: a detail naming an initiative is never markup, whatever
+                # console ``show`` prints on.
                 table = Table(title=f"Checks: {len(found)} findings (all in the Checks sheet)")
                 for col in ("check", "severity", "findings", "for example"):
                     table.add_column(col, justify="right" if col == "findings" else "left")
                 for (check, severity), group in found.groupby(["check", "severity"],
                                                               sort=False):
-                    table.add_row(str(check), str(severity), str(len(group)),
-                                  str(group.iloc[0]["detail"]))
+                    table.add_row(Text(str(check)), Text(str(severity)), Text(str(len(group))),
+                                  Text(str(group.iloc[0]["detail"])))
                 show(table)
 
         data = load_report(ledger, metric="benefit")

@@ -15,15 +15,16 @@ import sys
 from typing import Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 from typer.core import TyperGroup
 
 from ledger.errors import LedgerError
-from tledger.cli.common import current_db, err_console
+from tledger.cli.common import current_db, err_console, invoke_guarded
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -32,7 +33,7 @@ class _LedgerGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            return invoke_guarded(super().invoke, ctx)
         except LedgerError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

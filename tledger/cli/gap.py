@@ -21,6 +21,7 @@ from tledger.cli.common import (
     emit,
     err_console,
     open_ledger,
+    plain_text,
     table_cell,
 )
 
@@ -90,7 +91,7 @@ def _gap_tables(rep: GapReport) -> list[Table]:
     def add_rows(table: Table, cells: dict[str, dict[str, list[Text]]]) -> None:
         for part in parts:
             for i, (col, label) in enumerate(measures):
-                table.add_row(part if i == 0 else "", label, *cells[part][col],
+                table.add_row(plain_text(part if i == 0 else ""), label, *cells[part][col],
                               end_section=i == len(measures) - 1)
 
     def cell(col: str, value: object) -> Text:
@@ -103,7 +104,7 @@ def _gap_tables(rep: GapReport) -> list[Table]:
     for fy in dict.fromkeys(monthly["fiscal_year"]):
         rows = monthly[monthly["fiscal_year"] == fy]
         months = list(dict.fromkeys(rows["month"]))
-        table = Table(title=f"{_title(rep)}: {fy}", show_lines=False)
+        table = Table(title=plain_text(f"{_title(rep)}: {fy}"), show_lines=False)
         table.add_column("part")
         table.add_column("")
         for m in months:
@@ -118,7 +119,7 @@ def _gap_tables(rep: GapReport) -> list[Table]:
         add_rows(table, cells)
         tables.append(table)
     periods = list(dict.fromkeys(fiscal["period"]))
-    table = Table(title=f"{_title(rep)}: totals", show_lines=False)
+    table = Table(title=plain_text(f"{_title(rep)}: totals"), show_lines=False)
     table.add_column("part")
     table.add_column("")
     for period in periods:
@@ -177,7 +178,7 @@ def _print_wide(table: Table) -> None:
     needed = Measurement.get(console, wide, table).maximum
     out = console if needed <= console.width else Console(
         file=console.file, width=needed, force_terminal=console.is_terminal,
-        no_color=console.no_color, highlight=False)
+        no_color=console.no_color, highlight=False, markup=False, emoji=False)
     out.print(table)
 
 

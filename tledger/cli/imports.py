@@ -17,10 +17,12 @@ from tledger.cli.common import (
     OutputFormat,
     TerminalSteps,
     UserOption,
+    committed,
     console,
     emit,
     err_console,
     open_ledger,
+    submissions_text,
 )
 
 import_app = typer.Typer(help="Import workbooks: initiatives with their phasing, or targets.",
@@ -92,6 +94,8 @@ def _show_warnings(warnings: list, report: Path | None) -> None:  # type: ignore
 
 
 def _show_result(result, fmt: OutputFormat, report: Path | None) -> None:  # type: ignore[no-untyped-def]
+    if result.submission_ids and not result.dry_run:
+        committed(f"the change WAS saved ({submissions_text(result.submission_ids)})")
     _show_warnings(result.warnings, report)
     if fmt != OutputFormat.table:
         if len(result.total_change):
@@ -161,6 +165,8 @@ def import_initiatives_cmd(
         raise
     owner = getattr(result, "owner_result", None)
     if owner is not None:
+        if owner.submission_id is not None:
+            committed(f"the change WAS saved (submission {owner.submission_id})")
         console.print(owner.summary(), highlight=False, markup=False, soft_wrap=True)
         return
     _show_result(result, fmt, report)

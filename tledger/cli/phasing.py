@@ -19,6 +19,7 @@ from tledger.cli.common import (
     NoteOption,
     OutputFormat,
     UserOption,
+    committed,
     console,
     emit,
     err_console,
@@ -61,9 +62,10 @@ def phasing_export(
     ledger = open_ledger(db)
     export = collect_owner_export(ledger, owner, metric=metric, scenario=scenario, user=user)
     write_owner_workbook(export, out)
+    committed(f"{out} WAS written")
     console.print(f"wrote {out}: {len(export.rows)} initiatives of {export.owner}, "
                   f"{export.metric} {export.scenario}, {len(export.months)} months "
-                  f"(ledger version {export.as_of})")
+                  f"(ledger version {export.as_of})", soft_wrap=True)
 
 
 @phasing_app.command("import")
@@ -89,7 +91,9 @@ def phasing_import(
     ledger = open_ledger(db)
     result = import_owner_workbook(ledger, file, force=force, dry_run=dry_run, user=user,
                                    note=note)
-    console.print(result.summary())
+    if result.submission_id is not None:
+        committed(f"the change WAS saved (submission {result.submission_id})")
+    console.print(result.summary(), soft_wrap=True)
 
 
 def _amount(text: str) -> object:
@@ -133,14 +137,16 @@ def phasing_set(
     value = None if clear else _amount(amount or "")
     edit = set_phasing(ledger, initiative, mon, value, metric=metric,  # type: ignore[arg-type]
                        scenario=scenario, user=user, note=note)
+    if edit.submission_id is not None:
+        committed(f"the change WAS saved (submission {edit.submission_id})")
     old = "(empty)" if edit.old is None else f"{edit.old:,}"
     new = "(empty)" if edit.new is None else f"{edit.new:,}"
     if edit.submission_id is None:
         console.print(f"{edit.external_id} {edit.month:%Y-%m} {edit.metric} {edit.scenario} "
-                      f"already {new}: nothing written")
+                      f"already {new}: nothing written", soft_wrap=True)
     else:
         console.print(f"{edit.external_id} {edit.month:%Y-%m} {edit.metric} {edit.scenario}: "
-                      f"{old} -> {new} (submission {edit.submission_id})")
+                      f"{old} -> {new} (submission {edit.submission_id})", soft_wrap=True)
 
 
 @stage_app.command("set")
@@ -158,11 +164,14 @@ def stage_set(
     from ledger.phasing import set_stage
 
     move = set_stage(open_ledger(db), initiative, stage, user=user, note=note)
+    if move.submission_id is not None:
+        committed(f"the change WAS saved (submission {move.submission_id})")
     if move.submission_id is None:
-        console.print(f"{move.external_id} is already at {move.new}: nothing written")
+        console.print(f"{move.external_id} is already at {move.new}: nothing written",
+                      soft_wrap=True)
     else:
         console.print(f"{move.external_id}: {move.old} -> {move.new} "
-                      f"(submission {move.submission_id})")
+                      f"(submission {move.submission_id})", soft_wrap=True)
 
 
 @app.command("history")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from tledger.cli import app
-from tledger.cli.common import DbOption, console, err_console, open_ledger
+from tledger.cli.common import DbOption, committed, console, err_console, open_ledger
 
 report_app = typer.Typer(help="Reports for finance: the Excel gap report.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -77,8 +77,10 @@ def report_gap(
             return
         with out.open("w", encoding="utf-8", newline="") as handle:
             rows = write_summary_csv(report, handle)
+        committed(f"{out} WAS written")
         console.print(f"wrote {out}: {rows} summary lines for {report.metric.code} "
-                      f"({report.scenario}), submission {report.as_of_submission}")
+                      f"({report.scenario}), submission {report.as_of_submission}",
+                      soft_wrap=True)
         return
 
     data = load_report(ledger, metric=metric, scenario=scenario, as_of=as_of,
@@ -93,6 +95,7 @@ def report_gap(
             write_gap_report(data, path, progress=lambda n: progress.update(task, completed=n))
     else:
         write_gap_report(data, path)
+    committed(f"{path} WAS written")
     console.print(_summary_line(data, path), highlight=False, soft_wrap=True)
 
 
@@ -139,6 +142,7 @@ def demo_cmd(
         console.print(line, highlight=False, soft_wrap=True)
 
     result = run_demo(directory, say=say, show=console.print)
+    committed(f"the demo WAS written to {result.directory}")
     shown = directory if not directory.is_absolute() else result.directory
     db = shown / "demo.db"
     console.print("\nwrote:", highlight=False)

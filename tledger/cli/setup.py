@@ -16,6 +16,7 @@ from tledger.cli.common import (
     NoteOption,
     OutputFormat,
     UserOption,
+    committed,
     console,
     current_db,
     emit,
@@ -34,8 +35,10 @@ def init_cmd(db: DbOption = None) -> None:
 
     current_db.set(db)
     ledger = Ledger.init(db)
+    committed("the ledger WAS created")
     current, _ = schema_state(ledger.engine)
-    console.print(f"ledger ready at {describe_url(resolve_url(db))} (schema {current})")
+    console.print(f"ledger ready at {describe_url(resolve_url(db))} (schema {current})",
+                  soft_wrap=True)
 
 
 db_app = typer.Typer(help="Ledger database schema: upgrade, current.", no_args_is_help=True)
@@ -53,6 +56,7 @@ def db_upgrade(db: DbOption = None) -> None:
 
     current_db.set(db)
     ledger = Ledger.init(db)
+    committed("the ledger WAS upgraded")
     current, _ = schema_state(ledger.engine)
     console.print(f"ledger at schema {current}")
 
@@ -116,8 +120,10 @@ def programme_create(
         last_month=_month_arg(last_month, "--to"),  # type: ignore[arg-type]
         user=user, note=note, default_metrics=not no_default_metrics,
     )
+    committed("the programme WAS created")
     console.print(f"programme {info.name!r} created: {info.first_month:%Y-%m} to "
-                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}")
+                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}",
+                  soft_wrap=True)
 
 
 @programme_app.command("show")
@@ -173,7 +179,8 @@ def unit_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: UserO
     Example: tledger unit add PRO "Processing"
     """
     open_ledger(db).add_business_unit(code, name, user=user, note=note)
-    console.print(f"business unit {code} added")
+    committed("the business unit WAS added")
+    console.print(f"business unit {code} added", soft_wrap=True)
 
 
 @unit_app.command("list")
@@ -193,7 +200,8 @@ def lever_add(code: CodeArg, name: NameArg = "", db: DbOption = None, user: User
     Example: tledger lever add PROC "Procurement"
     """
     open_ledger(db).add_lever(code, name, user=user, note=note)
-    console.print(f"lever {code} added")
+    committed("the lever WAS added")
+    console.print(f"lever {code} added", soft_wrap=True)
 
 
 @lever_app.command("list")
@@ -239,7 +247,8 @@ def stage_set_weight(
         raise LedgerError(f"weight {weight!r}: expected a number from 0 to 1, e.g. 0.5") from exc
     ledger = open_ledger(db)
     ledger.set_stage_weight(code, value, user=user, note=note)
-    console.print(f"stage gate {code} weight set to {value}")
+    committed("the weight WAS saved")
+    console.print(f"stage gate {code} weight set to {value}", soft_wrap=True)
 
 
 # ---------------------------------------------------------------- metrics
@@ -267,7 +276,9 @@ def metric_add(
     ledger = open_ledger(db)
     m = ledger.add_metric(code=code, name=name, unit=unit or ledger.programme().currency,
                           kind=kind, decimals=decimals, user=user, note=note)
-    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)")
+    committed("the metric WAS added")
+    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)",
+                  soft_wrap=True)
 
 
 @metric_app.command("list")

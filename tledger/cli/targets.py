@@ -14,6 +14,7 @@ from tledger.cli.common import (
     FormatOption,
     OutputFormat,
     UserOption,
+    committed,
     console,
     emit,
     err_console,
@@ -92,6 +93,8 @@ def target_set(
     result = set_target(ledger, metric=metric, amount=amount, fiscal_year=fiscal_year,
                         first=first, last=last, scope=scope, profile=profile, user=user,
                         note=note)
+    if result.submission_id is not None:
+        committed(f"the change WAS saved (submission {result.submission_id})")
     frame = pd.DataFrame({
         "month": [f"{m:%Y-%m}" for m in result.months],
         "amount": pd.Series([from_minor(a, result.decimals) for a in result.amounts_minor],

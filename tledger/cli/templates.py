@@ -9,7 +9,7 @@ import typer
 
 from ledger.errors import LedgerError
 from tledger.cli import app
-from tledger.cli.common import DbOption, console, err_console, open_ledger
+from tledger.cli.common import DbOption, committed, console, err_console, open_ledger
 
 template_app = typer.Typer(
     help="Write the canonical workbooks people fill in: initiatives, targets.",
@@ -75,6 +75,7 @@ def template_initiatives(
                 out, ctx, lines, progress=lambda n: bar.update(task, completed=n))
     else:
         written = write_initiatives_template(out, ctx, lines)
+    committed(f"{out} WAS written")
     filled = (f"{written.rows} rows pre-filled ({scenario})" if prefill
               else "empty, ready to fill")
     console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
@@ -108,6 +109,7 @@ def template_targets(
         ctx = load_context(ledger, conn, metric)
         lines = target_lines(conn, ctx) if prefill else None
     written = write_targets_template(out, ctx, lines)
+    committed(f"{out} WAS written")
     filled = f"{written.rows} rows pre-filled" if prefill else "empty, ready to fill"
     console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
                   f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}",
