@@ -129,11 +129,10 @@ def test_a_frozen_postgresql_writer_is_ended_and_its_work_discarded(databases: A
 
 def test_postgresql_sessions_carry_the_time_limits_from_the_environment(
         databases: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ledger.db
     from ledger.api import Ledger
 
     url = databases.postgres()
-    monkeypatch.setattr(ledger.db, "BUSY_TIMEOUT_S", 4.0)
+    monkeypatch.setenv("TLEDGER_BUSY_TIMEOUT", "4s")
     monkeypatch.setenv("TLEDGER_PG_STATEMENT_TIMEOUT", "7")
     monkeypatch.setenv("TLEDGER_PG_IDLE_IN_TRANSACTION_TIMEOUT", "2.5")
     setup_programme(url)
