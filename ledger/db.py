@@ -170,6 +170,9 @@ def writing(engine: Engine) -> Iterator[Connection]:
                     if locked is None:
                         conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
                 yield conn
+                from ledger.chain import seal
+
+                seal(conn)  # hash what this transaction wrote, as part of it
                 pause_point("before_commit")  # test-only (ledger.faults)
     except OperationalError as exc:
         busy = translate_db_error(exc, str(engine.url))

@@ -100,6 +100,14 @@ class Submission(Base):
     """Why the change was made, in the user's words."""
     details: Mapped[str | None] = mapped_column(Text)
     """Machine-readable extras as JSON (e.g. ``{"forced": true}``)."""
+    rows_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 over every history row this submission wrote or closed (``ledger.chain``);
+    set once, just before the write commits."""
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 over this row's content and ``rows_hash``."""
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the previous submission's chain hash and this one's content hash: the
+    link that makes a changed, deleted or reordered submission show (``tledger verify``)."""
 
 
 class LedgerIdentity(Base):

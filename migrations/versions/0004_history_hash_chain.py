@@ -1,0 +1,40 @@
+"""submission.content_hash and chain_hash: the history's hash chain
+
+Every submission gets a SHA-256 over its own row and the history rows it wrote or closed,
+and a chain hash linking it to the submission before (see ``ledger.chain``). Existing
+ledgers are sealed here, oldest submission first, from what they hold now: the chain
+vouches for the history from this upgrade on.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 14:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('submission') as batch:
+        batch.add_column(sa.Column('rows_hash', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('content_hash', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('chain_hash', sa.String(length=64), nullable=True))
+    from ledger.chain import seal
+
+    seal(op.get_bind())
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('submission') as batch:
+        batch.drop_column('chain_hash')
+        batch.drop_column('content_hash')
+        batch.drop_column('rows_hash')
