@@ -310,16 +310,41 @@ def _headers(conn: Connection, subs: Sequence[int] | None) -> list[tuple[int, by
 # --------------------------------------------------------------------------- writing
 
 
+_NEW = "tledger_new_submissions"
+
+
+def start(conn: Connection) -> None:
+    """Begin a write transaction: nothing of it is sealed yet."""
+    conn.info[_NEW] = []
+
+
+def created(conn: Connection, submission_id: int) -> None:
+    """Note a submission this write transaction created (``ledger.store.new_submission``)."""
+    conn.info.setdefault(_NEW, []).append(int(submission_id))
+
+
 def seal(conn: Connection) -> int:
-    """Hash the submissions this write transaction created (those without a chain hash),
-    in id order, each linked to the one before. Returns how many it sealed."""
-    pending = [int(i) for i in conn.execute(text(
-        "SELECT id FROM submission WHERE chain_hash IS NULL ORDER BY id")).scalars()]
+    """Hash the submissions this write transaction created, in id order, each linked to the
+    newest sealed one before it. Returns how many it sealed.
+
+    Only this transaction's: a submission row inserted by plain SQL stays unsealed (and
+    ``verify`` names it) rather than being vouched for by the next write.
+    """
+    return _seal(conn, sorted(conn.info.pop(_NEW, [])))
+
+
+def seal_all(conn: Connection) -> int:
+    """Seal every unsealed submission (migration 0004 backfills existing ledgers)."""
+    return _seal(conn, [int(i) for i in conn.execute(text(
+        "SELECT id FROM submission WHERE chain_hash IS NULL ORDER BY id")).scalars()])
+
+
+def _seal(conn: Connection, pending: list[int]) -> int:
     if not pending:
         return 0
     previous = conn.execute(text(
-        "SELECT chain_hash FROM submission WHERE id < :first ORDER BY id DESC LIMIT 1"),
-        {"first": pending[0]}).scalar()
+        "SELECT chain_hash FROM submission WHERE id < :first AND chain_hash IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1"), {"first": pending[0]}).scalar()
     rows, _ = rows_hashes(conn, pending)
     headers = dict(_headers(conn, pending))
     for sub in pending:
@@ -409,6 +434,42 @@ def verify(conn: Connection, *, rows: bool = True, head: str | None = None) -> V
                         str(last[3]) if last and last[3] else None, problem, broken, rows)
 
 
+#: Up to this many phasing versions, ``tledger checks`` re-hashes every history row (about
+#: a second on the slower backend); above, it checks the submission table's chain and
+#: reports the last full verification (``tledger verify``) instead.
+CHECKS_FULL_LIMIT = 1_000_000
+
+
+def record(conn: Connection, result: Verification) -> None:
+    """Record a full verification (inside a write transaction)."""
+    from ledger.store import utcnow
+
+    conn.execute(text(
+        "INSERT INTO chain_verification (verified_at, through_submission_id, head_hash, "
+        "problem) VALUES (:t, :s, :h, :p)"),
+        {"t": utcnow().replace(tzinfo=None), "s": result.head_id, "h": result.head_hash,
+         "p": result.problem})
+
+
+def for_checks(conn: Connection) -> tuple[Verification, str | None]:
+    """The chain check ``tledger checks`` runs, and a note when it could not re-hash
+    every row (a large ledger): when the last full verification ran, if ever."""
+    versions = int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM phasing")).scalar_one())
+    if versions <= CHECKS_FULL_LIMIT:
+        return verify(conn), None
+    result = verify(conn, rows=False)
+    last = conn.execute(text(
+        "SELECT verified_at, through_submission_id, problem FROM chain_verification "
+        "ORDER BY id DESC LIMIT 1")).first()
+    size = f"{versions:,} phasing versions are too many to re-hash on every run"
+    if last is None:
+        return result, f"{size}, and `tledger verify` has never run on this ledger: run it"
+    when = last[0] if isinstance(last[0], datetime) else datetime.fromisoformat(str(last[0]))
+    outcome = "found a broken link" if last[2] else "found the chain intact"
+    return result, (f"{size}: `tledger verify` last ran {when:%Y-%m-%d %H:%M} UTC and "
+                    f"{outcome} through submission {last[1]}; run it for the rows since")
+
+
 def _check_head(head: str, chain: dict[int, str | None]) -> str | None:
     sid_text, _, expected = head.partition(":")
     if not sid_text.strip().isdigit() or len(expected.strip()) != 64:
@@ -430,3 +491,91 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
     elif note:
         label += f" {str(note)[:60]!r}"
     return label
+
+
+# --------------------------------------------------------------------------- PostgreSQL roles
+
+#: Tables written once, never updated or deleted (the trigger refuses it, for every role).
+_FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
+          "ledger_identity", "chain_verification")
+#: Versioned tables: the one legitimate update is setting ``valid_to`` once, from open.
+_VERSIONED = ("stage_weight", "initiative_version", "phasing", "target")
+_GUARD = f"""
+CREATE OR REPLACE FUNCTION tledger_guard_history() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Nested: PL/pgSQL does not promise to stop at the first false AND, and OLD has no
+  -- valid_to on other tables.
+  IF TG_OP = 'UPDATE' THEN
+    IF TG_ARGV[0] = 'versioned' THEN
+      IF OLD.valid_to = {OPEN} AND NEW.valid_to <> {OPEN}
+         AND to_jsonb(NEW) - 'valid_to' = to_jsonb(OLD) - 'valid_to' THEN
+        RETURN NEW;
+      END IF;
+    ELSIF TG_ARGV[0] = 'submission' THEN
+      IF OLD.chain_hash IS NULL
+         AND to_jsonb(NEW) - 'rows_hash' - 'content_hash' - 'chain_hash'
+             = to_jsonb(OLD) - 'rows_hash' - 'content_hash' - 'chain_hash' THEN
+        RETURN NEW;
+      END IF;
+    END IF;
+  END IF;
+  RAISE EXCEPTION 'tledger: % on % refused: the ledger''s history is append-only',
+    TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+END $$
+"""
+
+
+def guard_statements() -> list[str]:
+    """The trigger that refuses UPDATE, DELETE and TRUNCATE of history on PostgreSQL, for
+    every role, except setting an open ``valid_to`` once and sealing a new submission."""
+    out = [_GUARD.strip()]
+    kinds = [("submission", "submission"), *((t, "versioned") for t in _VERSIONED),
+             *((t, "fixed") for t in _FIXED)]
+    for table, kind in kinds:
+        out += [
+            f"DROP TRIGGER IF EXISTS tledger_guard ON {table}",
+            f"CREATE TRIGGER tledger_guard BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION tledger_guard_history('{kind}')",
+            f"DROP TRIGGER IF EXISTS tledger_guard_truncate ON {table}",
+            f"CREATE TRIGGER tledger_guard_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION tledger_guard_history('{kind}')",
+        ]
+    return out
+
+
+def grant_statements(role: str) -> list[str]:
+    """What an application role needs, and no more: read everything, insert history, set
+    ``valid_to`` and the new submission's hashes; no DELETE, TRUNCATE or other UPDATE."""
+    r = '"' + role.replace('"', '""') + '"'
+    tables = ("submission", *_VERSIONED, *_FIXED)
+    out = ["GRANT USAGE ON SCHEMA public TO " + r,
+           "GRANT SELECT ON alembic_version TO " + r,
+           f"GRANT SELECT, INSERT ON {', '.join(tables)} TO {r}",
+           f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {r}",
+           f"GRANT UPDATE (rows_hash, content_hash, chain_hash) ON submission TO {r}"]
+    out += [f"GRANT UPDATE (valid_to) ON {t} TO {r}" for t in _VERSIONED]
+    # Sequences: the importer moves initiative ids' sequence past ids it assigned (setval).
+    # The writers' lock is SELECT ... FOR UPDATE on the programme row, which needs UPDATE
+    # on some column; the trigger still refuses any actual update of it.
+    out.append(f"GRANT UPDATE (name) ON programme TO {r}")
+    return out
+
+
+def grant(conn: Connection, role: str) -> list[str]:
+    """Install the history guard and grant ``role`` least privilege (PostgreSQL; run it
+    as the ledger's owner). Idempotent. Returns the statements it ran."""
+    from ledger.errors import LedgerError
+
+    if conn.dialect.name != "postgresql":
+        raise LedgerError("`tledger db grant` is for PostgreSQL: a SQLite ledger's access is "
+                          "its file's permissions")
+    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+    if exists is None:
+        raise LedgerError(f"role {role[:60]!r} does not exist: create it first "
+                          f"(CREATE ROLE ... LOGIN PASSWORD ...)")
+    done = [*guard_statements(), *grant_statements(role)]
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        for statement in done:
+            cur.execute(statement)  # no parameters: the guard's RAISE has literal % signs
+    return done

@@ -169,10 +169,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
                     ).first()
                     if locked is None:
                         conn.execute(text("LOCK TABLE programme IN EXCLUSIVE MODE"))
-                yield conn
-                from ledger.chain import seal
+                from ledger import chain
 
-                seal(conn)  # hash what this transaction wrote, as part of it
+                chain.start(conn)
+                yield conn
+                chain.seal(conn)  # hash what this transaction wrote, as part of it
                 pause_point("before_commit")  # test-only (ledger.faults)
     except OperationalError as exc:
         busy = translate_db_error(exc, str(engine.url))

@@ -110,6 +110,22 @@ class Submission(Base):
     link that makes a changed, deleted or reordered submission show (``tledger verify``)."""
 
 
+class ChainVerification(Base):
+    """A full verification of the history's hash chain (``tledger verify``): what
+    ``tledger checks`` reports on a ledger too large to re-hash on every run."""
+
+    __tablename__ = "chain_verification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    through_submission_id: Mapped[int | None] = mapped_column(Integer)
+    """The newest submission the verification covered (None: an empty ledger)."""
+    head_hash: Mapped[str | None] = mapped_column(String(64))
+    """That submission's chain hash."""
+    problem: Mapped[str | None] = mapped_column(Text)
+    """The first broken link it found, or None when the chain was intact."""
+
+
 class LedgerIdentity(Base):
     """Who this ledger is: one row, written when the schema is created (``tledger init``)
     or upgraded to revision 0003, never changed afterwards."""

@@ -1,7 +1,8 @@
 """submission.content_hash and chain_hash: the history's hash chain
 
 Every submission gets a SHA-256 over its own row and the history rows it wrote or closed,
-and a chain hash linking it to the submission before (see ``ledger.chain``). Existing
+and a chain hash linking it to the submission before (see ``ledger.chain``);
+``chain_verification`` records each full verification (``tledger verify``). Existing
 ledgers are sealed here, oldest submission first, from what they hold now: the chain
 vouches for the history from this upgrade on.
 
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.models import UTCDateTime
+
 revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
@@ -28,12 +31,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column('rows_hash', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('content_hash', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('chain_hash', sa.String(length=64), nullable=True))
-    from ledger.chain import seal
+    op.create_table(
+        'chain_verification',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('verified_at', UTCDateTime(), nullable=False),
+        sa.Column('through_submission_id', sa.Integer(), nullable=True),
+        sa.Column('head_hash', sa.String(length=64), nullable=True),
+        sa.Column('problem', sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_chain_verification')),
+    )
+    from ledger.chain import seal_all
 
-    seal(op.get_bind())
+    seal_all(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_table('chain_verification')
     with op.batch_alter_table('submission') as batch:
         batch.drop_column('chain_hash')
         batch.drop_column('content_hash')
