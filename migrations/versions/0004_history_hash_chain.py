@@ -27,10 +27,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('submission') as batch:
-        batch.add_column(sa.Column('rows_hash', sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column('content_hash', sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column('chain_hash', sa.String(length=64), nullable=True))
+    # Plain ALTER TABLE (SQLite 3.35+ adds and drops columns in place): a batch copy of
+    # submission would trip the foreign keys that every history table holds to it.
+    for column in ('rows_hash', 'content_hash', 'chain_hash'):
+        op.add_column('submission', sa.Column(column, sa.String(length=64), nullable=True))
     op.create_table(
         'chain_verification',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -47,7 +47,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('chain_verification')
-    with op.batch_alter_table('submission') as batch:
-        batch.drop_column('chain_hash')
-        batch.drop_column('content_hash')
-        batch.drop_column('rows_hash')
+    for column in ('chain_hash', 'content_hash', 'rows_hash'):
+        op.drop_column('submission', column)
