@@ -201,7 +201,10 @@ def _phasing(conn: Connection, subs: Sequence[int] | None, content: _Content,
         for scenario in (*SCENARIOS, *extra):
             quoted = scenario.replace("'", "''")
             pair = f"metric_id = {metric} AND scenario = '{quoted}'"
-            only = "" if subs is None else f" AND valid_from IN ({_in_list(subs)})"
+            # A row written by one of ``subs`` is still open or was closed by a later one of
+            # them (every later submission is in ``subs``): both index columns seek.
+            only = ("" if subs is None else f" AND valid_to IN ({OPEN}, {_in_list(subs)}) "
+                    f"AND valid_from IN ({_in_list(subs)})")
             vf, vt, ids, iid, month_no, amount = _phasing_facts(conn, f"WHERE {pair}{only}")
             part = f"phasing/{metric}/{scenario}"
             order = np.lexsort((ids, vf))
@@ -339,13 +342,18 @@ def seal_all(conn: Connection) -> int:
         "SELECT id FROM submission WHERE chain_hash IS NULL ORDER BY id")).scalars()])
 
 
+_FEW = 50
+
+
 def _seal(conn: Connection, pending: list[int]) -> int:
     if not pending:
         return 0
     previous = conn.execute(text(
         "SELECT chain_hash FROM submission WHERE id < :first AND chain_hash IS NOT NULL "
         "ORDER BY id DESC LIMIT 1"), {"first": pending[0]}).scalar()
-    rows, _ = rows_hashes(conn, pending)
+    # Many (a migration sealing a whole ledger): one pass over every table beats per-
+    # submission seeks.
+    rows, _ = rows_hashes(conn, None if len(pending) > _FEW else pending)
     headers = dict(_headers(conn, pending))
     for sub in pending:
         content = content_of(headers[sub], rows[sub])

@@ -120,8 +120,8 @@ def test_commands_import_what_they_need_in_a_fresh_interpreter(tmp_path: Path) -
         ["gap", "--db", db, "--format", "csv"],
         ["gap", "--db", db],
         ["checks", "--db", db, "--format", "csv"],
-        ["verify", "--db", db],
         ["db", "current", "--db", db],
+        ["verify", "--db", db],
     ]
     outputs = []
     for argv in steps:
