@@ -30,8 +30,18 @@ def verify_cmd(db: DbOption = None, head: HeadOption = None) -> None:
     ledger = open_ledger(db)
     with ledger.reading() as conn:
         result = verify(conn, head=head)
-    with ledger.writing() as conn:
-        record(conn, result)
+    from sqlalchemy.exc import DBAPIError
+
+    from ledger.errors import LedgerError
+
+    try:
+        with ledger.writing() as conn:
+            record(conn, result)
+    except (LedgerError, DBAPIError) as exc:
+        # The verdict stands even when it cannot be recorded (a read-only ledger file).
+        err_console.print(f"note: this verification was not recorded: "
+                          f"{str(exc).splitlines()[0][:200]}", highlight=False, markup=False,
+                          soft_wrap=True)
     if result.problem is not None:
         err_console.print(f"[bold red]broken:[/] {result.problem}", highlight=False,
                           soft_wrap=True, markup=True)
