@@ -400,7 +400,17 @@ def verify(conn: Connection, *, rows: bool = True, head: str | None = None) -> V
 
     ``head`` (``ID:HASH``, as :func:`verify` reported earlier) must still be the chain hash
     of submission ID: a chain rewritten since, hashes and all, fails there.
+
+    Raises:
+        LedgerError: ``head`` is not ``ID:HASH``.
     """
+    if head is not None:
+        sid_text, _, expected = head.partition(":")
+        if not sid_text.strip().isdigit() or len(expected.strip()) != 64:
+            from ledger.errors import LedgerError
+
+            raise LedgerError(f"--head {head[:20]!r}: expected ID:HASH as `tledger verify` "
+                              "printed it")
     stored = conn.execute(text(
         "SELECT id, rows_hash, content_hash, chain_hash, kind, source_name, note "
         "FROM submission ORDER BY id")).all()
@@ -480,8 +490,6 @@ def for_checks(conn: Connection) -> tuple[Verification, str | None]:
 
 def _check_head(head: str, chain: dict[int, str | None]) -> str | None:
     sid_text, _, expected = head.partition(":")
-    if not sid_text.strip().isdigit() or len(expected.strip()) != 64:
-        return f"--head {head[:20]!r}: expected ID:HASH as `tledger verify` printed it"
     sid = int(sid_text)
     if sid not in chain:
         return (f"submission {sid}, the head recorded earlier, is missing: the history was "

@@ -291,3 +291,20 @@ def test_an_application_role_appends_history_but_cannot_rewrite_it(programme, cl
     with pytest.raises(DBAPIError, match="append-only"), programme.engine.begin() as conn:
         conn.execute(text("UPDATE phasing SET amount_minor = 1 "
                           "WHERE id = (SELECT MAX(id) FROM phasing)"))
+
+
+
+def test_verify_still_answers_when_it_cannot_record_the_run(programme, cli, app_role):
+    role, url = app_role
+    assert cli("db", "grant", role).exit_code == 0
+    _sql(programme, f'REVOKE INSERT ON chain_verification FROM "{role}"')
+    result = cli("verify", "--db", url)
+    assert result.exit_code == 0, result.output
+    assert "history intact" in result.stdout
+    assert "note: this verification was not recorded" in result.stderr
+
+
+def test_a_malformed_head_is_refused_in_one_line(programme, cli):
+    result = cli("verify", "--head", "not-a-head")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "expected ID:HASH" in result.stderr
