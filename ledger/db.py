@@ -283,7 +283,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     _pg_write_lock(conn)
+                from ledger import chain
+
+                chain.start(conn)
                 yield conn
+                chain.seal(conn)  # hash what this transaction wrote, as part of it
                 pause_point("before_commit")  # test-only (ledger.faults)
     except (DBAPIError, sqlite3.DatabaseError) as exc:
         # Bulk loads write through the driver's own cursor: its errors arrive unwrapped.

@@ -60,6 +60,7 @@ from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.asof import as_instant, parse_as_of, submission_at
+from ledger.chain import for_checks as chain_for_checks
 from ledger.db import storage_damage
 from ledger.errors import LedgerError
 from ledger.models import OPEN, SCENARIOS
@@ -610,6 +611,12 @@ def checks(
       actuals.
     * ``ledger_damaged`` (error): SQLite's ``PRAGMA quick_check`` finds the file corrupt;
       then it is the only kind of finding, since nothing read from the file can be trusted.
+    * ``history_chain`` (error): the history's hash chain is broken: a submission or a
+      history row was changed, deleted, inserted or reordered outside tledger (the first
+      broken link; see :mod:`ledger.chain`). Every row is re-hashed up to
+      :data:`ledger.chain.CHECKS_FULL_LIMIT` phasing versions; above, only the submission
+      table's chain is, and ``history_not_reverified`` (warning) says when ``tledger
+      verify`` last re-hashed every row.
 
     Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
     the metric-specific checks to one metric; ``conn`` reads inside a caller's snapshot.
@@ -707,6 +714,15 @@ def checks(
             params,
         )
 
+        chain, chain_note = chain_for_checks(conn)
+
+    if chain.problem is not None:
+        found.append(_finding("history_chain", "error", None, "", None,
+                              f"submission {chain.broken_id}" if chain.broken_id else "",
+                              chain.problem, None))
+    elif chain_note is not None:
+        found.append(_finding("history_not_reverified", "warning", None, "", None, "",
+                              chain_note, None))
     found += _cascade_findings(targets, metrics)
     horizon = f"{prog.first_month:%Y-%m} to {prog.last_month:%Y-%m}"
     if not targets.empty:

@@ -100,6 +100,30 @@ class Submission(Base):
     """Why the change was made, in the user's words."""
     details: Mapped[str | None] = mapped_column(Text)
     """Machine-readable extras as JSON (e.g. ``{"forced": true}``)."""
+    rows_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 over every history row this submission wrote or closed (``ledger.chain``);
+    set once, just before the write commits."""
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 over this row's content and ``rows_hash``."""
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the previous submission's chain hash and this one's content hash: the
+    link that makes a changed, deleted or reordered submission show (``tledger verify``)."""
+
+
+class ChainVerification(Base):
+    """A full verification of the history's hash chain (``tledger verify``): what
+    ``tledger checks`` reports on a ledger too large to re-hash on every run."""
+
+    __tablename__ = "chain_verification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    through_submission_id: Mapped[int | None] = mapped_column(Integer)
+    """The newest submission the verification covered (None: an empty ledger)."""
+    head_hash: Mapped[str | None] = mapped_column(String(64))
+    """That submission's chain hash."""
+    problem: Mapped[str | None] = mapped_column(Text)
+    """The first broken link it found, or None when the chain was intact."""
 
 
 class LedgerIdentity(Base):

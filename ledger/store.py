@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, text
 
+from ledger import chain
 from ledger.faults import pause_point
 from ledger.models import OPEN, SCENARIOS, Phasing, Target
 from ledger.months import month_number
@@ -121,6 +122,7 @@ def new_submission(
             "content": content_sha256,
         },
     ).scalar_one()
+    chain.created(conn, int(new_id))  # sealed just before the transaction commits
     return SubmissionInfo(id=int(new_id), created_at=now)
 
 

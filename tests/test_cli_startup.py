@@ -70,7 +70,7 @@ def test_help_lists_the_commands_without_heavy_libraries() -> None:
     assert heavy == []
     for command in ("init", "db", "programme", "unit", "lever", "stage", "metric", "target",
                     "import", "template", "phasing", "history", "bridge", "gap", "checks",
-                    "report", "demo"):
+                    "report", "demo", "verify"):
         assert f"\n  {command} " in out, f"{command} missing from --help:\n{out}"
     assert "Transformation target ledger" in out
 
@@ -88,7 +88,7 @@ def test_import_initiatives_help_without_heavy_libraries() -> None:
 @pytest.mark.parametrize("group", ["gap", "checks", "target", "target set", "phasing",
                                    "phasing export", "report gap", "template initiatives",
                                    "db", "programme show", "stage", "metric add", "history",
-                                   "bridge", "demo"])
+                                   "bridge", "demo", "verify", "db grant"])
 def test_group_and_command_help_without_heavy_libraries(group: str) -> None:
     code, heavy, out, _ = _tledger(*group.split(), "--help")
     assert code == 0
@@ -121,6 +121,7 @@ def test_commands_import_what_they_need_in_a_fresh_interpreter(tmp_path: Path) -
         ["gap", "--db", db],
         ["checks", "--db", db, "--format", "csv"],
         ["db", "current", "--db", db],
+        ["verify", "--db", db],
     ]
     outputs = []
     for argv in steps:

@@ -55,3 +55,29 @@ def test_head_constant_is_alembics_head(db_url):
         assert schema_state(led.engine) == ("0001", migrations.HEAD)
     finally:
         led.dispose()
+
+
+def test_upgrade_from_0003_seals_existing_history_as_the_writes_did(programme, tmp_path):
+    """A ledger with data at 0003 (no hashes) gets its chain on upgrade: the same hashes
+    the writes themselves computed, so it verifies clean, and later writes extend it."""
+    from sqlalchemy import text
+    from test_chain import build_busy_ledger
+
+    from ledger import chain
+
+    build_busy_ledger(programme, tmp_path)
+    sql = "SELECT id, rows_hash, content_hash, chain_hash FROM submission ORDER BY id"
+    with programme.reading() as conn:
+        sealed = conn.execute(text(sql)).all()
+    with programme.engine.begin() as conn:
+        migrations.downgrade(conn, "0003")
+    assert "rows_hash" not in {c["name"] for c in inspect(programme.engine).get_columns(
+        "submission")}
+    programme.upgrade()
+    with programme.reading() as conn:
+        assert conn.execute(text(sql)).all() == sealed
+        assert chain.verify(conn).ok
+    programme.add_lever("NEW", "After the upgrade", user="office")
+    with programme.reading() as conn:
+        result = chain.verify(conn)
+    assert result.ok and result.submissions == len(sealed) + 1

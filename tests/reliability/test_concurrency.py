@@ -126,6 +126,14 @@ def test_postgresql_racing_writers_lose_nothing(databases: Any, tmp_path: Path) 
         assert final == (states[-1][1] if states else final)
         assert {e for e, _ in final} <= set(POOL)
         assert all(vt == OPEN or vf < vt for _, _, _, vf, vt in phasing)
+        # Racing writers each sealed their own submissions, in commit order.
+        from ledger import chain
+
+        led = Ledger.open(url)
+        with led.reading() as conn:
+            verified = chain.verify(conn)
+        led.dispose()
+        assert verified.ok and verified.submissions >= len(written), verified.problem
 
         busy = [e for e in refused if e["kind"] == "LedgerBusy"]
         record("race: processes", WORKERS, backend="pg")

@@ -205,6 +205,14 @@ def test_ledger_from_first_migration_upgrades_to_the_same_reports(empty_db_url: 
         {"id": "GR-9999", "name": "After upgrade", "amounts": [1] * 24}])], user="after")
     led.dispose()
     assert current_facts(url)[("GR-9999", "benefit", "plan", MONTHS[0].isoformat())] == 100
+    # The upgrade sealed the old history and the write after it extended the chain.
+    from ledger import chain
+
+    led = Ledger.open(url)
+    with led.reading() as conn:
+        verified = chain.verify(conn)
+    led.dispose()
+    assert verified.ok, verified.problem
     record("migration: rows carried from 0001", sum(len(r) for r in dump["tables"].values()))
 
 
