@@ -261,7 +261,7 @@ def phasing_conflicts(conn: Connection, base: Base, facts: FactChanges,
 _SHOWN_ATTRIBUTES = [("name", "name", None), ("owner", "owner", None),
                      ("business unit", "business_unit_id", "units"),
                      ("lever", "lever_id", "levers"), ("stage", "stage_gate_id", "stages"),
-                     ("description", "description", None)]
+                     ("description", "description", None), ("status", "status", None)]
 
 
 def initiative_conflicts(conn: Connection, base: Base, current: pd.DataFrame,
@@ -300,7 +300,8 @@ def initiative_conflicts(conn: Connection, base: Base, current: pd.DataFrame,
         for label, col, table in _SHOWN_ATTRIBUTES:
             old = None if was is None else shown(was[col], table)
             cur = shown(now[col], table)
-            new = shown(file.loc[ext, col], table)
+            # A file lists active initiatives: write_initiatives gives them no other status.
+            new = shown(file.loc[ext, col], table) if col in file.columns else "active"
             if old != cur and new != cur:
                 records.append({"initiative": ext, "what": label, "month": "",
                                 "based_on": old, "ledger_now": cur, "file": new,

@@ -203,6 +203,20 @@ def test_a_snapshot_withdrawing_an_initiative_added_since_is_a_conflict(
     assert "1 withdrawn" in r.stdout
 
 
+def test_bringing_back_an_initiative_withdrawn_since_is_a_conflict(
+        programme: Ledger, cli: Any, office: Path, tmp_path: Path) -> None:
+    # Another team's snapshot of business unit PRO no longer lists GR-0002.
+    snapshot = canonical_workbook(tmp_path / "pro.xlsx",
+                                  [initiative_row("GR-0001", months(24, {0: 150}))])
+    assert cli("import", "initiatives", str(snapshot), "--mode", "snapshot").exit_code == 0
+    path = pipeline(office / "pipeline.xlsx", {0: 150}, {0: 60})
+    with pytest.raises(StaleWorkbook) as caught:
+        import_initiatives(programme, [path])
+    message = str(caught.value)
+    assert "GR-0002 status: based on active, ledger now withdrawn" in message
+    assert "GR-0002 benefit plan 2026-07: based on 50.00, ledger now (empty)" in message
+
+
 def test_many_conflicts_are_listed_up_to_a_cap_with_a_count(programme: Ledger, cli: Any,
                                                             tmp_path: Path) -> None:
     path = pipeline(tmp_path / "pipeline.xlsx", {i: 10 for i in range(24)}, {0: 50})
