@@ -12,8 +12,8 @@ overridden, as an owner workbook does).
 The base of a file is the newest of:
 
 * the submission a ``tledger template initiatives --prefill`` workbook was exported at (two
-  custom document properties, :mod:`ledger.template_stamp`, kept by
-  Excel and LibreOffice on save);
+  custom document properties, :mod:`ledger.template_stamp`, kept by Excel and LibreOffice
+  on save);
 * the newest earlier initiatives import of a file with the same name, or of a file
   carrying the same exported-at property (its import recorded ``based_on``): the file's
   content was last imported then, and that import was itself checked against everything
@@ -41,7 +41,7 @@ from sqlalchemy import Connection, text
 
 from importers.factdiff import fact_keys
 from ledger.errors import Conflict
-from ledger.models import OPEN
+from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
 from ledger.store import FactChanges
 from ledger.template_stamp import BASE_PROPERTY, LEDGER_PROPERTY
@@ -167,8 +167,9 @@ def _in_list(values: Any) -> str:
     return ", ".join(str(int(v)) for v in sorted(set(values))) or "NULL"
 
 
-def _text_list(values: Any) -> str:
-    return ", ".join(f"'{v}'" for v in sorted(set(values))) or "NULL"
+def _scenario_list(values: Any) -> str:
+    # Only the known scenario names are ever spelled into the SQL.
+    return ", ".join(f"'{v}'" for v in sorted(set(values)) if v in SCENARIOS) or "NULL"
 
 
 def phasing_conflicts(conn: Connection, base: Base, facts: FactChanges,
@@ -186,7 +187,7 @@ def phasing_conflicts(conn: Connection, base: Base, facts: FactChanges,
     metric_ids = set().union(*(f["metric_id"].tolist() for f in touched))
     scenarios = set().union(*(f["scenario"].tolist() for f in touched))
     scope = (f"metric_id IN ({_in_list(metric_ids)}) "
-             f"AND scenario IN ({_text_list(scenarios)})")
+             f"AND scenario IN ({_scenario_list(scenarios)})")
     b = {"b": base.submission}
     # Current versions written after the base: the changes and removals they would undo.
     newer = conn.execute(text(

@@ -77,6 +77,23 @@ def test_an_older_file_reimported_after_an_owner_edit_is_refused_with_the_three_
     assert phasing(programme) == {("GR-0001", "2026-07"): 15000, ("GR-0002", "2026-07"): 5000}
 
 
+def test_an_owner_workbook_edit_is_not_reverted_by_the_office_file(
+        programme: Ledger, cli: Any, tmp_path: Path) -> None:
+    path = pipeline(tmp_path / "pipeline.xlsx", {0: 100}, {0: 50})
+    assert cli("import", "initiatives", str(path)).exit_code == 0
+    owner_file = tmp_path / "ana.xlsx"
+    assert cli("phasing", "export", "--owner", "Ana Lima", "--out",
+               str(owner_file)).exit_code == 0
+    edit_cell(owner_file, "J5", 150)  # GR-0001's Jul-26 in Ana's workbook
+    r = cli("import", "initiatives", str(owner_file))
+    assert r.exit_code == 0, r.output
+    path = pipeline(tmp_path / "pipeline.xlsx", {0: 100}, {0: 60})
+    r = cli("import", "initiatives", str(path))
+    assert r.exit_code == 1
+    assert "GR-0001 benefit plan 2026-07: based on 100.00, ledger now 150.00" in r.stderr
+    assert phasing(programme)[("GR-0001", "2026-07")] == 15000
+
+
 def test_dry_run_shows_the_conflicts(programme: Ledger, cli: Any, office: Path) -> None:
     path = pipeline(office / "pipeline.xlsx", {0: 100}, {0: 60})
     r = cli("import", "initiatives", str(path), "--dry-run")
