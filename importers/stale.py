@@ -268,12 +268,17 @@ _SHOWN_ATTRIBUTES = [("name", "name", None), ("owner", "owner", None),
 def initiative_conflicts(conn: Connection, base: Base, current: pd.DataFrame,
                          incoming: pd.DataFrame, changed: list[str], withdrawn: list[str],
                          codes: dict[str, dict[int, str]]) -> pd.DataFrame:
-    """Attribute changes and withdrawals the import would make to initiatives whose
-    attributes the ledger changed after ``base`` (``current``: the current initiatives by
+    """Attribute changes the import would make to initiatives whose attributes the ledger
+    changed after ``base``, and withdrawals of initiatives whose attributes or phasing (any
+    metric or scenario) it changed after ``base`` (``current``: the current initiatives by
     external id, with ``valid_from``; ``incoming``: the file's, ids resolved; ``codes``:
     ``units``, ``levers``, ``stages`` id -> code)."""
     moved = [e for e in [*changed, *withdrawn] if _int(current.loc[e, "valid_from"]) >
              base.submission]
+    rephased = _phasing_changed_since(conn, base, [
+        _int(current.loc[e, "initiative_id"]) for e in withdrawn if e not in moved])
+    moved += [e for e in withdrawn
+              if e not in moved and _int(current.loc[e, "initiative_id"]) in rephased]
     if not moved:
         return pd.DataFrame(columns=CONFLICT_COLUMNS)
     from ledger.initiatives import current_initiatives
@@ -292,11 +297,14 @@ def initiative_conflicts(conn: Connection, base: Base, current: pd.DataFrame,
         by = _int(now["valid_from"])
         was = then.loc[ext] if ext in then.index else None
         if ext in withdrawn:
+            iid = _int(now["initiative_id"])
+            what = "changed since" if iid not in rephased else "phasing changed since"
             records.append({"initiative": ext, "what": "status", "month": "",
                             "based_on": "not in the ledger" if was is None else
                             str(was["status"]),
-                            "ledger_now": f"{now['status']}, changed since",
-                            "file": "withdrawn (missing from the file)", "changed_by": by})
+                            "ledger_now": f"{now['status']}, {what}",
+                            "file": "withdrawn (missing from the file)",
+                            "changed_by": rephased.get(iid, by)})
             continue
         for label, col, table in _SHOWN_ATTRIBUTES:
             old = None if was is None else shown(was[col], table)
@@ -308,6 +316,21 @@ def initiative_conflicts(conn: Connection, base: Base, current: pd.DataFrame,
                                 "based_on": old, "ledger_now": cur, "file": new,
                                 "changed_by": by})
     return pd.DataFrame(records, columns=CONFLICT_COLUMNS)
+
+
+def _phasing_changed_since(conn: Connection, base: Base, initiative_ids: list[int]
+                           ) -> dict[int, int]:
+    """{initiative: the newest submission after ``base`` that changed any of its phasing}
+    for those of ``initiative_ids`` that have one (read through ``ix_phasing_initiative``)."""
+    if not initiative_ids:
+        return {}
+    rows = conn.execute(text(
+        "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "
+        "ELSE valid_to END) FROM phasing "
+        f"WHERE initiative_id IN ({_in_list(initiative_ids)}) "
+        "AND (valid_from > :b OR (valid_to > :b AND valid_to < :open)) "
+        "GROUP BY initiative_id"), {"b": base.submission, "open": OPEN}).all()
+    return {int(i): int(v) for i, v in rows}
 
 
 def _fmt(value: Any) -> str:

@@ -220,6 +220,21 @@ def test_a_snapshot_withdrawing_an_initiative_added_since_is_a_conflict(
     assert "1 withdrawn" in r.stdout
 
 
+def test_a_snapshot_withdrawing_an_initiative_rephased_since_is_a_conflict(
+        programme: Ledger, cli: Any, tmp_path: Path) -> None:
+    path = pipeline(tmp_path / "pipeline.xlsx", {0: 100}, {0: 50}, gr3={0: 9})
+    assert cli("import", "initiatives", str(path), "--mode", "snapshot").exit_code == 0
+    # GR-0003's forecast (a scenario the file does not hold) moves after the import.
+    set_phasing(programme, "GR-0003", date(2026, 7, 1), Decimal("8"), scenario="forecast",
+                user="ana")
+    edit = last_submission(programme)["id"]
+    path = pipeline(tmp_path / "pipeline.xlsx", {0: 100}, {0: 50})
+    with pytest.raises(StaleWorkbook) as caught:
+        import_initiatives(programme, [path], mode="snapshot")
+    assert (f"GR-0003 status: based on active, ledger now active, phasing changed since "
+            f"(submission {edit} by ana), file withdrawn") in str(caught.value)
+
+
 def test_bringing_back_an_initiative_withdrawn_since_is_a_conflict(
         programme: Ledger, cli: Any, office: Path, tmp_path: Path) -> None:
     # Another team's snapshot of business unit PRO no longer lists GR-0002.
