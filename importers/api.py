@@ -937,8 +937,8 @@ def _stale_values(ledger: Ledger, conn: Connection, ref: Reference, pf: ParsedFi
     base = stale.file_base(conn, pf.path.name, pf.stamp)
     if base is None:
         return empty
-    by_id = {int(v): str(k) for k, v in ref.current["initiative_id"].items()}
-    names = {"initiative": by_id,
+    names = {"initiative": pd.Series(ref.current["external_id"].to_numpy(),
+                                     index=ref.current["initiative_id"].to_numpy()),
              "metric": {m.id: m.code for m in ref.metrics.values()}}
     decimals = {m.id: m.decimals for m in ref.metrics.values()}
     found = [stale.phasing_conflicts(conn, base, plan.facts, names, decimals)]

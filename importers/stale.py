@@ -173,13 +173,12 @@ def _scenario_list(values: Any) -> str:
 
 
 def phasing_conflicts(conn: Connection, base: Base, facts: FactChanges,
-                      names: dict[str, dict[int, str]], decimals: dict[int, int]
-                      ) -> pd.DataFrame:
+                      names: dict[str, Any], decimals: dict[int, int]) -> pd.DataFrame:
     """The facts of ``facts`` (what the import would add, change, remove) that the ledger
     changed after ``base`` to a value the file does not have.
 
-    ``names`` maps ``initiative``, ``metric`` ids to external ids and codes; ``decimals``
-    metric id to its decimals.
+    ``names``: ``initiative`` and ``metric`` ids to external ids and codes (anything with
+    ``get``); ``decimals``: metric id to its decimals.
     """
     touched = [f for f in (facts.added, facts.changed, facts.removed) if len(f)]
     if not touched:
