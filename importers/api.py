@@ -43,6 +43,7 @@ from importers.layout import SheetTable, cell_ref, locate_table
 from importers.mapping import Mapping, load_mapping
 from importers.prepare import Prepared, Reference, prepare_initiatives
 from importers.problems import ERROR, WARNING, ImportProblems, Problem, ProblemLog
+from importers.stale import Stamp, read_stamp
 from importers.workbook import (
     STAMP_SHEET,
     CellDetails,
@@ -144,6 +145,8 @@ class ImportResult:
     """``initiatives`` or ``targets``: what the summary talks about."""
     owner_result: Any = None
     """For an owner workbook: the ``importers.owner.OwnerImportResult``."""
+    overrode: int = 0
+    """Newer ledger values a forced import overwrote (see :mod:`importers.stale`)."""
 
     @property
     def changed(self) -> bool:
@@ -182,6 +185,8 @@ class ImportResult:
         if not self.changed and not self.dry_run:
             verb = "nothing to change"
             return f"{verb}: {parts[0]}; {tail}"
+        if self.overrode:
+            parts.append(f"FORCED over {self.overrode:,} newer ledger values")
         return f"{verb}: " + "; ".join(parts) + f"; {tail}"
 
 
@@ -210,6 +215,8 @@ class ParsedFile:
     not even read."""
     digest: ContentDigest | None = None
     same_content_as: str | None = None
+    stamp: Stamp | None = None
+    """A pre-filled template's exported-at properties (:func:`importers.stale.read_stamp`)."""
 
 
 def _choose_sheet(wb: Workbook, mapping: Mapping, default: str, log: ProblemLog) -> str | None:
@@ -766,6 +773,7 @@ def import_initiatives(
                     parsed.append(read_file(Path(path), the_mapping, info,
                                             default_sheet="Initiatives", key_role="id",
                                             scale=use_scale, sha=sha, digest=digest))
+                    parsed[-1].stamp = read_stamp(Path(path))
                 steps.advance()
             timings["read"] = time.perf_counter() - t0
             result = _import_parsed(ledger, parsed, the_mapping, params, dry_run, user, note,
@@ -785,7 +793,7 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
     added: list[str] = []
     changed: list[str] = []
     withdrawn: list[str] = []
-    n_added = n_changed = n_removed = 0
+    n_added = n_changed = n_removed = n_overrode = 0
     sub_ids: list[int] = []
     change_frames: list[pd.DataFrame] = []
     write_time = 0.0
@@ -837,13 +845,15 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
                 continue
             steps.step(f"writing {pf.path.name}" if not dry_run else f"diffing {pf.path.name}")
             plan = _plan_initiatives(conn, ref, prepared, mode, prefetch)
+            overridden = _stale_values(ledger, conn, ref, pf, plan, force)
+            n_overrode += len(overridden)
             tw = time.perf_counter()
             if plan.changed and not dry_run:
                 sub = new_submission(
                     conn, kind="import", user=current_user(user), note=note,
                     source_name=pf.path.name, source_sha256=pf.sha256, **_content_columns(pf),
                     details={**params.details(), "rows": prepared.rows_read,
-                             "sheet": prepared.sheet, **({"force": True} if force else {})})
+                             "sheet": prepared.sheet, **_lineage_details(pf, overridden)})
                 _apply_initiatives(conn, plan, sub.id)
                 outcome.submission_id = sub.id
                 sub_ids.append(sub.id)
@@ -880,7 +890,59 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
         facts_added=n_added, facts_changed=n_changed, facts_removed=n_removed,
         total_change=total, warnings=[p for p in all_problems if p.severity == WARNING],
         submission_ids=sub_ids, files=outcomes, dry_run=dry_run, timings=timings,
+        overrode=n_overrode,
     )
+
+
+def _stale_values(ledger: Ledger, conn: Connection, ref: Reference, pf: ParsedFile,
+                  plan: _Plan, force: bool) -> pd.DataFrame:
+    """The newer ledger values ``plan`` would overwrite (see :mod:`importers.stale`): an
+    error listing them unless ``force``; with ``force``, what to record as overridden."""
+    from importers import stale
+
+    if pf.stamp is not None and pf.stamp.ledger_id != ledger.identity(conn)[0]:
+        pf.stamp = None  # exported from another ledger: its submission numbers mean nothing
+    empty = pd.DataFrame(columns=stale.CONFLICT_COLUMNS)
+    if not plan.changed:
+        return empty
+    base = stale.file_base(conn, pf.path.name, pf.stamp)
+    if base is None:
+        return empty
+    names = {"initiative": pd.Series(ref.current["external_id"].to_numpy(),
+                                     index=ref.current["initiative_id"].to_numpy()),
+             "metric": {m.id: m.code for m in ref.metrics.values()}}
+    decimals = {m.id: m.decimals for m in ref.metrics.values()}
+    found = [stale.phasing_conflicts(conn, base, plan.facts, names, decimals)]
+    if plan.init_changed or plan.init_withdrawn:
+        codes = {"units": {v: k for k, v in ref.units.items()},
+                 "levers": {v: k for k, v in ref.levers.items()},
+                 "stages": {v: k for k, v in ref.stages.items()}}
+        found.append(stale.initiative_conflicts(
+            conn, base, ref.current, plan.prepared.initiatives, plan.init_changed,
+            plan.init_withdrawn, codes))
+    found = [f for f in found if len(f)]
+    if not found:
+        return empty
+    conflicts = pd.concat(found, ignore_index=True).sort_values(
+        ["initiative", "what", "month"], kind="stable").reset_index(drop=True)
+    if force:
+        return conflicts
+    lines = stale.describe(conflicts, stale.submission_users(conn, conflicts["changed_by"]))
+    raise stale.StaleWorkbook(stale.refusal(pf.path.name, base, conflicts, lines), conflicts)
+
+
+def _lineage_details(pf: ParsedFile, overrode: pd.DataFrame) -> dict[str, Any]:
+    """Submission details that let later copies of this file find their base, and what a
+    forced import overwrote."""
+    from importers import stale
+
+    out: dict[str, Any] = {}
+    if pf.stamp is not None:
+        out["based_on"] = pf.stamp.based_on
+    if len(overrode):
+        out["forced"] = True
+        out["overrode"] = stale.overrode(overrode)
+    return out
 
 
 def _import_owner(ledger: Ledger, path: Path, *, force: bool, dry_run: bool,

@@ -522,6 +522,7 @@ def write_initiatives_template(
     title: str | None = None,
     finish: Callable[[Any, TemplateWritten], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    properties: dict[str, str] | None = None,
 ) -> TemplateWritten:
     """Write the canonical initiatives workbook to ``path``.
 
@@ -532,6 +533,8 @@ def write_initiatives_template(
         finish: called with the XlsxWriter workbook before it is closed, to add sheets
             (e.g. an export stamp) to the same file.
         progress: called with the number of lines written so far, every 500 lines.
+        properties: custom document properties (for a pre-filled template, the ledger and
+            submission it shows: :func:`ledger.template_stamp.stamp_properties`).
 
     Returns:
         What was written; the file is complete when this returns.
@@ -569,6 +572,8 @@ def write_initiatives_template(
         headers=[*INITIATIVE_HEADERS, *[f"{m:%Y-%m}" for m in months], TOTAL_HEADER],
         rows=n, months=list(months),
     )
+    for name, value in (properties or {}).items():
+        wb.set_custom_property(name, value)
     if finish is not None:
         finish(wb, written)
     _close(wb, out)

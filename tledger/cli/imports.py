@@ -134,8 +134,8 @@ def import_initiatives_cmd(
     dry_run: DryRunOption = False,
     report: ReportOption = None,
     force: Annotated[bool, typer.Option(
-        "--force", help="Owner workbooks only: overwrite values changed in the ledger since "
-        "the export (recorded).")] = False,
+        "--force", help="Overwrite values changed in the ledger since the file's base (its "
+        "export, or its last import under this name); recorded.")] = False,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
     user: UserOption = None,

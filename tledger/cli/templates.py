@@ -57,6 +57,8 @@ def template_initiatives(
     Example: tledger template initiatives --out initiatives.xlsx --prefill
     """
     from ledger.api import check_scenario
+    from ledger.store import last_submission_id
+    from ledger.template_stamp import stamp_properties
     from reports.templates import initiative_lines, load_context, write_initiatives_template
 
     check_scenario(scenario)
@@ -65,6 +67,10 @@ def template_initiatives(
     with ledger.reading() as conn:
         ctx = load_context(ledger, conn, metric)
         lines = initiative_lines(conn, ctx, scenario) if prefill else None
+        # A pre-filled file records what it was exported as of, so that importing it after
+        # newer edits refuses to revert them (docs/importing.md, "Stale files").
+        properties = (stamp_properties(ledger.identity(conn)[0], last_submission_id(conn))
+                      if prefill else None)
     rows = 0 if lines is None else len(lines)
     if err_console.is_terminal and rows >= 2000:
         from rich.progress import Progress
@@ -72,9 +78,10 @@ def template_initiatives(
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("writing Initiatives", total=rows)
             written = write_initiatives_template(
-                out, ctx, lines, progress=lambda n: bar.update(task, completed=n))
+                out, ctx, lines, progress=lambda n: bar.update(task, completed=n),
+                properties=properties)
     else:
-        written = write_initiatives_template(out, ctx, lines)
+        written = write_initiatives_template(out, ctx, lines, properties=properties)
     committed(f"{out} WAS written")
     filled = (f"{written.rows} rows pre-filled ({scenario})" if prefill
               else "empty, ready to fill")
