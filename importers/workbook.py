@@ -330,7 +330,7 @@ def check_sheet_size(wb: Workbook, sheet: str, log: ProblemLog, *, xml: bytes | 
             return False
     encoding = _declared_encoding(xml)
     if encoding is not None:
-        log.error(sheet, "", f"a worksheet encoded as {encoding[:20]}",
+        log.error(sheet, "", f"a worksheet encoded as {encoding}",
                   "a worksheet in UTF-8, as Excel writes it: open the workbook in Excel or "
                   "LibreOffice and save it")
         return False
@@ -531,7 +531,7 @@ def _declared_encoding(xml: bytes) -> str | None:
         return "UTF-16 or an unknown encoding"
     m = _ENCODING.match(head.lstrip())
     if m and m.group(1).strip().lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
-        return m.group(1).decode("ascii", "replace")
+        return m.group(1)[:20].decode("ascii", "replace")
     return None
 
 
@@ -567,8 +567,9 @@ def _fits_cheaply(xml: bytes, limit: int) -> bool:
     max_col = min(702, limit // max_row)
     if max_col < 1:
         return False
-    # Possessive where the next token cannot match what was taken: no backtracking.
-    rows = (rb"[1-9]\d{0,%d}+|[1-%d]\d{%d}" % (width - 2, first, width - 1) if width > 1
+    # Most rows have as many digits as the last: that branch first. Possessive where the
+    # next token cannot match what was taken, so nothing backtracks.
+    rows = (rb"[1-%d]\d{%d}|[1-9]\d{0,%d}+" % (first, width - 1, width - 2) if width > 1
             else rb"[1-%d]" % first)
     if max_col >= 702:
         cols = rb"[A-Z]{1,2}+"

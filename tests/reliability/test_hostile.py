@@ -138,6 +138,39 @@ def test_the_size_guard_measures_what_calamine_builds() -> None:
     assert _extent_of(sheet(b'<row r="2"><c r="&#65;1"><v>1</v></c></row>'), 10**12)[0] > 10**7
 
 
+_REFS = st.tuples(st.one_of(st.integers(1, 30), st.integers(1, 800), st.integers(1, 20_000)),
+                  st.one_of(st.integers(1, 60), st.integers(1, 40_000),
+                            st.integers(1, 2_000_000)))
+
+
+def _letters(col: int) -> str:
+    out = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(cells=st.lists(st.tuples(_REFS, st.sampled_from(['r="%s"'] * 6 + ["r='%s'", 's="1" r="%s"',
+                                                         't="n"', 'r="%s"/'])),
+                      min_size=1, max_size=8),
+       limit=st.sampled_from([100, 10_000, 30_000_000]))
+def test_the_cheap_size_check_never_passes_a_sheet_the_exact_scan_refuses(
+        cells: list[tuple[tuple[int, int], str]], limit: int) -> None:
+    from importers.workbook import _extent_of, _fits_cheaply
+
+    def cell(col: int, row: int, form: str) -> bytes:
+        attrs = (form % f"{_letters(col)}{row}" if "%s" in form else form).encode()
+        return b"<c %s>" % attrs if attrs.endswith(b"/") else b"<c %s><v>1</v></c>" % attrs
+
+    body = b"".join(cell(c, r, form) for (c, r), form in cells)
+    xml = b'<worksheet><sheetData><row r="1">' + body + b"</row></sheetData></worksheet>"
+    if _fits_cheaply(xml, limit):
+        rows, cols = _extent_of(xml, limit)
+        assert rows * cols <= limit, (xml, rows, cols)
+
+
 def test_header_repeated_is_reported_at_its_row(programme: Ledger, cli: Any,
                                                 tmp_path: Path) -> None:
     r = cli("import", "initiatives", str(hostile.header_repeated(tmp_path)))
