@@ -319,7 +319,7 @@ def check_sheet_size(wb: Workbook, sheet: str, log: ProblemLog, *, xml: bytes | 
     process. The extent is therefore measured in the sheet's XML first: a scan at C speed
     (:func:`_fits_cheaply`) settles a sheet written the way spreadsheet programs write
     them, and only an unusual one (cells without a reference, references out of a
-    generous box) pays for the exact token-by-token scan (:func:`sheet_extent`).
+    generous box) pays for the exact token-by-token scan (:func:`_extent_of`).
     """
     limit = MAX_CELLS if max_cells is None else min(max_cells, MAX_CELLS)
     if wb.sized.get(sheet, limit + 1) <= limit:
@@ -337,9 +337,9 @@ def check_sheet_size(wb: Workbook, sheet: str, log: ProblemLog, *, xml: bytes | 
     claimed = _dimension_extent(xml)
     if claimed is not None and claimed[0] * claimed[1] > limit:
         log.error(sheet, "", f"a used range (<dimension>) of {claimed[0]:,} rows x "
-                  f"{claimed[1]:,} columns", f"at most {limit:,} cells "
-                  "(TLEDGER_IMPORT_MAX_CELLS): open the workbook in Excel or LibreOffice "
-                  "and save it")
+                  f"{claimed[1]:,} columns", f"at most {limit:,} cells"
+                  f"{_limit_source(limit)}: open the workbook in Excel or LibreOffice and "
+                  "save it")
         return False
     if not _fits_cheaply(xml, limit):
         rows, cols = _extent_of(xml, limit)
@@ -350,10 +350,15 @@ def check_sheet_size(wb: Workbook, sheet: str, log: ProblemLog, *, xml: bytes | 
             return False
         if rows * cols > limit:
             log.error(sheet, "", f"cells spanning {rows:,} rows x {cols:,} columns",
-                      f"at most {limit:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
+                      f"at most {limit:,} cells{_limit_source(limit)}")
             return False
     wb.sized[sheet] = limit
     return True
+
+
+def _limit_source(limit: int) -> str:
+    """Where the cell limit comes from, when the user can raise it."""
+    return " (TLEDGER_IMPORT_MAX_CELLS)" if limit == MAX_CELLS else ""
 
 
 def read_grid(wb: Workbook, sheet: str, log: ProblemLog, *,
@@ -377,7 +382,7 @@ def read_grid(wb: Workbook, sheet: str, log: ProblemLog, *,
     limit = MAX_CELLS if max_cells is None else min(max_cells, MAX_CELLS)
     if (end_row + 1) * (end_col + 1) > limit:  # the XML scan and calamine disagree
         log.error(sheet, "", f"a used range of {end_row + 1:,} rows x {end_col + 1:,} columns",
-                  f"at most {limit:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
+                  f"at most {limit:,} cells{_limit_source(limit)}")
         return None
     rows: list[list[Any]] = data.to_python(skip_empty_area=False)
     pause_point("reading")  # test-only (ledger.faults)
@@ -462,20 +467,6 @@ _R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REF = re.compile(rb"([A-Za-z]{0,3})(\d{1,7})")
 #: Past Excel's last row and column: a reference this long is out of any real sheet.
 _FAR = 10**8
-
-
-def sheet_extent(wb: Workbook, sheet: str, stop_above: int) -> tuple[int, int] | None:
-    """(rows, columns) spanned by the cells of ``sheet`` that hold something, read from its
-    XML without building it (see :func:`_extent_of`). None if the part cannot be read."""
-    part = wb.sheet_parts.get(sheet)
-    if not part:
-        return None
-    try:
-        with zipfile.ZipFile(wb.path) as archive:
-            xml = archive.read(part)
-    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError):
-        return None
-    return _extent_of(xml, stop_above)
 
 
 def _extent_of(xml: bytes, stop_above: int) -> tuple[int, int]:
