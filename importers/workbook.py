@@ -298,13 +298,14 @@ def read_sheet_xml(wb: Workbook, sheet: str, log: ProblemLog) -> bytes | None:
     """The XML of ``sheet``, unpacked once so that the size guard and :func:`cell_details`
     share it. None (reason in ``log``) if it cannot be read."""
     part = wb.sheet_parts.get(sheet)
+    why = "its part is missing"
     if part:
         try:
             with zipfile.ZipFile(wb.path) as archive:
                 return archive.read(part)
-        except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError):
-            pass
-    log.error(sheet, "", "a worksheet whose XML cannot be read",
+        except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError) as exc:
+            why = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+    log.error(sheet, "", f"a worksheet whose XML cannot be read ({why})",
               "a complete worksheet: open the workbook in Excel or LibreOffice and save it")
     return None
 
