@@ -50,10 +50,12 @@ from importers.workbook import (
     ContentDigest,
     Workbook,
     cell_details,
+    check_sheet_size,
     content_digest,
     file_sha256,
     open_workbook,
     read_grid,
+    read_sheet_xml,
 )
 from ledger import settings
 from ledger.api import Ledger
@@ -259,9 +261,14 @@ def read_file(path: Path, mapping: Mapping, ledger_info: Any, *, default_sheet: 
         sheet = _choose_sheet(wb, mapping, default_sheet, log)
         if sheet is None:
             return parsed
-        # A byte scan of the sheet's XML for formulas without values and error cells: it
-        # unzips the sheet again, so it runs beside calamine's parse (both free the GIL).
-        details = pool.submit(cell_details, wb, sheet)
+        # The sheet's XML, unpacked once: its size is checked before calamine may build
+        # the grid, then a byte scan for formulas without values and error cells runs
+        # beside calamine's parse.
+        xml = read_sheet_xml(wb, sheet, log)
+        if xml is None or not check_sheet_size(wb, sheet, log, xml=xml):
+            return parsed
+        details = pool.submit(cell_details, wb, sheet, xml)
+        del xml
         grid = read_grid(wb, sheet, log)
         if grid is None:
             return parsed

@@ -3,7 +3,9 @@
 Values come from python-calamine (Rust; about 7x faster than openpyxl). Before calamine
 sees a file, :func:`open_workbook` checks what the file is (an .xls, .csv, .ods or .xlsb
 gets a clear message), that its ZIP is whole, that no XML part declares a DOCTYPE or
-entities (the "billion laughs" bomb) and that its uncompressed size stays under a limit.
+entities (the "billion laughs" bomb) and that its uncompressed size stays under a limit;
+before calamine builds a sheet, :func:`check_sheet_size` counts its cells in the XML
+(calamine allocates the whole rows x columns grid, so one far cell would abort the process).
 calamine reads an error value (``#REF!``) and a formula without a saved value as an empty
 cell; :func:`cell_details` finds both in the sheet's XML so they are reported, not taken as
 "no amount".
@@ -43,6 +45,9 @@ def _max_bytes() -> int:
 
 def _max_cells() -> int:
     return settings.import_max_cells() if MAX_CELLS is None else MAX_CELLS
+
+#: Excel's largest sheet: no spreadsheet program writes a cell beyond ``XFD1048576``.
+EXCEL_ROWS, EXCEL_COLS = 1_048_576, 16_384
 
 STAMP_SHEET = "_tledger"
 
@@ -149,6 +154,8 @@ class Workbook:
     visible: list[str]
     sheet_parts: dict[str, str] = field(default_factory=dict)
     """Sheet name -> its XML part inside the ZIP (for :func:`cell_details`)."""
+    sized: dict[str, int] = field(default_factory=dict)
+    """Sheet name -> the cell limit :func:`check_sheet_size` found it within."""
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet called ``name`` (case and surrounding spaces ignored), if any."""
@@ -298,29 +305,85 @@ def open_workbook(path: Path, log: ProblemLog, *,
     return Workbook(path=path, book=book, sheets=sheets, visible=visible, sheet_parts=parts)
 
 
+def read_sheet_xml(wb: Workbook, sheet: str, log: ProblemLog) -> bytes | None:
+    """The XML of ``sheet``, unpacked once so that the size guard and :func:`cell_details`
+    share it. None (reason in ``log``) if it cannot be read."""
+    part = wb.sheet_parts.get(sheet)
+    why = "its part is missing"
+    if part:
+        try:
+            with zipfile.ZipFile(wb.path) as archive:
+                return archive.read(part)
+        except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError) as exc:
+            why = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+    log.error(sheet, "", f"a worksheet whose XML cannot be read ({why})",
+              "a complete worksheet: open the workbook in Excel or LibreOffice and save it")
+    return None
+
+
+def check_sheet_size(wb: Workbook, sheet: str, log: ProblemLog, *, xml: bytes | None = None,
+                     max_cells: int | None = None) -> bool:
+    """True if calamine may build ``sheet``: its cells fit Excel's sheet and ``max_cells``
+    (at most TLEDGER_IMPORT_MAX_CELLS). Otherwise the reason goes to ``log``.
+
+    calamine allocates the whole rows x columns grid from A1 to the last cell holding a
+    value, so one cell at ``XFD1048576`` asks for hundreds of gigabytes and aborts the
+    process. The extent is therefore measured in the sheet's XML first: a scan at C speed
+    (:func:`_fits_cheaply`) settles a sheet written the way spreadsheet programs write
+    them, and only an unusual one (cells without a reference, references out of a
+    generous box) pays for the exact token-by-token scan (:func:`_extent_of`).
+    """
+    limit = _max_cells() if max_cells is None else min(max_cells, _max_cells())
+    if wb.sized.get(sheet, limit + 1) <= limit:
+        return True
+    if xml is None:
+        xml = read_sheet_xml(wb, sheet, log)
+        if xml is None:
+            return False
+    encoding = _declared_encoding(xml)
+    if encoding is not None:
+        log.error(sheet, "", f"a worksheet encoded as {encoding}",
+                  "a worksheet in UTF-8, as Excel writes it: open the workbook in Excel or "
+                  "LibreOffice and save it")
+        return False
+    claimed = _dimension_extent(xml)
+    if claimed is not None and claimed[0] * claimed[1] > limit:
+        log.error(sheet, "", f"a used range (<dimension>) of {claimed[0]:,} rows x "
+                  f"{claimed[1]:,} columns", f"at most {limit:,} cells"
+                  f"{_limit_source(limit)}: open the workbook in Excel or LibreOffice and "
+                  "save it")
+        return False
+    if not _fits_cheaply(xml, limit):
+        rows, cols = _extent_of(xml, limit)
+        if rows > EXCEL_ROWS or cols > EXCEL_COLS:
+            log.error(sheet, "", f"cells spanning {min(rows, _FAR):,} rows x "
+                      f"{min(cols, _FAR):,} columns", f"at most {EXCEL_ROWS:,} rows and "
+                      f"{EXCEL_COLS:,} columns (A1:XFD1048576, as in Excel)")
+            return False
+        if rows * cols > limit:
+            log.error(sheet, "", f"cells spanning {rows:,} rows x {cols:,} columns",
+                      f"at most {limit:,} cells{_limit_source(limit)}")
+            return False
+    wb.sized[sheet] = limit
+    return True
+
+
+def _limit_source(limit: int) -> str:
+    """Where the cell limit comes from, when the user can raise it."""
+    return " (TLEDGER_IMPORT_MAX_CELLS)" if limit == _max_cells() else ""
+
+
 def read_grid(wb: Workbook, sheet: str, log: ProblemLog, *,
-              max_cells: int | None = None) -> list[list[Any]] | None:
+              max_cells: int | None = None, xml: bytes | None = None) -> list[list[Any]] | None:
     """Every cell value of ``sheet`` from A1 to its last used cell (row i of the list is
     sheet row i+1). Empty cells are ``""``; numbers ``float``; dates ``date``/``datetime``.
 
-    With ``max_cells``, the sheet's extent is first measured from its XML
-    (:func:`sheet_extent`) and a larger sheet is refused before calamine builds it: calamine
-    allocates the whole rows x columns grid, so two cells at opposite corners of a sheet
-    would ask for terabytes and abort the process.
-
-    Returns None (reason in ``log``) if the sheet cannot be read or is too large.
+    The sheet's size is checked first (:func:`check_sheet_size`, with ``max_cells`` and the
+    sheet's XML if the caller has it), so a sheet too large is refused before calamine
+    builds it. Returns None (reason in ``log``) if the sheet cannot be read or is too large.
     """
-    if max_cells is not None:
-        extent = sheet_extent(wb, sheet, max_cells)
-        if extent is None:
-            log.error(sheet, "", "a worksheet whose XML cannot be read",
-                      "a complete worksheet: open the workbook in Excel or LibreOffice and "
-                      "save it")
-            return None
-        if extent[0] * extent[1] > max_cells:
-            log.error(sheet, "", f"cells spanning {extent[0]:,} rows x {extent[1]:,} columns",
-                      f"at most {max_cells:,} cells")
-            return None
+    if not check_sheet_size(wb, sheet, log, xml=xml, max_cells=max_cells):
+        return None
     try:
         data = wb.book.get_sheet_by_name(sheet)
     except Exception as exc:
@@ -329,9 +392,9 @@ def read_grid(wb: Workbook, sheet: str, log: ProblemLog, *,
         return None
     end_row, end_col = data.end if data.end is not None else (0, 0)
     limit = _max_cells() if max_cells is None else min(max_cells, _max_cells())
-    if (end_row + 1) * (end_col + 1) > limit:
+    if (end_row + 1) * (end_col + 1) > limit:  # the XML scan and calamine disagree
         log.error(sheet, "", f"a used range of {end_row + 1:,} rows x {end_col + 1:,} columns",
-                  f"at most {limit:,} cells (TLEDGER_IMPORT_MAX_CELLS)")
+                  f"at most {limit:,} cells{_limit_source(limit)}")
         return None
     rows: list[list[Any]] = data.to_python(skip_empty_area=False)
     pause_point("reading")  # test-only (ledger.faults)
@@ -359,7 +422,7 @@ def _col_index(letters: bytes) -> int:
     return n - 1
 
 
-def cell_details(wb: Workbook, sheet: str) -> CellDetails:
+def cell_details(wb: Workbook, sheet: str, xml: bytes | None = None) -> CellDetails:
     """Find formulas without a saved value and error values (``#REF!``) in ``sheet``.
 
     Formulas: a byte scan for ``<f``, one pass of ``bytes.find`` for a sheet without any.
@@ -367,14 +430,15 @@ def cell_details(wb: Workbook, sheet: str) -> CellDetails:
     ``t='e'`` and ``t = "e"`` as well as ``t="e"``).
     """
     details = CellDetails(set(), {})
-    part = wb.sheet_parts.get(sheet)
-    if not part:
-        return details
-    try:
-        with zipfile.ZipFile(wb.path) as archive:
-            xml = archive.read(part)
-    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error):
-        return details
+    if xml is None:
+        part = wb.sheet_parts.get(sheet)
+        if not part:
+            return details
+        try:
+            with zipfile.ZipFile(wb.path) as archive:
+                xml = archive.read(part)
+        except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error):
+            return details
     # Formulas: a <c> element containing <f...> but no <v>.
     pos = xml.find(b"<f")
     while pos != -1:
@@ -401,40 +465,41 @@ def cell_details(wb: Workbook, sheet: str) -> CellDetails:
     return details
 
 
-_EXTENT_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)\b([^>]*)>")
-_R_ATTR = re.compile(rb'\br="([A-Za-z]*)(\d*)"')
+_EXTENT_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
+_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_REF = re.compile(rb"([A-Za-z]{0,3})(\d{1,7})")
 #: Past Excel's last row and column: a reference this long is out of any real sheet.
 _FAR = 10**8
 
 
-def sheet_extent(wb: Workbook, sheet: str, stop_above: int) -> tuple[int, int] | None:
-    """(rows, columns) spanned by the cells of ``sheet``, read from its XML without building
-    it; the scan stops once rows x columns exceeds ``stop_above``. None if the part cannot be
-    read. Cells without a reference (``<c>`` with no ``r=``) count at the next position, as
-    a reader places them.
-    """
-    part = wb.sheet_parts.get(sheet)
-    if not part:
-        return None
-    try:
-        with zipfile.ZipFile(wb.path) as archive:
-            xml = archive.read(part)
-    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError):
-        return None
+def _extent_of(xml: bytes, stop_above: int) -> tuple[int, int]:
+    """(rows, columns) from A1 to the farthest cell of ``xml`` that is not an empty
+    ``<c .../>`` (calamine skips those); the scan stops once rows x columns exceeds
+    ``stop_above``. A cell without a reference counts at the next position, as a reader
+    places it; a reference tledger cannot read counts as far away, so it is refused rather
+    than guessed at."""
     rows = cols = row = col = 0
     for m in _EXTENT_TOKEN.finditer(xml):
-        ref = _R_ATTR.search(m.group(2))
+        attrs = m.group(2)
+        ref = _R_ATTR.search(attrs)
+        value = None if ref is None else (ref.group(1) if ref.group(1) is not None
+                                          else ref.group(2))
         if m.group(1) == b"row":
-            row = _ref_number(ref.group(2)) if ref and ref.group(2) else row + 1
+            row = (row + 1 if value is None else
+                   int(value) if value.isdigit() and len(value) <= 7 else _FAR)
             col = 0
             continue
-        if ref and ref.group(1):
-            letters = ref.group(1).upper()
-            col = _col_index(letters) + 1 if len(letters) <= 3 else _FAR
-            if ref.group(2):
-                row = _ref_number(ref.group(2))
-        else:
+        if value is None:
             col += 1
+        else:
+            parsed = _REF.fullmatch(value.strip())
+            if parsed is None:
+                row = col = _FAR
+            else:
+                col = _col_index(parsed.group(1).upper()) + 1 if parsed.group(1) else col + 1
+                row = int(parsed.group(2))
+        if attrs.endswith(b"/"):
+            continue
         rows, cols = max(rows, row, 1), max(cols, col)
         if rows * cols > stop_above:
             break
@@ -556,3 +621,72 @@ def _parse_error_cells(xml: bytes, found: dict[tuple[int, int], str], *,
     except (expat.ExpatError, _Unsure):
         return False
     return bool(state["placed"]) or not need_refs
+
+
+#: The last cell in the form every spreadsheet program writes (``<c r="AB12"``, the
+#: reference first); its row sizes the box :func:`_fits_cheaply` checks.
+_LAST_CELL = re.compile(rb'<c r="[A-Z]{1,3}([1-9]\d{0,6})"')
+_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
+_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+_DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s[^>]*?\bref\s*=\s*["']"""
+                        rb"""(?:[A-Za-z]{1,3}\d{1,7}:)?([A-Za-z]{1,3})(\d{1,7})["']""")
+
+
+def _declared_encoding(xml: bytes) -> str | None:
+    """The encoding the sheet declares, if not UTF-8 (the markup scans read UTF-8 bytes;
+    every spreadsheet program writes UTF-8)."""
+    head = xml[:200]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head.lstrip().startswith(b"<") or b"\0" in head:
+        return "UTF-16 or an unknown encoding"
+    m = _ENCODING.match(head.lstrip())
+    if m and m.group(1).strip().lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        return m.group(1)[:20].decode("ascii", "replace")
+    return None
+
+
+def _dimension_extent(xml: bytes) -> tuple[int, int] | None:
+    """(rows, columns) the sheet's ``<dimension ref>`` claims, from A1."""
+    end = xml.find(b"sheetData")
+    m = _DIMENSION.search(xml, 0, end if end != -1 else len(xml))
+    if m is None:
+        return None
+    return int(m.group(2)), _col_index(m.group(1).upper()) + 1
+
+
+def _fits_cheaply(xml: bytes, limit: int) -> bool:
+    """True if every cell of ``xml`` surely lies inside a box of at most ``limit`` cells;
+    False means "not known": the caller then measures exactly.
+
+    A cell with a reference lands where its reference says, whatever its row element
+    says, so only cells are checked. The box comes from the last cell's row, rounded up
+    at its first digit (row 20,004 gives rows up to 29,999), and the columns that leave
+    room for it (at most two letters). One regex pass then looks for any ``<c`` whose
+    first attribute is not a reference inside the box: a cell without a reference, one in
+    single quotes or after another attribute, a row or column outside. A second looks
+    for element names with a namespace prefix. Both at C speed, on bytes already unpacked
+    for :func:`cell_details`.
+    """
+    last = xml.rfind(b'<c r="')
+    m = _LAST_CELL.match(xml, last) if last != -1 else None
+    if m is None:
+        return False
+    digits = m.group(1)
+    first, width = int(digits[:1]), len(digits)
+    max_row = (first + 1) * 10 ** (width - 1) - 1
+    max_col = min(702, limit // max_row)
+    if max_col < 1:
+        return False
+    # Most rows have as many digits as the last: that branch first. Possessive where the
+    # next token cannot match what was taken, so nothing backtracks.
+    rows = (rb"[1-%d]\d{%d}|[1-9]\d{0,%d}+" % (first, width - 1, width - 2) if width > 1
+            else rb"[1-%d]" % first)
+    if max_col >= 702:
+        cols = rb"[A-Z]{1,2}+"
+    elif max_col >= 52:
+        cols = rb"[A-%c]?[A-Z]" % (64 + (max_col - 26) // 26)
+    else:
+        cols = rb"[A-%c]" % (64 + min(max_col, 26))
+    outside = re.compile(rb'<c(?! r="%s(?:%s)")[\s/>]' % (cols, rows))
+    return outside.search(xml) is None and _PREFIXED.search(xml) is None

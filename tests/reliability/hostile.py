@@ -212,6 +212,81 @@ def zip_without_workbook(tmp: Path) -> Path:
     return out
 
 
+# ---------------------------------------------- sheets whose grid calamine would allocate
+# calamine builds the whole rows x columns grid from A1 to the farthest cell; these must be
+# refused from their XML before it does (a run that got it wrong would abort the process,
+# so they are imported in a child process).
+
+
+def _append_row(xml: bytes, row: bytes) -> bytes:
+    return xml.replace(b"</sheetData>", row + b"</sheetData>")
+
+
+def _patched(tmp: Path, name: str, patch: Callable[[bytes], bytes]) -> Path:
+    return rewrite(good(tmp / "src.xlsx"), tmp / name, {SHEET: patch})
+
+
+def cell_at_xfd1048576(tmp: Path) -> Path:
+    """One value at Excel's last cell: 17 billion cells for calamine."""
+    return _patched(tmp, "xfd1048576.xlsx", lambda d: _append_row(
+        d, b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'))
+
+
+def cell_at_xfd1048576_single_quoted(tmp: Path) -> Path:
+    """The same reference written with single quotes (legal XML, not what Excel writes)."""
+    return _patched(tmp, "xfd-quoted.xlsx", lambda d: _append_row(
+        d, b"<row r='1048576'><c r='XFD1048576'><v>1</v></c></row>"))
+
+
+def cell_at_xfd1048576_prefixed(tmp: Path) -> Path:
+    """The far cell in elements with a namespace prefix bound to the sheet's namespace."""
+    ns = b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return _patched(tmp, "xfd-prefixed.xlsx", lambda d: _append_row(
+        d, b'<x:row %s r="1048576"><x:c r="XFD1048576"><x:v>1</x:v></x:c></x:row>' % ns))
+
+
+def lying_dimension(tmp: Path) -> Path:
+    """A small sheet whose ``<dimension>`` claims all of Excel's 17 billion cells."""
+    return _patched(tmp, "lying-dimension.xlsx", lambda d: d.replace(
+        b"<sheetData>", b'<dimension ref="A1:XFD1048576"/><sheetData>', 1))
+
+
+def cells_without_reference(tmp: Path) -> Path:
+    """20,000 ``<c>`` without ``r=`` in one row: more columns than Excel has."""
+    return _patched(tmp, "no-refs.xlsx", lambda d: _append_row(
+        d, b'<row r="9">' + b"<c><v>1</v></c>" * 20_000 + b"</row>"))
+
+
+def last_row_in_column_a(tmp: Path) -> Path:
+    """A value in A1048576, Excel's last row: a legal cell, but the used range (1,048,576
+    rows x the table's 33 columns) is past the 30,000,000-cell limit."""
+    return _patched(tmp, "last-row.xlsx", lambda d: _append_row(
+        d, b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>'))
+
+
+def sheet_in_utf16(tmp: Path) -> Path:
+    """The sheet's XML re-encoded as UTF-16, past any scan of its bytes as UTF-8."""
+    def utf16(d: bytes) -> bytes:
+        text = _append_row(d, b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')
+        text = text.split(b"?>", 1)[1] if text.startswith(b"<?xml") else text
+        return ('<?xml version="1.0" encoding="UTF-16"?>' + text.decode()).encode("utf-16")
+    return _patched(tmp, "utf16.xlsx", utf16)
+
+
+#: name -> (builder, what the one error line must say: the sheet and the limit).
+GRID_CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "cell_at_xfd1048576": (cell_at_xfd1048576, "at most 30,000,000 cells"),
+    "cell_at_xfd1048576_single_quoted": (cell_at_xfd1048576_single_quoted,
+                                         "at most 30,000,000 cells"),
+    "cell_at_xfd1048576_prefixed": (cell_at_xfd1048576_prefixed, "at most 30,000,000 cells"),
+    "lying_dimension": (lying_dimension, "at most 30,000,000 cells"),
+    "cells_without_reference": (cells_without_reference, "at most 1,048,576 rows and 16,384 "
+                                "columns"),
+    "last_row_in_column_a": (last_row_in_column_a, "at most 30,000,000 cells"),
+    "sheet_in_utf16": (sheet_in_utf16, "a worksheet in UTF-8"),
+}
+
+
 CORPUS: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in [
     truncated_half, truncated_directory, corrupted_sheet, entity_bomb,
     entity_bomb_behind_comment, entity_bomb_in_workbook_part, oversized_shared_strings,

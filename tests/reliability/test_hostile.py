@@ -73,6 +73,104 @@ def test_hostile_workbook_ends_in_a_clear_message(case: str, programme: Ledger, 
     record("hostile: corpus files", 1, case=case)
 
 
+@pytest.mark.parametrize("case", sorted(hostile.GRID_CORPUS))
+def test_a_sheet_calamine_would_allocate_too_large_is_refused_before_it_is_built(
+        case: str, programme: Ledger, db_url: str, tmp_path: Path) -> None:
+    """Run in a child process: a guard that let calamine build the grid would abort it
+    (SIGABRT from a Rust out-of-memory), and this test must see that as a failure."""
+    build, limit = hostile.GRID_CORPUS[case]
+    path = build(tmp_path)
+    before = snapshot(db_url)
+    child = Child([TLEDGER, "import", "initiatives", str(path)],
+                  child_env(db_url), tmp_path / "child.err")
+    code = child.finish()
+    err = child.stderr()
+    assert code == 1, f"exit {code} (negative: killed by a signal): {err[-2000:]}"
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and path.name in lines[-1], err
+    problem = [line for line in lines if "Initiatives" in line and limit in line]
+    assert problem, f"no line naming the sheet and {limit!r}: {err}"
+    assert snapshot(db_url) == before, "a refused workbook changed the ledger"
+    record("hostile: corpus files", 1, case=case)
+
+
+def test_a_targets_sheet_with_a_cell_at_xfd1048576_is_refused_before_it_is_built(
+        programme: Ledger, db_url: str, tmp_path: Path) -> None:
+    from fixtures_workbooks import targets_workbook
+
+    src = targets_workbook(tmp_path / "t.xlsx", [["benefit", "programme", *[5000] * 24]])
+    path = hostile.rewrite(src, tmp_path / "targets-xfd.xlsx", {hostile.SHEET: lambda d: d.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>')})
+    before = snapshot(db_url)
+    child = Child([TLEDGER, "import", "targets", str(path)], child_env(db_url),
+                  tmp_path / "child.err")
+    code = child.finish()
+    assert code == 1, f"exit {code}: {child.stderr()[-2000:]}"
+    assert "Targets" in child.stderr() and "at most 30,000,000 cells" in child.stderr(), \
+        child.stderr()
+    assert snapshot(db_url) == before
+
+
+def test_the_size_guard_measures_what_calamine_builds() -> None:
+    """The cheap scan settles ordinary sheets; every unusual form goes to the exact scan,
+    which agrees with calamine on where cells land (empty ``<c/>`` do not count)."""
+    from importers.workbook import _extent_of, _fits_cheaply
+
+    def sheet(rows: bytes) -> bytes:
+        return b'<worksheet><sheetData>' + rows + b"</sheetData></worksheet>"
+
+    ordinary = sheet(b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c><c r="BR%d"><v>2</v></c>'
+                              b"</row>" % (i, i, i) for i in range(1, 20_005)))
+    assert _fits_cheaply(ordinary, 30_000_000)
+    assert _extent_of(ordinary, 30_000_000) == (20_004, 70)
+    for odd in (b'<row r="3"><c r="XFD3"><v>1</v></c></row>',      # three letters
+                b'<row r="3"><c r="A300000"/><c r="B3"/></row>',   # row beyond the last
+                b'<row r="3"><c s="1" r="A3"><v>1</v></c></row>',  # reference not first
+                b'<row r="3"><c><v>1</v></c></row>',               # no reference
+                b'<row r="3"><c r=\'A3\'><v>1</v></c></row>'):    # single quotes
+        assert not _fits_cheaply(sheet(odd), 30_000_000), odd
+    assert _extent_of(sheet(b'<row r="2"><c r="B2"><v>1</v></c><c r="XFD1048576" s="1"/>'
+                            b"</row>"), 10**12) == (2, 2)
+    assert _extent_of(sheet(b'<row r="2"><c r="B2"><v>1</v></c><c><v>1</v></c></row>'
+                            b"<row><c><v>1</v></c></row>"), 10**12) == (3, 3)
+    assert _extent_of(sheet(b'<row r="2"><c r=\'D7\'><v>1</v></c></row>'), 10**12) == (7, 4)
+    assert _extent_of(sheet(b'<row r="2"><c r="&#65;1"><v>1</v></c></row>'), 10**12)[0] > 10**7
+
+
+_REFS = st.tuples(st.one_of(st.integers(1, 30), st.integers(1, 800), st.integers(1, 20_000)),
+                  st.one_of(st.integers(1, 60), st.integers(1, 40_000),
+                            st.integers(1, 2_000_000)))
+
+
+def _letters(col: int) -> str:
+    out = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(cells=st.lists(st.tuples(_REFS, st.sampled_from(['r="%s"'] * 6 + ["r='%s'", 's="1" r="%s"',
+                                                         't="n"', 'r="%s"/'])),
+                      min_size=1, max_size=8),
+       limit=st.sampled_from([100, 10_000, 30_000_000]))
+def test_the_cheap_size_check_never_passes_a_sheet_the_exact_scan_refuses(
+        cells: list[tuple[tuple[int, int], str]], limit: int) -> None:
+    from importers.workbook import _extent_of, _fits_cheaply
+
+    def cell(col: int, row: int, form: str) -> bytes:
+        attrs = (form % f"{_letters(col)}{row}" if "%s" in form else form).encode()
+        return b"<c %s>" % attrs if attrs.endswith(b"/") else b"<c %s><v>1</v></c>" % attrs
+
+    body = b"".join(cell(c, r, form) for (c, r), form in cells)
+    xml = b'<worksheet><sheetData><row r="1">' + body + b"</row></sheetData></worksheet>"
+    if _fits_cheaply(xml, limit):
+        rows, cols = _extent_of(xml, limit)
+        assert rows * cols <= limit, (xml, rows, cols)
+
+
 def test_header_repeated_is_reported_at_its_row(programme: Ledger, cli: Any,
                                                 tmp_path: Path) -> None:
     r = cli("import", "initiatives", str(hostile.header_repeated(tmp_path)))
