@@ -202,6 +202,9 @@ def authenticate(ledger: Ledger, email: str, password: str, address: str, *,
     with ledger.writing() as conn:
         conn.execute(text("INSERT INTO login_attempt (email, address, at) VALUES (:e, :a, :t)"),
                      {"e": key, "a": addr, "t": now})
+        # Failures older than the window no longer count: dropped so the table stays small.
+        conn.execute(text("DELETE FROM login_attempt WHERE at < :old"),
+                     {"old": now - 4 * THROTTLE_WINDOW})
     return None
 
 
@@ -222,6 +225,10 @@ def start_session(ledger: Ledger, account: Account, *, now: datetime) -> Session
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with ledger.writing() as conn:
+        # Ended sessions, and any idle for a month, can never resume: dropped here.
+        conn.execute(text("DELETE FROM web_session WHERE ended_at < :ended "
+                          "OR last_seen_at < :idle"),
+                     {"ended": now - timedelta(days=1), "idle": now - timedelta(days=31)})
         conn.execute(
             text("INSERT INTO web_session (token_sha256, account_id, csrf_token, created_at, "
                  "last_seen_at, ended_at) VALUES (:h, :a, :c, :t, :t, NULL)"),

@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.errors import Conflict, LedgerError, NotFound
 from ledger.initiatives import current_initiatives
+from ledger.models import OPEN
 from ledger.money import AmountError, from_minor, parse_amount, to_minor
 from ledger.phasing import (
     MAX_EDIT_MINOR,
@@ -65,11 +66,21 @@ class Grid:
 
 
 def _initiative(conn: Connection, external_id: str) -> dict[str, Any]:
-    cur = current_initiatives(conn)
-    row = cur[cur["external_id"] == external_id.strip()]
-    if row.empty:
+    found = conn.execute(text("SELECT id FROM initiative WHERE external_id = :e"),
+                         {"e": external_id.strip()}).first()
+    row = None if found is None else current_initiatives(conn, initiative_ids=[int(found[0])])
+    if row is None or row.empty:
         raise NotFound(f"no initiative {external_id[:60]!r} in this ledger")
     return {str(k): v for k, v in row.iloc[0].to_dict().items()}
+
+
+def owner_initiative_ids(conn: Connection, owner: str) -> list[int]:
+    """Ids of the initiatives whose current owner is ``owner`` (trimmed, case-insensitive
+    as Python folds case: SQLite's ``LOWER`` folds ASCII only, so the match is made here)."""
+    key = owner.strip().casefold()
+    rows = conn.execute(text("SELECT initiative_id, owner FROM initiative_version "
+                             "WHERE valid_to = :open"), {"open": OPEN}).all()
+    return [int(i) for i, name in rows if str(name).strip().casefold() == key]
 
 
 def read_grid(ledger: Ledger, external_id: str, scenarios: Iterable[str],

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from ledger.accounts import Session
 from ledger.api import Ledger
-from ledger.grid import CellKey, Grid
+from ledger.grid import CellKey, Grid, owner_initiative_ids
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
 from ledger.months import fiscal_year, fiscal_year_label
@@ -60,10 +60,9 @@ def initiative_list(ledger: Ledger, conn: Connection, *, owner: str | None, fy: 
     forecast of the first metric."""
     prog = ledger.programme(conn)
     metric = ledger.metric(None, conn)
-    cur = current_initiatives(conn)
+    ids_of = None if owner is None else owner_initiative_ids(conn, owner)
+    cur = current_initiatives(conn, initiative_ids=ids_of)
     cur = cur[cur["status"] == "active"]
-    if owner is not None:
-        cur = cur[cur["owner"].str.strip().str.casefold() == owner.casefold()]
     ids = [int(i) for i in cur["initiative_id"]]
     sums = _fy_sums(conn, ids, metric.id, metric.decimals, fy, prog.fy_start_month)
     listing = Listing(metric.code, metric.unit)
