@@ -279,6 +279,17 @@ def test_the_programme_page_shows_the_gap_from_the_engine(site):
     assert "7,200.75" in html
 
 
+def test_finance_downloads_the_excel_gap_report_as_of_now(site, tmp_path):
+    import openpyxl
+
+    response = site.login("fin@example.com").get("/reports/gap.xlsx?scenario=forecast")
+    assert response.status_code == 200
+    assert 'filename="gap-forecast-as-of-' in response.headers["content-disposition"]
+    path = tmp_path / "gap.xlsx"
+    path.write_bytes(response.content)
+    assert "Summary" in openpyxl.load_workbook(path, read_only=True).sheetnames
+
+
 def test_the_login_page_starts_no_session_and_names_the_form_fields(site):
     response = site.client().get("/login")
     assert response.status_code == 200

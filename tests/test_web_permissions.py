@@ -25,6 +25,7 @@ EXPECTED = {
     "GET /initiatives/GR-9999":    (303, 404, 404, 404, 404, 303),
     "GET /initiatives/1":          (303, 404, 404, 404, 404, 303),
     "GET /programme":              (303, 200, 200, 200, 200, 303),
+    "GET /reports/gap.xlsx":       (303, 403, 403, 200, 200, 303),
     "GET /static/app.css":         (200, 200, 200, 200, 200, 200),
     "POST /initiatives/GR-0001":   (403, 200, 404, 403, 200, 403),
     "POST /initiatives/GR-0003":   (403, 404, 200, 403, 200, 403),

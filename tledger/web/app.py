@@ -329,6 +329,23 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
             headline = views.headline(ledger, conn)
         return render("programme.html", session=session, prog=prog, headline=headline)
 
+    def gap_report(request: Request, session: Session, form: FormData | None) -> Response:
+        import tempfile
+
+        from reports.excel import write_gap_report
+        from reports.gap_report import load_report
+
+        scenario = request.query_params.get("scenario", "plan")
+        if scenario not in ("plan", "forecast", "actual"):
+            raise LedgerError(f"scenario {scenario[:20]!r}: expected plan, forecast or actual")
+        data = load_report(ledger, metric=ledger.metric(None).code, scenario=scenario)
+        with tempfile.TemporaryDirectory() as tmp:
+            body = write_gap_report(data, Path(tmp) / "gap.xlsx").read_bytes()
+        name = f"gap-{scenario}-as-of-{data.as_of_submission}.xlsx"
+        return Response(body, media_type="application/vnd.openxmlformats-officedocument."
+                        "spreadsheetml.sheet",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
     routes = [
         Route("/", page(home)),
         Route("/login", login_get, methods=["GET"]),
@@ -339,6 +356,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
         Route("/initiatives/{external_id:path}",
               page(initiative_post, roles=("office", "owner")), methods=["POST"]),
         Route("/programme", page(programme)),
+        Route("/reports/gap.xlsx", page(gap_report, roles=("office", "finance"))),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
