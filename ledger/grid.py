@@ -272,6 +272,62 @@ def save_grid(
         return GridSave(sub.id, count)
 
 
+#: Longest description a save accepts (a page's text area, not a document).
+MAX_DESCRIPTION = 4000
+
+
+def save_description(
+    ledger: Ledger,
+    external_id: str,
+    *,
+    read_version: int,
+    description: str,
+    user: str,
+    note: str = "",
+    owner: str | None = None,
+) -> int | None:
+    """Replace the initiative's description as one submission by ``user``; the previous
+    version stays on record. Returns the submission id (None when unchanged).
+
+    Args:
+        read_version: the submission that wrote the attributes the editor was read at
+            (:func:`ledger.phasing.attribute_versions`).
+        owner: when given, the initiative must belong to this owner now.
+
+    Raises:
+        NotFound: no such initiative, or (with ``owner``) not this owner's.
+        Conflict: the attributes changed after ``read_version``; nothing written.
+        LedgerError: withdrawn initiative, a description over :data:`MAX_DESCRIPTION`.
+    """
+    from ledger.initiatives import ATTRIBUTES, write_initiatives
+    from ledger.phasing import attribute_versions
+
+    text_value = description.replace("\r\n", "\n").strip()
+    if len(text_value) > MAX_DESCRIPTION:
+        raise LedgerError(f"description of {len(text_value):,} characters: expected at most "
+                          f"{MAX_DESCRIPTION:,}")
+    with ledger.writing() as conn:
+        ini = _initiative(conn, external_id)
+        ext = str(ini["external_id"])
+        if owner is not None and str(ini["owner"]).strip().casefold() != owner.strip().casefold():
+            raise NotFound(f"no initiative {external_id[:60]!r} in this ledger")
+        if ini["status"] != "active":
+            raise LedgerError(f"initiative {ext} is withdrawn: it is frozen")
+        iid = int(ini["initiative_id"])
+        if attribute_versions(conn, [iid])[iid] != read_version:
+            raise Conflict(f"the attributes of {ext} changed after you opened it (description now "
+                           f"{str(ini['description'])[:80]!r}); nothing was saved: reload "
+                           "the page and make your change again")
+        if text_value == str(ini["description"] or ""):
+            return None
+        sub = new_submission(conn, kind="edit", user=current_user(user), note=note.strip(),
+                             details={"edit": "description", "initiative": ext})
+        row = current_initiatives(conn, initiative_ids=[iid])[["external_id", *ATTRIBUTES]]
+        row = row.assign(description=text_value)
+        write_initiatives(conn, row, sub.id)
+        return sub.id
+
+
 def _amount(minor: int | None, m: MetricInfo) -> Decimal | None:
     return None if minor is None else from_minor(minor, m.decimals)
 

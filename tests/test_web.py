@@ -268,6 +268,29 @@ def test_after_a_save_the_page_shows_the_new_totals(site):
     assert 'id="list-forecast">300.00<' in listing
 
 
+def test_an_owner_edits_the_description_and_history_shows_the_old_and_new(site):
+    ana = site.login("ana@example.com")
+    form = save_form(ana, "GR-0001", {})
+    form["description"] = "Pool spares across both mills"
+    response = ana.post("/initiatives/GR-0001/description", data=form)
+    assert response.status_code == 200 and "Description saved as submission" in response.text
+    history = response.text.split('id="history"')[1]
+    assert "description" in history and "Pool spares across both mills" in history
+    assert _last_submission(site.ledger)[0] == "ana@example.com"
+
+
+def test_a_description_saved_from_a_stale_page_is_refused(site):
+    ana = site.login("ana@example.com")
+    first = save_form(ana, "GR-0001", {})
+    second = dict(first)
+    ana.post("/initiatives/GR-0001/description", data={**first, "description": "one"})
+    before = submissions(site.ledger)
+    stale = ana.post("/initiatives/GR-0001/description", data={**second, "description": "two"})
+    assert stale.status_code == 409
+    assert "the attributes of GR-0001 changed after you opened it" in stale.text
+    assert submissions(site.ledger) == before
+
+
 def test_my_initiatives_lists_only_the_owners_own(site):
     html = site.login("ana@example.com").get("/initiatives").text
     assert "GR-0001" in html and "GR-0002" in html and "GR-0003" not in html

@@ -29,6 +29,7 @@ EXPECTED = {
     "GET /static/app.css":         (200, 200, 200, 200, 200, 200),
     "POST /initiatives/GR-0001":   (403, 200, 404, 403, 200, 403),
     "POST /initiatives/GR-0003":   (403, 404, 200, 403, 200, 403),
+    "POST /initiatives/GR-0001/description": (403, 200, 404, 403, 200, 403),
     "POST /logout":                (403, 303, 303, 303, 303, 403),
 }
 VIEWERS = {"anon": None, "ana": "ana@example.com", "ben": "ben@example.com",
@@ -52,12 +53,13 @@ def test_every_route_answers_each_role_as_the_matrix_says(programme, viewer):
         if method == "GET":
             got[route] = client.get(path).status_code
             continue
-        ext = path.rsplit("/", 1)[-1]
+        ext = path.split("/")[2] if path.startswith("/initiatives/") else "logout"
         source = client if viewer in ("ana", "ben", "off", "fin") else office
         view = source.get("/initiatives/GR-0001" if ext == "logout" else f"/initiatives/{ext}")
         own = client.get("/initiatives").text if viewer in ("ana", "ben", "off", "fin") else ""
         form = save_form(source, ext, CHANGE, page_html=view.text if view.status_code == 200
                          else office.get(f"/initiatives/{ext}").text)
+        form["description"] = f"described by {viewer}"
         if own:  # this client's own token, so CSRF passes and only the role decides
             form["csrf"] = csrf_of(own)
         got[route] = client.post(path, data=form).status_code

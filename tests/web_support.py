@@ -66,9 +66,13 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+_HIDDEN = re.compile(
+    r'<input type="hidden" name="((?:as_of|v\||attributes_version)[^"]*)" value="([^"]*)"')
+
+
 def hidden_of(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<input type="hidden" name="((?:as_of|v\|)[^"]*)" value="([^"]*)"',
-                           html))
+    """The version fields a page carries back to its save."""
+    return dict(_HIDDEN.findall(html))
 
 
 def log_in(client: TestClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]

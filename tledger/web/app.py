@@ -42,9 +42,19 @@ from ledger.accounts import (
     start_session,
 )
 from ledger.api import Ledger
-from ledger.errors import LedgerError, NotFound
-from ledger.grid import PLAN_LOCK_ORDINAL, CellKey, GridConflict, parse_cells, read_grid, save_grid
+from ledger.errors import Conflict, LedgerError, NotFound
+from ledger.grid import (
+    PLAN_LOCK_ORDINAL,
+    CellKey,
+    GridConflict,
+    parse_cells,
+    read_grid,
+    save_description,
+    save_grid,
+)
+from ledger.history import history
 from ledger.months import fiscal_year, fiscal_year_label
+from ledger.phasing import attribute_versions
 from tledger.web import views
 
 HERE = Path(__file__).resolve().parent
@@ -256,8 +266,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
             fy = this_fy(grid.programme)
             totals = views.owner_totals(ledger, conn, owner=str(ini["owner"]), fy=fy,
                                         unit=ini["business_unit"])
-        from ledger.history import history
-
+            iid = int(ini["initiative_id"])
+            attributes_version = attribute_versions(conn, [iid])[iid]
         changes = history(ledger, str(ini["external_id"])).head(300)
         editable = may_edit(session) and ini["status"] == "active"
         plan_locked = (session.account.role == "owner"
@@ -269,6 +279,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
                       history=changes.to_dict("records"), totals=totals,
                       fy=fiscal_year_label(fy), conflict=conflict, message=message, note=note,
                       errors=errors or {}, rounded=rounded or {},
+                      attributes_version=attributes_version,
                       hidden=hidden or views.hidden_fields(grid))
 
     def initiative_get(request: Request, session: Session, form: FormData | None) -> Response:
@@ -323,6 +334,29 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
                        f"{result.submission_id}.")
         return initiative_view(request, session, message=message, rounded=parsed.rounded)
 
+    def description_post(request: Request, session: Session, form: FormData | None
+                         ) -> Response:
+        assert form is not None
+        ext = request.path_params["external_id"]
+        try:
+            version = int(str(form.get("attributes_version") or ""))
+        except ValueError:
+            raise LedgerError("the page's version fields are damaged: reload the page "
+                              "and make the change again") from None
+        owner = session.account.owner_name if session.account.role == "owner" else None
+        try:
+            sub = save_description(ledger, ext, read_version=version,
+                                   description=str(form.get("description") or ""),
+                                   user=session.account.email, owner=owner)
+        except NotFound:
+            raise
+        except LedgerError as exc:
+            return initiative_view(request, session, status=409 if isinstance(exc, Conflict)
+                                   else 400, message=f"Nothing was saved: {exc}")
+        message = ("Description unchanged." if sub is None
+                   else f"Description saved as submission {sub}.")
+        return initiative_view(request, session, message=message)
+
     def programme(request: Request, session: Session, form: FormData | None) -> Response:
         with ledger.reading() as conn:
             prog = ledger.programme(conn)
@@ -352,6 +386,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", page(logout), methods=["POST"]),
         Route("/initiatives", page(initiatives)),
+        Route("/initiatives/{external_id:path}/description",
+              page(description_post, roles=("office", "owner")), methods=["POST"]),
         Route("/initiatives/{external_id:path}", page(initiative_get), methods=["GET"]),
         Route("/initiatives/{external_id:path}",
               page(initiative_post, roles=("office", "owner")), methods=["POST"]),
