@@ -515,6 +515,9 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
 #: Tables written once, never updated or deleted (the trigger refuses it, for every role).
 _FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
           "ledger_identity", "chain_verification")
+#: Tables of the web app's accounts and sessions (migration 0005): state, not history, so
+#: the application role may change and delete their rows.
+_MUTABLE = ("account", "web_session", "login_attempt", "web_setting")
 #: Versioned tables: the one legitimate update is setting ``valid_to`` once, from open.
 _VERSIONED = ("stage_weight", "initiative_version", "phasing", "target")
 _GUARD = f"""
@@ -575,6 +578,8 @@ def grant_statements(role: str) -> list[str]:
     # The writers' lock is SELECT ... FOR UPDATE on the programme row, which needs UPDATE
     # on some column; the trigger still refuses any actual update of it.
     out.append(f"GRANT UPDATE (name) ON programme TO {r}")
+    # Accounts and web sessions are not history: a password changes, a session ends.
+    out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(_MUTABLE)} TO {r}")
     return out
 
 

@@ -7,6 +7,7 @@ under the same submission.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,14 +15,16 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from ledger.models import OPEN, Initiative, InitiativeVersion
-from ledger.store import bulk_insert, close_versions, read_frame, version_filter
+from ledger.store import bulk_insert, close_versions, read_frame, read_frame_in, version_filter
 
 ATTRIBUTES = ["name", "owner", "business_unit_id", "lever_id", "stage_gate_id", "description",
               "status"]
 
 
-def current_initiatives(conn: Connection, as_of: int | None = None) -> pd.DataFrame:
-    """Every initiative's version valid now (or as of submission ``as_of``).
+def current_initiatives(conn: Connection, as_of: int | None = None,
+                        initiative_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """Every initiative's version valid now (or as of submission ``as_of``); only those of
+    ``initiative_ids`` when given (a page showing a few reads only those).
 
     Columns: ``initiative_id, external_id, version_id, name, owner, business_unit_id,
     business_unit, lever_id, lever, stage_gate_id, stage, stage_ordinal, weight_bp,
@@ -30,9 +33,8 @@ def current_initiatives(conn: Connection, as_of: int | None = None) -> pd.DataFr
     """
     where, params = version_filter(as_of, "v")
     w_where, _ = version_filter(as_of, "w")
-    frame = read_frame(
-        conn,
-        f"""
+    only = "" if initiative_ids is None else " AND v.initiative_id IN :ids"
+    sql = f"""
         SELECT v.initiative_id, i.external_id, v.id AS version_id, v.name, v.owner,
                v.business_unit_id, bu.code AS business_unit, v.lever_id, lv.code AS lever,
                v.stage_gate_id, sg.code AS stage, sg.ordinal AS stage_ordinal,
@@ -43,11 +45,14 @@ def current_initiatives(conn: Connection, as_of: int | None = None) -> pd.DataFr
         LEFT JOIN stage_weight w ON w.stage_gate_id = sg.id AND {w_where}
         LEFT JOIN business_unit bu ON bu.id = v.business_unit_id
         LEFT JOIN lever lv ON lv.id = v.lever_id
-        WHERE {where}
+        WHERE {where}{only}
         ORDER BY i.external_id
-        """,
-        params,
-    )
+        """
+    if initiative_ids is None:
+        frame = read_frame(conn, sql, params)
+    else:
+        frame = read_frame_in(conn, sql, params, "ids", [int(i) for i in initiative_ids])
+        frame = frame.sort_values("external_id", ignore_index=True)
     for col in ("initiative_id", "version_id", "stage_gate_id", "stage_ordinal", "valid_from"):
         frame[col] = frame[col].astype("int64")
     for col in ("business_unit_id", "lever_id", "weight_bp"):

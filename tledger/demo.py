@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,16 @@ class Initiative:
     cost: dict[date, int] = field(default_factory=dict)
 
 
+#: Web logins the demo creates: email, role, owner name (owners own demo initiatives) and
+#: a password printed by ``tledger demo``: a demo ledger is a throwaway on one machine.
+DEMO_ACCOUNTS: list[tuple[str, str, str | None, str]] = [
+    ("office@demo.example", "office", None, "office-demo-2028"),
+    ("finance@demo.example", "finance", None, "finance-demo-2028"),
+    ("a.nguyen@demo.example", "owner", "A. Nguyen", "nguyen-demo-2028"),
+    ("g.murphy@demo.example", "owner", "G. Murphy", "murphy-demo-2028"),
+]
+
+
 @dataclass
 class DemoResult:
     directory: Path
@@ -106,6 +116,7 @@ class DemoResult:
     files: dict[str, Path]
     initiatives: int
     seconds: float
+    accounts: list[tuple[str, str, str | None, str]] = field(default_factory=list)
 
 
 def generate_initiatives(seed: int = SEED, count: int = 200) -> list[Initiative]:
@@ -402,7 +413,14 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         write_gap_report(data, files["report"])
         say(f"report {files['report']}: Summary, By unit/lever/stage, Initiatives "
             f"({len(data.detail)} rows), Checks, About; formulas tie to the engine")
+
+        from ledger.accounts import add_account, set_password
+
+        for email, role, owner, password in DEMO_ACCOUNTS:
+            add_account(ledger, email, role, owner, now=datetime.now(UTC))
+            set_password(ledger, email, password)
+        say(f"web accounts: {len(DEMO_ACCOUNTS)} (office, finance, two initiative owners)")
     finally:
         ledger.dispose()
     return DemoResult(directory, db_url, files, len(initiatives),
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, list(DEMO_ACCOUNTS))

@@ -89,6 +89,7 @@ from tledger.cli import setup as _setup  # noqa: E402,F401
 from tledger.cli import targets as _targets  # noqa: E402,F401
 from tledger.cli import templates as _templates  # noqa: E402,F401
 from tledger.cli import verify as _verify  # noqa: E402,F401
+from tledger.cli import web as _web  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

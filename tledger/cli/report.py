@@ -162,3 +162,9 @@ def demo_cmd(
     console.print(f"\ndemo ready in {result.seconds:.1f} s: {result.initiatives} initiatives "
                   f"imported, report {shown / 'gap-report.xlsx'}", highlight=False,
                   soft_wrap=True)
+    console.print(f"\nin the browser:\n  tledger serve --db {db}\n  then open "
+                  "http://127.0.0.1:8000/ and log in as", highlight=False, soft_wrap=True)
+    for email, role, owner, password in result.accounts:
+        who = f"{role} {owner}" if owner else role
+        console.print(f"    {email:24} password {password:20} ({who})", highlight=False,
+                      soft_wrap=True)

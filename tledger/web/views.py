@@ -1,0 +1,184 @@
+"""What the pages show, as plain values for the templates (amounts as Decimals, exact)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from ledger.accounts import Session
+from ledger.api import Ledger
+from ledger.grid import CellKey, Grid, owner_initiative_ids
+from ledger.initiatives import current_initiatives
+from ledger.money import from_minor
+from ledger.months import fiscal_year, fiscal_year_label
+from ledger.phasing import initiative_phasing
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def amount(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def owns(session: Session, initiative: dict[str, Any]) -> bool:
+    name = session.account.owner_name or ""
+    return bool(name) and str(initiative["owner"]).strip().casefold() == name.casefold()
+
+
+def _fy_sums(conn: Connection, ids: list[int], metric_id: int, decimals: int, fy: int,
+             fy_start: int) -> dict[str, dict[int, Decimal]]:
+    """Per scenario, per initiative: the sum of its fiscal year ``fy`` months."""
+    out: dict[str, dict[int, Decimal]] = {}
+    for scenario in ("plan", "forecast"):
+        sums: dict[int, int] = dict.fromkeys(ids, 0)
+        if ids:
+            frame = initiative_phasing(conn, ids, metric_id, scenario)
+            for iid, month, minor in zip(frame["initiative_id"], frame["month"],
+                                         frame["amount_minor"], strict=True):
+                if fiscal_year(date.fromisoformat(str(month)), fy_start) == fy:
+                    sums[int(iid)] += int(minor)
+        out[scenario] = {i: from_minor(v, decimals) for i, v in sums.items()}
+    return out
+
+
+@dataclass
+class Listing:
+    metric: str
+    unit: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    plan: Decimal = Decimal(0)
+    forecast: Decimal = Decimal(0)
+
+
+def initiative_list(ledger: Ledger, conn: Connection, *, owner: str | None, fy: int) -> Listing:
+    """Active initiatives (only ``owner``'s when given) with this fiscal year's plan and
+    forecast of the first metric."""
+    prog = ledger.programme(conn)
+    metric = ledger.metric(None, conn)
+    ids_of = None if owner is None else owner_initiative_ids(conn, owner)
+    cur = current_initiatives(conn, initiative_ids=ids_of)
+    cur = cur[cur["status"] == "active"]
+    ids = [int(i) for i in cur["initiative_id"]]
+    sums = _fy_sums(conn, ids, metric.id, metric.decimals, fy, prog.fy_start_month)
+    listing = Listing(metric.code, metric.unit)
+    for rec in cur.to_dict("records"):
+        iid = int(rec["initiative_id"])
+        listing.rows.append({
+            "external_id": rec["external_id"], "name": rec["name"], "owner": rec["owner"],
+            "unit": rec["business_unit"] if isinstance(rec["business_unit"], str) else "",
+            "stage": rec["stage"], "plan": sums["plan"][iid], "forecast": sums["forecast"][iid],
+        })
+        listing.plan += sums["plan"][iid]
+        listing.forecast += sums["forecast"][iid]
+    return listing
+
+
+@dataclass(frozen=True)
+class OwnerTotals:
+    owner: str
+    metric: str
+    plan: Decimal
+    forecast: Decimal
+    unit: str | None
+    unit_target: Decimal | None
+
+
+def owner_totals(ledger: Ledger, conn: Connection, *, owner: str, fy: int,
+                 unit: Any) -> OwnerTotals:
+    """The owner's active initiatives' fiscal-year totals, beside their unit's target."""
+    from ledger.targets import target_by_month
+
+    prog = ledger.programme(conn)
+    listing = initiative_list(ledger, conn, owner=owner, fy=fy)
+    unit_code = unit if isinstance(unit, str) and unit else None
+    target = None
+    if unit_code is not None:
+        frame = target_by_month(ledger, metric=listing.metric, scope=f"unit:{unit_code}",
+                                conn=conn)
+        metric = ledger.metric(listing.metric, conn)
+        in_fy = [int(a) for m, a in zip(frame["month"], frame["amount_minor"], strict=True)
+                 if fiscal_year(date.fromisoformat(f"{m}-01"), prog.fy_start_month) == fy]
+        target = from_minor(sum(in_fy), metric.decimals) if in_fy else None
+    return OwnerTotals(owner, listing.metric, listing.plan, listing.forecast, unit_code, target)
+
+
+@dataclass
+class Cell:
+    name: str
+    text: str
+    editable: bool
+    error: str = ""
+    warning: str = ""
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list[Cell | Decimal]
+    """A Cell per month; a Decimal (the fiscal-year subtotal) after each fiscal year."""
+    total: Decimal
+
+
+def grid_table(grid: Grid, *, editable: bool, plan_locked: bool, typed: dict[CellKey, str],
+               errors: dict[CellKey, str], rounded: dict[CellKey, str]
+               ) -> tuple[list[str], list[Row]]:
+    """Header labels (months and ``FYxx`` subtotals) and one row per metric and scenario."""
+    fy_start = grid.programme.fy_start_month
+    header: list[str] = []
+    for i, m in enumerate(grid.months):
+        header.append(f"{m:%b-%y}")
+        if i + 1 == len(grid.months) or fiscal_year(grid.months[i + 1], fy_start) != \
+                fiscal_year(m, fy_start):
+            header.append(fiscal_year_label(fiscal_year(m, fy_start)))
+    rows: list[Row] = []
+    for metric in grid.metrics:
+        for scenario in grid.scenarios:
+            cells: list[Cell | Decimal] = []
+            subtotal = Decimal(0).scaleb(-metric.decimals)
+            total = Decimal(0).scaleb(-metric.decimals)
+            can = editable and not (plan_locked and scenario == "plan")
+            for i, m in enumerate(grid.months):
+                key = (metric.code, scenario, m.isoformat())
+                value = grid.amount(key)
+                subtotal += value or 0
+                total += value or 0
+                text = typed[key] if key in typed else ("" if value is None else str(value))
+                cells.append(Cell(f"c|{metric.code}|{scenario}|{m.isoformat()}", text, can,
+                                  errors.get(key, ""), rounded.get(key, "")))
+                if i + 1 == len(grid.months) or fiscal_year(grid.months[i + 1], fy_start) != \
+                        fiscal_year(m, fy_start):
+                    cells.append(subtotal)
+                    subtotal = Decimal(0).scaleb(-metric.decimals)
+            rows.append(Row(f"{metric.code} ({metric.unit}) {scenario}", cells, total))
+    return header, rows
+
+
+def hidden_fields(grid: Grid) -> dict[str, str]:
+    """The version the page was read at, carried by the form back to the save."""
+    fields = {"as_of": str(grid.as_of)}
+    for (code, scenario), version in grid.versions.items():
+        fields[f"v|{code}|{scenario}"] = str(version)
+    return fields
+
+
+def headline(ledger: Ledger, conn: Connection) -> list[dict[str, Any]]:
+    """Per metric and scenario (plan, forecast): target, bottom-up and gap per fiscal year
+    and over the horizon, from :func:`ledger.engine.gap`."""
+    from ledger.engine import gap
+
+    rows: list[dict[str, Any]] = []
+    for metric in ledger.metrics(conn):
+        for scenario in ("plan", "forecast"):
+            report = gap(ledger, metric=metric.code, scenario=scenario, conn=conn)
+            fiscal: pd.DataFrame = report.programme_fiscal
+            for rec in fiscal.to_dict("records"):
+                rows.append({"metric": f"{metric.code} ({metric.unit})", "scenario": scenario,
+                             "period": rec["period"], "target": rec["target"],
+                             "bottom_up": rec["bottom_up"], "gap": rec["gap"],
+                             "coverage": rec["coverage"]})
+    return rows
