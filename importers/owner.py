@@ -419,17 +419,6 @@ class OwnerImportResult:
     def count(self) -> int:
         return self.added + self.changed + self.removed
 
-    def summary(self) -> str:
-        verb = "would change" if self.dry_run else "changed"
-        text = (f"{self.file}: {self.owner}'s {self.initiatives} initiatives, {self.metric} "
-                f"{self.scenario}: {verb} {self.count} months ({self.added} added, "
-                f"{self.changed} changed, {self.removed} emptied), {self.unchanged} unchanged")
-        if self.submission_id is not None:
-            text += f"; submission {self.submission_id}"
-        if self.forced and len(self.overrode):
-            text += f"; FORCED over {len(self.overrode)} newer ledger values"
-        return text
-
 
 CONFLICT_COLUMNS = ["external_id", "month", "exported", "ledger_now", "workbook"]
 
