@@ -110,13 +110,13 @@ class SheetTable:
 
 
 def _scan_scale_note(grid: list[list[Any]], header_row: int) -> tuple[str, int] | None:
-    for r in range(header_row):
-        for c, value in enumerate(grid[r]):
+    for row in range(header_row):
+        for col, value in enumerate(grid[row]):
             if not isinstance(value, str) or not value.strip():
                 continue
             for pattern, factor in _SCALE_NOTES:
                 if pattern.search(value):
-                    return cell_ref(r, c), factor
+                    return cell_ref(row, col), factor
     return None
 
 

@@ -123,7 +123,7 @@ class _Cells:
     def sheet(self) -> str:
         return self.table.sheet
 
-    def at(self, role: str, pos: Any) -> str:
+    def at(self, role: str, pos: int) -> str:
         """The cell of data row ``pos`` in ``role``'s column (column A without one)."""
         row0 = int(value_at(self.rows["row"], int(pos)))
         columns = self.table.columns
@@ -242,7 +242,7 @@ class _Initiatives:
         values: list[Any] = [v if ok else None for v, ok in
                              zip(self.current[role].tolist(), self.known.tolist(),
                                  strict=True)]
-        return pd.Series(values, dtype=object)  # type: ignore[call-overload]
+        return pd.Series(values, dtype=object)
 
 
 def _initiatives_frame(cells: _Cells, mapping: Mapping, ref: Reference) -> pd.DataFrame:
