@@ -47,6 +47,7 @@ from ledger.months import month_range
 from ledger.phasing import set_phasing
 from ledger.store import current_phasing, new_submission, submission_as_of, write_phasing
 from reports.owner_workbook import collect_owner_export, write_owner_workbook
+from tledger.cli.imports import describe_owner_import
 
 FIRST, LAST = date(2026, 7, 1), date(2028, 6, 1)
 
@@ -174,7 +175,7 @@ def main() -> None:
     wb.save(path)
     result, t_fast = _timed(f"import: {len(edits):,} changed months, one transaction",
                             lambda: import_owner_workbook(led, path, user="bench"))
-    assert result.changed == len(edits), result.summary()
+    assert result.changed == len(edits), describe_owner_import(result)
     # Naive: the same kind of change, one single-edit submission per cell, timed on a
     # sample and extrapolated (each call is independent of the others).
     sample = [(e, m, v - 1) for e, m, v in edits[:args.naive_sample]]

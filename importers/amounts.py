@@ -73,53 +73,53 @@ def convert(values: np.ndarray, decimals: np.ndarray, scale: Decimal,
         scale: multiply every amount by this (1000 for a sheet in thousands).
         decimal: the decimal separator of amounts written as text (``.`` or ``,``).
     """
-    n = len(values)
-    minor = np.zeros(n, dtype=np.int64)
-    present = np.ones(n, dtype=bool)
+    count = len(values)
+    minor = np.zeros(count, dtype=np.int64)
+    present = np.ones(count, dtype=bool)
     out = Converted(minor, present)
-    if n == 0:
+    if count == 0:
         return out
-    is_float = np.fromiter((v.__class__ is float for v in values), dtype=bool, count=n)
+    is_float = np.fromiter((v.__class__ is float for v in values), dtype=bool, count=count)
     scale_power = _power_of_ten(scale)
     if scale_power is None:
         is_float[:] = False
     slow = ~is_float
     if is_float.any():
         fidx = np.flatnonzero(is_float)
-        x = values[fidx].astype(np.float64)
+        floats = values[fidx].astype(np.float64)
         # 10**k is an exact float up to k = 22; beyond, the cell goes the exact way.
         power = decimals[fidx].astype(np.int64) + (scale_power or 0)
         factor = np.power(10.0, np.minimum(power, 22).astype(np.float64))
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            r = np.rint(x * factor)
-            ok = ((power <= 22) & np.isfinite(r) & (np.abs(r) < _FAST_LIMIT)
-                  & (np.abs(r) <= MAX_MINOR) & (r / factor == x))
-        minor[fidx[ok]] = r[ok].astype(np.int64)
+            rounded_minor = np.rint(floats * factor)
+            ok = ((power <= 22) & np.isfinite(rounded_minor) & (np.abs(rounded_minor) < _FAST_LIMIT)
+                  & (np.abs(rounded_minor) <= MAX_MINOR) & (rounded_minor / factor == floats))
+        minor[fidx[ok]] = rounded_minor[ok].astype(np.int64)
         slow[fidx[~ok]] = True
     if slow.any():
         cache: dict[tuple[type, object, int], tuple[int | None, Decimal | None, str | None]] = {}
-        for i in np.flatnonzero(slow):
-            value = values[i]
-            d = int(decimals[i])
-            key = (value.__class__, value, d)
+        for cell in np.flatnonzero(slow):
+            value = values[cell]
+            places = int(decimals[cell])
+            key = (value.__class__, value, places)
             hit = cache.get(key)
             if hit is None:
-                hit = _convert_one(value, d, scale, decimal)
+                hit = _convert_one(value, places, scale, decimal)
                 cache[key] = hit
             got, read, problem = hit
             if problem is not None:
-                out.errors.append((int(i), value, problem))
-                present[i] = False
+                out.errors.append((int(cell), value, problem))
+                present[cell] = False
             elif got is None:
-                present[i] = False
+                present[cell] = False
             else:
-                minor[i] = got
+                minor[cell] = got
                 if read is not None:
-                    out.rounded.append((int(i), read, round_half_away(read, d)))
+                    out.rounded.append((int(cell), read, round_half_away(read, places)))
     return out
 
 
-def _convert_one(value: object, d: int, scale: Decimal, decimal: str,
+def _convert_one(value: object, places: int, scale: Decimal, decimal: str,
                  ) -> tuple[int | None, Decimal | None, str | None]:
     """(minor units or None for "no amount", the value read if it was rounded, problem)."""
     try:
@@ -131,8 +131,8 @@ def _convert_one(value: object, d: int, scale: Decimal, decimal: str,
     if dec is None:
         return None, None, None
     scaled = dec * scale
-    kept = round_half_away(scaled, d)
-    if abs(kept.scaleb(d)) > MAX_MINOR:
-        return None, None, f"an amount below {Decimal(MAX_MINOR).scaleb(-d):,.0f}"
+    kept = round_half_away(scaled, places)
+    if abs(kept.scaleb(places)) > MAX_MINOR:
+        return None, None, f"an amount below {Decimal(MAX_MINOR).scaleb(-places):,.0f}"
     rounded = scaled if kept != scaled else None
-    return int(kept.scaleb(d)), rounded, None
+    return int(kept.scaleb(places)), rounded, None

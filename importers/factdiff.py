@@ -42,14 +42,18 @@ def scope_keys(initiative_id: np.ndarray, metric_id: np.ndarray,
     """One int64 per (initiative, metric, scenario)."""
     if np.any(metric_id >= _METRICS):  # pragma: no cover - a ledger has a handful of metrics
         raise ValueError("more than 1023 metrics")
-    return ((initiative_id.astype(np.int64) * _METRICS + metric_id.astype(np.int64))
-            * _SCENARIOS + _scenario_numbers(scenario))
+    keys: np.ndarray = ((initiative_id.astype(np.int64) * _METRICS
+                         + metric_id.astype(np.int64)) * _SCENARIOS
+                        + _scenario_numbers(scenario))
+    return keys
 
 
 def fact_keys(initiative_id: np.ndarray, metric_id: np.ndarray, scenario: np.ndarray,
               month: np.ndarray) -> np.ndarray:
     """One int64 per (initiative, metric, scenario, month)."""
-    return scope_keys(initiative_id, metric_id, scenario) * _MONTHS + _month_numbers(month)
+    keys: np.ndarray = (scope_keys(initiative_id, metric_id, scenario) * _MONTHS
+                        + _month_numbers(month))
+    return keys
 
 
 def read_current(conn: Connection, *, metric_ids: list[int], scenarios: list[str],

@@ -18,14 +18,10 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import column_index_from_string, get_column_letter
 
+from importers.codes import value_at
 from importers.mapping import ColumnRef, Mapping
 from importers.problems import ProblemLog
 from ledger.months import MonthError, parse_month
-
-
-def _value_at(series: pd.Series, pos: int) -> Any:
-    """One value of ``series`` by position (typed loosely: cells hold anything)."""
-    return series.iat[pos]
 
 #: Rows scanned from the top for the header (title and note rows come first).
 HEADER_SCAN_ROWS = 50
@@ -114,13 +110,13 @@ class SheetTable:
 
 
 def _scan_scale_note(grid: list[list[Any]], header_row: int) -> tuple[str, int] | None:
-    for r in range(header_row):
-        for c, value in enumerate(grid[r]):
+    for row in range(header_row):
+        for col, value in enumerate(grid[row]):
             if not isinstance(value, str) or not value.strip():
                 continue
             for pattern, factor in _SCALE_NOTES:
                 if pattern.search(value):
-                    return cell_ref(r, c), factor
+                    return cell_ref(row, col), factor
     return None
 
 
@@ -421,7 +417,7 @@ def _split_rows(table: SheetTable, body: list[list[Any]], first_row: int, skip_r
                 month = _month_of(value, fy_start)
                 cache[ckey] = month.isoformat() if month else None
             iso_m = cache[ckey]
-            row0 = int(_value_at(rows["row"], int(pos[k])))
+            row0 = int(value_at(rows["row"], int(pos[k])))
             if iso_m is None:
                 log.bad_value(sheet, cell_ref(row0, mcol), value if value != "" else None,
                           "a month such as a date, Jul-26, 2026-07 or FY27 M01")

@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 from defusedxml import ElementTree
 from openpyxl.utils import get_column_letter
+from sqlalchemy import Connection
 
 from importers.problems import ImportProblems, Problem, ProblemLog, shorten
 from importers.workbook import (
@@ -43,7 +44,7 @@ from importers.workbook import (
     open_workbook,
     read_grid,
 )
-from ledger.api import Ledger
+from ledger.api import Ledger, MetricInfo
 from ledger.errors import Conflict, LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import AmountError, from_minor, parse_amount, to_minor
@@ -171,18 +172,18 @@ def read_owner_workbook(path: str | Path) -> OwnerWorkbook:
         LedgerError: the file cannot be read safely, has no stamp, or its stamp is damaged
             or of an older format (one line saying why).
     """
-    p = Path(path)
-    log = ProblemLog(p.name)
-    wb = open_workbook(p, log, max_bytes=MAX_OWNER_BYTES)
-    if wb is None:
+    file_path = Path(path)
+    log = ProblemLog(file_path.name)
+    book = open_workbook(file_path, log, max_bytes=MAX_OWNER_BYTES)
+    if book is None:
         raise _refuse(log)
     try:
-        sha = file_sha256(p)
-        return _read_book(p, sha, wb, log)
+        sha = file_sha256(file_path)
+        return _read_book(file_path, sha, book, log)
     except OSError as exc:
-        raise LedgerError(f"cannot read {p}: {exc.strerror or exc}") from exc
+        raise LedgerError(f"cannot read {file_path}: {exc.strerror or exc}") from exc
     finally:
-        wb.close()
+        book.close()
 
 
 def _cell(rows: list[list[Any]], r: int, c: int) -> Any:
@@ -346,7 +347,8 @@ def _read_stamp(name: str, grid: list[list[Any]]) -> Stamp:
     )
 
 
-def _check_stamp(ledger: Ledger, conn: Any, book: OwnerWorkbook, then: pd.DataFrame) -> Any:
+def _check_stamp(ledger: Ledger, conn: Connection, book: OwnerWorkbook, then: pd.DataFrame,
+                 ) -> MetricInfo:
     """Refuse a workbook this ledger did not export, or whose stamp was edited; return the
     stamped metric. ``then``: the initiatives as of the stamped submission.
 
@@ -419,17 +421,6 @@ class OwnerImportResult:
     def count(self) -> int:
         return self.added + self.changed + self.removed
 
-    def summary(self) -> str:
-        verb = "would change" if self.dry_run else "changed"
-        text = (f"{self.file}: {self.owner}'s {self.initiatives} initiatives, {self.metric} "
-                f"{self.scenario}: {verb} {self.count} months ({self.added} added, "
-                f"{self.changed} changed, {self.removed} emptied), {self.unchanged} unchanged")
-        if self.submission_id is not None:
-            text += f"; submission {self.submission_id}"
-        if self.forced and len(self.overrode):
-            text += f"; FORCED over {len(self.overrode)} newer ledger values"
-        return text
-
 
 CONFLICT_COLUMNS = ["external_id", "month", "exported", "ledger_now", "workbook"]
 
@@ -477,13 +468,13 @@ def import_owner_workbook(
 
         seen: set[str] = set()
         for rec in book.rows.to_dict("records"):
-            r = int(rec["row"])
+            row = int(rec["row"])
             ext = str(rec["ID"])
             if not ext:
                 continue
             shown = shorten(ext, QUOTE)
             if ext in seen:
-                problems.append(Problem(name, DATA_SHEET, f"A{r}", shown,
+                problems.append(Problem(name, DATA_SHEET, f"A{row}", shown,
                                         "each initiative once (this id is repeated)", "error"))
                 continue
             seen.add(ext)
@@ -497,21 +488,21 @@ def import_owner_workbook(
                 else:
                     expected = ("an initiative exported in this workbook (owner workbooks "
                                 "cannot add initiatives; the office imports new ones)")
-                problems.append(Problem(name, DATA_SHEET, f"A{r}", shown, expected, "error"))
+                problems.append(Problem(name, DATA_SHEET, f"A{row}", shown, expected, "error"))
                 continue
             if ext not in now.index:  # pragma: no cover - initiatives are never deleted
-                problems.append(Problem(name, DATA_SHEET, f"A{r}", shown,
+                problems.append(Problem(name, DATA_SHEET, f"A{row}", shown,
                                         "an initiative of this ledger", "error"))
                 continue
             if str(now.loc[ext, "owner"]).strip().casefold() != owner_key:
                 problems.append(Problem(
-                    name, DATA_SHEET, f"A{r}", shown,
+                    name, DATA_SHEET, f"A{row}", shown,
                     f"only {stamp.owner}'s initiatives ({shown} was reassigned to "
                     f"{owner_of(now, ext)} after the export)", "error"))
                 continue
             if now.loc[ext, "status"] != "active":
                 problems.append(Problem(
-                    name, DATA_SHEET, f"A{r}", shown,
+                    name, DATA_SHEET, f"A{row}", shown,
                     f"an active initiative ({shown} was withdrawn after the export)", "error"))
                 continue
             old = then.loc[ext] if ext in then.index else None
@@ -520,7 +511,7 @@ def import_owner_workbook(
                 found = str(rec[header])
                 if found != exported:
                     problems.append(Problem(
-                        name, DATA_SHEET, f"{get_column_letter(c)}{r}",
+                        name, DATA_SHEET, f"{get_column_letter(c)}{row}",
                         shorten(found, QUOTE) or "(empty)",
                         f"the locked {header} {shorten(exported, QUOTE)!r} as exported "
                         "(edit only month cells)", "error"))
@@ -530,7 +521,7 @@ def import_owner_workbook(
                 found = str(rec[header])
                 if found != value:
                     problems.append(Problem(
-                        name, DATA_SHEET, f"{get_column_letter(c)}{r}",
+                        name, DATA_SHEET, f"{get_column_letter(c)}{row}",
                         shorten(found, QUOTE) or "(empty)",
                         f"the locked {header} {value!r} as exported", "error"))
         for ext, srow in zip(stamped.index, stamped["row"], strict=True):
@@ -561,9 +552,10 @@ def import_owner_workbook(
         records = conflicts.to_dict("records")
         if records and not force:
             lines = [
-                f"  {r['external_id']} {str(r['month'])[:7]}: exported {_fmt(r['exported'])}, "
-                f"ledger now {_fmt(r['ledger_now'])}, workbook {_fmt(r['workbook'])}"
-                for r in records
+                f"  {row['external_id']} {str(row['month'])[:7]}: "
+                f"exported {_fmt(row['exported'])}, "
+                f"ledger now {_fmt(row['ledger_now'])}, workbook {_fmt(row['workbook'])}"
+                for row in records
             ]
             n_ini = conflicts["external_id"].nunique()
             raise OwnerConflict(
@@ -585,10 +577,10 @@ def import_owner_workbook(
             if force and len(conflicts):
                 details["forced"] = True
                 details["overrode"] = [
-                    {"initiative": r["external_id"], "month": str(r["month"])[:7],
-                     "exported": _str(r["exported"]), "ledger": _str(r["ledger_now"]),
-                     "workbook": _str(r["workbook"])}
-                    for r in records
+                    {"initiative": row["external_id"], "month": str(row["month"])[:7],
+                     "exported": _str(row["exported"]), "ledger": _str(row["ledger_now"]),
+                     "workbook": _str(row["workbook"])}
+                    for row in records
                 ]
             sub = new_submission(conn, kind="import", user=current_user(user), note=note,
                                  source_name=name, source_sha256=book.sha256, details=details)
@@ -615,7 +607,7 @@ def _cell_text(value: Any) -> str:
 
 
 def _conflicts(
-    conn: Any,
+    conn: Connection,
     stamp: Stamp,
     metric_id: int,
     decimals: int,

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from importers.amounts import convert
+from importers.codes import ids_for_codes, value_at
 from importers.layout import SheetTable, cell_ref
 from importers.mapping import Mapping
 from importers.problems import ProblemLog
@@ -23,11 +24,6 @@ from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
 from ledger.vocabulary import did_you_mean
-
-
-def _value_at(series: pd.Series, pos: int) -> Any:
-    """One value of ``series`` by position (typed loosely: cells hold anything)."""
-    return series.iat[pos]
 
 #: Column widths of the ledger's tables (PostgreSQL enforces them).
 MAX_LEN = {"id": 100, "name": 300, "owner": 200}
@@ -84,25 +80,6 @@ class Prepared:
     """The external id of each data row (``facts.pos`` indexes it)."""
 
 
-def _suggest(value: str, known: list[str]) -> str:
-    return did_you_mean(value, known)
-
-
-def _resolve(values: pd.Series, known: dict[str, int]) -> tuple[pd.Series, pd.Series]:
-    """Codes to ids: exact, else case-insensitive. Returns (ids as Int64, unknown mask)."""
-    folded: dict[str, int | None] = {}
-    for code, ident in known.items():
-        key = code.casefold()
-        folded[key] = None if key in folded and folded[key] != ident else ident
-    uniques = values.dropna().unique()
-    lookup: dict[Any, int | None] = {}
-    for u in uniques:
-        lookup[u] = known.get(u, folded.get(str(u).casefold()))
-    ids = values.map(lookup).astype("Int64")
-    unknown = values.notna() & ids.isna()
-    return ids, unknown
-
-
 def _known_list(known: dict[str, int]) -> str:
     codes = sorted(known)
     return ", ".join(codes[:12]) + (", ..." if len(codes) > 12 else "")
@@ -146,9 +123,9 @@ class _Cells:
     def sheet(self) -> str:
         return self.table.sheet
 
-    def at(self, role: str, pos: Any) -> str:
+    def at(self, role: str, pos: int) -> str:
         """The cell of data row ``pos`` in ``role``'s column (column A without one)."""
-        row0 = int(_value_at(self.rows["row"], int(pos)))
+        row0 = int(value_at(self.rows["row"], int(pos)))
         columns = self.table.columns
         return cell_ref(row0, columns[role]) if role in columns else f"A{row0 + 1}"
 
@@ -173,19 +150,19 @@ def _check_metric_and_scenario(cells: _Cells, mapping: Mapping, ref: Reference
     first_metric = next(iter(ref.metrics)) if ref.metrics else None
     metric_code = _column_or_default(rows, mapping, "metric", first_metric)
     known_metrics = {c: m.id for c, m in ref.metrics.items()}
-    metric_ids, bad = _resolve(metric_code, known_metrics)
+    metric_ids, bad = ids_for_codes(metric_code, known_metrics)
     for pos in np.flatnonzero(bad.to_numpy()).tolist():
-        found = _value_at(metric_code, pos)
+        found = value_at(metric_code, pos)
         log.bad_value(sheet, cells.at("metric", pos), found,
                       f"a metric code: {_known_list(known_metrics)}"
-                      + _suggest(str(found), list(ref.metrics)))
+                      + did_you_mean(str(found), list(ref.metrics)))
     scenario = _column_or_default(rows, mapping, "scenario", "plan").map(
         lambda s: s.strip().lower() if isinstance(s, str) else s)
     for pos in np.flatnonzero((~scenario.isin(SCENARIOS)).to_numpy()).tolist():
-        found = _value_at(scenario, pos)
+        found = value_at(scenario, pos)
         log.bad_value(sheet, cells.at("scenario", pos), found,
                       f"a scenario: {', '.join(SCENARIOS)}"
-                      + _suggest(str(found), list(SCENARIOS)))
+                      + did_you_mean(str(found), list(SCENARIOS)))
     return metric_code, metric_ids, scenario
 
 
@@ -197,7 +174,7 @@ def _check_lengths(cells: _Cells) -> None:
             too_long = rows[role].map(lambda v, lim=limit: isinstance(v, str) and len(v) > lim)
             for pos in np.flatnonzero(too_long.to_numpy()).tolist():
                 cells.log.error(cells.sheet, cells.at(role, pos),
-                                f"{len(str(_value_at(rows[role], pos)))} characters",
+                                f"{len(str(value_at(rows[role], pos)))} characters",
                                 f"at most {limit} characters")
 
 
@@ -210,13 +187,13 @@ def _check_duplicate_rows(cells: _Cells, metric_code: pd.Series, scenario: pd.Se
         return
     first_pos: dict[tuple[Any, ...], int] = {}
     for pos in np.flatnonzero(dup).tolist():
-        dkey = (_value_at(ext, pos), _value_at(metric_code, pos), _value_at(scenario, pos))
+        dkey = (value_at(ext, pos), value_at(metric_code, pos), value_at(scenario, pos))
         if dkey not in first_pos:
             first_pos[dkey] = int(pos)
             continue
-        first_row = int(_value_at(cells.rows["row"], first_pos[dkey])) + 1
+        first_row = int(value_at(cells.rows["row"], first_pos[dkey])) + 1
         cells.log.error(cells.sheet, cells.at("id", pos),
-                        f"{_value_at(ext, pos)!r} again for {dkey[1]}/{dkey[2]} "
+                        f"{value_at(ext, pos)!r} again for {dkey[1]}/{dkey[2]} "
                         f"(first in row {first_row})",
                         "each initiative once per metric and scenario")
 
@@ -235,8 +212,8 @@ def _check_attributes_agree(cells: _Cells) -> None:
         values = rows[role]
         disagree = ~((values == expect) | (values.isna() & expect.isna()))
         for pos in np.flatnonzero(disagree.to_numpy()).tolist():
-            cells.log.bad_value(cells.sheet, cells.at(role, pos), _value_at(values, pos),
-                                f"{_value_at(expect, pos)!r}, as on {_value_at(ext, pos)}'s "
+            cells.log.bad_value(cells.sheet, cells.at(role, pos), value_at(values, pos),
+                                f"{value_at(expect, pos)!r}, as on {value_at(ext, pos)}'s "
                                 "first row (an initiative's attributes must agree on all its "
                                 "rows)")
 
@@ -265,7 +242,7 @@ class _Initiatives:
         values: list[Any] = [v if ok else None for v, ok in
                              zip(self.current[role].tolist(), self.known.tolist(),
                                  strict=True)]
-        return pd.Series(values, dtype=object)  # type: ignore[call-overload]
+        return pd.Series(values, dtype=object)
 
 
 def _initiatives_frame(cells: _Cells, mapping: Mapping, ref: Reference) -> pd.DataFrame:
@@ -301,7 +278,7 @@ def _required_text(cells: _Cells, initiatives: _Initiatives, out: pd.DataFrame) 
                                 f"the initiative's {role} (required)")
             else:
                 cells.log.error(cells.sheet, cells.header_row(), f"no {role.title()} column "
-                                f"for new initiative {_value_at(one['id'], nth)!r}",
+                                f"for new initiative {value_at(one['id'], nth)!r}",
                                 f"a {role.title()} column (or [defaults] {role} in the "
                                 "mapping)")
         out[role] = values
@@ -319,7 +296,7 @@ def _keep_ledger_owner(cells: _Cells, initiatives: _Initiatives, out: pd.DataFra
                     str(ours).split()).casefold():
             cells.log.bad_value(cells.sheet, cells.at("owner", initiatives.one_pos[nth]), theirs,
                                 f"{ours!r}, the owner the ledger has for "
-                                f"{_value_at(one['id'], nth)} "
+                                f"{value_at(one['id'], nth)} "
                                 "(a workbook does not reassign initiatives)")
     out["owner"] = np.where(known & out["owner"].notna().to_numpy(), ledger_owner,
                             out["owner"].to_numpy(dtype=object))
@@ -335,12 +312,12 @@ def _resolve_codes(cells: _Cells, initiatives: _Initiatives, ref: Reference,
         ("stage", ref.stages, "a stage gate code"),
     ):
         codes = initiatives.attribute(role)
-        ids, bad = _resolve(codes, known_codes)
+        ids, bad = ids_for_codes(codes, known_codes)
         for nth in np.flatnonzero(bad.to_numpy()).tolist():
             cell = cells.at(role, one_pos[nth]) if role in one else "defaults"
-            cells.log.bad_value(cells.sheet, cell, _value_at(codes, nth),
+            cells.log.bad_value(cells.sheet, cell, value_at(codes, nth),
                                 f"{what}: {_known_list(known_codes)}"
-                                + _suggest(str(_value_at(codes, nth)), list(known_codes)))
+                                + did_you_mean(str(value_at(codes, nth)), list(known_codes)))
         out[f"{role}_id" if role != "stage" else "stage_gate_id"] = ids
         if role == "stage":
             for nth in np.flatnonzero(codes.isna().to_numpy()).tolist():
@@ -349,7 +326,7 @@ def _resolve_codes(cells: _Cells, initiatives: _Initiatives, ref: Reference,
                                     "an empty cell", "a stage gate code such as L2 (required)")
                 else:
                     cells.log.error(cells.sheet, cells.header_row(), "no Stage column for "
-                                    f"new initiative {_value_at(one['id'], nth)!r}",
+                                    f"new initiative {value_at(one['id'], nth)!r}",
                                     "a Stage column (or [defaults] stage in the mapping)")
 
 
@@ -397,7 +374,7 @@ def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal, decimal_mark: 
         for fact_pos in np.flatnonzero(dup).tolist():
             cell_pos = int(np.flatnonzero(keep)[fact_pos])
             log.error(sheet, cell_ref(int(fact_row[cell_pos]), int(fact_col[cell_pos])),
-                      f"a second amount for {_value_at(fact_frame['external_id'], fact_pos)} in "
-                      f"{str(_value_at(fact_frame['month'], fact_pos))[:7]}",
+                      f"a second amount for {value_at(fact_frame['external_id'], fact_pos)} in "
+                      f"{str(value_at(fact_frame['month'], fact_pos))[:7]}",
                       "one row per initiative, metric, scenario and month")
     return fact_frame

@@ -79,8 +79,8 @@ class ImportProblems(LedgerError):
         errors = [p for p in problems if p.severity == ERROR]
         files = sorted({p.file for p in errors})
         first = errors[0] if errors else (problems[0] if problems else None)
-        n = len(errors)
-        head = f"{n} problem{'s' if n != 1 else ''} in {', '.join(files)}" if files else (
+        count = len(errors)
+        head = f"{count} problem{'s' if count != 1 else ''} in {', '.join(files)}" if files else (
             "problems in the input")
         detail = f" (first: {first})" if first is not None else ""
         super().__init__(f"{head}{detail}; nothing was written")

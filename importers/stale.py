@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from defusedxml import ElementTree
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from importers.factdiff import fact_keys
 from ledger.errors import Conflict
@@ -213,10 +214,12 @@ def phasing_conflicts(conn: Connection, base: Base, facts: FactChanges,
     records: list[dict[str, Any]] = []
 
     def keys_of(frame: pd.DataFrame) -> list[int]:
-        return fact_keys(frame["initiative_id"].to_numpy(np.int64),
-                         frame["metric_id"].to_numpy(np.int64),
-                         frame["scenario"].to_numpy(object),
-                         frame["month"].astype(str).str[:10].to_numpy(object)).tolist()
+        keys: list[int] = fact_keys(frame["initiative_id"].to_numpy(np.int64),
+                                    frame["metric_id"].to_numpy(np.int64),
+                                    frame["scenario"].to_numpy(object),
+                                    frame["month"].astype(str).str[:10].to_numpy(object)
+                                    ).tolist()
+        return keys
 
     def add(row: Any, key: int, was: int | None, now: int | None, new: int | None,
             by: int) -> None:
@@ -342,19 +345,21 @@ def describe(conflicts: pd.DataFrame, users: dict[int, str]) -> list[str]:
     """One line per conflict, e.g. ``GR-0001 benefit plan 2026-07: based on 100.00,
     ledger now 150.00 (submission 5 by ana), file 120.00``."""
     lines = []
-    for r in conflicts.to_dict("records"):
-        where = f"{r['initiative']} {r['what']}" + (f" {r['month']}" if r["month"] else "")
-        by = int(r["changed_by"])
+    for conflict in conflicts.to_dict("records"):
+        month = f" {conflict['month']}" if conflict["month"] else ""
+        where = f"{conflict['initiative']} {conflict['what']}{month}"
+        by = int(conflict["changed_by"])
         who = f"submission {by}" + (f" by {users[by]}" if users.get(by) else "")
-        lines.append(f"{where}: based on {_fmt(r['based_on'])}, ledger now "
-                     f"{_fmt(r['ledger_now'])} ({who}), file {_fmt(r['file'])}")
+        lines.append(f"{where}: based on {_fmt(conflict['based_on'])}, ledger now "
+                     f"{_fmt(conflict['ledger_now'])} ({who}), file {_fmt(conflict['file'])}")
     return lines
 
 
-def submission_users(conn: Connection, ids: Any) -> dict[int, str]:
-    rows = conn.execute(text(
-        f"SELECT id, {conn.dialect.identifier_preparer.quote('user')} FROM submission "
-        f"WHERE id IN ({_in_list(ids)})")).all()
+def submission_users(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
+    """The user who made each of the submissions ``ids``."""
+    query = text(f"SELECT id, {conn.dialect.identifier_preparer.quote('user')} "
+                 "FROM submission WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    rows = conn.execute(query, {"ids": sorted({int(i) for i in ids})}).all()
     return {int(i): str(u) for i, u in rows}
 
 

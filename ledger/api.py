@@ -6,7 +6,7 @@ The CLI is a thin layer over these methods; notebooks and the report writers use
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -128,7 +128,7 @@ class Ledger:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def reading(self):  # type: ignore[no-untyped-def]
+    def reading(self) -> AbstractContextManager[Connection]:
         return reading(self.engine)
 
     @contextmanager
@@ -141,7 +141,7 @@ class Ledger:
         with self.reading() as new:
             yield new
 
-    def writing(self):  # type: ignore[no-untyped-def]
+    def writing(self) -> AbstractContextManager[Connection]:
         return writing(self.engine)
 
     def identity(self, conn: Connection | None = None) -> tuple[str, bytes]:

@@ -42,3 +42,41 @@ def test_no_function_of_the_gap_report_writer_is_over_80_lines() -> None:
 def test_preparing_and_locating_an_import_table_are_split_into_named_steps() -> None:
     assert _long_functions(ROOT / "importers" / "prepare.py", {"prepare_initiatives"}) == []
     assert _long_functions(ROOT / "importers" / "layout.py", {"locate_table"}) == []
+
+
+_IMPORT_MODULES = ["api", "initiatives", "targets", "reading", "results", "command", "codes"]
+
+
+def test_callers_import_the_importers_from_importers_api_as_before() -> None:
+    import importers.api
+
+    assert sorted(importers.api.__all__) == sorted([
+        "BULK_INDEX_THRESHOLD", "MODES", "PREFETCH_MIN_FACTS", "FileOutcome", "ImportParams",
+        "ImportResult", "ParsedFile", "import_initiatives", "import_targets", "read_file"])
+    for name in importers.api.__all__:
+        assert getattr(importers.api, name) is not None
+
+
+def test_no_function_of_the_import_commands_is_over_80_lines() -> None:
+    modules = [ROOT / "importers" / f"{name}.py" for name in _IMPORT_MODULES]
+    assert [f for path in modules for f in _long_functions(path)] == []
+
+
+def test_import_results_hold_data_and_the_interface_words_them() -> None:
+    from importers.owner import OwnerImportResult
+    from importers.results import ImportResult
+    from tledger.cli.imports import describe_import, describe_owner_import
+
+    assert not hasattr(ImportResult, "summary")
+    assert not hasattr(OwnerImportResult, "summary")
+    assert callable(describe_import) and callable(describe_owner_import)
+
+
+def test_bulk_loading_is_storage_in_the_ledger_not_in_the_importers() -> None:
+    from ledger.bulkload import bulk_loading
+
+    assert callable(bulk_loading)
+    sources = {path.name: path.read_text(encoding="utf-8")
+               for path in (ROOT / "importers").glob("*.py")}
+    assert [name for name, text in sources.items()
+            if "sqlite_master" in text or "loaded_beside" in text] == []

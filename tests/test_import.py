@@ -124,25 +124,25 @@ def test_a_file_saved_again_while_it_is_read_is_refused(programme: Ledger,
                                                           ) -> None:
     """The SHA-256s recorded to recognise a file later must be those of the cells read:
     a file that changes between the two is refused, nothing written."""
-    from importers import api
+    from importers import reading
 
     path = canonical_workbook(tmp_path / "a.xlsx", [initiative_row("GR-1", months(24, {0: 1}))])
     newer = canonical_workbook(tmp_path / "b.xlsx",
                                [initiative_row("GR-1", months(24, {0: 2}))]).read_bytes()
-    original = api.read_grid
+    original = reading.read_grid
 
     def read_then_someone_saves(*args: Any, **kwargs: Any) -> Any:
         grid = original(*args, **kwargs)
         path.write_bytes(newer)  # Excel saves the file while tledger works on it
         return grid
 
-    monkeypatch.setattr(api, "read_grid", read_then_someone_saves)
+    monkeypatch.setattr(reading, "read_grid", read_then_someone_saves)
     before = counts(programme)
     with pytest.raises(ImportProblems) as exc:
         import_initiatives(programme, [path])
     assert "changed while it was being read" in str(exc.value)
     assert counts(programme) == before
-    monkeypatch.setattr(api, "read_grid", original)
+    monkeypatch.setattr(reading, "read_grid", original)
     assert import_initiatives(programme, [path]).facts_added == 1  # the file as it is now
     assert phasing(programme) == {("GR-1", "2026-07"): 200}
 
@@ -598,19 +598,19 @@ def test_prefetched_current_phasing_gives_the_same_import(programme: Ledger, tmp
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            ) -> None:
     """A big workbook's current phasing is read on a second thread during the check
-    (importers.api._CurrentPrefetch); forced on for small files here. Two files in one
+    (importers.initiatives._CurrentPrefetch); forced on for small files here. Two files in one
     command: the second is diffed against what the first wrote in the same transaction."""
-    from importers import api
+    from importers import initiatives
 
     used: list[bool] = []
-    original = api._CurrentPrefetch.current
+    original = initiatives._CurrentPrefetch.current
 
     def recording(self: Any, *args: Any) -> Any:
         got = original(self, *args)
         used.append(got is not None)
         return got
 
-    monkeypatch.setattr(api._CurrentPrefetch, "current", recording)
+    monkeypatch.setattr(initiatives._CurrentPrefetch, "current", recording)
     monkeypatch.setenv("TLEDGER_PREFETCH_MIN_FACTS", "1")
     base = [initiative_row(f"GR-{i}", months(24, {m: 100 * i + m for m in range(24)}))
             for i in range(1, 4)]
@@ -747,9 +747,9 @@ def _bulk_load_first_import(programme: Ledger, tmp_path: Path,
                             monkeypatch: pytest.MonkeyPatch) -> Path:
     """Lower the bulk-load threshold, import 3 initiatives x 24 months (72 facts, through
     the bulk path) and return a second workbook of 4 new initiatives, not yet imported."""
-    import importers.api
+    import ledger.bulkload
 
-    monkeypatch.setattr(importers.api, "BULK_INDEX_THRESHOLD", 10)
+    monkeypatch.setattr(ledger.bulkload, "BULK_INDEX_THRESHOLD", 10)
     rows = [initiative_row(f"GR-{i}", months(24, {m: i + m for m in range(24)}))
             for i in range(3)]
     canonical_workbook(tmp_path / "v1.xlsx", rows)

@@ -22,6 +22,7 @@ from importers.problems import ImportProblems
 from ledger.errors import LedgerError
 from ledger.phasing import set_phasing
 from reports.owner_workbook import STAMP_SHEET, collect_owner_export, write_owner_workbook
+from tledger.cli.imports import describe_owner_import
 
 
 def _export(led, tmp_path: Path, owner: str = "Ana Lima", name: str = "ana.xlsx",
@@ -356,5 +357,5 @@ def test_dry_run_reports_and_writes_nothing(programme, tmp_path):
     before = (_submissions(programme), _phasing_rows(programme))
     result = import_owner_workbook(programme, path, dry_run=True)
     assert (result.changed, result.removed, result.submission_id) == (1, 1, None)
-    assert "would change 2 months" in result.summary()
+    assert "would change 2 months" in describe_owner_import(result)
     assert (_submissions(programme), _phasing_rows(programme)) == before

@@ -329,6 +329,7 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
     from ledger.targets import set_target
     from reports.excel import write_gap_report
     from reports.gap_report import load_report
+    from tledger.cli.imports import describe_import
 
     started = time.perf_counter()
     directory = directory.resolve()
@@ -380,10 +381,10 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
 
         result = import_initiatives(ledger, [files["canonical"]], user=user,
                                     note="demo: Processing workbook")
-        say(f"import {CANONICAL}: {result.summary()}")
+        say(f"import {CANONICAL}: {describe_import(result)}")
         result = import_initiatives(ledger, [files["messy"]], mapping=files["mapping"],
                                     user=user, note="demo: Mining pipeline")
-        say(f"import {MESSY} --mapping {MAPPING}: {result.summary()}")
+        say(f"import {MESSY} --mapping {MAPPING}: {describe_import(result)}")
 
         if show is not None:
             from ledger.engine import checks, gap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,10 @@ from tledger.cli.common import (
     submissions_text,
 )
 
+if TYPE_CHECKING:
+    from importers.api import FileOutcome, ImportResult
+    from importers.owner import OwnerImportResult
+
 import_app = typer.Typer(help="Import workbooks: initiatives with their phasing, or targets.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -41,6 +45,57 @@ ReportOption = Annotated[Path | None, typer.Option(
 
 #: Problems printed on the terminal before the error line (all go to --report).
 SHOWN_PROBLEMS = 50
+
+
+def _imported_as(outcome: FileOutcome) -> str:
+    same = (f" (same content as {outcome.same_content_as})" if outcome.same_content_as
+            else "")
+    return f"{outcome.already_imported_as}{same}"
+
+
+def describe_import(result: ImportResult) -> str:
+    """The one line that says what an import did (or, for a dry run, would do)."""
+    if result.already_imported:
+        previous = ", ".join(_imported_as(outcome) for outcome in result.files)
+        return f"already imported as submission {previous}; nothing to do"
+    verb = "would change" if result.dry_run else "changed"
+    parts = [f"{result.rows_read:,} rows read"]
+    if result.what == "initiatives":
+        parts.append(f"initiatives: {len(result.initiatives_added):,} added, "
+                     f"{len(result.initiatives_changed):,} changed, "
+                     f"{len(result.initiatives_withdrawn):,} withdrawn")
+    parts.append(f"{'facts' if result.what == 'initiatives' else 'target months'}: "
+                 f"{result.facts_added:,} added, {result.facts_changed:,} changed, "
+                 f"{result.facts_removed:,} removed")
+    skipped = [outcome for outcome in result.files if outcome.already_imported_as is not None]
+    if skipped:
+        parts.append(", ".join(f"{outcome.file} already imported as submission "
+                               f"{_imported_as(outcome)}" for outcome in skipped))
+    if result.dry_run:
+        tail = "dry run: nothing written"
+    elif result.submission_ids:
+        tail = "submission " + ", ".join(str(s) for s in result.submission_ids)
+    else:
+        tail = "no changes: nothing written"
+    if not result.changed and not result.dry_run:
+        return f"nothing to change: {parts[0]}; {tail}"
+    if result.overrode:
+        parts.append(f"FORCED over {result.overrode:,} newer ledger values")
+    return f"{verb}: " + "; ".join(parts) + f"; {tail}"
+
+
+def describe_owner_import(result: OwnerImportResult) -> str:
+    """The one line that says what an owner-workbook import did (or would do)."""
+    verb = "would change" if result.dry_run else "changed"
+    text = (f"{result.file}: {result.owner}'s {result.initiatives} initiatives, "
+            f"{result.metric} {result.scenario}: {verb} {result.count} months "
+            f"({result.added} added, {result.changed} changed, {result.removed} emptied), "
+            f"{result.unchanged} unchanged")
+    if result.submission_id is not None:
+        text += f"; submission {result.submission_id}"
+    if result.forced and len(result.overrode):
+        text += f"; FORCED over {len(result.overrode)} newer ledger values"
+    return text
 
 
 def _scale(value: str | None) -> Decimal | None:
@@ -104,7 +159,7 @@ def _show_result(result, fmt: OutputFormat, report: Path | None) -> None:  # typ
             import pandas as pd
 
             emit(pd.DataFrame(columns=list(result.total_change.columns)), fmt)
-        err_console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+        err_console.print(describe_import(result), highlight=False, markup=False, soft_wrap=True)
         return
     if result.dry_run:
         for title, ids in (("added", result.initiatives_added),
@@ -119,7 +174,7 @@ def _show_result(result, fmt: OutputFormat, report: Path | None) -> None:  # typ
         emit(result.total_change, fmt, title="Change in total" + (" (dry run)"
                                                                    if result.dry_run else ""),
              right=["before", "after", "change"])
-    console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    console.print(describe_import(result), highlight=False, markup=False, soft_wrap=True)
 
 
 @import_app.command("initiatives")
@@ -167,7 +222,7 @@ def import_initiatives_cmd(
     if owner is not None:
         if owner.submission_id is not None:
             committed(f"the change WAS saved (submission {owner.submission_id})")
-        console.print(owner.summary(), highlight=False, markup=False, soft_wrap=True)
+        console.print(describe_owner_import(owner), highlight=False, markup=False, soft_wrap=True)
         return
     _show_result(result, fmt, report)
 

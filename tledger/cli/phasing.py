@@ -87,13 +87,14 @@ def phasing_import(
     Example: tledger phasing import ana.xlsx --note "March re-phasing"
     """
     from importers.owner import import_owner_workbook
+    from tledger.cli.imports import describe_owner_import
 
     ledger = open_ledger(db)
     result = import_owner_workbook(ledger, file, force=force, dry_run=dry_run, user=user,
                                    note=note)
     if result.submission_id is not None:
         committed(f"the change WAS saved (submission {result.submission_id})")
-    console.print(result.summary(), soft_wrap=True)
+    console.print(describe_owner_import(result), soft_wrap=True)
 
 
 def _amount(text: str) -> object:
