@@ -192,7 +192,7 @@ def test_a_bad_cell_gets_a_message_on_that_cell_and_nothing_is_saved(site):
     assert response.status_code == 422
     assert "Nothing was saved: correct the marked cells." in response.text
     bad = response.text.split('name="c|benefit|forecast|2026-08-01"')[1].split("</td>")[0]
-    assert "found &#39;abc&#39;, expected a number such as 1200, 1,200.50 or (350)" in bad
+    assert "found &#39;abc&#39;, expected a number such as 1200, 1,200.50, -350 or (350)" in bad
     assert 'value="abc"' in bad  # what the owner typed stays, to be corrected
     assert submissions(site.ledger) == before
 
