@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from fixtures_workbooks import canonical_workbook, initiative_row, replace_part, targets_workbook
+from helpers.cells import months
+from helpers.ledger_reads import counts, phasing
+from helpers.owner_seed import plan_of, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import text as sql
-from test_import import counts, months, phasing
-from test_owner_support import plan_of, seed
 
 from importers import ImportProblems, import_initiatives, import_targets
 from importers.owner import import_owner_workbook

@@ -9,9 +9,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from helpers.clock import between
+from helpers.owner_seed import INITIATIVES, PLAN, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_owner_support import INITIATIVES, PLAN, seed
 
 from ledger.bridge import (
     NEW,

@@ -80,3 +80,41 @@ def test_bulk_loading_is_storage_in_the_ledger_not_in_the_importers() -> None:
                for path in (ROOT / "importers").glob("*.py")}
     assert [name for name, text in sources.items()
             if "sqlite_master" in text or "loaded_beside" in text] == []
+
+
+def _test_modules() -> list[Path]:
+    return sorted((ROOT / "tests").rglob("test_*.py"))
+
+
+def _imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            found += [module] if module else [alias.name for alias in node.names]
+            # `from reliability import test_x` names a test module as an imported name.
+            found += [f"{module}.{alias.name}" for alias in node.names if module]
+    return found
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    # Shared helpers live in tests/helpers or in fixtures: importing a test module runs its
+    # collection-time code and ties one specification to another's private details.
+    wrong = [f"{path.relative_to(ROOT)} imports {name}" for path in _test_modules()
+             for name in _imported_modules(path)
+             if any(part.startswith("test_") for part in name.split("."))]
+    assert wrong == []
+
+
+def test_every_module_named_like_a_test_module_holds_tests() -> None:
+    def holds_tests(path: Path) -> bool:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        return any((isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                   and node.name.startswith("test"))
+                   or (isinstance(node, ast.ClassDef) and node.name.startswith("Test"))
+                   for node in tree.body)
+
+    assert [str(p.relative_to(ROOT)) for p in _test_modules() if not holds_tests(p)] == []

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.book import Book, mon
 from helpers.clock import between
-from test_engine import Book, mon
 
 from tledger.cli.gap import _gap_style
 

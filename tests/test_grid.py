@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from helpers.owner_seed import INITIATIVES, seed
+from helpers.web import START
 from sqlalchemy import text
-from test_owner_support import INITIATIVES, seed
-from web_support import START
 
 from ledger.accounts import add_account, authenticate, end_session, start_session
 from ledger.grid import owner_initiative_ids, read_grid

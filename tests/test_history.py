@@ -6,8 +6,8 @@ import json
 from datetime import date
 from decimal import Decimal
 
+from helpers.owner_seed import seed
 from openpyxl import load_workbook
-from test_owner_support import seed
 
 from importers.owner import import_owner_workbook
 from ledger.history import HISTORY_COLUMNS, history

@@ -21,31 +21,12 @@ from fixtures_workbooks import (
     resaved_copy,
     targets_workbook,
 )
+from helpers.cells import months
+from helpers.ledger_reads import counts, phasing
 from sqlalchemy import text
 
 from importers import ImportProblems, import_initiatives
 from ledger.api import Ledger
-from ledger.models import OPEN
-
-TABLES = ("submission", "initiative", "initiative_version", "phasing", "target")
-
-
-def counts(ledger: Ledger) -> dict[str, int]:
-    with ledger.reading() as conn:
-        return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
-                for t in TABLES}
-
-
-def phasing(ledger: Ledger, metric: str = "benefit", scenario: str = "plan",
-            ) -> dict[tuple[str, str], int]:
-    """Current phasing as {(external id, 'YYYY-MM'): amount in minor units}."""
-    with ledger.reading() as conn:
-        rows = conn.execute(text(
-            "SELECT i.external_id, CAST(p.month AS VARCHAR(10)), p.amount_minor FROM phasing p "
-            "JOIN initiative i ON i.id = p.initiative_id JOIN metric m ON m.id = p.metric_id "
-            f"WHERE p.valid_to = {OPEN} AND m.code = :m AND p.scenario = :s"),
-            {"m": metric, "s": scenario}).all()
-    return {(r[0], str(r[1])[:7]): int(r[2]) for r in rows}
 
 
 def initiatives(ledger: Ledger) -> dict[str, dict[str, Any]]:
@@ -54,11 +35,6 @@ def initiatives(ledger: Ledger) -> dict[str, dict[str, Any]]:
     with ledger.reading() as conn:
         frame = current_initiatives(conn)
     return {r["external_id"]: r for r in frame.to_dict("records")}
-
-
-def months(n: int, values: dict[int, Any]) -> list[Any]:
-    """n month cells, blank except ``values`` (index -> cell)."""
-    return [values.get(i) for i in range(n)]
 
 
 # ------------------------------------------------------------------ the canonical layout

@@ -14,7 +14,8 @@ from fixtures_workbooks import (
     million_blank_rows,
     replace_part,
 )
-from test_import import counts, months, phasing
+from helpers.cells import months
+from helpers.ledger_reads import counts, phasing
 
 from ledger.api import Ledger
 

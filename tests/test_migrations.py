@@ -60,8 +60,8 @@ def test_head_constant_is_alembics_head(db_url):
 def test_upgrade_from_0003_seals_existing_history_as_the_writes_did(programme, tmp_path):
     """A ledger with data at 0003 (no hashes) gets its chain on upgrade: the same hashes
     the writes themselves computed, so it verifies clean, and later writes extend it."""
+    from helpers.busy_ledger import build_busy_ledger
     from sqlalchemy import text
-    from test_chain import build_busy_ledger
 
     from ledger import chain
 

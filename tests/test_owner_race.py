@@ -10,9 +10,9 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from helpers.owner_seed import plan_of, seed
 from openpyxl import load_workbook
 from sqlalchemy import text
-from test_owner_support import plan_of, seed
 
 from importers.owner import OwnerConflict, import_owner_workbook
 from ledger.api import Ledger

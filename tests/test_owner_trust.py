@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.owner_seed import INITIATIVES, plan_of, seed
 from openpyxl import load_workbook
 from sqlalchemy import text
-from test_owner_support import INITIATIVES, plan_of, seed
 
 from importers.owner import OwnerConflict, import_owner_workbook
 from importers.problems import ImportProblems

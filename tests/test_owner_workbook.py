@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers.owner_seed import plan_of, seed
 from openpyxl import load_workbook
 from sqlalchemy import text
-from test_owner_support import plan_of, seed
 
 from importers.owner import (
     OwnerConflict,

@@ -7,8 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from helpers.owner_seed import plan_of, seed
 from sqlalchemy import text
-from test_owner_support import plan_of, seed
 
 from ledger.errors import LedgerError, NotFound
 from ledger.initiatives import current_initiatives

@@ -15,11 +15,10 @@ from typing import Any
 import openpyxl
 import pytest
 from fixtures_workbooks import canonical_workbook, initiative_row
+from helpers.cells import months
+from helpers.ledger_reads import counts, phasing
 from openpyxl.packaging.custom import CustomPropertyList, StringProperty
 from sqlalchemy import text
-
-# The helpers of the import tests: current phasing and row counts.
-from test_import import counts, months, phasing
 
 from importers import import_initiatives
 from importers.stale import StaleWorkbook, read_stamp

@@ -9,9 +9,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from helpers.owner_seed import plan_of
+from helpers.web import PASSWORD, csrf_of, log_in, make_site, save_form, submissions
 from sqlalchemy import text
-from test_owner_support import plan_of
-from web_support import PASSWORD, csrf_of, log_in, make_site, save_form, submissions
 
 from ledger.accounts import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS
 from ledger.phasing import set_phasing

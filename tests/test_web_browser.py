@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_owner_support import plan_of
-from test_web_serve import serving
-from web_support import PASSWORD, START, make_site, submissions
+from helpers.owner_seed import plan_of
+from helpers.web import PASSWORD, START, make_site, submissions
+from helpers.web_serve import serving
 
 from ledger.accounts import add_account, set_password
 

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.web import log_in
 from typer.testing import CliRunner
-from web_support import log_in
 
 from ledger.api import Ledger
 from tledger.demo import DEMO_ACCOUNTS

@@ -4,7 +4,7 @@ account, on both backends. Denied requests write nothing."""
 from __future__ import annotations
 
 import pytest
-from web_support import csrf_of, make_site, save_form, submissions
+from helpers.web import csrf_of, make_site, save_form, submissions
 
 from ledger.accounts import disable_account
 from ledger.initiatives import ATTRIBUTES, current_initiatives, write_initiatives

@@ -13,9 +13,9 @@ from itertools import pairwise
 
 import httpx
 import pytest
+from helpers.web import PASSWORD, csrf_of, hidden_of, make_site
+from helpers.web_serve import serving
 from sqlalchemy import text
-from test_web_serve import serving
-from web_support import PASSWORD, csrf_of, hidden_of, make_site
 
 from ledger.models import OPEN
 

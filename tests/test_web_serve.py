@@ -4,47 +4,10 @@ several workers need PostgreSQL."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
-
-SERVE = [sys.executable, "-c", "from tledger.cli import main; main()", "serve"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(db_url: str, *args: str) -> Iterator[str]:
-    """A running `tledger serve` on a free port; its base URL."""
-    port = free_port()
-    proc = subprocess.Popen([*SERVE, "--db", db_url, "--port", str(port), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/login", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(f"tledger serve did not start:\n{out}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+from helpers.web_serve import SERVE, serving
 
 
 def test_serve_answers_the_login_page_with_its_security_headers(db_url):
@@ -68,7 +31,7 @@ def test_serve_refuses_several_workers_on_sqlite_in_one_line(tmp_path):
 
 
 def _login_cookie(base: str, headers: dict[str, str]) -> str:
-    from web_support import PASSWORD, csrf_of
+    from helpers.web import PASSWORD, csrf_of
 
     with httpx.Client(base_url=base, headers=headers, follow_redirects=False) as client:
         page = client.get("/login")
@@ -85,7 +48,7 @@ def _login_cookie(base: str, headers: dict[str, str]) -> str:
 
 
 def test_behind_a_trusted_proxy_https_makes_the_session_cookie_secure(programme, db_url):
-    from web_support import make_site
+    from helpers.web import make_site
 
     make_site(programme)
     https = {"X-Forwarded-Proto": "https"}
@@ -94,7 +57,7 @@ def test_behind_a_trusted_proxy_https_makes_the_session_cookie_secure(programme,
 
 
 def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(programme, db_url):
-    from web_support import make_site
+    from helpers.web import make_site
 
     make_site(programme)
     with serving(db_url) as base:

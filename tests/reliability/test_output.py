@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.owner_seed import plan_of, seed
 from openpyxl import load_workbook
-from test_owner_support import plan_of, seed
 
 from ledger.api import Ledger
 

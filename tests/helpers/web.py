@@ -12,8 +12,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 from sqlalchemy import text
-from test_owner_support import seed
 
+from helpers.owner_seed import seed
 from ledger.accounts import add_account, disable_account, set_password
 from ledger.api import Ledger
 from tledger.web.app import create_app

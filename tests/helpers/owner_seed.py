@@ -1,7 +1,4 @@
-"""Seed data shared by the owner-workbook, phasing-edit, history and bridge tests.
-
-(No tests here: a module of helpers that pytest collects harmlessly.)
-"""
+"""Seed data shared by the owner-workbook, phasing-edit, history and bridge tests."""
 
 from __future__ import annotations
 
