@@ -45,7 +45,6 @@ from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
 from ledger.months import fiscal_year_label, fiscal_year_months
-from ledger.phasing import check_scenario
 from ledger.reconcile import (  # noqa: F401  (the step names are part of this module's API)
     FULL_WEIGHT,
     NEW,
@@ -61,6 +60,7 @@ from ledger.reconcile import (  # noqa: F401  (the step names are part of this m
     weigh,
 )
 from ledger.store import submission_as_of, version_filter
+from ledger.vocabulary import check_scenario
 
 
 @dataclass(frozen=True)

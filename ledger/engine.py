@@ -53,7 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -158,6 +158,10 @@ class GapReport:
 # --------------------------------------------------------------------------- helpers
 
 
+@overload
+def as_of_instant(value: datetime | date | str) -> datetime: ...
+@overload
+def as_of_instant(value: None) -> None: ...
 def as_of_instant(value: datetime | date | str | None) -> datetime | None:
     """Normalise an as-of instant to an aware UTC datetime (see :mod:`ledger.asof`).
 

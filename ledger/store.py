@@ -544,7 +544,7 @@ def write_phasing(
     incoming: pd.DataFrame,
     submission_id: int,
     *,
-    replace_scope: list[str] | None = ("initiative_id", "metric_id", "scenario"),  # type: ignore[assignment]
+    replace_scope: Sequence[str] | None = ("initiative_id", "metric_id", "scenario"),
     dry_run: bool = False,
 ) -> FactChanges:
     """Write phasing facts as new versions where they differ from the current ones.
@@ -566,7 +566,7 @@ def write_phasing(
         current, incoming, PHASING_KEY, list(replace_scope) if replace_scope else None
     )
     if not dry_run:
-        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)  # type: ignore[arg-type]
+        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)
     return changes
 
 
@@ -575,7 +575,7 @@ def write_targets(
     incoming: pd.DataFrame,
     submission_id: int,
     *,
-    replace_scope: list[str] | None = ("metric_id", "scope_kind", "scope_code"),  # type: ignore[assignment]
+    replace_scope: Sequence[str] | None = ("metric_id", "scope_kind", "scope_code"),
     dry_run: bool = False,
 ) -> FactChanges:
     """Write target facts as a new revision (see :func:`write_phasing`)."""
@@ -586,7 +586,7 @@ def write_targets(
         current, incoming, TARGET_KEY, list(replace_scope) if replace_scope else None
     )
     if not dry_run:
-        write_fact_changes(conn, Target.__table__, TARGET_KEY, changes, submission_id)  # type: ignore[arg-type]
+        write_fact_changes(conn, Target.__table__, TARGET_KEY, changes, submission_id)
     return changes
 
 
