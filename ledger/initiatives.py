@@ -45,7 +45,7 @@ def current_initiatives(conn: Connection, as_of: int | None = None) -> pd.DataFr
         LEFT JOIN lever lv ON lv.id = v.lever_id
         WHERE {where}
         ORDER BY i.external_id
-        """,
+        """,  # noqa: S608  (where: version_filter's fixed SQL; values bound)
         params,
     )
     for col in ("initiative_id", "version_id", "stage_gate_id", "stage_ordinal", "valid_from"):

@@ -102,7 +102,7 @@ def initiative_phasing(
     where, params = version_filter(as_of)
     frame = read_frame_in(
         conn,
-        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
+        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
         "amount_minor, valid_from FROM phasing WHERE initiative_id IN :ids "
         f"AND +metric_id = :m AND scenario || '' = :s AND {where}",
         {**params, "m": int(metric_id), "s": scenario}, "ids", ids,
