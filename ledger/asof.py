@@ -12,6 +12,7 @@ listings) reads it here, so they accept the same forms:
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import overload
 
 from sqlalchemy import Connection, text
 
@@ -41,6 +42,10 @@ def parse_as_of(value: datetime | date | int | str | None) -> datetime | int | N
     return as_instant(raw)
 
 
+@overload
+def as_instant(value: datetime | date | str) -> datetime: ...
+@overload
+def as_instant(value: None) -> None: ...
 def as_instant(value: datetime | date | str | None) -> datetime | None:
     """An instant (not a submission id) as an aware UTC datetime; None stays None.
 

@@ -32,6 +32,7 @@ year's edge is re-phasing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,7 +46,6 @@ from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
 from ledger.months import fiscal_year_label, fiscal_year_months
-from ledger.phasing import check_scenario
 from ledger.reconcile import (  # noqa: F401  (the step names are part of this module's API)
     FULL_WEIGHT,
     NEW,
@@ -61,6 +61,7 @@ from ledger.reconcile import (  # noqa: F401  (the step names are part of this m
     weigh,
 )
 from ledger.store import submission_as_of, version_filter
+from ledger.vocabulary import check_scenario
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,13 @@ def _read_facts(conn: Connection, metric_id: int, scenario: str, as_of: int, fir
     DataFrame from them costs more than the query on large ledgers.
     """
     where, params = version_filter(as_of)
-    sql = ("SELECT initiative_id, CASE WHEN month >= :pa AND month <= :pb THEN 1 ELSE 0 END, "
+    sql = ("SELECT initiative_id, CASE WHEN month >= :pa AND month <= :pb THEN 1 ELSE 0 END, "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
            f"amount_minor FROM phasing WHERE metric_id = :m AND scenario = :s AND {where} "
            "AND month >= :a AND month <= :b")
     values: dict[str, object] = {**params, "m": int(metric_id), "s": scenario, "a": first,
                                  "b": last, "pa": period[0], "pb": period[1]}
     raw = conn.connection.driver_connection
-    assert raw is not None
+    assert raw is not None  # noqa: S101  (narrows the type)
     if conn.dialect.name == "postgresql":
         sql = re.sub(r":(\w+)", r"%(\1)s", sql)
     else:  # SQLite stores dates as ISO text
@@ -127,6 +128,15 @@ def _read_facts(conn: Connection, metric_id: int, scenario: str, as_of: int, fir
     finally:
         cur.close()
     return _Facts(rows[:, 0].copy(), rows[:, 1].astype(bool), rows[:, 2].copy())
+
+
+def _check_steps(parts: dict[str, np.ndarray], order: Sequence[str], weighted: bool,
+                 movement: int) -> None:
+    """The split's invariants, checked explicitly (an ``assert`` would vanish under -O)."""
+    if not weighted and parts[STAGE].any():  # unweighted: g is identically zero
+        raise AssertionError("unweighted bridge with a stage step")
+    if sum(int(parts[s].sum()) for s in order) != movement:
+        raise AssertionError("bridge steps do not add up to the movement")
 
 
 def bridge(
@@ -221,12 +231,10 @@ def bridge(
     start_minor = int(p0[present0].sum())
     end_minor = int(p1[present1].sum())
     order = WEIGHTED_STEPS if weighted else STEPS
-    if not weighted:  # unweighted: g is identically zero, fold nothing away silently
-        assert not parts[STAGE].any()
+    _check_steps(parts, order, weighted, end_minor - start_minor)
     dec = met.decimals
     step_rows = [(s, from_minor(int(parts[s].sum()), dec), int((parts[s] != 0).sum()))
                  for s in order]
-    assert sum(int(parts[s].sum()) for s in order) == end_minor - start_minor
     steps = pd.DataFrame(step_rows, columns=["step", "amount", "initiatives"])
     steps["initiatives"] = steps["initiatives"].astype("int64")
 

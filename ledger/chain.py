@@ -151,7 +151,7 @@ def _collect(conn: Connection, subs: Sequence[int] | None, content: _Content,
     for table in _TABLES:
         where = "" if subs is None else f" WHERE {table.owner} IN ({only})"
         rows = conn.execute(text(
-            f"SELECT {table.owner}, {table.columns} FROM {table.name}{where} ORDER BY id"
+            f"SELECT {table.owner}, {table.columns} FROM {table.name}{where} ORDER BY id"  # noqa: S608  (schema names; ids int()-formatted)
         )).all()
         for row in rows:
             content.add(int(row[0]), table.name, _row_bytes(row[1:]))
@@ -159,7 +159,7 @@ def _collect(conn: Connection, subs: Sequence[int] | None, content: _Content,
             where = (f" WHERE valid_to <> {OPEN}" if subs is None
                      else f" WHERE valid_to IN ({only})")
             closed = conn.execute(text(
-                f"SELECT valid_to, id FROM {table.name}{where} ORDER BY id")).all()
+                f"SELECT valid_to, id FROM {table.name}{where} ORDER BY id")).all()  # noqa: S608  (schema names; ids int()-formatted)
             by_sub: dict[int, list[int]] = defaultdict(list)
             for vt, rid in closed:
                 by_sub[int(vt)].append(int(rid))
@@ -173,7 +173,7 @@ def _collect(conn: Connection, subs: Sequence[int] | None, content: _Content,
     setup = conn.execute(text("SELECT created_submission_id FROM programme ORDER BY id")).first()
     if setup is not None and (subs is None or int(setup[0]) in subs):
         for row in conn.execute(text(
-                f"SELECT {_STAGE_GATE_COLUMNS} FROM stage_gate ORDER BY id")).all():
+                f"SELECT {_STAGE_GATE_COLUMNS} FROM stage_gate ORDER BY id")).all():  # noqa: S608  (a constant column list)
             content.add(int(setup[0]), "stage_gate", _row_bytes(row))
     _phasing(conn, subs, content, known, strays)
 
@@ -194,7 +194,7 @@ def _phasing(conn: Connection, subs: Sequence[int] | None, content: _Content,
     """
     metric_ids = [int(i) for i in conn.execute(text("SELECT id FROM metric")).scalars()]
     extra = [str(s) for s in conn.execute(text(
-        "SELECT DISTINCT scenario FROM phasing WHERE scenario NOT IN ("
+        "SELECT DISTINCT scenario FROM phasing WHERE scenario NOT IN ("  # noqa: S608  (the constant SCENARIOS)
         + ", ".join(f"'{s}'" for s in SCENARIOS) + ")")).scalars()] if subs is None else []
     known_arr = None if known is None else np.array(sorted(known), dtype=np.int64)
     for metric in metric_ids:
@@ -216,7 +216,7 @@ def _phasing(conn: Connection, subs: Sequence[int] | None, content: _Content,
             else:
                 # The scan index leads with (metric, scenario, valid_to): a seek, no scan.
                 rows = conn.execute(text(
-                    f"SELECT valid_to, id FROM phasing WHERE {pair} "
+                    f"SELECT valid_to, id FROM phasing WHERE {pair} "  # noqa: S608  (pair: int id, quoted scenario; ids int())
                     f"AND valid_to IN ({_in_list(subs)})")).all()
                 closed_by = np.array([r[0] for r in rows], dtype=np.int64)
                 closed_ids = np.array([r[1] for r in rows], dtype=np.int64)
@@ -230,7 +230,7 @@ def _phasing(conn: Connection, subs: Sequence[int] | None, content: _Content,
                                       "which does not exist")
     if subs is None:
         orphans = conn.execute(text(
-            f"SELECT MIN(valid_from) FROM phasing WHERE metric_id NOT IN "
+            f"SELECT MIN(valid_from) FROM phasing WHERE metric_id NOT IN "  # noqa: S608  (ids int()-formatted)
             f"({_in_list(metric_ids)})")).scalar()
         if orphans is not None:
             strays.append(f"phasing rows of a metric that does not exist, written by "
@@ -259,7 +259,7 @@ def _phasing_facts(conn: Connection, where: str) -> _Facts:
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cur:
             cur.execute(
-                "SELECT CAST(month AS VARCHAR(10)), valid_from, valid_to, COUNT(*), "
+                "SELECT CAST(month AS VARCHAR(10)), valid_from, valid_to, COUNT(*), "  # noqa: S608  (where: built from ints and a quoted scenario)
                 "string_agg(concat_ws(',', id, initiative_id, amount_minor), ',') "
                 f"FROM phasing {where} {group}")
             groups = cur.fetchall()
@@ -268,7 +268,7 @@ def _phasing_facts(conn: Connection, where: str) -> _Facts:
     else:
         # The three lists come from aggregates SQLite steps together, so they line up.
         groups = raw.execute(
-            "SELECT month, valid_from, valid_to, COUNT(*), group_concat(id, ','), "
+            "SELECT month, valid_from, valid_to, COUNT(*), group_concat(id, ','), "  # noqa: S608  (where: built from ints and a quoted scenario)
             "group_concat(initiative_id, ','), group_concat(amount_minor, ',') "
             f"FROM phasing {where} {group}").fetchall()
         ids, iid, amount = (_ints([g[k] for g in groups]) for k in (4, 5, 6))
@@ -306,7 +306,7 @@ def rows_hashes(conn: Connection, subs: Sequence[int] | None = None
 def _headers(conn: Connection, subs: Sequence[int] | None) -> list[tuple[int, bytes]]:
     where = "" if subs is None else f" WHERE id IN ({_in_list(subs)})"
     rows = conn.execute(text(
-        f"SELECT {_SUBMISSION_COLUMNS} FROM submission{where} ORDER BY id")).all()
+        f"SELECT {_SUBMISSION_COLUMNS} FROM submission{where} ORDER BY id")).all()  # noqa: S608  (constant columns; ids int()-formatted)
     return [(int(r[0]), _header(r)) for r in rows]
 
 

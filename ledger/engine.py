@@ -53,7 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -158,6 +158,10 @@ class GapReport:
 # --------------------------------------------------------------------------- helpers
 
 
+@overload
+def as_of_instant(value: datetime | date | str) -> datetime: ...
+@overload
+def as_of_instant(value: None) -> None: ...
 def as_of_instant(value: datetime | date | str | None) -> datetime | None:
     """Normalise an as-of instant to an aware UTC datetime (see :mod:`ledger.asof`).
 
@@ -266,7 +270,7 @@ def _bottom_up(
         # PostgreSQL anti-joins against a hashed list in the same scan.
         p_where, _ = version_filter(as_of_sub, "p")
         v_where, _ = version_filter(as_of_sub, "v")
-        withdrawn_ids = (f"SELECT v.initiative_id FROM initiative_version v WHERE {v_where} "
+        withdrawn_ids = (f"SELECT v.initiative_id FROM initiative_version v WHERE {v_where} "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
                          "AND v.status = 'withdrawn'")
         sqlite = conn.dialect.name == "sqlite"
         for where, keys in _slices(conn, as_of_sub):
@@ -274,12 +278,12 @@ def _bottom_up(
             anti = "" if sqlite else f" AND p.initiative_id NOT IN ({withdrawn_ids})"
             frames.append(read_frame(
                 conn,
-                f"SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
+                f"SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "  # noqa: S608  (fixed SQL fragments; values bound)
                 f"FROM phasing p WHERE {base} AND {where}{anti} GROUP BY {group}", params))
         if sqlite:
             withdrawn = read_frame(
                 conn,
-                "SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "
+                "SELECT CAST(p.month AS VARCHAR(10)) AS month, SUM(p.amount_minor) AS amount "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
                 "FROM initiative_version v JOIN phasing p ON p.initiative_id = v.initiative_id "
                 f"AND {base} AND {p_where} WHERE {v_where} AND v.status = 'withdrawn' "
                 "GROUP BY p.month", params)
@@ -318,7 +322,7 @@ def _bottom_up_joined(conn: Connection, base: str, params: dict[str, Any],
     group = "p.month" + (f", {part}" if by else "")
     return pd.concat([read_frame(
         conn,
-        f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part} AS part_key, "
+        f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part} AS part_key, "  # noqa: S608  (constant columns, fixed SQL; values bound)
         f"{', '.join(select)} FROM phasing p {' '.join(joins)} "
         f"WHERE {base} AND {where} AND COALESCE(v.status, 'active') <> 'withdrawn' "
         f"GROUP BY {group}",
@@ -341,7 +345,7 @@ def _bottom_up_sqlite(conn: Connection, base: str, params: dict[str, Any],
     conn.exec_driver_sql("DELETE FROM temp.tl_gap_part")
     try:
         conn.execute(text(
-            "INSERT INTO temp.tl_gap_part (initiative_id, part, active, weight_bp) "
+            "INSERT INTO temp.tl_gap_part (initiative_id, part, active, weight_bp) "  # noqa: S608  (constant columns, fixed SQL; values bound)
             f"SELECT v.initiative_id, {part}, CASE WHEN v.status = 'withdrawn' THEN 0 ELSE 1 "
             "END, COALESCE(w.weight_bp, 0) FROM initiative_version v "
             f"LEFT JOIN stage_weight w ON w.stage_gate_id = v.stage_gate_id AND {w_where} "
@@ -365,7 +369,7 @@ def _bottom_up_sqlite(conn: Connection, base: str, params: dict[str, Any],
             part_col = "m.part" if by is not None and not pivot else "NULL"
             frames.append(read_frame(
                 conn,
-                f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part_col} AS part_key, "
+                f"SELECT CAST(p.month AS VARCHAR(10)) AS month, {part_col} AS part_key, "  # noqa: S608  (constant columns, fixed SQL; values bound)
                 f"{', '.join(columns)} FROM phasing p LEFT JOIN temp.tl_gap_part m "
                 f"ON m.initiative_id = p.initiative_id WHERE {base} AND {where} "
                 f"AND COALESCE(m.active, 1) = 1 GROUP BY {', '.join(group)}",
@@ -398,7 +402,7 @@ def _targets(conn: Connection, metric_id: int, as_of_sub: int | None) -> pd.Data
     where, params = version_filter(as_of_sub)
     frame = read_frame(
         conn,
-        "SELECT scope_kind, scope_code, CAST(month AS VARCHAR(10)) AS month, "
+        "SELECT scope_kind, scope_code, CAST(month AS VARCHAR(10)) AS month, "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
         f"amount_minor AS amount FROM target WHERE metric_id = :metric AND {where}",
         {**params, "metric": metric_id},
     )
@@ -424,7 +428,7 @@ def _part_catalogue(conn: Connection, by: str, as_of_sub: int | None) -> pd.Data
         where, params = version_filter(as_of_sub)
         frame = read_frame(
             conn,
-            f"SELECT DISTINCT owner AS part_key FROM initiative_version WHERE {where} "
+            f"SELECT DISTINCT owner AS part_key FROM initiative_version WHERE {where} "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
             "AND status = 'active' AND owner <> '' ORDER BY owner",
             params,
         )
@@ -650,7 +654,7 @@ def checks(
                                   "last": _iso(prog.last_month)}
         targets = read_frame(
             conn,
-            "SELECT t.metric_id, t.scope_kind, t.scope_code, CAST(t.month AS VARCHAR(10)) "
+            "SELECT t.metric_id, t.scope_kind, t.scope_code, CAST(t.month AS VARCHAR(10)) "  # noqa: S608  (ids int()-formatted; values bound)
             f"AS month, t.amount_minor FROM target t WHERE {t_where} "
             f"AND t.metric_id IN ({ids})",
             params,
@@ -668,7 +672,7 @@ def checks(
         # One scan finds both the facts outside the horizon and the negative benefits.
         flagged = read_frame(
             conn,
-            "SELECT i.external_id, f.metric_id, f.scenario, f.out_n, f.out_amount, "
+            "SELECT i.external_id, f.metric_id, f.scenario, f.out_n, f.out_amount, "  # noqa: S608  (int ids, constant lists; values bound)
             "f.out_first, f.out_last, f.neg_n, f.neg_amount, f.neg_first FROM ("
             "SELECT p.initiative_id, p.metric_id, p.scenario, "
             f"SUM(CASE WHEN {out} THEN 1 ELSE 0 END) AS out_n, "
@@ -694,7 +698,7 @@ def checks(
             "neg_n": "n", "neg_amount": "amount", "neg_first": "first_month"})
         no_phasing = read_frame(
             conn,
-            "SELECT i.external_id FROM initiative_version v "
+            "SELECT i.external_id FROM initiative_version v "  # noqa: S608  (ids int()-formatted; values bound)
             "JOIN initiative i ON i.id = v.initiative_id "
             f"WHERE {v_where} AND v.status = 'active' AND NOT EXISTS (SELECT 1 FROM phasing p "
             f"WHERE p.initiative_id = v.initiative_id AND {p_where} "
@@ -704,7 +708,7 @@ def checks(
         late = ", ".join(f"'{code}'" for code in LATE_STAGES)
         no_actuals = read_frame(
             conn,
-            "SELECT i.external_id, sg.code AS stage FROM initiative_version v "
+            "SELECT i.external_id, sg.code AS stage FROM initiative_version v "  # noqa: S608  (int ids, constant stages; values bound)
             "JOIN initiative i ON i.id = v.initiative_id "
             "JOIN stage_gate sg ON sg.id = v.stage_gate_id "
             f"WHERE {v_where} AND v.status = 'active' AND sg.code IN ({late}) "

@@ -47,7 +47,7 @@ def current_initiatives(conn: Connection, as_of: int | None = None,
         LEFT JOIN lever lv ON lv.id = v.lever_id
         WHERE {where}{only}
         ORDER BY i.external_id
-        """
+        """  # noqa: S608  (where, only: fixed SQL text; values bound)
     if initiative_ids is None:
         frame = read_frame(conn, sql, params)
     else:
@@ -148,7 +148,7 @@ def write_initiatives(
         new = new.assign(initiative_id=range(start + 1, start + 1 + len(new)))
         bulk_insert(
             conn,
-            Initiative.__table__,  # type: ignore[arg-type]
+            Initiative.__table__,
             pd.DataFrame({
                 "id": new["initiative_id"],
                 "external_id": new["external_id"],
@@ -163,11 +163,11 @@ def write_initiatives(
             )
         ids.update({k: int(v) for k, v in zip(new["external_id"], new["initiative_id"],
                                                strict=True)})
-    close_versions(conn, InitiativeVersion.__table__, close_ids, submission_id)  # type: ignore[arg-type]
+    close_versions(conn, InitiativeVersion.__table__, close_ids, submission_id)
     if versions:
         rows = pd.concat(versions, ignore_index=True)[["initiative_id", *ATTRIBUTES]]
         rows = rows.assign(valid_from=submission_id, valid_to=OPEN)
         for col in ("business_unit_id", "lever_id"):
             rows[col] = rows[col].astype("Int64").astype(object).where(rows[col].notna(), None)
-        bulk_insert(conn, InitiativeVersion.__table__, rows)  # type: ignore[arg-type]
+        bulk_insert(conn, InitiativeVersion.__table__, rows)
     return InitiativeChanges(new["external_id"].tolist(), changed_ids, withdrawn, ids)

@@ -10,6 +10,7 @@ later submission supersedes (or removes) that version. A version is *current* wh
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     text,
 )
@@ -71,6 +73,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    if TYPE_CHECKING:
+        # SQLAlchemy types ``__table__`` as any FromClause (a model may map a join); every
+        # model here maps one Table, and the storage functions take that Table.
+        __table__: ClassVar[Table]
 
 
 class Submission(Base):

@@ -114,6 +114,20 @@ def parse_amount(raw: object, decimal: str = ".") -> Decimal | None:
         AmountError: the value is not an amount; the message says what was found and what
             is accepted.
     """
+    if not isinstance(raw, str):
+        return _cell_amount(raw)
+    if decimal not in _PLAIN:
+        raise ValueError(f"decimal separator {decimal!r}: expected one of {DECIMAL_SEPARATORS}")
+    text = raw.strip()
+    if text == "" or text in _DASHES:
+        return None
+    negative, text = _strip_marks(raw, text, decimal)
+    value = Decimal(_plain_number(raw, text, decimal))
+    return -value if negative else value
+
+
+def _cell_amount(raw: object) -> Decimal | None:
+    """:func:`parse_amount` of a value that is not text (a typed workbook cell)."""
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -128,13 +142,12 @@ def parse_amount(raw: object, decimal: str = ".") -> Decimal | None:
         if math.isnan(raw) or math.isinf(raw):
             raise AmountError(f"found {raw}, expected a finite number")
         return Decimal(repr(raw))
-    if not isinstance(raw, str):
-        raise AmountError(f"found {type(raw).__name__} {raw!s:.40}, expected a number")
-    if decimal not in _PLAIN:
-        raise ValueError(f"decimal separator {decimal!r}: expected one of {DECIMAL_SEPARATORS}")
-    text = raw.strip()
-    if text == "" or text in _DASHES:
-        return None
+    raise AmountError(f"found {type(raw).__name__} {raw!s:.40}, expected a number")
+
+
+def _strip_marks(raw: str, text: str, decimal: str) -> tuple[bool, str]:
+    """(negative, the digits) of ``text`` once its sign, parentheses and currency sign are
+    taken off; at most one sign and one currency sign."""
     negative, signs, currencies = False, 0, 0
     while text:
         if text[0] == "(" and text[-1] == ")":
@@ -151,16 +164,18 @@ def parse_amount(raw: object, decimal: str = ".") -> Decimal | None:
                           "parentheses ((350)), not both and not twice")
     if currencies > 1:
         raise AmountError(f"found {raw!r:.60}, expected {_EXAMPLES[decimal]}")
+    return negative, text
+
+
+def _plain_number(raw: str, text: str, decimal: str) -> str:
+    """``text`` (digits, separators) as a number Decimal reads: point, no grouping."""
     if _PLAIN[decimal].match(text):
-        number = text.replace(",", ".")
-    elif _GROUPED[decimal].match(text):
-        number = _GROUP_STRIP[decimal](text)
-    else:
-        group = "," if decimal == "." else "."
-        expected = _MISPLACED[decimal] if group in text else _EXAMPLES[decimal]
-        raise AmountError(f"found {raw!r:.60}, expected {expected}")
-    value = Decimal(number)
-    return -value if negative else value
+        return text.replace(",", ".")
+    if _GROUPED[decimal].match(text):
+        return _GROUP_STRIP[decimal](text)
+    group = "," if decimal == "." else "."
+    expected = _MISPLACED[decimal] if group in text else _EXAMPLES[decimal]
+    raise AmountError(f"found {raw!r:.60}, expected {expected}")
 
 
 def _strip_groups(group_chars: str, decimal: str) -> Callable[[str], str]:

@@ -102,7 +102,7 @@ def initiative_phasing(
     where, params = version_filter(as_of)
     frame = read_frame_in(
         conn,
-        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
+        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
         "amount_minor, valid_from FROM phasing WHERE initiative_id IN :ids "
         f"AND +metric_id = :m AND scenario || '' = :s AND {where}",
         {**params, "m": int(metric_id), "s": scenario}, "ids", ids,
@@ -148,7 +148,7 @@ def replace_initiative_phasing(
         "old_id": gone["id"].astype("int64").to_numpy(),
     })
     if not dry_run and changes.count:
-        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)  # type: ignore[arg-type]
+        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)
     return changes
 
 
@@ -245,7 +245,7 @@ def set_phasing(
         )
         # One fact: end its version (if any), insert the new one (if any). No frames needed.
         if len(cur):
-            close_versions(conn, Phasing.__table__, [int(cur["id"].iloc[0])], sub.id)  # type: ignore[arg-type]
+            close_versions(conn, Phasing.__table__, [int(cur["id"].iloc[0])], sub.id)
         if new_minor is not None:
             conn.execute(
                 text("INSERT INTO phasing (initiative_id, metric_id, scenario, month, "

@@ -297,7 +297,8 @@ def weigh(amount: np.ndarray, weight_bp: np.ndarray) -> np.ndarray:
     q = np.sign(a) * (np.abs(a) // FULL_WEIGHT)
     r = a - q * FULL_WEIGHT
     rw = r * w
-    return q * w + np.sign(rw) * ((np.abs(rw) + FULL_WEIGHT // 2) // FULL_WEIGHT)
+    weighed: np.ndarray = q * w + np.sign(rw) * ((np.abs(rw) + FULL_WEIGHT // 2) // FULL_WEIGHT)
+    return weighed
 
 
 def split_movement(

@@ -182,7 +182,7 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     columns = list(frame.columns)
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
-        assert raw is not None
+        assert raw is not None  # noqa: S101  (narrows the type)
         cols = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
             for row in _plain_rows(frame):
@@ -192,8 +192,8 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     cols = ", ".join(f'"{c}"' for c in columns)
     rows = _plain_rows(frame)
     raw = conn.connection.driver_connection
-    assert raw is not None
-    raw.executemany(f"INSERT INTO {table.name} ({cols}) VALUES ({placeholders})", rows)
+    assert raw is not None  # noqa: S101  (narrows the type)
+    raw.executemany(f"INSERT INTO {table.name} ({cols}) VALUES ({placeholders})", rows)  # noqa: S608  (the model's names; values bound as ?)
     return len(rows)
 
 
@@ -204,21 +204,21 @@ def close_versions(conn: Connection, table: Table, ids: Sequence[int], submissio
     id_list = [int(i) for i in ids]
     if conn.dialect.name == "postgresql":
         result = conn.exec_driver_sql(
-            f"UPDATE {table.name} SET valid_to = %(sub)s WHERE id = ANY(%(ids)s) "
+            f"UPDATE {table.name} SET valid_to = %(sub)s WHERE id = ANY(%(ids)s) "  # noqa: S608  (the model's table name; OPEN an int)
             f"AND valid_to = {OPEN}",
             {"sub": submission_id, "ids": id_list},
         )
         closed = result.rowcount
     else:
         raw = conn.connection.driver_connection
-        assert raw is not None
+        assert raw is not None  # noqa: S101  (narrows the type)
         closed = 0
         chunk = 30000
         for start in range(0, len(id_list), chunk):
             part = id_list[start:start + chunk]
             # json_each takes the whole id list as one parameter: one statement per chunk.
             cur = raw.execute(
-                f"UPDATE {table.name} SET valid_to = ? WHERE id IN "
+                f"UPDATE {table.name} SET valid_to = ? WHERE id IN "  # noqa: S608  (the model's table name; OPEN an int)
                 f"(SELECT value FROM json_each(?)) AND valid_to = {OPEN}",
                 (submission_id, json.dumps(part)),
             )
@@ -287,22 +287,25 @@ def current_phasing(
 
     Columns: ``id, initiative_id, metric_id, scenario, month, amount_minor, valid_from``.
     """
-    where, params = version_filter(as_of)
+    where, as_of_params = version_filter(as_of)
+    params: dict[str, Any] = dict(as_of_params)
     clauses = [where]
     if metric_ids is not None:
         ids = sorted({int(m) for m in metric_ids})
         clauses.append(f"metric_id IN ({', '.join(str(i) for i in ids) or 'NULL'})")
     if scenarios is not None:
-        scs = sorted(set(scenarios))
-        clauses.append(f"scenario IN ({', '.join(repr(s) for s in scs) or 'NULL'})")
+        # Scenario names are text: bound, never written into the SQL.
+        clauses.append("scenario IN :scenarios")
+        params["scenarios"] = sorted(set(scenarios))
     if initiative_ids is not None:
         iids = sorted({int(i) for i in initiative_ids})
         clauses.append(f"initiative_id IN ({', '.join(str(i) for i in iids) or 'NULL'})")
     frame = read_frame(
         conn,
-        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
+        "SELECT id, initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, "  # noqa: S608  (ids int()-formatted; scenarios bound)
         f"amount_minor, valid_from FROM phasing WHERE {' AND '.join(clauses)}",
         params,
+        lists=["scenarios"] if scenarios is not None else [],
     )
     return _typed_facts(frame, ["id", "initiative_id", "metric_id", "amount_minor", "valid_from"])
 
@@ -351,7 +354,7 @@ def current_phasing_arrays(conn: Connection, *, metric_ids: Iterable[int],
              f"AND scenario IN ({', '.join(repr(s) for s in scenarios)})")
     few = initiative_ids is not None and len(initiative_ids) <= IN_LIST_LIMIT
     if few:
-        assert initiative_ids is not None
+        assert initiative_ids is not None  # noqa: S101  (narrows the type)
         where += (" AND initiative_id IN ("
                   + ", ".join(str(int(i)) for i in initiative_ids) + ")")
     if conn.dialect.name == "postgresql":
@@ -377,7 +380,7 @@ def _read_phasing_sqlite(conn: Connection, where: str) -> _Columns:
     # One result row per group of the covering index (no sort): its three lists come from
     # aggregates that SQLite steps row by row together, so they line up.
     groups = raw.execute(
-        "SELECT metric_id, scenario, month, COUNT(*), group_concat(initiative_id, ','), "
+        "SELECT metric_id, scenario, month, COUNT(*), group_concat(initiative_id, ','), "  # noqa: S608  (ints, and scenarios from SCENARIOS)
         "group_concat(amount_minor, ','), group_concat(id, ',') FROM phasing "
         f"{where} GROUP BY metric_id, scenario, valid_from, month").fetchall()
     iid, amount, ids = (_parse_lists([g[i] for g in groups]) for i in (4, 5, 6))
@@ -392,7 +395,7 @@ def _read_phasing_postgresql(conn: Connection, where: str) -> _Columns:
     raw: Any = conn.connection.driver_connection
     with raw.cursor() as cur:
         cur.execute(
-            "SELECT metric_id, scenario, CAST(month AS VARCHAR(10)), COUNT(*), "
+            "SELECT metric_id, scenario, CAST(month AS VARCHAR(10)), COUNT(*), "  # noqa: S608  (ints, and scenarios from SCENARIOS)
             "string_agg(concat_ws(',', initiative_id, amount_minor, id), ',') FROM phasing "
             f"{where} GROUP BY metric_id, scenario, valid_from, month")
         groups = cur.fetchall()
@@ -436,7 +439,7 @@ def current_targets(
         clauses.append(f"metric_id IN ({', '.join(str(i) for i in ids) or 'NULL'})")
     frame = read_frame(
         conn,
-        "SELECT id, metric_id, scope_kind, scope_code, CAST(month AS VARCHAR(10)) AS month, "
+        "SELECT id, metric_id, scope_kind, scope_code, CAST(month AS VARCHAR(10)) AS month, "  # noqa: S608  (ids int()-formatted)
         f"amount_minor, valid_from FROM target WHERE {' AND '.join(clauses)}",
         params,
     )
@@ -544,7 +547,7 @@ def write_phasing(
     incoming: pd.DataFrame,
     submission_id: int,
     *,
-    replace_scope: list[str] | None = ("initiative_id", "metric_id", "scenario"),  # type: ignore[assignment]
+    replace_scope: Sequence[str] | None = ("initiative_id", "metric_id", "scenario"),
     dry_run: bool = False,
 ) -> FactChanges:
     """Write phasing facts as new versions where they differ from the current ones.
@@ -566,7 +569,7 @@ def write_phasing(
         current, incoming, PHASING_KEY, list(replace_scope) if replace_scope else None
     )
     if not dry_run:
-        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)  # type: ignore[arg-type]
+        write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, submission_id)
     return changes
 
 
@@ -575,7 +578,7 @@ def write_targets(
     incoming: pd.DataFrame,
     submission_id: int,
     *,
-    replace_scope: list[str] | None = ("metric_id", "scope_kind", "scope_code"),  # type: ignore[assignment]
+    replace_scope: Sequence[str] | None = ("metric_id", "scope_kind", "scope_code"),
     dry_run: bool = False,
 ) -> FactChanges:
     """Write target facts as a new revision (see :func:`write_phasing`)."""
@@ -586,7 +589,7 @@ def write_targets(
         current, incoming, TARGET_KEY, list(replace_scope) if replace_scope else None
     )
     if not dry_run:
-        write_fact_changes(conn, Target.__table__, TARGET_KEY, changes, submission_id)  # type: ignore[arg-type]
+        write_fact_changes(conn, Target.__table__, TARGET_KEY, changes, submission_id)
     return changes
 
 

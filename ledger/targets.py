@@ -409,7 +409,7 @@ def _all_versions(conn: Connection, metric_id: int | None = None) -> pd.DataFram
     where = f"WHERE t.metric_id = {int(metric_id)}" if metric_id is not None else ""
     frame = read_frame(
         conn,
-        "SELECT t.metric_id, m.code AS metric, m.decimals, t.scope_kind, t.scope_code, "
+        "SELECT t.metric_id, m.code AS metric, m.decimals, t.scope_kind, t.scope_code, "  # noqa: S608  (the metric id int()-formatted)
         "CAST(t.month AS VARCHAR(10)) AS month, t.amount_minor, t.valid_from, t.valid_to "
         f"FROM target t JOIN metric m ON m.id = t.metric_id {where}",
     )

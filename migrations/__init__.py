@@ -51,7 +51,7 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
+    assert head is not None  # noqa: S101  (narrows the type)
     return head
 
 

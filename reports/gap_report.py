@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
 from ledger.store import version_filter
 from reports.excel import BREAKDOWNS, Breakdown, ReportInput, build_detail
+
+if TYPE_CHECKING:
+    from ledger.bridge import BridgeResult
 
 __all__ = ["load_report"]
 
@@ -114,13 +117,13 @@ def _phasing(conn: Connection, scenario: str, as_of_sub: int, metric_ids: list[i
     else:
         month_key = ("CAST(substr(month, 1, 4) AS INTEGER) * 12 + "
                      "CAST(substr(month, 6, 2) AS INTEGER) - 1")
-    sql = (f"SELECT initiative_id, metric_id, {month_key}, amount_minor FROM phasing "
+    sql = (f"SELECT initiative_id, metric_id, {month_key}, amount_minor FROM phasing "  # noqa: S608  (ids int()-formatted; where: version_filter's fixed SQL)
            f"WHERE metric_id IN ({ids}) AND scenario = :scenario AND {where}")
     args: dict[str, object] = {**params, "scenario": scenario}
     if conn.dialect.name == "postgresql":
         sql = re.sub(r":(\w+)", r"%(\1)s", sql)
         driver = conn.connection.driver_connection
-        assert driver is not None
+        assert driver is not None  # noqa: S101  (narrows the type)
         cursor = driver.cursor(name="tledger_report_phasing")
         cursor.itersize = _CHUNK
     else:
@@ -151,16 +154,15 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
     return {str(c): str(n) for c, n in zip(frame["code"], frame["name"], strict=True)}
 
 
-def _bridge(ledger: Ledger, bridge_from: Any, instant: datetime | None, metric: str,
-            scenario: str, weighted: bool, conn: Connection
-            ) -> tuple[Any | None, datetime | None]:
+def _bridge(ledger: Ledger, bridge_from: datetime | date | str | None,
+            instant: datetime | None, metric: str, scenario: str, weighted: bool,
+            conn: Connection) -> tuple[BridgeResult | None, datetime | None]:
     """The bridge from ``bridge_from`` to the report's instant, when asked for."""
     if bridge_from is None:
         return None, None
     from ledger import bridge as bridge_mod
 
     start = as_of_instant(bridge_from)
-    assert start is not None
     end = instant if instant is not None else datetime.now(UTC)
     result = bridge_mod.bridge(ledger, start=start, end=end, metric=metric,
                                scenario=scenario, weighted=weighted, conn=conn)

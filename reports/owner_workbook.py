@@ -42,11 +42,11 @@ from ledger.owner_format import (
 )
 from ledger.phasing import (
     attribute_versions,
-    check_scenario,
     initiative_phasing,
     phasing_versions,
 )
 from ledger.store import current_user, last_submission_id
+from ledger.vocabulary import check_scenario
 
 
 @dataclass
@@ -167,13 +167,15 @@ def collect_owner_export(
 
 
 def _text(value: object) -> str:
+    # pandas-stubs has no isna(object); a cell here is None, NaN or a scalar.
     if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
         return ""
     return str(value)
 
 
 def _col(index: int) -> str:
-    return xlsxwriter.utility.xl_col_to_name(index)
+    name: str = xlsxwriter.utility.xl_col_to_name(index)  # XlsxWriter is untyped
+    return name
 
 
 def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ledger.engine import GapReport
 
 from reports.excel.columns import column_layout, last_month_col
 from reports.excel.figures import Figures
@@ -32,7 +35,7 @@ _LINES = [
 ]
 
 
-def summary_table(report: Any) -> pd.DataFrame:
+def summary_table(report: GapReport) -> pd.DataFrame:
     """The Summary sheet's table from a :class:`ledger.engine.GapReport` (by=None).
 
     Columns: ``line``, one per month (``2026-07``), one per fiscal year (``FY27``) after its
@@ -54,7 +57,7 @@ def summary_table(report: Any) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def write_summary_csv(report: Any, out: io.TextIOBase | Any) -> int:
+def write_summary_csv(report: GapReport, out: io.TextIOBase | Any) -> int:
     """Write :func:`summary_table` as CSV to the text stream ``out``; return the row count."""
     table = summary_table(report)
     writer = csv.writer(out, lineterminator="\n")

@@ -236,8 +236,10 @@ def initiative_lines(conn: Connection, ctx: TemplateContext, scenario: str = "pl
     for iid, mid in sorted(amounts, key=lambda k: (k[0], order[k[1]])):
         metrics_of.setdefault(int(iid), []).append(int(mid))
     rows: list[dict[str, Any]] = []
-    for rec in inits.itertuples(index=False):
-        iid = int(rec.initiative_id)  # type: ignore[arg-type]
+    # The id is taken from its column: itertuples' fields carry no column types.
+    for raw_id, rec in zip(inits["initiative_id"].tolist(), inits.itertuples(index=False),
+                           strict=True):
+        iid = int(raw_id)
         for mid in metrics_of.get(iid) or [ctx.metrics[0].id]:
             rows.append({
                 "external_id": rec.external_id,

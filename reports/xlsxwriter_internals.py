@@ -35,5 +35,5 @@ def write_formulas_verbatim(ws: Worksheet) -> bool:
     def prepare(formula: str, expand_future_functions: bool = False) -> str:
         return formula[1:] if formula.startswith("=") else formula
 
-    ws._prepare_formula = prepare  # type: ignore[method-assign]
+    ws._prepare_formula = prepare
     return True

@@ -41,7 +41,8 @@ def test_an_owner_account_is_added_listed_and_logs_in_with_the_prompted_password
     assert listed.stdout.splitlines()[1] == "ana.lima@example.com,owner,Ana Lima,active,set"
     acc = authenticate(ledger, "ana.lima@example.com", "correct horse battery", "1.2.3.4",
                        now=NOW)
-    assert acc is not None and acc.owner_name == "Ana Lima"
+    assert acc is not None
+    assert acc.owner_name == "Ana Lima"
 
 
 def test_the_password_is_stored_only_as_an_argon2_hash(run, ledger):
@@ -49,7 +50,8 @@ def test_the_password_is_stored_only_as_an_argon2_hash(run, ledger):
     run("user", "set-password", "fin@example.com", input="s3cret-s3cret\ns3cret-s3cret\n")
     with ledger.reading() as conn:
         stored = conn.execute(text("SELECT password_hash FROM account")).scalar_one()
-    assert stored.startswith("$argon2id$") and "s3cret" not in stored
+    assert stored.startswith("$argon2id$")
+    assert "s3cret" not in stored
 
 
 def test_set_password_refuses_a_mismatched_confirmation_and_a_short_password(run, ledger):
@@ -83,7 +85,8 @@ def test_user_add_refuses_bad_input_with_one_line(run, args, message):
 def test_user_add_refuses_a_duplicate_email_whatever_its_case(run):
     run("user", "add", "off@example.com", "--role", "office")
     again = run("user", "add", "OFF@example.com", "--role", "office")
-    assert again.exit_code == 1 and "account off@example.com already exists" in again.stderr
+    assert again.exit_code == 1
+    assert "account off@example.com already exists" in again.stderr
 
 
 def test_a_disabled_account_cannot_log_in(run, ledger: Ledger):
@@ -98,4 +101,5 @@ def test_a_disabled_account_cannot_log_in(run, ledger: Ledger):
 
 def test_user_commands_on_an_unknown_account_say_so(run):
     result = run("user", "disable", "nobody@example.com")
-    assert result.exit_code == 1 and "no account 'nobody@example.com'" in result.stderr
+    assert result.exit_code == 1
+    assert "no account 'nobody@example.com'" in result.stderr

@@ -133,7 +133,8 @@ def test_misplaced_separators_and_double_negatives_are_refused_naming_the_cell(
     assert len(problems) == len(BAD_TEXT)
     for i, (text, expected) in enumerate(BAD_TEXT.items()):
         p = problems[f"J{5 + i}"]
-        assert p.sheet == "Initiatives" and p.found == repr(text), p
+        assert p.sheet == "Initiatives", p
+        assert p.found == repr(text), p
         assert expected in p.expected, p
         assert "\n" not in str(p)
 
@@ -222,12 +223,16 @@ def test_typed_amounts_follow_the_same_text_rule(programme: Ledger, cli: Any,
                                                  typed: str) -> None:
     seed(programme)
     r = cli("phasing", "set", "GR-0001", "--month", "2027-03", "--amount", typed)
-    assert r.exit_code == 1 and r.stderr.startswith(f"error: --amount {typed!r}"), r.stderr
-    assert r.stderr.count("\n") == 1 and "expected" in r.stderr
+    assert r.exit_code == 1, r.stderr
+    assert r.stderr.startswith(f"error: --amount {typed!r}"), r.stderr
+    assert r.stderr.count("\n") == 1
+    assert "expected" in r.stderr
     r = cli("target", "set", "-m", "benefit", "--amount", typed + "M", "--fy", "FY27",
             "--note", "typed")
-    assert r.exit_code == 1 and r.stderr.startswith(f"error: amount '{typed}M': expected")
-    assert r.stderr.count("\n") == 1 and "such as 120000000, 120,000,000 or 120M" in r.stderr
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"error: amount '{typed}M': expected")
+    assert r.stderr.count("\n") == 1
+    assert "such as 120000000, 120,000,000 or 120M" in r.stderr
     assert plan_of(programme, "GR-0001")["2027-03"] == Decimal("3000.00")
     r = cli("phasing", "set", "GR-0001", "--month", "2027-03", "--amount", "1,234,567.5")
     assert r.exit_code == 0, r.output

@@ -97,7 +97,8 @@ def test_fiscal_year_bridges_show_re_phasing_across_the_year_edge(programme):
     fy27 = bridge(programme, start=t0, end=t1, fiscal_year=2027)
     assert (fy27.start_total, fy27.end_total) == (D("7500.75"), D("7300.75"))
     assert _steps(fy27)[REPHASE_OUT] == D("-700.00")
-    assert _steps(fy27)[VALUE_UP] == D("500.00") and _steps(fy27)[REPHASE_IN] == D("0.00")
+    assert _steps(fy27)[VALUE_UP] == D("500.00")
+    assert _steps(fy27)[REPHASE_IN] == D("0.00")
     fy28 = bridge(programme, start=t0, end=t1, fiscal_year=2028)
     assert (fy28.start_total, fy28.end_total) == (D("0.00"), D("700.00"))
     assert _steps(fy28) == {NEW: D("0.00"), WITHDRAWN: D("0.00"), VALUE_UP: D("0.00"),
@@ -159,9 +160,11 @@ def test_cli_bridge(programme, cli):
     assert r.stdout.splitlines()[0] == "step,external_id,name,amount"
     assert "re-phasing out,GR-0003,Energy audit,-175.00" in r.stdout
     r = cli("bridge", "--from", t0.isoformat(), "--to", t1.isoformat())
-    assert r.exit_code == 0 and "steps add up exactly" in r.stderr
+    assert r.exit_code == 0
+    assert "steps add up exactly" in r.stderr
     r = cli("bridge", "--from", "yesterday")
-    assert r.exit_code == 1 and "error:" in r.stderr
+    assert r.exit_code == 1
+    assert "error:" in r.stderr
 
 
 # ------------------------------------------------------------------ exact sums, generated
@@ -179,8 +182,10 @@ def test_split_movement_steps_sum_exactly_per_initiative(rows):
     parts = split_movement(p0, g, d, v, p1, pres0, pres1)
     total = sum(parts[s] for s in WEIGHTED_STEPS)
     assert (total == p1 * pres1 - p0 * pres0).all()
-    assert (parts[VALUE_UP] >= 0).all() and (parts[VALUE_DOWN] <= 0).all()
-    assert (parts[REPHASE_IN] >= 0).all() and (parts[REPHASE_OUT] <= 0).all()
+    assert (parts[VALUE_UP] >= 0).all()
+    assert (parts[VALUE_DOWN] <= 0).all()
+    assert (parts[REPHASE_IN] >= 0).all()
+    assert (parts[REPHASE_OUT] <= 0).all()
     # Value never exceeds the value change, and never has the other sign.
     value = parts[VALUE_UP] + parts[VALUE_DOWN]
     assert (np.abs(value) <= np.abs(v)).all()

@@ -43,7 +43,8 @@ def _verify_fails_at(cli, sub: int, what: str) -> None:
     assert result.exit_code == 1, result.output
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1, line
-    assert f"submission {sub} (" in line and what in line, line
+    assert f"submission {sub} (" in line, line
+    assert what in line, line
     checks = cli("checks", "--format", "json")
     assert checks.exit_code == 1
     found = [f for f in json.loads(checks.stdout) if f["check"] == "history_chain"]
@@ -55,7 +56,9 @@ def test_an_untouched_ledger_verifies_clean_and_prints_its_head(busy, cli):
         result = chain.verify(conn)
         unsealed = conn.execute(text(
             "SELECT COUNT(*) FROM submission WHERE chain_hash IS NULL")).scalar_one()
-    assert result.ok and result.submissions >= 15 and unsealed == 0
+    assert result.ok
+    assert result.submissions >= 15
+    assert unsealed == 0
     out = cli("verify")
     assert out.exit_code == 0, out.output
     assert f"head {result.head_id}:{result.head_hash}" in out.stdout
@@ -132,18 +135,21 @@ def test_a_rewritten_chain_fails_against_the_head_kept_earlier(busy, cli):
     _sql(busy, "UPDATE submission SET chain_hash = :h WHERE id = :i", h="f" * 64,
          i=head.head_id)
     result = cli("verify", "--head", f"{head.head_id}:{head.head_hash}")
-    assert result.exit_code == 1 and f"submission {head.head_id}" in result.stderr
+    assert result.exit_code == 1
+    assert f"submission {head.head_id}" in result.stderr
 
 
 def test_checks_on_a_large_ledger_report_the_last_full_verification(busy, cli, monkeypatch):
     monkeypatch.setattr(chain, "CHECKS_FULL_LIMIT", 0)
     found = json.loads(cli("checks", "--format", "json").stdout)
     notes = [f["detail"] for f in found if f["check"] == "history_not_reverified"]
-    assert len(notes) == 1 and "has never run" in notes[0]
+    assert len(notes) == 1
+    assert "has never run" in notes[0]
     assert cli("verify").exit_code == 0
     found = json.loads(cli("checks", "--format", "json").stdout)
     notes = [f["detail"] for f in found if f["check"] == "history_not_reverified"]
-    assert len(notes) == 1 and "found the chain intact" in notes[0]
+    assert len(notes) == 1
+    assert "found the chain intact" in notes[0]
     sub = _one(busy, "SELECT MIN(id) FROM submission WHERE note = 'board'")
     _sql(busy, "UPDATE submission SET note = 'x' WHERE id = :i", i=sub)
     found = json.loads(cli("checks", "--format", "json").stdout)
@@ -154,7 +160,8 @@ def test_grant_on_sqlite_says_it_is_for_postgresql(programme, cli, backend):
     if backend != "sqlite":
         pytest.skip("SQLite's answer")
     result = cli("db", "grant", "app")
-    assert result.exit_code == 1 and "is for PostgreSQL" in result.stderr
+    assert result.exit_code == 1
+    assert "is for PostgreSQL" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -189,7 +196,8 @@ def test_the_same_ledger_hashes_the_same_on_sqlite_and_postgresql(databases, tmp
             result = chain.verify(conn)
         dst.dispose()
         assert rows_pg == {k: v[0] for k, v in stored.items()}
-        assert result.ok and result.head_hash == stored[max(stored)][1]
+        assert result.ok
+        assert result.head_hash == stored[max(stored)][1]
     finally:
         databases.drop(target)
 
@@ -264,4 +272,5 @@ def test_verify_still_answers_when_it_cannot_record_the_run(programme, cli, app_
 def test_a_malformed_head_is_refused_in_one_line(programme, cli):
     result = cli("verify", "--head", "not-a-head")
     assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and "expected ID:HASH" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "expected ID:HASH" in result.stderr

@@ -77,7 +77,8 @@ def test_commands_on_a_database_without_a_ledger_say_what_to_run(empty_db_url, m
 
 def test_init_then_current(cli):
     r = cli("db", "current")
-    assert r.exit_code == 0 and "up to date" in r.stdout
+    assert r.exit_code == 0
+    assert "up to date" in r.stdout
     assert cli("init").exit_code == 0  # idempotent
 
 
@@ -89,7 +90,8 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
     assert r.exit_code == 1
     assert r.stderr.startswith("error: cannot connect")
     r = CliRunner().invoke(app, ["init", "--db", str(tmp_path / "missing" / "x.db")])
-    assert r.exit_code == 1 and "does not exist" in r.stderr
+    assert r.exit_code == 1
+    assert "does not exist" in r.stderr
 
 
 def test_a_database_error_names_the_database_given_with_db(tmp_path, monkeypatch):
@@ -108,5 +110,6 @@ def test_a_database_error_names_the_database_given_with_db(tmp_path, monkeypatch
     r = CliRunner().invoke(app, ["unit", "list", "--db", str(path)])
     assert r.exit_code == 1
     assert r.stderr.startswith("error: database error on ")
-    assert "broken.db" in r.stderr and "other.db" not in r.stderr
+    assert "broken.db" in r.stderr
+    assert "other.db" not in r.stderr
     assert "Traceback" not in r.output

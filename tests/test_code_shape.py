@@ -69,7 +69,8 @@ def test_import_results_hold_data_and_the_interface_words_them() -> None:
 
     assert not hasattr(ImportResult, "summary")
     assert not hasattr(OwnerImportResult, "summary")
-    assert callable(describe_import) and callable(describe_owner_import)
+    assert callable(describe_import)
+    assert callable(describe_owner_import)
 
 
 def test_bulk_loading_is_storage_in_the_ledger_not_in_the_importers() -> None:

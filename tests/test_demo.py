@@ -42,12 +42,14 @@ def test_demo_end_to_end_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "next, try:" in result.stdout
     assert "import mining-pipeline.xlsx --mapping mining-pipeline.toml: changed" in result.stdout
     assert "tledger gap --db tledger-demo/demo.db" in result.stdout
-    assert "Checks:" in result.stdout and "Gap: benefit" in result.stdout
+    assert "Checks:" in result.stdout
+    assert "Gap: benefit" in result.stdout
     db_url = f"sqlite:///{demo / 'demo.db'}"
     first = _totals(db_url)
     led = Ledger.open(db_url)
     try:
-        assert len(led.business_units()) == 2 and len(led.levers()) == 4
+        assert len(led.business_units()) == 2
+        assert len(led.levers()) == 4
         rep = gap(led, metric="benefit", by="stage")
         busy = {p for p in rep.parts
                 if rep.fiscal[(rep.fiscal["part"] == p)

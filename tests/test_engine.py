@@ -51,8 +51,10 @@ def test_an_empty_programme_reports_zero_for_every_month(programme):
     assert all(str(v) == "0.00" for v in rep.monthly["gap"])
     assert rep.monthly["coverage"].isna().all()
     assert list(rep.fiscal["period"]) == ["FY27", "FY28", HORIZON]
-    assert rep.metric.code == "benefit" and rep.scenario == "plan"
-    assert rep.as_of is None and rep.as_of_submission == rep.last_submission_id > 0
+    assert rep.metric.code == "benefit"
+    assert rep.scenario == "plan"
+    assert rep.as_of is None
+    assert rep.as_of_submission == rep.last_submission_id > 0
 
 
 def test_even_target_against_uneven_phasing(programme):
@@ -259,7 +261,8 @@ def test_a_metric_with_three_decimal_places(programme):
     book.phasing({"A": {mon(0): "999.99"}})  # a benefit in the same month: not counted
     rep = gap(programme, metric="volume")
     r = row(rep.monthly, PROGRAMME_PART, mon(0))
-    assert rep.metric.decimals == 3 and rep.metric.unit == "t"
+    assert rep.metric.decimals == 3
+    assert rep.metric.unit == "t"
     assert (str(r["target"]), str(r["bottom_up"]), str(r["gap"])) == (
         "1000.000", "1000.000", "0.000")
     assert str(r["coverage"]) == "1.0000"
@@ -401,7 +404,8 @@ def test_checks_report_what_the_office_must_act_on(programme):
     assert found["amount"].map(lambda v: v is None or isinstance(v, Decimal)).all()
     over = found[(found["check"] == "cascade_gap") & (found["severity"] == "error")
                  & (found["month"] == date(2026, 7, 1))].iloc[0]
-    assert over["scope"] == "lever" and "over-allocated by 10.00" in over["detail"]
+    assert over["scope"] == "lever"
+    assert "over-allocated by 10.00" in over["detail"]
     only_volume = checks(programme, metric="volume")
     assert set(only_volume["check"]) == {"no_phasing", "late_stage_no_actuals"}
     assert set(only_volume[only_volume["check"] == "no_phasing"]["subject"]) == {

@@ -60,7 +60,8 @@ def _bulk(ledger: Ledger, metric_ids: list[int], scenarios: list[str],
         got = read_current(conn, metric_ids=metric_ids, scenarios=scenarios,
                            initiative_ids=initiative_ids)
     keys = decode_keys(got["key"])
-    assert got["id"].dtype == np.int64 and got["amount_minor"].dtype == np.int64
+    assert got["id"].dtype == np.int64
+    assert got["amount_minor"].dtype == np.int64
     return set(zip(keys["initiative_id"].tolist(), keys["metric_id"].tolist(),
                    keys["scenario"].tolist(), keys["month"].tolist(),
                    got["amount_minor"].tolist(), got["id"].tolist(), strict=True))

@@ -131,7 +131,8 @@ def test_initiatives_are_versioned_not_overwritten(programme):
                      "stage_gate_id", "description"]].copy()
         frame.loc[frame["external_id"] == "GR-0001", "stage_gate_id"] = int(gates["L3"])
         changes = write_initiatives(conn, frame, sub.id)
-    assert changes.changed == ["GR-0001"] and changes.added == []
+    assert changes.changed == ["GR-0001"]
+    assert changes.added == []
     with programme.reading() as conn:
         now = current_initiatives(conn).set_index("external_id")
         then = current_initiatives(conn, as_of=sub.id - 1).set_index("external_id")
@@ -191,7 +192,9 @@ def test_phasing_history_is_append_only_and_as_of_reproduces_the_past(programme)
             ("GR-0001", "2026-07-01"): 100_00,      # unchanged
             ("GR-0001", "2026-09-01"): 250_00,      # August re-phased into September
         }), s2.id)
-    assert len(changes.added) == 1 and len(changes.removed) == 1 and changes.unchanged == 1
+    assert len(changes.added) == 1
+    assert len(changes.removed) == 1
+    assert changes.unchanged == 1
     with programme.reading() as conn:
         now = current_phasing(conn, metric_ids=[metric.id])
         then = current_phasing(conn, metric_ids=[metric.id], as_of=s1.id)
@@ -200,7 +203,8 @@ def test_phasing_history_is_append_only_and_as_of_reproduces_the_past(programme)
             text(f"SELECT COUNT(*) FROM phasing WHERE valid_to = {OPEN}")).scalar_one()
     assert sorted(now["amount_minor"]) == [50_00, 100_00, 250_00]  # GR-0002 untouched
     assert sorted(then["amount_minor"]) == [50_00, 100_00, 200_00]
-    assert rows == 4 and open_rows == 3  # nothing deleted: the August row is still there
+    assert rows == 4
+    assert open_rows == 3
 
 
 def test_submission_as_of_finds_the_last_write_at_an_instant(programme):

@@ -94,7 +94,8 @@ def test_csv_and_json_carry_exact_amounts_as_strings(programme, cli):
     assert len(rows) == 3 * 24  # MIN, PRO, (unallocated) x 24 months
     for rec in rows:
         for col in ("target", "bottom_up", "gap", "cumulative_gap"):
-            assert isinstance(rec[col], str) and Decimal(rec[col]).as_tuple().exponent == -2
+            assert isinstance(rec[col], str)
+            assert Decimal(rec[col]).as_tuple().exponent == -2
         assert rec["coverage"] is None or isinstance(rec["coverage"], str)
     # The parts add up to the unbroken programme (from another run), to the cent.
     whole = list(csv.DictReader(io.StringIO(cli("gap", "--format", "csv").stdout)))
@@ -103,7 +104,8 @@ def test_csv_and_json_carry_exact_amounts_as_strings(programme, cli):
         assert len(month_rows) == 3, i
         for col in ("target", "bottom_up", "gap"):
             assert sum(Decimal(rec[col]) for rec in month_rows) == Decimal(prog[col])
-    assert "gap" in r.stderr and "bottom-up" in r.stderr  # the summary goes to stderr
+    assert "gap" in r.stderr
+    assert "bottom-up" in r.stderr
 
 
 def test_table_shows_months_fiscal_subtotals_totals_and_a_summary(programme, cli):
@@ -160,7 +162,8 @@ def test_checks_exit_1_on_errors_and_0_on_warnings_only(programme, cli):
     book.phasing({"A": {mon(0): "1.00"}})
     r = cli("checks")
     assert r.exit_code == 0, r.output  # L5 without actuals is a warning
-    assert "late_stage_no_actuals" in r.stdout and "0 error(s), 1 warning(s)" in r.stdout
+    assert "late_stage_no_actuals" in r.stdout
+    assert "0 error(s), 1 warning(s)" in r.stdout
     book.phasing({"A": {mon(0): "1.00", "2030-01-01": "2.00"}})
     r = cli("checks", "--format", "csv")
     assert r.exit_code == 1
@@ -180,7 +183,8 @@ def test_checks_table_shows_a_run_of_months_as_one_line(programme, cli):
     assert "2026-07..2028-06 (24 months)" in lines[0]
     assert "24 consecutive months, 1,200.00 in all" in lines[0]
     assert lines[0].rstrip(" │").endswith("1,200.00")
-    assert "negative_benefit" in r.stdout and "late_stage_no_actuals" in r.stdout
+    assert "negative_benefit" in r.stdout
+    assert "late_stage_no_actuals" in r.stdout
     assert "0 error(s), 26 warning(s); runs of consecutive months shown as one line" in \
         " ".join(r.stdout.split())
     rows = list(csv.DictReader(io.StringIO(cli("checks", "--format", "csv").stdout)))
@@ -205,7 +209,8 @@ def test_group_monthly_findings_breaks_runs_at_gaps_and_changes() -> None:
     shown = group_monthly_findings(found)
     assert shown["month"].tolist()[:2] == ["2026-07..2026-08 (2 months)", date(2026, 10, 1)]
     assert shown["amount"].tolist()[0] == Decimal("2.00")
-    assert len(shown) == 6 and shown["month"].tolist()[-1] == "2027-01..2027-02 (2 months)"
+    assert len(shown) == 6
+    assert shown["month"].tolist()[-1] == "2027-01..2027-02 (2 months)"
     assert group_monthly_findings(found.iloc[0:0]).empty
 
 

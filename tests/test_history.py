@@ -45,7 +45,8 @@ def test_history_lists_every_change_newest_first(programme, tmp_path):
         ("office", "import", "benefit plan 2027-03", None, "3000.00", "seed"),
     ]
     by_kind = {r["kind"]: r["source"] for r in frame.to_dict("records")}
-    assert by_kind["edit"] == "manual" and by_kind["stage"] == "manual"
+    assert by_kind["edit"] == "manual"
+    assert by_kind["stage"] == "manual"
     imported = frame[frame["submission"] == result.submission_id]["source"].iloc[0]
     assert imported == f"ana.xlsx sha256:{result.sha256}"
     assert frame["when"].is_monotonic_decreasing
@@ -80,9 +81,13 @@ def test_cli_history_formats(programme, cli):
     data = json.loads(r.stdout)
     assert data[0]["what"] == "benefit plan 2026-09"
     assert (data[0]["old"], data[0]["new"]) == ("500.25", "600.00")
-    assert data[0]["who"] == "ana" and data[0]["source"] == "manual"
+    assert data[0]["who"] == "ana"
+    assert data[0]["source"] == "manual"
     r = cli("history", "GR-0002")
-    assert r.exit_code == 0 and "2026-09" in r.stdout and "600.00" in r.stdout
+    assert r.exit_code == 0
+    assert "2026-09" in r.stdout
+    assert "600.00" in r.stdout
     assert "2 submissions, 3 changes" in r.stderr
     r = cli("history", "GR-0404")
-    assert r.exit_code == 1 and "no initiative 'GR-0404'" in r.stderr
+    assert r.exit_code == 1
+    assert "no initiative 'GR-0404'" in r.stderr

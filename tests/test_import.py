@@ -51,7 +51,8 @@ def test_canonical_workbook_imports_exactly(programme: Ledger, cli, tmp_path: Pa
     path = canonical_workbook(tmp_path / "pipeline.xlsx", rows, total_row=True)
     r = cli("import", "initiatives", str(path))
     assert r.exit_code == 0, r.output
-    assert "3 rows read" in r.stdout and "2 added" in r.stdout
+    assert "3 rows read" in r.stdout
+    assert "2 added" in r.stdout
     assert "submission" in r.stdout
     got = phasing(programme)
     assert got == {("GR-0001", "2026-07"): 10000, ("GR-0001", "2026-08"): 10,
@@ -77,7 +78,8 @@ def test_change_in_total_table_has_thousands_separators_csv_stays_plain(
     assert r.exit_code == 0, r.output
     assert "1,234,567.50" in r.stdout
     r = cli("import", "initiatives", str(path), "--dry-run", "--format", "csv")
-    assert "1234567.50" in r.stdout and "1,234,567.50" not in r.stdout
+    assert "1234567.50" in r.stdout
+    assert "1,234,567.50" not in r.stdout
 
 
 def test_same_file_twice_changes_nothing_and_says_so(programme: Ledger, cli,
@@ -137,12 +139,14 @@ def test_same_file_with_other_parameters_is_imported_again(programme: Ledger, cl
     # Snapshot after update: GR-9 (same unit PRO, not in the file) is withdrawn now.
     r = cli("import", "initiatives", str(path), "--mode", "snapshot")
     assert r.exit_code == 0, r.output
-    assert "1 withdrawn" in r.stdout and "already imported" not in r.stdout
+    assert "1 withdrawn" in r.stdout
+    assert "already imported" not in r.stdout
     again = cli("import", "initiatives", str(path), "--mode", "snapshot")
     assert "already imported as submission" in again.stdout
     # Another scale: the amounts are read again, times 1000.
     scaled = import_initiatives(programme, [path], scale=Decimal(1000))
-    assert not scaled.already_imported and scaled.facts_changed == 1
+    assert not scaled.already_imported
+    assert scaled.facts_changed == 1
     assert phasing(programme)[("GR-1", "2026-07")] == 10_000 * 100
     assert import_initiatives(programme, [path], scale=Decimal("1E+3")).already_imported
     # A mapping is another way to read the file: read again (here at scale 1: back to
@@ -150,7 +154,8 @@ def test_same_file_with_other_parameters_is_imported_again(programme: Ledger, cl
     mapping = tmp_path / "m.toml"
     mapping.write_text('sheet = "Initiatives"\n')
     with_mapping = import_initiatives(programme, [path], mapping=mapping)
-    assert not with_mapping.already_imported and with_mapping.facts_changed == 1
+    assert not with_mapping.already_imported
+    assert with_mapping.facts_changed == 1
     assert phasing(programme)[("GR-1", "2026-07")] == 1000
     mapping.write_text('# the same settings\nsheet = "Initiatives"  \n')
     assert import_initiatives(programme, [path], mapping=mapping).already_imported
@@ -176,7 +181,8 @@ def test_copy_with_the_same_content_is_recognised_without_reading_it(
         parts, content = conn.execute(text(
             "SELECT content_parts, content_sha256 FROM submission WHERE id = :i"),
             {"i": first.submission_id}).one()
-    assert len(parts) == 64 and len(content) == 64
+    assert len(parts) == 64
+    assert len(content) == 64
 
     # One cell under xl/ differs: a different workbook, read and imported.
     edited = replace_part(copy, tmp_path / "edited.xlsx", "xl/worksheets/sheet1.xml",
@@ -198,7 +204,8 @@ def test_same_zip_directory_is_confirmed_by_the_content_sha256(
                      {"x": "0" * 64, "i": first.submission_id})
     result = import_initiatives(programme, [resaved_copy(path, tmp_path / "b.xlsx")])
     assert not result.already_imported
-    assert result.rows_read == 1 and not result.changed  # read in full; the ledger agrees
+    assert result.rows_read == 1
+    assert not result.changed
 
 
 def test_targets_copy_with_the_same_content_is_recognised(programme: Ledger, cli,
@@ -209,7 +216,8 @@ def test_targets_copy_with_the_same_content_is_recognised(programme: Ledger, cli
     assert r.exit_code == 0, r.output
     assert "(same content as t.xlsx); nothing to do" in r.stdout
     r = cli("import", "targets", str(path), "--scale", "1000")  # other parameters: read
-    assert r.exit_code == 0 and "24 changed" in r.stdout, r.output
+    assert r.exit_code == 0, r.output
+    assert "24 changed" in r.stdout, r.output
 
 
 def test_updated_workbook_writes_only_the_changed_facts(programme: Ledger,
@@ -286,7 +294,8 @@ def test_snapshot_withdraws_missing_initiatives_of_the_files_units(programme: Le
     # GR-2 is in PRO (the file's unit) and missing: withdrawn. GR-3 is in MIN: untouched.
     assert status == {"GR-1": "active", "GR-2": "withdrawn", "GR-3": "active"}
     got = phasing(programme)
-    assert ("GR-2", "2026-07") not in got and got[("GR-3", "2026-07")] == 300
+    assert ("GR-2", "2026-07") not in got
+    assert got[("GR-3", "2026-07")] == 300
 
 
 def test_dry_run_shows_the_change_and_writes_nothing(programme: Ledger, cli,
@@ -302,7 +311,9 @@ def test_dry_run_shows_the_change_and_writes_nothing(programme: Ledger, cli,
     table = json.loads(r.stdout)
     assert table == [{"metric": "benefit", "scenario": "plan", "before": "6.00",
                       "after": "16.00", "change": "10.00"}]
-    assert "1 added" in r.stderr and "1 withdrawn" in r.stderr and "dry run" in r.stderr
+    assert "1 added" in r.stderr
+    assert "1 withdrawn" in r.stderr
+    assert "dry run" in r.stderr
     r = cli("import", "initiatives", str(tmp_path / "pro.xlsx"), "--dry-run")
     assert "initiatives added: GR-7" in r.stdout
 
@@ -386,7 +397,8 @@ def test_unit_note_in_thousands_needs_a_scale(programme: Ledger, cli, tmp_path: 
                               note="Amounts in AUD 000")
     r = cli("import", "initiatives", str(path))
     assert r.exit_code == 1
-    assert "Initiatives!A2" in r.stderr and "--scale 1000" in r.stderr
+    assert "Initiatives!A2" in r.stderr
+    assert "--scale 1000" in r.stderr
     r = cli("import", "initiatives", str(path), "--scale", "1000")
     assert r.exit_code == 0, r.output
     assert phasing(programme) == {("GR-1", "2026-07"): 150000}
@@ -516,7 +528,8 @@ def test_mapping_naming_a_missing_column_says_which(programme: Ledger, cli,
     assert "no column headed 'Stage gate'" in r.stderr
     mapping.write_text("[columns]\nidd = 'x'\n")
     r = cli("import", "initiatives", str(path), "--mapping", str(mapping))
-    assert r.exit_code == 1 and "unknown column role 'idd'" in r.stderr
+    assert r.exit_code == 1
+    assert "unknown column role 'idd'" in r.stderr
 
 
 def test_long_layout(programme: Ledger, tmp_path: Path) -> None:
@@ -606,8 +619,10 @@ def test_prefetched_current_phasing_gives_the_same_import(programme: Ledger, tmp
     assert used == [True, True, True]  # v1, a and b all diffed against the prefetch
     assert (result.facts_added, result.facts_changed, result.facts_removed) == (1, 3, 1)
     plan = phasing(programme)
-    assert plan[("GR-1", "2026-07")] == 800 and plan[("GR-1", "2026-08")] == 900
-    assert ("GR-2", "2026-10") not in plan and plan[("GR-3", "2026-10")] == 30300
+    assert plan[("GR-1", "2026-07")] == 800
+    assert plan[("GR-1", "2026-08")] == 900
+    assert ("GR-2", "2026-10") not in plan
+    assert plan[("GR-3", "2026-10")] == 30300
     assert phasing(programme, "cost") == {("GR-1", "2026-07"): 500, ("GR-1", "2026-08"): 1250}
     # The same two files again: nothing to do, whichever way the ledger is read.
     again = import_initiatives(programme, [tmp_path / "b.xlsx"])
@@ -630,7 +645,8 @@ def test_several_files_one_transaction_one_submission_each(programme: Ledger,
     subs = programme.submissions()
     assert list(subs["source_name"][:2]) == ["b.xlsx", "a.xlsx"]
     again = import_initiatives(programme, [a, b])
-    assert again.already_imported and again.submission_ids == []
+    assert again.already_imported
+    assert again.submission_ids == []
 
 
 # ------------------------------------------------------------------ targets
@@ -655,7 +671,9 @@ def test_import_targets(programme: Ledger, cli, tmp_path: Path) -> None:
     assert cli("import", "targets", str(path)).stdout.startswith("already imported")
     bad = targets_workbook(tmp_path / "bad.xlsx", [["benefit", "unit:PRR", 1]])
     r = cli("import", "targets", str(bad))
-    assert r.exit_code == 1 and "did you mean 'PRO'" in r.stderr and "Targets!B5" in r.stderr
+    assert r.exit_code == 1
+    assert "did you mean 'PRO'" in r.stderr
+    assert "Targets!B5" in r.stderr
 
 
 def test_fiscal_month_headers_follow_the_programme_fy_start(programme: Ledger,
@@ -673,7 +691,8 @@ def test_total_change_frame_has_decimal_amounts(programme: Ledger, tmp_path: Pat
                               [initiative_row("GR-1", months(24, {0: 0.1, 1: 0.2}))])
     result = import_initiatives(programme, [path])
     row = result.total_change.iloc[0]
-    assert isinstance(row["after"], Decimal) and row["after"] == Decimal("0.30")
+    assert isinstance(row["after"], Decimal)
+    assert row["after"] == Decimal("0.30")
     assert list(result.total_change.columns) == ["metric", "scenario", "before", "after",
                                                  "change"]
     assert isinstance(result.total_change, pd.DataFrame)
@@ -687,7 +706,8 @@ def test_the_documented_mapping_example_is_valid(programme: Ledger, tmp_path: Pa
     block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "q3.toml").write_text(block)
     mapping = load_mapping(tmp_path / "q3.toml")
-    assert mapping.sheet == "Pipeline FY27" and mapping.scale == Decimal(1000)
+    assert mapping.sheet == "Pipeline FY27"
+    assert mapping.scale == Decimal(1000)
     assert mapping.defaults == {"metric": "benefit", "scenario": "forecast"}
     # It reads the messy workbook of the test above, except for its Notes column.
     (tmp_path / "q3.toml").write_text(block.replace('description = "Notes"\n', ""))
@@ -711,7 +731,8 @@ def test_owner_workbooks_go_through_the_owner_rules(programme: Ledger, cli,
     ws.cell(5, 11).value = 99
     wb.save(out)
     r = cli("import", "initiatives", str(out), "--mode", "snapshot")
-    assert r.exit_code == 1 and "owner workbook" in r.stderr
+    assert r.exit_code == 1
+    assert "owner workbook" in r.stderr
     r = cli("import", "initiatives", str(out))
     assert r.exit_code == 0, r.output
     assert "Ana Lima's 1 initiatives" in r.stdout

@@ -27,7 +27,8 @@ def _fails(cli, programme: Ledger, path: Path, *needles: str) -> str:
     assert r.exit_code == 1, r.output
     assert "Traceback" not in r.output
     lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: "), r.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
     assert counts(programme) == before
@@ -95,7 +96,8 @@ def test_blank_month_outside_the_horizon_is_only_a_warning(programme: Ledger, cl
                               [initiative_row("GR-1", [None, 6])], months=labels)
     r = cli("import", "initiatives", str(path))
     assert r.exit_code == 0, r.output
-    assert "warning" in r.stderr and "Initiatives!J4" in r.stderr
+    assert "warning" in r.stderr
+    assert "Initiatives!J4" in r.stderr
     assert phasing(programme) == {("GR-1", "2026-07"): 600}
 
 
@@ -161,11 +163,14 @@ def test_xls_csv_and_ods_get_a_clear_message(programme: Ledger, cli, tmp_path: P
 def test_missing_file_and_bad_options(programme: Ledger, cli, tmp_path: Path) -> None:
     _fails(cli, programme, tmp_path / "nowhere.xlsx", "no such file")
     r = cli("import", "initiatives", str(tmp_path / "x.xlsx"), "--mode", "replace")
-    assert r.exit_code == 1 and "expected update" in r.stderr
+    assert r.exit_code == 1
+    assert "expected update" in r.stderr
     r = cli("import", "initiatives", str(tmp_path / "x.xlsx"), "--scale", "abc")
-    assert r.exit_code == 1 and "--scale 'abc'" in r.stderr
+    assert r.exit_code == 1
+    assert "--scale 'abc'" in r.stderr
     r = cli("import", "initiatives", str(tmp_path / "x.xlsx"), "--report", "out.txt")
-    assert r.exit_code == 1 and "expected a .xlsx or .csv" in r.stderr
+    assert r.exit_code == 1
+    assert "expected a .xlsx or .csv" in r.stderr
 
 
 def test_amounts_without_an_id_are_refused(programme: Ledger, cli, tmp_path: Path) -> None:

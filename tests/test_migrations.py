@@ -80,4 +80,5 @@ def test_upgrade_from_0003_seals_existing_history_as_the_writes_did(programme, t
     programme.add_lever("NEW", "After the upgrade", user="office")
     with programme.reading() as conn:
         result = chain.verify(conn)
-    assert result.ok and result.submissions == len(sealed) + 1
+    assert result.ok
+    assert result.submissions == len(sealed) + 1

@@ -158,8 +158,10 @@ def test_a_workbook_from_another_ledger_is_refused_even_with_force(
         f"staging.xlsx was exported from another ledger (id {staging_id[:8]}…), not this one")
     assert str(info.value).endswith("export a new workbook from this ledger")
     r = cli("phasing", "import", str(path), "--force")
-    assert r.exit_code == 1 and r.stdout == ""
-    assert len(r.stderr.strip().splitlines()) == 1 and "another ledger" in r.stderr
+    assert r.exit_code == 1
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "another ledger" in r.stderr
     assert _state(programme) == before
 
 
@@ -188,8 +190,10 @@ def test_an_old_unsigned_workbook_with_an_unknown_internal_id_ends_in_one_line(
     with pytest.raises(LedgerError, match=r"older tledger .* export a new workbook"):
         import_owner_workbook(programme, path, force=True)
     r = cli("phasing", "import", str(path))
-    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert "export a new workbook" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 1
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "export a new workbook" in r.stderr
+    assert "Traceback" not in r.output
     assert _state(programme) == before
 
 
@@ -294,8 +298,10 @@ def test_hostile_owner_workbooks_end_in_one_short_line_and_write_nothing(
             import_owner_workbook(programme, path, force=True)
         r = cli("phasing", "import", str(path), "--force")
         lines = r.stderr.strip().splitlines()
-        assert r.exit_code == 1 and len(lines) == 1, (name, r.output[:500])
-        assert len(lines[0]) < 300 and says[name] in lines[0], (name, lines[0])
+        assert r.exit_code == 1, (name, r.output[:500])
+        assert len(lines) == 1, (name, r.output[:500])
+        assert len(lines[0]) < 300, (name, lines[0])
+        assert says[name] in lines[0], (name, lines[0])
         assert "Traceback" not in r.output
     assert _state(programme) == before
 

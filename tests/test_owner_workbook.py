@@ -64,26 +64,36 @@ def test_export_prefills_the_owners_initiatives_locks_all_but_months_and_stamps(
     assert wb.sheetnames == ["Initiatives", STAMP_SHEET]
     assert wb[STAMP_SHEET].sheet_state == "veryHidden"
     ws = wb["Initiatives"]
-    assert ws.protection.sheet and not ws.protection.password
+    assert ws.protection.sheet
+    assert not ws.protection.password
     header = [c.value for c in ws[4]]
     assert header[:9] == ["ID", "Name", "Owner", "Business unit", "Lever", "Stage",
                           "Description", "Metric", "Scenario"]
-    assert header[9] == datetime(2026, 7, 1) and header[32] == datetime(2028, 6, 1)
+    assert header[9] == datetime(2026, 7, 1)
+    assert header[32] == datetime(2028, 6, 1)
     assert header[33] == "Total"
     assert [ws.cell(r, 1).value for r in (5, 6, 7)] == ["GR-0001", "GR-0002", None]
-    assert ws["J5"].value == 1000 and ws["K5"].value == 2000.5 and ws["R5"].value == 3000
-    assert ws["L6"].value == 500.25 and ws["J6"].value is None
+    assert ws["J5"].value == 1000
+    assert ws["K5"].value == 2000.5
+    assert ws["R5"].value == 3000
+    assert ws["L6"].value == 500.25
+    assert ws["J6"].value is None
     assert ws["AH5"].value == "=SUM(J5:AG5)"
     # Locked: ids and descriptions; unlocked: month cells (even empty ones).
-    assert ws["A5"].protection.locked and ws["F5"].protection.locked
-    assert not ws["J5"].protection.locked and not ws["L5"].protection.locked
+    assert ws["A5"].protection.locked
+    assert ws["F5"].protection.locked
+    assert not ws["J5"].protection.locked
+    assert not ws["L5"].protection.locked
     assert ws["AH5"].protection.locked
     rules = ws.data_validations.dataValidation
-    assert len(rules) == 1 and rules[0].type == "decimal"
+    assert len(rules) == 1
+    assert rules[0].type == "decimal"
     assert str(rules[0].sqref) == "J5:AG6"
     book = read_owner_workbook(path)
-    assert book.stamp.owner == "Ana Lima" and book.stamp.metric == "benefit"
-    assert book.stamp.scenario == "plan" and book.stamp.programme == "Cost 2028"
+    assert book.stamp.owner == "Ana Lima"
+    assert book.stamp.metric == "benefit"
+    assert book.stamp.scenario == "plan"
+    assert book.stamp.programme == "Cost 2028"
     assert list(book.stamp.initiatives["external_id"]) == ["GR-0001", "GR-0002"]
     assert (book.stamp.initiatives["phasing_version"] > 0).all()
     assert sorted(book.amounts["amount"]) == [Decimal("500.25"), Decimal("1000"),
@@ -101,7 +111,9 @@ def test_unchanged_workbook_writes_nothing(programme, tmp_path):
     path = _export(programme, tmp_path)
     before = _submissions(programme)
     result = import_owner_workbook(programme, path)
-    assert result.count == 0 and result.unchanged == 4 and result.submission_id is None
+    assert result.count == 0
+    assert result.unchanged == 4
+    assert result.submission_id is None
     assert _submissions(programme) == before
 
 
@@ -124,7 +136,8 @@ def test_round_trip_changes_only_the_owners_initiatives(programme, tmp_path):
             'SELECT kind, "user", note, source_name, source_sha256, details FROM submission '
             "WHERE id = :i"), {"i": result.submission_id}).one()
     assert sub[:4] == ("import", "ana", "March re-phasing", "ana-back.xlsx")
-    assert len(sub[4]) == 64 and sub[4] == read_owner_workbook(path).sha256
+    assert len(sub[4]) == 64
+    assert sub[4] == read_owner_workbook(path).sha256
     assert json.loads(sub[5])["owner_workbook"]["owner"] == "Ana Lima"
     assert "forced" not in json.loads(sub[5])
 
@@ -134,7 +147,8 @@ def test_amounts_are_rounded_half_away_from_zero_to_the_metric(programme, tmp_pa
     path = _edit(_export(programme, tmp_path), tmp_path / "r.xlsx", {"J5": 2.345, "K5": -2.345})
     import_owner_workbook(programme, path)
     got = plan_of(programme, "GR-0001")
-    assert got["2026-07"] == Decimal("2.35") and got["2026-08"] == Decimal("-2.35")
+    assert got["2026-07"] == Decimal("2.35")
+    assert got["2026-08"] == Decimal("-2.35")
 
 
 #: (case, edits, cell named, text the problem's "expected" contains)
@@ -221,7 +235,8 @@ def test_conflict_stops_the_import_and_lists_each_month(programme, tmp_path):
     message = str(info.value)
     assert "GR-0001 2026-07: exported 1,000.00, ledger now 1,500.00, workbook 1,200.00" in message
     assert "GR-0001 2027-03: exported 3,000.00, ledger now (empty), workbook 3,300.00" in message
-    assert "nothing was written" in message and "--force" in message
+    assert "nothing was written" in message
+    assert "--force" in message
     assert (_submissions(programme), _phasing_rows(programme)) == before
     # GR-0002 (unchanged in the ledger) was not applied either: all or nothing.
     assert plan_of(programme, "GR-0002") == {"2026-09": Decimal("500.25")}
@@ -242,7 +257,8 @@ def test_changes_to_other_owners_or_matching_values_are_not_conflicts(programme,
     set_phasing(programme, "GR-0003", date(2026, 7, 1), Decimal("1"), user="ben")
     set_phasing(programme, "GR-0001", date(2026, 7, 1), Decimal("1500"), user="office")
     result = import_owner_workbook(programme, path)  # the workbook agrees with the ledger
-    assert result.changed == 1 and not result.forced
+    assert result.changed == 1
+    assert not result.forced
     assert plan_of(programme, "GR-0002")["2026-09"] == Decimal("600.00")
 
 
@@ -251,7 +267,8 @@ def test_force_overrides_and_records_what_it_overrode(programme, tmp_path):
     path = _edit(_export(programme, tmp_path), tmp_path / "f.xlsx", {"J5": 1200})
     set_phasing(programme, "GR-0001", date(2026, 7, 1), Decimal("1500"), user="office")
     result = import_owner_workbook(programme, path, force=True, user="pmo", note="owner wins")
-    assert result.forced and len(result.overrode) == 1
+    assert result.forced
+    assert len(result.overrode) == 1
     assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1200.00")
     with programme.reading() as conn:
         details = json.loads(conn.execute(text(
@@ -267,7 +284,8 @@ def test_forecast_export_round_trips_its_own_scenario(programme, tmp_path):
     seed(programme)
     path = _export(programme, tmp_path, scenario="forecast", name="fc.xlsx")
     wb = load_workbook(path)
-    assert wb["Initiatives"]["J5"].value is None and wb["Initiatives"]["I5"].value == "forecast"
+    assert wb["Initiatives"]["J5"].value is None
+    assert wb["Initiatives"]["I5"].value == "forecast"
     path = _edit(path, tmp_path / "fc2.xlsx", {"M5": 42})
     import_owner_workbook(programme, path)
     assert plan_of(programme, "GR-0001", "forecast") == {"2026-10": Decimal("42.00")}
@@ -292,16 +310,20 @@ def test_cli_export_and_import_with_conflict_and_force(programme, cli, tmp_path)
     _edit(out, out, {"J5": 1200})
     r = cli("phasing", "set", "GR-0001", "--month", "Jul-26", "--amount", "1,500", "--note",
             "office")
-    assert r.exit_code == 0 and "1,000.00 -> 1,500.00" in r.stdout
+    assert r.exit_code == 0
+    assert "1,000.00 -> 1,500.00" in r.stdout
     r = cli("phasing", "import", str(out))
     assert r.exit_code == 1
-    assert "error:" in r.stderr and "GR-0001 2026-07: exported 1,000.00" in r.stderr
+    assert "error:" in r.stderr
+    assert "GR-0001 2026-07: exported 1,000.00" in r.stderr
     assert "Traceback" not in r.output
     r = cli("phasing", "import", str(out), "--force", "--note", "owner wins")
-    assert r.exit_code == 0 and "FORCED over 1" in r.stdout
+    assert r.exit_code == 0
+    assert "FORCED over 1" in r.stdout
     assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1200.00")
     r = cli("phasing", "export", "--owner", "Ana Lima", "--out", str(tmp_path / "x.csv"))
-    assert r.exit_code == 1 and ".xlsx" in r.stderr
+    assert r.exit_code == 1
+    assert ".xlsx" in r.stderr
 
 
 def test_a_workbook_saved_by_libreoffice_still_round_trips(programme, backend, tmp_path):
@@ -338,17 +360,21 @@ def test_generic_import_command_recognises_the_stamp(programme, cli, tmp_path):
     # A row for someone else's initiative is refused through the generic command too.
     bad = _edit(out, tmp_path / "bad.xlsx", {"A7": "GR-0003", "J7": 1})
     r = cli("import", "initiatives", str(bad))
-    assert r.exit_code == 1 and "A7" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 1
+    assert "A7" in r.output
+    assert "Traceback" not in r.output
     _edit(out, out, {"J5": 1200})
     set_phasing(programme, "GR-0001", date(2026, 7, 1), Decimal("1500"), user="office")
     r = cli("import", "initiatives", str(out))
-    assert r.exit_code == 1 and "ledger now 1,500.00, workbook 1,200.00" in r.stderr
+    assert r.exit_code == 1
+    assert "ledger now 1,500.00, workbook 1,200.00" in r.stderr
     assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1500.00")
     r = cli("import", "initiatives", str(out), "--force", "--note", "owner wins")
     assert r.exit_code == 0, r.output
     assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1200.00")
     subs = programme.submissions()
-    assert subs.iloc[0]["source_name"] == "ana.xlsx" and subs.iloc[0]["note"] == "owner wins"
+    assert subs.iloc[0]["source_name"] == "ana.xlsx"
+    assert subs.iloc[0]["note"] == "owner wins"
 
 
 def test_dry_run_reports_and_writes_nothing(programme, tmp_path):

@@ -44,11 +44,13 @@ def test_set_changes_one_month_and_records_who_and_why(programme):
 def test_set_adds_clears_rounds_and_skips_no_ops(programme):
     seed(programme)
     add = set_phasing(programme, "GR-0002", date(2026, 10, 1), Decimal("2.345"), user="x")
-    assert add.old is None and add.new == Decimal("2.35")
+    assert add.old is None
+    assert add.new == Decimal("2.35")
     same = set_phasing(programme, "GR-0002", date(2026, 10, 1), Decimal("2.35"), user="x")
     assert same.submission_id is None
     cleared = set_phasing(programme, "GR-0002", date(2026, 10, 1), None, user="x")
-    assert cleared.old == Decimal("2.35") and cleared.new is None
+    assert cleared.old == Decimal("2.35")
+    assert cleared.new is None
     assert plan_of(programme, "GR-0002") == {"2026-09": Decimal("500.25")}
 
 
@@ -62,7 +64,8 @@ def test_set_on_another_scenario_leaves_plan_alone_and_moves_its_version(program
     with programme.reading() as conn:
         plan_after = phasing_versions(conn, [ids["GR-0001"]], metric.id, "plan")
         fc = phasing_versions(conn, [ids["GR-0001"]], metric.id, "forecast")
-    assert plan_after == before and fc == {ids["GR-0001"]: edit.submission_id}
+    assert plan_after == before
+    assert fc == {ids["GR-0001"]: edit.submission_id}
     # Emptying a month (no successor version) also counts as a change of the phasing.
     cleared = set_phasing(programme, "GR-0001", date(2026, 7, 1), None, scenario="forecast",
                           user="x")
@@ -100,7 +103,8 @@ def test_stage_move_is_a_submission_and_keeps_the_old_version(programme):
     with programme.reading() as conn:
         now = current_initiatives(conn).set_index("external_id")
         then = current_initiatives(conn, as_of=move.submission_id - 1).set_index("external_id")
-    assert now.loc["GR-0001", "stage"] == "L3" and then.loc["GR-0001", "stage"] == "L2"
+    assert now.loc["GR-0001", "stage"] == "L3"
+    assert then.loc["GR-0001", "stage"] == "L2"
     assert now.loc["GR-0001", "name"] == "Spares pooling"  # other attributes carried over
     assert set_stage(programme, "GR-0001", "L3").submission_id is None
     with pytest.raises(NotFound, match="no stage gate 'L9'"):
@@ -114,19 +118,27 @@ def test_cli_phasing_set_and_stage_set(programme, cli, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "GR-0001 2027-03 benefit plan: 3,000.00 -> 125,000.00" in r.stdout
     subs = programme.submissions()
-    assert subs.iloc[0]["user"] == "tester" and subs.iloc[0]["note"] == "re-phased"
+    assert subs.iloc[0]["user"] == "tester"
+    assert subs.iloc[0]["note"] == "re-phased"
     r = cli("phasing", "set", "GR-0001", "--month", "2027-03", "--clear", "--user", "ana")
-    assert r.exit_code == 0 and "-> (empty)" in r.stdout
+    assert r.exit_code == 0
+    assert "-> (empty)" in r.stdout
     assert programme.submissions().iloc[0]["user"] == "ana"
     r = cli("phasing", "set", "GR-0001", "--month", "2027-03", "--amount", "abc")
-    assert r.exit_code == 1 and "error: --amount 'abc'" in r.stderr
+    assert r.exit_code == 1
+    assert "error: --amount 'abc'" in r.stderr
     r = cli("phasing", "set", "GR-0001", "--month", "2027-13", "--amount", "1")
-    assert r.exit_code == 1 and "--month" in r.stderr
+    assert r.exit_code == 1
+    assert "--month" in r.stderr
     r = cli("phasing", "set", "GR-0001", "--month", "2027-03")
-    assert r.exit_code == 1 and "either --amount or --clear" in r.stderr
+    assert r.exit_code == 1
+    assert "either --amount or --clear" in r.stderr
     r = cli("stage", "set", "GR-0001", "L4", "--note", "implemented")
-    assert r.exit_code == 0 and "GR-0001: L2 -> L4" in r.stdout
+    assert r.exit_code == 0
+    assert "GR-0001: L2 -> L4" in r.stdout
     r = cli("stage", "set", "GR-0404", "L4")
-    assert r.exit_code == 1 and "no initiative 'GR-0404'" in r.stderr
+    assert r.exit_code == 1
+    assert "no initiative 'GR-0404'" in r.stderr
     r = cli("stage", "--help")
-    assert "set-weight" in r.stdout and "set " in r.stdout
+    assert "set-weight" in r.stdout
+    assert "set " in r.stdout

@@ -326,13 +326,16 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert s["B7"].value == "=B5-B6"
     assert s["C8"].value == "=B8+C5"
     assert s["B11"].value == '=IF(B5=0,"",B6/B5)'
-    assert s["N4"].value == "FY27" and s["N5"].value == "=SUM(B5:M5)"
-    assert s["AB4"].value == "Horizon" and s["AB6"].value == "=SUM(N6,AA6)"
+    assert s["N4"].value == "FY27"
+    assert s["N5"].value == "=SUM(B5:M5)"
+    assert s["AB4"].value == "Horizon"
+    assert s["AB6"].value == "=SUM(N6,AA6)"
     assert s.freeze_panes == "B5"
     assert s.page_setup.orientation == "landscape"
     assert s.sheet_properties.pageSetUpPr.fitToPage
     assert s.print_title_rows == "$1:$4"
-    assert "Red" in s["B5"].number_format and "(" in s["B5"].number_format
+    assert "Red" in s["B5"].number_format
+    assert "(" in s["B5"].number_format
     assert s.conditional_formatting, "shortfall months are highlighted"
     # The lever with wildcard characters is matched literally; unallocated by empty cell.
     lev = wb["By lever"]
@@ -345,8 +348,10 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert [c.value for c in ini[4]][:8] == ["ID", "Name", "Owner", "Business unit", "Lever",
                                              "Stage", "Metric", "Unit"]
     evil = ini["B5"]
-    assert evil.value == EVIL_NAME and evil.data_type == "s"
-    assert ini["C5"].value == "+Ann" and ini["C5"].data_type == "s"
+    assert evil.value == EVIL_NAME
+    assert evil.data_type == "s"
+    assert ini["C5"].value == "+Ann"
+    assert ini["C5"].data_type == "s"
     assert ini.freeze_panes == "B5"
     assert ini.auto_filter.ref.startswith("A4:")
     ids = [ini.cell(r, 1).value for r in range(5, ini.max_row + 1)]
@@ -355,14 +360,16 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert ini.cell(4, total_col).value == "Total"
     assert ini.cell(5, total_col).value.startswith("=SUM(I5:")
     about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=3, max_row=14)}
-    assert about["Programme"] == "Cost 2028" and about["Scenario"] == "plan"
+    assert about["Programme"] == "Cost 2028"
+    assert about["Scenario"] == "plan"
     assert about["Written by"].startswith("tledger ")
     assert isinstance(about["Ledger's last submission id"], int)
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         assert charts
         xml = z.read(charts[0]).decode()
-        assert "<c:barChart>" in xml and "<c:lineChart>" in xml
+        assert "<c:barChart>" in xml
+        assert "<c:lineChart>" in xml
         # No ledger text anywhere became a formula.
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
@@ -404,17 +411,22 @@ def test_cli_report_gap_xlsx_and_errors(programme: Ledger, cli: Any, tmp_path: P
     out = tmp_path / "sub" / "gap.xlsx"
     r = cli("report", "gap", "--out", str(out), "--metric", "benefit", "--scale", "thousands")
     assert r.exit_code == 0, r.output
-    assert "wrote" in r.stdout and "initiative rows" in r.stdout
+    assert "wrote" in r.stdout
+    assert "initiative rows" in r.stdout
     wb = openpyxl.load_workbook(out)
     assert wb["Summary"]["A4"].value == "AUD 000"
     assert wb["Summary"]["B5"].number_format.startswith("#,##0,")
     r = cli("report", "gap", "--out", str(tmp_path / "x.xlsx"), "--metric", "nope")
-    assert r.exit_code == 1 and "error:" in r.stderr and "nope" in r.stderr
+    assert r.exit_code == 1
+    assert "error:" in r.stderr
+    assert "nope" in r.stderr
     assert not (tmp_path / "x.xlsx").exists()
     r = cli("report", "gap", "--out", str(tmp_path / "x.xlsx"), "--as-of", "yesterday")
-    assert r.exit_code == 1 and "as-of" in r.stderr
+    assert r.exit_code == 1
+    assert "as-of" in r.stderr
     r = cli("report", "gap", "--help")
-    assert r.exit_code == 0 and "Example:" in r.stdout
+    assert r.exit_code == 0
+    assert "Example:" in r.stdout
 
 
 def test_cli_report_gap_csv_is_the_summary_exactly(programme: Ledger, cli: Any) -> None:
@@ -423,7 +435,9 @@ def test_cli_report_gap_csv_is_the_summary_exactly(programme: Ledger, cli: Any) 
     assert r.exit_code == 0, r.output
     rows = list(csv.reader(io.StringIO(r.stdout)))
     header = rows[0]
-    assert header[0] == "line" and header[1] == "2026-07" and "FY27" in header
+    assert header[0] == "line"
+    assert header[1] == "2026-07"
+    assert "FY27" in header
     assert header[-1] == "Horizon"
     table = {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows[1:]}
     rep = gap(programme, metric="benefit")

@@ -70,7 +70,8 @@ def test_an_older_file_reimported_after_an_owner_edit_is_refused_with_the_three_
     assert r.exit_code == 1
     assert (f"GR-0001 benefit plan 2026-07: based on 100.00, ledger now 150.00 "
             f"(submission {edit} by ana), file 100.00") in r.stderr
-    assert "nothing was written" in r.stderr and "--force" in r.stderr
+    assert "nothing was written" in r.stderr
+    assert "--force" in r.stderr
     assert "Traceback" not in r.output
     assert counts(programme) == before
     assert phasing(programme) == {("GR-0001", "2026-07"): 15000, ("GR-0002", "2026-07"): 5000}
@@ -121,7 +122,8 @@ def test_a_forced_import_without_conflicts_records_nothing_forced(
     path = pipeline(tmp_path / "pipeline.xlsx", {0: 100}, {0: 50})
     assert cli("import", "initiatives", str(path), "--force").exit_code == 0
     details = last_submission(programme)["details"]
-    assert "forced" not in details and "overrode" not in details
+    assert "forced" not in details
+    assert "overrode" not in details
 
 
 def test_a_file_agreeing_with_the_newer_value_is_no_conflict(programme: Ledger, cli: Any,
@@ -195,7 +197,8 @@ def test_an_attribute_changed_since_the_file_is_a_conflict(programme: Ledger, cl
     with pytest.raises(StaleWorkbook) as caught:
         import_initiatives(programme, [path])
     message = str(caught.value)
-    assert "GR-0002 stage: based on L2, ledger now L3" in message and "file L2" in message
+    assert "GR-0002 stage: based on L2, ledger now L3" in message
+    assert "file L2" in message
     assert "GR-0001" not in message
 
 
@@ -279,7 +282,8 @@ def test_a_prefilled_template_records_the_submission_it_shows(programme: Ledger,
     out = office / "export.xlsx"
     assert cli("template", "initiatives", "--out", str(out), "--prefill").exit_code == 0
     stamp = read_stamp(out)
-    assert stamp is not None and stamp.based_on == latest
+    assert stamp is not None
+    assert stamp.based_on == latest
     assert stamp.ledger_id == programme.identity()[0]
     blank = office / "blank.xlsx"
     assert cli("template", "initiatives", "--out", str(blank)).exit_code == 0
@@ -358,7 +362,8 @@ def test_a_template_from_another_ledger_is_not_taken_as_a_base(
     wb["Initiatives"]["J6"] = 60
     wb.save(out)
     stamp = read_stamp(out)
-    assert stamp is not None and stamp.ledger_id == "another-ledger"
+    assert stamp is not None
+    assert stamp.ledger_id == "another-ledger"
     r = cli("import", "initiatives", str(out))
     assert r.exit_code == 0, r.output
     assert "based_on" not in last_submission(programme)["details"]

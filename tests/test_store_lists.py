@@ -23,3 +23,18 @@ def test_in_lists_are_bound_values_and_long_lists_are_read_in_chunks(
     assert one["code"].tolist() == ["A2"]
     assert sorted(chunked["code"]) == ["A1", "A3", "A5"]
     assert empty.empty
+
+
+def test_scenario_names_reach_the_phasing_read_as_bound_values(programme: Ledger) -> None:
+    # A scenario name with quotes is a value to compare, never SQL text: no error, no match,
+    # and the table is still there.
+    hostile = ["plan", "o'brien", "x\"); DROP TABLE phasing; --"]
+    with programme.reading() as conn:
+        found = store.current_phasing(conn, scenarios=hostile)
+        none = store.current_phasing(conn, scenarios=[])
+        still_there = store.read_frame(conn, "SELECT COUNT(*) AS n FROM phasing")
+    assert found.empty
+    assert list(found.columns) == ["id", "initiative_id", "metric_id", "scenario", "month",
+                                   "amount_minor", "valid_from"]
+    assert none.empty
+    assert still_there["n"].tolist() == [0]

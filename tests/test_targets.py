@@ -171,7 +171,8 @@ def test_set_target_stores_an_exact_revision(programme):
     assert int(stored["amount_minor"].sum()) == 10000
     assert sorted(stored["month"]) == [m.isoformat() for m in month_range(date(2026, 7, 1),
                                                                           date(2027, 6, 1))]
-    assert set(stored["scope_kind"]) == {"programme"} and set(stored["scope_code"]) == {""}
+    assert set(stored["scope_kind"]) == {"programme"}
+    assert set(stored["scope_code"]) == {""}
 
 
 def test_a_revision_changes_only_its_months_and_keeps_history(programme):
@@ -192,7 +193,8 @@ def test_a_revision_changes_only_its_months_and_keeps_history(programme):
 
     # the first revision is still readable, as of its submission
     old = target_by_month(programme, metric="benefit", as_of=first.submission_id)
-    assert len(old) == 12 and int(old["amount_minor"].sum()) == 120_000_000_00
+    assert len(old) == 12
+    assert int(old["amount_minor"].sum()) == 120_000_000_00
     with programme.reading() as conn:
         as_of_second = current_targets(conn, as_of=second.submission_id)
     assert int(as_of_second["amount_minor"].sum()) == 180_000_000_00
@@ -281,16 +283,20 @@ def test_cli_set_list_show_history(cli, programme):
             "--note", "board", "--format", "json")
     assert r.exit_code == 0, r.output
     months = json.loads(r.stdout)
-    assert len(months) == 12 and months[-1] == {"month": "2027-06", "amount": "8.34"}
+    assert len(months) == 12
+    assert months[-1] == {"month": "2027-06", "amount": "8.34"}
     assert "recorded as revision" in r.stderr  # the summary keeps stdout parseable
     r = cli("target", "set", "-m", "benefit", "--amount", "60", "--from", "2027-01", "--to",
             "2027-06", "--profile", "weights:1,1,1,1,1,1", "--note", "H2 reset")
     assert r.exit_code == 0, r.output
-    assert "recorded as revision" in r.stdout and "100.00 -> 109.98" in r.stdout
+    assert "recorded as revision" in r.stdout
+    assert "100.00 -> 109.98" in r.stdout
 
     listed = json.loads(cli("target", "list", "--format", "json").stdout)
-    assert listed[0]["metric"] == "benefit" and listed[0]["total"] == "109.98"
-    assert listed[0]["who"] == "tester" and listed[0]["note"] == "H2 reset"
+    assert listed[0]["metric"] == "benefit"
+    assert listed[0]["total"] == "109.98"
+    assert listed[0]["who"] == "tester"
+    assert listed[0]["note"] == "H2 reset"
 
     shown = json.loads(cli("target", "show", "--metric", "benefit", "-f", "json").stdout)
     assert [m["amount"] for m in shown][-6:] == ["10.00"] * 6
@@ -318,7 +324,8 @@ def test_cli_mistakes_are_one_line_errors(cli, programme):
     ]:
         r = cli("target", "set", "--metric", "benefit", "--note", "x", *args)
         assert r.exit_code == 1, args
-        assert r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+        assert r.stderr.startswith("error: "), r.stderr
+        assert message in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     assert json.loads(cli("target", "list", "-f", "json").stdout) == []
 
@@ -326,6 +333,8 @@ def test_cli_mistakes_are_one_line_errors(cli, programme):
 def test_cli_as_of_a_date_before_any_target_is_empty(cli, programme):
     cli("target", "set", "-m", "benefit", "--amount", "5", "--fy", "FY27", "--note", "x")
     r = cli("target", "show", "-m", "benefit", "--as-of", "2000-01-01", "-f", "json")
-    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    assert r.exit_code == 0
+    assert json.loads(r.stdout) == []
     r = cli("target", "show", "-m", "benefit", "--as-of", "yesterday")
-    assert r.exit_code == 1 and "expected a submission id" in r.stderr
+    assert r.exit_code == 1
+    assert "expected a submission id" in r.stderr

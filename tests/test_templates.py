@@ -101,7 +101,8 @@ def test_blank_initiatives_template_has_the_canonical_layout(programme, tmp_path
     out = write_initiatives_template(tmp_path / "init.xlsx", ctx)
     wb = openpyxl.load_workbook(out.path)
     assert wb.sheetnames == ["Initiatives", "Guide", "Lists"]
-    assert wb["Lists"].sheet_state == "hidden" and wb["Guide"].sheet_state == "visible"
+    assert wb["Lists"].sheet_state == "hidden"
+    assert wb["Guide"].sheet_state == "visible"
     ws = wb["Initiatives"]
     assert ws["A1"].value == "Cost 2028: initiative phasing"
     assert ws["A2"].value == "Amounts in each metric's unit: benefit AUD, cost AUD, volume t"
@@ -111,9 +112,12 @@ def test_blank_initiatives_template_has_the_canonical_layout(programme, tmp_path
     months = header[9:-1]
     assert len(months) == 24
     assert all(isinstance(m, datetime) for m in months)  # real dates, not text
-    assert months[0] == datetime(2026, 7, 1) and months[-1] == datetime(2028, 6, 1)
-    assert ws["J4"].number_format == "mmm-yy" and ws["AG4"].number_format == "mmm-yy"
-    assert header[-1] == "Total" and ws["AH4"].column_letter == "AH"
+    assert months[0] == datetime(2026, 7, 1)
+    assert months[-1] == datetime(2028, 6, 1)
+    assert ws["J4"].number_format == "mmm-yy"
+    assert ws["AG4"].number_format == "mmm-yy"
+    assert header[-1] == "Total"
+    assert ws["AH4"].column_letter == "AH"
     assert ws.freeze_panes == "C5"
     assert ws["J5"].value is None
     assert ws["AH5"].value == "=SUM(J5:AG5)"
@@ -142,7 +146,8 @@ def test_blank_initiatives_template_has_the_canonical_layout(programme, tmp_path
     guide = [c.value for row in wb["Guide"].iter_rows() for c in row if c.value]
     for head in [*INITIATIVE_HEADERS, "Total", "Business units", "Stage gates"]:
         assert head in guide
-    assert "Processing" in guide and "Realised in the P&L" in guide
+    assert "Processing" in guide
+    assert "Realised in the P&L" in guide
 
 
 def test_prefilled_template_round_trips_amounts_and_keeps_formula_like_text(programme,
@@ -199,7 +204,8 @@ def test_libreoffice_recalculates_totals_and_keeps_text(programme, tmp_path, bac
     ws = wb["Initiatives"]
     assert Decimal(repr(ws["AH5"].value)) == Decimal("123456.79")
     assert Decimal(repr(ws["AH6"].value)) == Decimal("-50")
-    assert ws["B5"].value == EVIL_NAME and ws["C5"].value == EVIL_OWNER
+    assert ws["B5"].value == EVIL_NAME
+    assert ws["C5"].value == EVIL_OWNER
     formulas = openpyxl.load_workbook(outdir / "pre.xlsx")["Initiatives"]
     assert formulas["B5"].data_type == "s"
 
@@ -226,14 +232,18 @@ def test_targets_template_prefilled_with_current_targets(cli, programme, tmp_pat
     ws = wb["Targets"]
     assert ws["A1"].value == "Cost 2028: top-down targets"
     header = [c.value for c in ws[4]]
-    assert header[:2] == ["Metric", "Scope"] and header[-1] == "Total"
-    assert all(isinstance(h, datetime) for h in header[2:-1]) and len(header) == 27
+    assert header[:2] == ["Metric", "Scope"]
+    assert header[-1] == "Total"
+    assert all(isinstance(h, datetime) for h in header[2:-1])
+    assert len(header) == 27
     assert ws.freeze_panes == "C5"
     assert [ws["A5"].value, ws["B5"].value, ws["A6"].value, ws["B6"].value] == [
         "benefit", "programme", "benefit", "lever:PROC"]
     fy27 = [Decimal(repr(c.value)) for c in ws[5][2:14]]
-    assert sum(fy27) == Decimal("100.00") and fy27[-1] == Decimal("8.34")
-    assert ws["C6"].value is None and ws["AA6"].value == "=SUM(C6:Z6)"
+    assert sum(fy27) == Decimal("100.00")
+    assert fy27[-1] == Decimal("8.34")
+    assert ws["C6"].value is None
+    assert ws["AA6"].value == "=SUM(C6:Z6)"
     dvs = _validations(ws)
     assert _resolve(wb, dvs["A"][0]) == ["benefit", "cost", "volume"]
     assert _resolve(wb, dvs["B"][0])[:3] == ["programme", "unit:MIN", "unit:PRO"]
@@ -255,17 +265,24 @@ def test_cli_template_initiatives_and_its_refusals(cli, programme, tmp_path):
     ]:
         r = cli("template", "initiatives", *args)
         assert r.exit_code == 1, args
-        assert r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+        assert r.stderr.startswith("error: "), r.stderr
+        assert message in r.stderr, r.stderr
     r = cli("template", "initiatives", "--out", str(path), "--force")
-    assert r.exit_code == 0 and "empty, ready to fill" in r.stdout
+    assert r.exit_code == 0
+    assert "empty, ready to fill" in r.stdout
 
 
 def test_safe_text_helpers(tmp_path: Path):
-    assert looks_like_formula("=1+1") and looks_like_formula("-2") and looks_like_formula("@x")
-    assert not looks_like_formula("GR-0042") and not looks_like_formula("")
-    assert safe_text(None) == "" and safe_text("a\x00b\x1fc") == "abc"
+    assert looks_like_formula("=1+1")
+    assert looks_like_formula("-2")
+    assert looks_like_formula("@x")
+    assert not looks_like_formula("GR-0042")
+    assert not looks_like_formula("")
+    assert safe_text(None) == ""
+    assert safe_text("a\x00b\x1fc") == "abc"
     assert len(safe_text("x" * 40000)) == 32767
-    assert csv_text("=cmd") == "'=cmd" and csv_text("plain") == "plain"
+    assert csv_text("=cmd") == "'=cmd"
+    assert csv_text("plain") == "plain"
     buf = io.StringIO()
     csv.writer(buf).writerow([csv_text(EVIL_NAME)])
     assert buf.getvalue().startswith("\"'=HYPERLINK")
@@ -273,7 +290,8 @@ def test_safe_text_helpers(tmp_path: Path):
     set_text(wb.active["A1"], EVIL_NAME)
     wb.save(tmp_path / "o.xlsx")
     back = openpyxl.load_workbook(tmp_path / "o.xlsx")
-    assert back.active["A1"].value == EVIL_NAME and back.active["A1"].data_type == "s"
+    assert back.active["A1"].value == EVIL_NAME
+    assert back.active["A1"].data_type == "s"
 
 
 @settings(max_examples=300, deadline=None)
@@ -308,7 +326,8 @@ def test_writer_reports_progress_and_streams_many_lines(tmp_path):
     write_initiatives_template(tmp_path / "many.xlsx", ctx, lines, progress=seen.append)
     assert seen == [500, 1000]
     ws = openpyxl.load_workbook(tmp_path / "many.xlsx")["Initiatives"]
-    assert ws.max_row == 1004 and ws["A1004"].value == "X-0999"
+    assert ws.max_row == 1004
+    assert ws["A1004"].value == "X-0999"
     assert Decimal(repr(ws["J1004"].value)) == Decimal("9.99")
     assert Decimal(repr(ws["O1004"].value)) == Decimal("-9.99")
     # no business units or levers in the ledger: no dropdown for them, the rest stay
@@ -331,7 +350,8 @@ def test_templates_round_trip_through_the_importer(programme, tmp_path):
     result = import_initiatives(programme, [path], dry_run=True)
     assert result.rows_read == 3
     assert (result.facts_added, result.facts_changed, result.facts_removed) == (0, 0, 0)
-    assert not result.initiatives_changed and not result.initiatives_added
+    assert not result.initiatives_changed
+    assert not result.initiatives_added
 
     set_target(programme, metric="benefit", amount="120", fiscal_year="FY27", note="board")
     with programme.reading() as conn:

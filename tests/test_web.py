@@ -33,7 +33,8 @@ def test_logging_out_ends_the_session_on_the_server_not_only_in_the_browser(site
     ana = site.login("ana@example.com")
     stolen = dict(ana.cookies)
     out = ana.post("/logout", data={"csrf": csrf_of(ana.get("/initiatives").text)})
-    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert out.status_code == 303
+    assert out.headers["location"] == "/login"
     replay = site.client()
     replay.cookies.update(stolen)
     assert replay.get("/initiatives").status_code == 303
@@ -59,7 +60,9 @@ def test_a_busy_session_still_ends_at_its_absolute_lifetime(site):
 def test_the_session_cookie_is_signed_httponly_lax_and_secure_only_over_https(site):
     plain = log_in(site.client(), "ana@example.com")
     cookie = plain.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "secure" not in cookie
     secure = log_in(site.client(https=True), "ana@example.com")
     assert "; secure" in secure.headers["set-cookie"].lower()
 
@@ -133,7 +136,8 @@ def test_logout_and_login_need_their_csrf_token(site):
 def test_every_response_carries_the_security_headers(site, path):
     response = site.login("ana@example.com").get(path)
     csp = response.headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -142,7 +146,9 @@ def test_every_response_carries_the_security_headers(site, path):
 
 def test_pages_carry_no_inline_script_and_no_external_resource(site):
     html = site.login("ana@example.com").get("/initiatives/GR-0001").text
-    assert "<script>" not in html and "http://" not in html and "https://" not in html
+    assert "<script>" not in html
+    assert "http://" not in html
+    assert "https://" not in html
 
 
 # ------------------------------------------------------------------ owner's edits
@@ -180,7 +186,8 @@ def test_a_forecast_change_needs_no_note(site):
     ana = site.login("ana@example.com")
     response = ana.post("/initiatives/GR-0001", data=save_form(
         ana, "GR-0001", {"benefit|forecast|2026-07-01": "5"}))
-    assert response.status_code == 200 and "Saved 1 month(s)" in response.text
+    assert response.status_code == 200
+    assert "Saved 1 month(s)" in response.text
 
 
 def test_a_bad_cell_gets_a_message_on_that_cell_and_nothing_is_saved(site):
@@ -211,16 +218,19 @@ def test_an_amount_with_too_many_decimals_is_rounded_with_a_warning(site):
 def test_an_owner_moves_only_the_forecast_once_the_plan_is_committed(site):
     ana = site.login("ana@example.com")
     page = ana.get("/initiatives/GR-0002").text  # GR-0002 is at L3
-    assert 'name="c|benefit|plan|' not in page and 'name="c|benefit|forecast|' in page
+    assert 'name="c|benefit|plan|' not in page
+    assert 'name="c|benefit|forecast|' in page
     before = submissions(site.ledger)
     crafted = ana.post("/initiatives/GR-0002", data=save_form(
         ana, "GR-0002", {"benefit|plan|2026-09-01": "1"}, note="try", page_html=page))
-    assert crafted.status_code == 400 and "its plan is committed" in crafted.text
+    assert crafted.status_code == 400
+    assert "its plan is committed" in crafted.text
     assert submissions(site.ledger) == before
     office = site.login("off@example.com")
     done = office.post("/initiatives/GR-0002", data=save_form(
         office, "GR-0002", {"benefit|plan|2026-09-01": "1"}, note="re-plan agreed"))
-    assert done.status_code == 200 and _last_submission(site.ledger)[0] == "off@example.com"
+    assert done.status_code == 200
+    assert _last_submission(site.ledger)[0] == "off@example.com"
 
 
 def test_a_save_after_a_newer_change_is_refused_with_read_now_and_yours(site):
@@ -273,9 +283,11 @@ def test_an_owner_edits_the_description_and_history_shows_the_old_and_new(site):
     form = save_form(ana, "GR-0001", {})
     form["description"] = "Pool spares across both mills"
     response = ana.post("/initiatives/GR-0001/description", data=form)
-    assert response.status_code == 200 and "Description saved as submission" in response.text
+    assert response.status_code == 200
+    assert "Description saved as submission" in response.text
     history = response.text.split('id="history"')[1]
-    assert "description" in history and "Pool spares across both mills" in history
+    assert "description" in history
+    assert "Pool spares across both mills" in history
     assert _last_submission(site.ledger)[0] == "ana@example.com"
 
 
@@ -293,7 +305,9 @@ def test_a_description_saved_from_a_stale_page_is_refused(site):
 
 def test_my_initiatives_lists_only_the_owners_own(site):
     html = site.login("ana@example.com").get("/initiatives").text
-    assert "GR-0001" in html and "GR-0002" in html and "GR-0003" not in html
+    assert "GR-0001" in html
+    assert "GR-0002" in html
+    assert "GR-0003" not in html
 
 
 def test_the_programme_page_shows_the_gap_from_the_engine(site):
@@ -316,5 +330,6 @@ def test_finance_downloads_the_excel_gap_report_as_of_now(site, tmp_path):
 def test_the_login_page_starts_no_session_and_names_the_form_fields(site):
     response = site.client().get("/login")
     assert response.status_code == 200
-    assert 'name="email"' in response.text and 'name="password"' in response.text
+    assert 'name="email"' in response.text
+    assert 'name="password"' in response.text
     assert "tledger_session" not in response.headers.get("set-cookie", "")

@@ -64,7 +64,8 @@ def test_an_owner_edits_saves_and_is_refused_when_stale_or_wrong(programme, db_u
         assert page.inner_text("#message").startswith("Saved 3 month(s)")
         assert page.inner_text("#owner-forecast") == "1,250.00"
         history = page.inner_text("#history")
-        assert "ana@example.com" in history and "benefit forecast 2026-08" in history
+        assert "ana@example.com" in history
+        assert "benefit forecast 2026-08" in history
         page.screenshot(path=str(tmp_path / "initiative.png"), full_page=False)
         if os.environ.get("TLEDGER_UPDATE_SCREENSHOTS") == "1":
             page.screenshot(path=str(DOCS / "web-initiative.png"), full_page=False)
@@ -93,7 +94,8 @@ def test_an_owner_edits_saves_and_is_refused_when_stale_or_wrong(programme, db_u
 
         # Another owner's initiative is not there for her.
         response = page.goto(f"{base}/initiatives/GR-0003")
-        assert response is not None and response.status == 404
+        assert response is not None
+        assert response.status == 404
         browser.close()
 
 

@@ -24,7 +24,7 @@ def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: F
     """The bridge as a waterfall: start total, each step, end total (a formula over the
     steps) beside the ledger's end total, whose difference is 0."""
     bridge = data.bridge
-    assert bridge is not None
+    assert bridge is not None  # noqa: S101  (narrows the type)
     unit = unit_label(data, scale)
     bridge_title = safe_text(getattr(bridge, "title", "Bridge"))
     title(sheet, fmt, f"{safe_text(data.programme.name)}: bottom-up bridge ({unit})",

@@ -67,10 +67,10 @@ class Figures:
 
     def get(self, part: str, col: Column, field_name: str) -> Any:
         if col.kind == "month":
-            assert col.month is not None
+            assert col.month is not None  # noqa: S101  (narrows the type)
             rec = self.monthly.get((part, col.month))
         else:
-            assert col.period is not None
+            assert col.period is not None  # noqa: S101  (narrows the type)
             rec = self.fiscal.get((part, col.period))
         if rec is None:
             return None

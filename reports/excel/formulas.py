@@ -12,7 +12,9 @@ from reports.excel.layout import FIRST_DATA_ROW
 
 
 def cell(row: int, col: int, absolute: bool = False) -> str:
-    return xl_rowcol_to_cell(row, col, row_abs=absolute, col_abs=absolute)
+    # XlsxWriter is untyped; the name is a str.
+    name: str = xl_rowcol_to_cell(row, col, row_abs=absolute, col_abs=absolute)
+    return name
 
 
 def criterion(code: str | None) -> str:

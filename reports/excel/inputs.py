@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from ledger.api import MetricInfo, ProgrammeInfo
+    from ledger.bridge import BridgeResult
+    from ledger.engine import GapReport
 from ledger.reconcile import weigh
 
 UNALLOCATED = "(unallocated)"
@@ -77,7 +82,7 @@ class Breakdown:
     sheet: str
     column: str
     heading: str
-    report: Any
+    report: GapReport
     names: dict[str, str] = field(default_factory=dict)
 
 
@@ -86,12 +91,12 @@ class ReportInput:
     """Everything the writer needs, already loaded: the writer itself never reads the
     ledger, so it can be timed and tested on its own."""
 
-    programme: Any  # ledger.api.ProgrammeInfo
-    metric: Any  # ledger.api.MetricInfo (the reported metric)
-    metrics: list[Any]  # every MetricInfo appearing in the detail
+    programme: ProgrammeInfo
+    metric: MetricInfo  # the reported metric
+    metrics: list[MetricInfo]  # every metric appearing in the detail
     scenario: str
     weighted: bool
-    summary: Any  # ledger.engine.GapReport (by=None)
+    summary: GapReport  # by=None
     breakdowns: list[Breakdown]
     detail: DetailTable
     checks: pd.DataFrame
@@ -100,7 +105,7 @@ class ReportInput:
     last_submission_id: int | None
     version: str
     written_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    bridge: Any | None = None
+    bridge: BridgeResult | None = None
     bridge_from: datetime | None = None
     scale: str = "auto"
 

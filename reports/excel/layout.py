@@ -111,7 +111,7 @@ def column_headers(sheet: Worksheet, fmt: Formats, cols: Sequence[Column]) -> No
     """The header row's month dates and subtotal labels (Summary and breakdown sheets)."""
     for col in cols:
         if col.kind == "month":
-            assert col.month is not None
+            assert col.month is not None  # noqa: S101  (narrows the type)
             sheet.write_datetime(HEADER_ROW, col.index,
                                  datetime(col.month.year, col.month.month, 1), fmt.header_date)
         else:

@@ -52,7 +52,8 @@ def _one_line_error(proc: subprocess.CompletedProcess[str] | Any, *needles: str)
     code = proc.returncode if hasattr(proc, "returncode") else proc.exit_code
     assert code == 1, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
@@ -97,7 +98,8 @@ def test_a_bad_size_is_refused_in_one_line(raw: str) -> None:
     message = str(info.value)
     assert message.startswith("environment variable TLEDGER_IMPORT_MAX_BYTES=")
     assert "expected a size in bytes such as 1073741824, 512M, 1G or 1GiB" in message
-    assert "\n" not in message and len(message) < 220  # a long value is cut short
+    assert "\n" not in message
+    assert len(message) < 220
 
 
 def test_counts_accept_whole_numbers_only() -> None:
@@ -240,7 +242,8 @@ def test_known_revisions_are_the_migration_scripts() -> None:
 
     scripts = ScriptDirectory.from_config(alembic_config())
     assert known_revisions() == {rev.revision for rev in scripts.walk_revisions()}
-    assert HEAD in known_revisions() and head_revision() == HEAD
+    assert HEAD in known_revisions()
+    assert head_revision() == HEAD
 
 
 # ------------------------------------------------------------------ literal file names
@@ -264,7 +267,8 @@ def test_a_plain_path_is_the_file_name_exactly(name: str, tmp_path: Path) -> Non
     # The same path through the environment, as an absolute path.
     env["TLEDGER_DATABASE_URL"] = str(tmp_path / name)
     proc = _tledger("programme", "show", env=env)
-    assert proc.returncode == 0 and "X" in proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "X" in proc.stdout, proc.stderr
     assert resolve_url(str(tmp_path / name)).startswith("sqlite:///")
 
 
@@ -309,8 +313,8 @@ def test_checks_report_a_damaged_file_that_still_answers_gap(filled_sqlite: str)
     proc = _tledger("checks", "--format", "csv", env=env)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.returncode == 1, proc.stderr
-    assert "ledger_damaged,error" in proc.stdout and "restore the ledger from a backup" \
-        in proc.stdout, proc.stdout
+    assert "ledger_damaged,error" in proc.stdout, proc.stdout
+    assert "restore the ledger from a backup" in proc.stdout, proc.stdout
     record("environment: damaged files found by checks", 1, backend="sqlite")
 
 
@@ -354,7 +358,8 @@ def test_concurrent_inits_all_end_with_one_ledger(round_: int, backend: str, dat
     try:
         results = _race_inits(url, 4)
         for r in results:
-            assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+            assert r.returncode == 0, r.stderr
+            assert "Traceback" not in r.stderr, r.stderr
             assert f"(schema {HEAD})" in r.stdout
         engine = make_engine(resolve_url(url))
         with engine.connect() as conn:

@@ -180,7 +180,8 @@ def test_a_message_naming_ledger_text_stays_one_line_in_a_narrow_terminal(
     assert r.stdout.count("\n") == 1
     r = _ok(cli("phasing", "set", ODD_ID, "--month", "2026-09", "--amount", "5",
                 "--note", "x" * 80))
-    assert r.stdout.count("\n") == 1 and r.stdout.startswith(f"{ODD_ID} 2026-09 ")
+    assert r.stdout.count("\n") == 1
+    assert r.stdout.startswith(f"{ODD_ID} 2026-09 ")
 
 
 def test_an_error_naming_markup_text_shows_it_as_written(programme, cli):
@@ -188,7 +189,8 @@ def test_an_error_naming_markup_text_shows_it_as_written(programme, cli):
     for text in (TEXTS[0], TEXTS[5], "[link=https://example.invalid]y"):
         r = cli("history", text)
         assert r.exit_code != 0
-        assert r.stderr.startswith("error: ") and text in r.stderr, r.stderr
+        assert r.stderr.startswith("error: "), r.stderr
+        assert text in r.stderr, r.stderr
         assert "Traceback" not in r.output
 
 
@@ -229,7 +231,8 @@ def test_an_import_progress_bar_shows_the_file_name_as_written(programme, db_url
     # The bar is redrawn on a timer: which step it last showed depends on the machine.
     assert re.search(r"(reading|checking|writing) Lima \[bold\] "
                      r"\[link=mailto:x@example\.invalid\]y\.xlsx", SGR.sub("", err)), err
-    assert HYPERLINK not in err and HYPERLINK not in proc.stdout.decode()
+    assert HYPERLINK not in err
+    assert HYPERLINK not in proc.stdout.decode()
 
 
 # ------------------------------------------------------------ output lost after a commit
@@ -277,7 +280,8 @@ def test_an_owner_workbook_import_whose_output_fails_still_exits_0(programme, cl
     _break_printing(monkeypatch, MarkupError("closing tag '[/interim]' has nothing to close"))
     r = cli("phasing", "import", str(out))
     assert r.exit_code == 0, r.output
-    assert "the change WAS saved (submission" in r.stderr and "MarkupError" in r.stderr
+    assert "the change WAS saved (submission" in r.stderr
+    assert "MarkupError" in r.stderr
     assert len(r.stderr.splitlines()) == 1
     assert plan_of(programme, ODD_ID)["2026-08"] == Decimal("55.00")
 
@@ -298,7 +302,8 @@ def test_a_read_whose_output_fails_is_still_a_failure(programme, cli, monkeypatc
     with monkeypatch.context() as patched:
         _break_printing(patched, BrokenPipeError(32, "Broken pipe"))
         r = cli("gap", "--by", "owner")
-    assert r.exit_code == 1 and "WAS saved" not in r.output
+    assert r.exit_code == 1
+    assert "WAS saved" not in r.output
     r = _ok(cli("gap", "--by", "owner", "--format", "csv"))
     assert "WAS saved" not in r.output
 
@@ -317,7 +322,8 @@ def test_a_single_edit_into_a_closed_pipe_exits_0_and_is_saved(programme, db_url
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     lines = err.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tledger: the change WAS saved (submission ")
+    assert len(lines) == 1
+    assert lines[0].startswith("tledger: the change WAS saved (submission ")
     assert "BrokenPipeError" in lines[0]
     assert plan_of(programme, IDS[1])["2026-11"] == Decimal("9.00")
 
@@ -336,7 +342,8 @@ def test_the_demo_shows_a_directory_that_looks_like_markup_as_written(
     assert r.exit_code == 0, r.output
     assert f"tledger gap --db {where}/demo.db" in r.stdout
     assert f"  report     {where}/gap-report.xlsx" in r.stdout
-    assert "Checks:" in r.stdout and HYPERLINK not in r.stdout
+    assert "Checks:" in r.stdout
+    assert HYPERLINK not in r.stdout
 
 
 def test_text_the_terminal_cannot_encode_is_one_clear_line_or_a_saved_change(programme,
@@ -356,7 +363,8 @@ def test_text_the_terminal_cannot_encode_is_one_clear_line_or_a_saved_change(pro
     err = proc.stderr.decode()
     assert proc.returncode == 0, err
     assert err.startswith("tledger: the lever WAS added, but printing its summary failed "
-                          "(UnicodeEncodeError") and len(err.splitlines()) == 1
+                          "(UnicodeEncodeError")
+    assert len(err.splitlines()) == 1
     assert "N\u2603" in set(programme.levers()["code"])
 
 

@@ -86,7 +86,8 @@ def test_writers_queued_behind_a_frozen_writer_hear_busy_within_their_busy_timeo
             took = time.monotonic() - w.started
             err = w.stderr()
             assert err.startswith("error: ledger is busy"), err
-            assert err.count("\n") == 1 and "Traceback" not in err, err
+            assert err.count("\n") == 1, err
+            assert "Traceback" not in err, err
             assert took < BUSY_S + MARGIN_S, f"told after {took:.1f} s"
     finally:
         assert _thaw(holder, release) == 0, holder.stderr()
@@ -112,14 +113,15 @@ def test_a_frozen_postgresql_writer_is_ended_and_its_work_discarded(databases: A
             assert writer.finish(timeout=60) == 0, writer.stderr()
             assert time.monotonic() - writer.started < 2 + 10
             facts = current_facts(url)
-            assert facts and all(key[0].startswith("NX-") for key in facts)
+            assert facts
+            assert all(key[0].startswith("NX-") for key in facts)
         finally:
             code = _thaw(holder, release)
         # Woken, the frozen writer learns in one line that nothing of its work was kept.
         assert code == 1
         last = holder.stderr().strip().splitlines()[-1]
-        assert last.startswith("error: ") and "nothing it was writing was kept" in last, \
-            holder.stderr()
+        assert last.startswith("error: "), holder.stderr()
+        assert "nothing it was writing was kept" in last, holder.stderr()
         assert "Traceback" not in holder.stderr()
         assert not any(key[0].startswith("FZ-") for key in current_facts(url))
         record("stuck: frozen sessions ended by the server", 1, backend="pg")
@@ -210,14 +212,16 @@ def test_readers_keep_reading_the_last_commit_during_a_postgresql_first_bulk_imp
         holder.wait_for("tledger-paused-at mid_write")
         try:
             facts, took = _timed(lambda: current_facts(url))
-            assert facts == {} and took < 1.0, took
+            assert facts == {}, took
+            assert took < 1.0, took
             read = led.reading()
             conn = read.__enter__()  # a report's snapshot, taken before the import commits
             try:
                 (loaded, took) = _timed(lambda: conn.execute(text(
                     "SELECT COUNT(*) FROM initiative_version WHERE name LIKE '%phased'"
                 )).scalar_one())
-                assert loaded == 0 and took < 1.0, took
+                assert loaded == 0, took
+                assert took < 1.0, took
                 release.touch()
                 assert holder.finish(timeout=60) == 0, holder.stderr()
                 # The import committed; the older snapshot still reads the state it began
@@ -248,7 +252,8 @@ def test_a_statement_over_the_postgresql_time_limit_is_refused_in_one_line(
                        tmp_path / "child.err")
         assert child.finish(timeout=60) == 1
         err = child.stderr()
-        assert err.startswith("error: a statement on ") and err.count("\n") == 1, err
+        assert err.startswith("error: a statement on "), err
+        assert err.count("\n") == 1, err
         assert "ran longer than TLEDGER_PG_STATEMENT_TIMEOUT allows" in err
         assert current_facts(url) == {}
     finally:

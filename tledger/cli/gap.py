@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -96,8 +97,9 @@ def _gap_tables(rep: GapReport) -> list[Table]:
 
     def cell(col: str, value: object) -> Text:
         if col == "coverage":
-            return Text(_coverage_text(value), justify="right")  # type: ignore[arg-type]
-        assert isinstance(value, Decimal)
+            assert value is None or isinstance(value, Decimal)  # noqa: S101  (narrows the type)
+            return Text(_coverage_text(value), justify="right")
+        assert isinstance(value, Decimal)  # noqa: S101  (narrows the type)
         style = _gap_style(value, kind) if col == "gap" else ""
         return Text(_amount(value), style=style, justify="right")
 
@@ -227,14 +229,19 @@ def gap_cmd(
     err_console.print(_summary(rep), highlight=False, soft_wrap=True)
 
 
+def _next_month(month: object) -> date:
+    from ledger.months import add_months
+
+    assert isinstance(month, date)  # noqa: S101  (narrows the type: a finding's month)
+    return add_months(month, 1)
+
+
 def group_monthly_findings(found: pd.DataFrame) -> pd.DataFrame:
     """The findings with each run of consecutive months of the same check, severity,
     metric, scope and subject (a cascade gap month after month) as one line: its months as
     ``first..last (n months)``, its amount the run's total, its detail the first month's
     with the run's length. Findings without a month are kept as they are."""
     import pandas as pd
-
-    from ledger.months import add_months
 
     out: list[dict[str, object]] = []
     run: list[dict[str, object]] = []
@@ -264,7 +271,7 @@ def group_monthly_findings(found: pd.DataFrame) -> pd.DataFrame:
         rec = {str(k): v for k, v in raw.items()}
         month = rec.get("month")
         if run and month is not None and all(rec[k] == run[-1][k] for k in key_cols) \
-                and month == add_months(run[-1]["month"], 1):  # type: ignore[arg-type]
+                and month == _next_month(run[-1]["month"]):
             run.append(rec)
             continue
         flush()

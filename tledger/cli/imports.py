@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from importers import ImportResult, Problem
+
 from ledger.errors import LedgerError
 from tledger.cli import app
 from tledger.cli.common import (
@@ -115,7 +118,7 @@ def _check_report(report: Path | None) -> None:
         raise LedgerError(f"--report {report}: expected a .xlsx or .csv file name")
 
 
-def _show_problems(problems: list, report: Path | None) -> None:  # type: ignore[type-arg]
+def _show_problems(problems: list[Problem], report: Path | None) -> None:
     from importers.problems import ERROR, problems_frame, write_problem_report
 
     if report is not None:
@@ -134,7 +137,7 @@ def _show_problems(problems: list, report: Path | None) -> None:  # type: ignore
                           "rows)", highlight=False, markup=False)
 
 
-def _show_warnings(warnings: list, report: Path | None) -> None:  # type: ignore[type-arg]
+def _show_warnings(warnings: list[Problem], report: Path | None) -> None:
     if not warnings:
         return
     for p in warnings[:10]:
@@ -148,7 +151,7 @@ def _show_warnings(warnings: list, report: Path | None) -> None:  # type: ignore
         write_problem_report(warnings, report)
 
 
-def _show_result(result, fmt: OutputFormat, report: Path | None) -> None:  # type: ignore[no-untyped-def]
+def _show_result(result: ImportResult, fmt: OutputFormat, report: Path | None) -> None:
     if result.submission_ids and not result.dry_run:
         committed(f"the change WAS saved ({submissions_text(result.submission_ids)})")
     _show_warnings(result.warnings, report)

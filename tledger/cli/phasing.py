@@ -97,7 +97,7 @@ def phasing_import(
     console.print(describe_owner_import(result), soft_wrap=True)
 
 
-def _amount(text: str) -> object:
+def _amount(text: str) -> Decimal:
     try:
         value = parse_amount(text)
     except AmountError as exc:
@@ -136,7 +136,7 @@ def phasing_set(
     except MonthError as exc:
         raise LedgerError(f"--month: {exc}") from exc
     value = None if clear else _amount(amount or "")
-    edit = set_phasing(ledger, initiative, mon, value, metric=metric,  # type: ignore[arg-type]
+    edit = set_phasing(ledger, initiative, mon, value, metric=metric,
                        scenario=scenario, user=user, note=note)
     if edit.submission_id is not None:
         committed(f"the change WAS saved (submission {edit.submission_id})")
@@ -264,7 +264,7 @@ def bridge_cmd(
                 fiscal_year)
         except MonthError as exc:
             raise LedgerError(f"--fiscal-year: {exc}") from exc
-    result = bridge(open_ledger(db), start=t0, end=t1, metric=metric,  # type: ignore[arg-type]
+    result = bridge(open_ledger(db), start=t0, end=t1, metric=metric,
                     scenario=scenario, fiscal_year=fy, weighted=weighted)
     rows = [("start total", result.start_total, None)]
     rows += [(s, a, n) for s, a, n in result.steps.itertuples(index=False)]

@@ -103,7 +103,7 @@ def _summary_line(data: object, path: Path) -> str:
     """One line: what was written and the horizon's headline figures."""
     from reports.excel import ReportInput
 
-    assert isinstance(data, ReportInput)
+    assert isinstance(data, ReportInput)  # noqa: S101  (narrows the type)
     horizon = data.summary.fiscal
     row = horizon[(horizon["part"] == horizon["part"].iloc[0]) & (horizon["period"] == "Horizon")]
     unit = data.metric.unit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -83,7 +84,7 @@ programme_app = typer.Typer(help="The programme this ledger tracks.", no_args_is
 app.add_typer(programme_app, name="programme")
 
 
-def _month_arg(value: str, what: str) -> object:
+def _month_arg(value: str, what: str) -> date:
     try:
         return parse_month(value)
     except MonthError as exc:
@@ -116,8 +117,8 @@ def programme_create(
     ledger = open_ledger(db)
     info = ledger.create_programme(
         name=name, currency=currency, fy_start_month=fy_start,
-        first_month=_month_arg(first_month, "--from"),  # type: ignore[arg-type]
-        last_month=_month_arg(last_month, "--to"),  # type: ignore[arg-type]
+        first_month=_month_arg(first_month, "--from"),
+        last_month=_month_arg(last_month, "--to"),
         user=user, note=note, default_metrics=not no_default_metrics,
     )
     committed("the programme WAS created")

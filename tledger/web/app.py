@@ -102,7 +102,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
+# The route handlers are closures over the app's state (ledger, templates, clock): each is
+# short, but mccabe counts them into this function. Splitting them into a class of routes
+# is left for the web's next step (issue 15).
+def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa: C901
                idle: timedelta | None = None, lifetime: timedelta | None = None) -> Starlette:
     """The web app over ``ledger``. ``clock`` is a seam for session-expiry tests."""
     idle = idle or timedelta(minutes=IDLE_MINUTES)
@@ -288,7 +291,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
         return initiative_view(request, session, message=message)
 
     def initiative_post(request: Request, session: Session, form: FormData | None) -> Response:
-        assert form is not None
+        assert form is not None  # noqa: S101  (narrows the type: POST routes get a form)
         ext = request.path_params["external_id"]
         allowed = set(scenarios())
         texts: dict[CellKey, str] = {}
@@ -336,7 +339,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,
 
     def description_post(request: Request, session: Session, form: FormData | None
                          ) -> Response:
-        assert form is not None
+        assert form is not None  # noqa: S101  (narrows the type: POST routes get a form)
         ext = request.path_params["external_id"]
         try:
             version = int(str(form.get("attributes_version") or ""))
