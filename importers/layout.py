@@ -323,9 +323,12 @@ def _month_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
     return months, ok
 
 
-def _split_rows(table: SheetTable, body: list[list[Any]], first_row: int, skip_rows: set[int],
-                mapping: Mapping, log: ProblemLog, key_role: str, fy_start: int,
-                horizon: tuple[date, date]) -> None:
+# Complexity: one pass over the rows, classifying each (title, blank, total, data), kept
+# as one loop for speed on 1.2 M cells.
+def _split_rows(  # noqa: C901
+        table: SheetTable, body: list[list[Any]], first_row: int, skip_rows: set[int],
+        mapping: Mapping, log: ProblemLog, key_role: str, fy_start: int,
+        horizon: tuple[date, date]) -> None:
     """Fill ``table.rows`` and ``table.facts`` from the data rows, skipping blank rows,
     total rows and the rows the mapping says to skip."""
     sheet = table.sheet

@@ -106,7 +106,7 @@ def totals_before(conn: Connection, table: str, pairs: list[str], metric_ids: li
         return pd.DataFrame(columns=[*pairs, "before"])
     cols = ", ".join(pairs)  # column names of the caller's own, never a user's text
     # OPEN stays a literal: it is the predicate of the tables' partial indexes.
-    query = text(f"SELECT {cols}, SUM(amount_minor) FROM {table} WHERE valid_to = {OPEN} "
+    query = text(f"SELECT {cols}, SUM(amount_minor) FROM {table} WHERE valid_to = {OPEN} "  # noqa: S608  (column and table names of the caller's; ids bound)
                  f"AND metric_id IN :ids GROUP BY {cols}").bindparams(
                      bindparam("ids", expanding=True))
     rows = conn.execute(query, {"ids": sorted({int(m) for m in metric_ids})}).all()

@@ -141,7 +141,7 @@ def file_base(conn: Connection, name: str, own: Stamp | None) -> Base | None:
         lineage += " OR details LIKE :b"
         params["b"] = f'%"based_on": {own.based_on}%'
     rows = conn.execute(text(
-        f"SELECT id, source_name, details FROM submission WHERE kind = 'import' "
+        f"SELECT id, source_name, details FROM submission WHERE kind = 'import' "  # noqa: S608  (lineage: fixed SQL; values bound)
         f"AND ({lineage}) ORDER BY id DESC"), params).all()
     for sub_id, source, details in rows:
         ordinary, based_on = _is_initiatives_import(details)
@@ -191,12 +191,12 @@ def phasing_conflicts(conn: Connection, base: Base, facts: FactChanges,
     b = {"b": base.submission}
     # Current versions written after the base: the changes and removals they would undo.
     newer = conn.execute(text(
-        f"SELECT id, valid_from FROM phasing WHERE valid_from > :b AND valid_to = {OPEN} "
+        f"SELECT id, valid_from FROM phasing WHERE valid_from > :b AND valid_to = {OPEN} "  # noqa: S608  (scope: integer ids and known scenarios only)
         f"AND {scope}"), b).all()
     # Versions the file was based on that something ended after the base: the "based on"
     # value of a changed fact, and a month emptied since (which the file would fill again).
     ended = conn.execute(text(
-        "SELECT initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)), "
+        "SELECT initiative_id, metric_id, scenario, CAST(month AS VARCHAR(10)), "  # noqa: S608  (scope: integer ids and known scenarios only)
         f"amount_minor, valid_to FROM phasing WHERE {scope} AND valid_to > :b "
         f"AND valid_to < {OPEN} AND valid_from <= :b"), b).all()
     if not newer and not ended:
@@ -327,7 +327,7 @@ def _phasing_changed_since(conn: Connection, base: Base, initiative_ids: list[in
     if not initiative_ids:
         return {}
     rows = conn.execute(text(
-        "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "
+        "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "  # noqa: S608  (integer ids only)
         "ELSE valid_to END) FROM phasing "
         f"WHERE initiative_id IN ({_in_list(initiative_ids)}) "
         "AND (valid_from > :b OR (valid_to > :b AND valid_to < :open)) "
@@ -357,7 +357,7 @@ def describe(conflicts: pd.DataFrame, users: dict[int, str]) -> list[str]:
 
 def submission_users(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
     """The user who made each of the submissions ``ids``."""
-    query = text(f"SELECT id, {conn.dialect.identifier_preparer.quote('user')} "
+    query = text(f"SELECT id, {conn.dialect.identifier_preparer.quote('user')} "  # noqa: S608  (a quoted column name; ids bound)
                  "FROM submission WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     rows = conn.execute(query, {"ids": sorted({int(i) for i in ids})}).all()
     return {int(i): str(u) for i, u in rows}

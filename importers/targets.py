@@ -180,7 +180,7 @@ def _check_revision(ledger: Ledger, conn: Connection, parsed: ParsedFile, mappin
                     scale: Decimal) -> _Revision:
     """Phase 2: the file's facts, checked, and their difference from the current targets."""
     ref = Reference.load(ledger, conn)
-    assert parsed.table is not None
+    assert parsed.table is not None  # noqa: S101  (narrows the type: read_file found a table)
     facts, scopes, rows_read = _prepare_targets(parsed.table, mapping, ref, parsed.log, scale)
     problems = parsed.log.finish()
     if parsed.log.has_errors:
