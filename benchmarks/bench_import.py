@@ -420,9 +420,12 @@ def bench(backend: str, files: tuple[str, ...], pg_admin: str | None) -> None:
     print(f"title edited (read in full)/first: "
           f"{ours['title edited']['seconds'] / first['seconds']:.2f}   (a changed file: "
           "no goal)")
+    # The goal as restated by the programme's owner (2026-12): at most 0.5 of a first import
+    # on SQLite and 0.6 on PostgreSQL, without a write-optimised store.
+    goal = 0.5 if backend == "sqlite" else 0.6
     print(f"5% changed / first:                "
-          f"{ours['5% changed']['seconds'] / first['seconds']:.2f}   (goal < 0.30; cells at "
-          "random, 95 % of rows touched)")
+          f"{ours['5% changed']['seconds'] / first['seconds']:.2f}   (goal <= {goal}; cells "
+          "at random, 95 % of rows touched)")
     print(f"5% rows re-phased / first:         "
           f"{ours['5% rows re-phased']['seconds'] / first['seconds']:.2f}   (the same goal; "
           "1,000 whole rows)")
