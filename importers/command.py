@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.progress import NoProgress, Progress
+from ledger.vocabulary import parse_scale
 
 MODES = ("update", "snapshot")
 
@@ -47,8 +48,8 @@ def check_args(mode: str, scale: Decimal | None) -> None:
     if mode not in MODES:
         raise LedgerError(f"mode {mode!r}: expected update (default: leave initiatives the "
                           "workbook lacks alone) or snapshot (withdraw them)")
-    if scale is not None and (not Decimal(scale).is_finite() or Decimal(scale) <= 0):
-        raise LedgerError(f"scale {scale}: expected a positive number such as 1000")
+    if scale is not None:
+        parse_scale(scale)
 
 
 @contextmanager

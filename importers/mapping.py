@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +52,7 @@ from pydantic import (
 )
 
 from ledger.errors import LedgerError
+from ledger.vocabulary import parse_scale
 
 #: The roles a column can play in an initiatives sheet.
 ROLES = ("id", "name", "owner", "business_unit", "lever", "stage", "description", "metric",
@@ -153,15 +154,10 @@ class Mapping(BaseModel):
     def _scale(cls, value: object) -> object:
         if value is None:
             return None
-        if isinstance(value, float):
-            value = repr(value)
         try:
-            dec = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise ValueError(f"{value!r} is not a number") from exc
-        if not dec.is_finite() or dec <= 0:
-            raise ValueError(f"{value!r}: expected a positive number such as 1000")
-        return dec
+            return parse_scale(value, "")
+        except LedgerError as exc:  # pydantic reports it with the field's name
+            raise ValueError(str(exc).strip()) from exc
 
 
 def load_mapping(path: Path | None) -> Mapping:

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.errors import LedgerError
@@ -107,3 +108,21 @@ def stored_utc(value: Any) -> datetime:
     SQLite), as an aware UTC datetime."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_scale(value: object, what: str = "scale") -> Decimal:
+    """A workbook's unit scale (``1000`` for "AUD 000"): a positive, finite number, from
+    ``--scale``, a mapping file or the API. Thousands separators and ``_`` are allowed in
+    text; a float is read by its shortest text (``0.001`` stays 0.001).
+
+    Raises:
+        LedgerError: anything else, naming ``what`` and the value (one line).
+    """
+    text = repr(value) if isinstance(value, float) else str(value)
+    try:
+        scale = Decimal(text.strip().replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        scale = Decimal("NaN")
+    if not scale.is_finite() or scale <= 0:
+        raise LedgerError(f"{what} {text[:40]!r}: expected a positive number such as 1000")
+    return scale

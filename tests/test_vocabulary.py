@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,26 @@ def test_stored_timestamps_read_as_aware_utc_on_either_backend() -> None:
     assert stored_utc("2026-11-01 09:30:00") == expected
     assert stored_utc(aware) == expected
     assert stored_utc(aware).tzinfo is UTC
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "nan", "inf", 0, -1.5])
+def test_a_scale_is_one_rule_on_the_command_line_in_a_mapping_and_in_the_api(
+        value: object, tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from importers.command import check_args
+    from importers.mapping import load_mapping
+    from ledger.vocabulary import parse_scale
+
+    with pytest.raises(LedgerError, match="expected a positive number such as 1000"):
+        parse_scale(value, "--scale")
+    mapping = tmp_path / "m.toml"
+    shown = f'"{value}"' if isinstance(value, str) else str(value)
+    mapping.write_text(f"scale = {shown}\n")
+    with pytest.raises(LedgerError, match="expected a positive number such as 1000"):
+        load_mapping(mapping)
+    if not isinstance(value, str):
+        with pytest.raises(LedgerError, match="expected a positive number such as 1000"):
+            check_args("update", Decimal(value))
+    assert parse_scale("1,000") == Decimal(1000)
+    assert parse_scale(0.001) == Decimal("0.001")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from importers import ImportResult, Problem
 
 from ledger.errors import LedgerError
+from ledger.vocabulary import parse_scale
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -102,15 +103,7 @@ def describe_owner_import(result: OwnerImportResult) -> str:
 
 
 def _scale(value: str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        scale = Decimal(value.strip().replace(",", "").replace("_", ""))
-    except InvalidOperation as exc:
-        raise LedgerError(f"--scale {value!r}: expected a positive number such as 1000") from exc
-    if not scale.is_finite() or scale <= 0:
-        raise LedgerError(f"--scale {value!r}: expected a positive number such as 1000")
-    return scale
+    return None if value is None else parse_scale(value, "--scale")
 
 
 def _check_report(report: Path | None) -> None:
