@@ -22,7 +22,7 @@ from ledger.engine import as_of_instant, checks, gap
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
 from ledger.store import version_filter
-from reports.excel import BREAKDOWNS, Breakdown, ReportInput, build_detail
+from reports.excel import BREAKDOWN_SHEETS, BreakdownSheet, ReportInput, build_detail
 
 if TYPE_CHECKING:
     from ledger.bridge import BridgeResult
@@ -55,7 +55,7 @@ def load_report(
                       weighted=weighted, conn=conn)
         sub = summary.as_of_submission
         reports = {by: gap(ledger, metric=metric, scenario=scenario, by=by, as_of=instant,
-                           weighted=weighted, conn=conn) for by, _s, _c, _h in BREAKDOWNS}
+                           weighted=weighted, conn=conn) for by, _s, _c, _h in BREAKDOWN_SHEETS}
         metrics = ledger.metrics(conn)
         initiatives = current_initiatives(conn, as_of=sub)
         phasing = _phasing(conn, scenario, sub, [m.id for m in metrics])
@@ -79,8 +79,8 @@ def load_report(
         scenario=scenario,
         weighted=weighted,
         summary=summary,
-        breakdowns=[Breakdown(by, sheet, column, heading, reports[by], names[by])
-                    for by, sheet, column, heading in BREAKDOWNS],
+        breakdowns=[BreakdownSheet(by, sheet, column, heading, reports[by], names[by])
+                    for by, sheet, column, heading in BREAKDOWN_SHEETS],
         detail=detail,
         checks=findings,
         as_of=instant,

@@ -27,7 +27,7 @@ def _long_functions(path: Path, names: set[str] | None = None) -> list[str]:
 
 def test_callers_import_the_gap_report_from_reports_excel_as_before() -> None:
     assert sorted(reports.excel.__all__) == sorted([
-        "BREAKDOWNS", "Breakdown", "DetailTable", "ReportInput", "ReportMismatch",
+        "BREAKDOWN_SHEETS", "BreakdownSheet", "DetailTable", "ReportInput", "ReportMismatch",
         "build_detail", "write_gap_report"])
     for name in reports.excel.__all__:
         assert getattr(reports.excel, name) is not None

@@ -37,8 +37,8 @@ together.
 from __future__ import annotations
 
 from reports.excel.inputs import (
-    BREAKDOWNS,
-    Breakdown,
+    BREAKDOWN_SHEETS,
+    BreakdownSheet,
     DetailTable,
     ReportInput,
     ReportMismatch,
@@ -47,8 +47,8 @@ from reports.excel.inputs import (
 from reports.excel.writer import write_gap_report
 
 __all__ = [
-    "BREAKDOWNS",
-    "Breakdown",
+    "BREAKDOWN_SHEETS",
+    "BreakdownSheet",
     "DetailTable",
     "ReportInput",
     "ReportMismatch",

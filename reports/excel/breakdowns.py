@@ -14,7 +14,7 @@ from xlsxwriter.worksheet import Worksheet
 from reports.excel.columns import Column, column_layout
 from reports.excel.figures import Figures, as_decimal, num
 from reports.excel.formulas import DetailRefs, cell, difference
-from reports.excel.inputs import UNALLOCATED, Breakdown, ReportInput
+from reports.excel.inputs import UNALLOCATED, BreakdownSheet, ReportInput
 from reports.excel.layout import (
     HEADER_ROW,
     Formats,
@@ -53,7 +53,7 @@ class _Rows:
                    difference={"Target": row + 7, "Bottom-up": row + 8})
 
 
-def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: Breakdown, fmt: Formats,
+def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet, fmt: Formats,
                     scale: str, refs: DetailRefs, summary_rows: dict[str, int]) -> None:
     """Write one breakdown sheet; ``summary_rows`` are the Summary's line rows it ties to."""
     unit = unit_label(data, scale)
@@ -87,7 +87,7 @@ def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: Breakdown, f
     print_setup(sheet, HEADER_ROW, _LABEL_COLS, paper=8)
 
 
-def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: Breakdown, fmt: Formats,
+def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet, fmt: Formats,
                  cols: Sequence[Column], figures: Figures, refs: DetailRefs, row: int) -> int:
     """Each part's four lines from ``row`` on; returns the row after the last part."""
     for part in figures.parts:

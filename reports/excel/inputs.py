@@ -23,7 +23,7 @@ from ledger.reconcile import weigh
 UNALLOCATED = "(unallocated)"
 
 #: The breakdown sheets: engine ``by`` value, sheet name, detail column, heading.
-BREAKDOWNS: list[tuple[str, str, str, str]] = [
+BREAKDOWN_SHEETS: list[tuple[str, str, str, str]] = [
     ("business_unit", "By unit", "business_unit", "Business unit"),
     ("lever", "By lever", "lever", "Lever"),
     ("stage", "By stage", "stage", "Stage gate"),
@@ -75,7 +75,7 @@ class DetailTable:
 
 
 @dataclass
-class Breakdown:
+class BreakdownSheet:
     """One breakdown sheet: the engine's report ``by`` a dimension, and the part names."""
 
     by: str
@@ -97,7 +97,7 @@ class ReportInput:
     scenario: str
     weighted: bool
     summary: GapReport  # by=None
-    breakdowns: list[Breakdown]
+    breakdowns: list[BreakdownSheet]
     detail: DetailTable
     checks: pd.DataFrame
     as_of: datetime | None

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ledger.engine import GapReport
 
 
-class Breakdown(StrEnum):
+class ByDimension(StrEnum):
     business_unit = "business_unit"
     lever = "lever"
     stage = "stage"
@@ -189,7 +189,7 @@ def gap_cmd(
     metric: MetricOption = None,
     scenario: Annotated[str, typer.Option(
         "--scenario", "-s", help="Bottom-up scenario: plan, forecast or actual.")] = "plan",
-    by: Annotated[Breakdown | None, typer.Option(
+    by: Annotated[ByDimension | None, typer.Option(
         "--by", help="Break down by business_unit, lever, stage or owner.")] = None,
     fiscal_year: Annotated[str | None, typer.Option(
         "--fiscal-year", help="Only this fiscal year's months, e.g. FY27.")] = None,
