@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from importers import ImportResult, Problem
 
 from ledger.errors import LedgerError
-from ledger.vocabulary import parse_scale
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -103,6 +102,8 @@ def describe_owner_import(result: OwnerImportResult) -> str:
 
 
 def _scale(value: str | None) -> Decimal | None:
+    from ledger.vocabulary import parse_scale  # here: `--help` loads no SQLAlchemy
+
     return None if value is None else parse_scale(value, "--scale")
 
 
