@@ -61,12 +61,10 @@ def env_seconds(name: str, default: float) -> float:
     Raises:
         LedgerError: not a duration, or one beyond PostgreSQL's limit (one line).
     """
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = settings.parse_duration(name, raw)
+    value = settings.duration_s(name, default)
     if value > _MAX_S:
-        raise settings.SettingError(f"environment variable {name}={raw[:30]!r}: expected at "
+        shown = os.environ[name][:30]
+        raise settings.SettingError(f"environment variable {name}={shown!r}: expected at "
                                     f"most {_MAX_S:,} seconds (PostgreSQL's limit)")
     return value
 

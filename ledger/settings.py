@@ -105,9 +105,7 @@ def database_url() -> str | None:
 
 def busy_timeout_s() -> float:
     """How long a writer waits for another writer before "ledger is busy" (seconds)."""
-    raw = _raw("TLEDGER_BUSY_TIMEOUT")
-    return DEFAULT_BUSY_TIMEOUT_S if raw is None else parse_duration("TLEDGER_BUSY_TIMEOUT",
-                                                                     raw)
+    return duration_s("TLEDGER_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT_S)
 
 
 def sqlite_journal() -> str:
@@ -133,6 +131,12 @@ def import_max_cells() -> int:
     raw = _raw("TLEDGER_IMPORT_MAX_CELLS")
     return DEFAULT_IMPORT_MAX_CELLS if raw is None else parse_count("TLEDGER_IMPORT_MAX_CELLS",
                                                                     raw)
+
+
+def duration_s(name: str, default: float) -> float:
+    """A duration setting in seconds (the forms of :func:`parse_duration`), else ``default``."""
+    raw = _raw(name)
+    return default if raw is None else parse_duration(name, raw)
 
 
 def count(name: str, default: int) -> int:

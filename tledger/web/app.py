@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger import settings
 from ledger.accounts import (
     LoginThrottled,
     Session,
@@ -61,8 +62,11 @@ HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
 LOGIN_COOKIE = "tledger_login"
 #: Idle timeout and absolute lifetime of a session (minutes), overridable by environment.
-IDLE_MINUTES = int(os.environ.get("TLEDGER_SESSION_IDLE_MINUTES", "30"))
-LIFETIME_MINUTES = int(os.environ.get("TLEDGER_SESSION_LIFETIME_MINUTES", str(12 * 60)))
+#: Session limits in minutes, unless TLEDGER_SESSION_IDLE_MINUTES /
+#: TLEDGER_SESSION_LIFETIME_MINUTES say otherwise (read when the app is made, through
+#: ledger.settings, so a bad value is one line, not a traceback at import).
+IDLE_MINUTES = 30
+LIFETIME_MINUTES = 12 * 60
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -108,8 +112,10 @@ def _now() -> datetime:
 def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa: C901
                idle: timedelta | None = None, lifetime: timedelta | None = None) -> Starlette:
     """The web app over ``ledger``. ``clock`` is a seam for session-expiry tests."""
-    idle = idle or timedelta(minutes=IDLE_MINUTES)
-    lifetime = lifetime or timedelta(minutes=LIFETIME_MINUTES)
+    idle = idle or timedelta(minutes=settings.count("TLEDGER_SESSION_IDLE_MINUTES",
+                                                    IDLE_MINUTES))
+    lifetime = lifetime or timedelta(minutes=settings.count("TLEDGER_SESSION_LIFETIME_MINUTES",
+                                                            LIFETIME_MINUTES))
     signer = URLSafeSerializer(secret_key(ledger), salt="tledger-web")
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
