@@ -47,7 +47,7 @@ from importers.workbook import (
 from ledger.api import Ledger, MetricInfo
 from ledger.errors import Conflict, LedgerError
 from ledger.initiatives import current_initiatives
-from ledger.money import AmountError, from_minor, parse_amount, to_minor
+from ledger.money import AmountError, amount_text, from_minor, parse_amount, to_minor
 from ledger.months import MonthError, month_range, parse_month
 from ledger.owner_format import (
     ATTRIBUTE_KEYS,
@@ -427,10 +427,6 @@ class OwnerImportResult:
 CONFLICT_COLUMNS = ["external_id", "month", "exported", "ledger_now", "workbook"]
 
 
-def _fmt(value: Decimal | None) -> str:
-    return "(empty)" if value is None else f"{value:,}"
-
-
 # Complexity: the ordered checks of one owner-workbook import; to be split into steps.
 def import_owner_workbook(  # noqa: C901
     ledger: Ledger,
@@ -556,8 +552,9 @@ def import_owner_workbook(  # noqa: C901
         if records and not force:
             lines = [
                 f"  {row['external_id']} {str(row['month'])[:7]}: "
-                f"exported {_fmt(row['exported'])}, "
-                f"ledger now {_fmt(row['ledger_now'])}, workbook {_fmt(row['workbook'])}"
+                f"exported {amount_text(row['exported'])}, "
+                f"ledger now {amount_text(row['ledger_now'])}, "
+                f"workbook {amount_text(row['workbook'])}"
                 for row in records
             ]
             n_ini = conflicts["external_id"].nunique()

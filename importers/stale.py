@@ -43,8 +43,8 @@ from sqlalchemy import Connection, bindparam, text
 from importers.factdiff import fact_keys
 from ledger.errors import Conflict
 from ledger.models import OPEN, SCENARIOS
-from ledger.money import from_minor
-from ledger.store import FactChanges
+from ledger.money import amount_text, from_minor
+from ledger.store import FactChanges, read_frame_in
 from ledger.template_stamp import BASE_PROPERTY, LEDGER_PROPERTY
 
 #: Conflicts listed in the error message (all of them go to the exception's frame).
@@ -326,19 +326,19 @@ def _phasing_changed_since(conn: Connection, base: Base, initiative_ids: list[in
     for those of ``initiative_ids`` that have one (read through ``ix_phasing_initiative``)."""
     if not initiative_ids:
         return {}
-    rows = conn.execute(text(
-        "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "  # noqa: S608  (integer ids only)
-        "ELSE valid_to END) FROM phasing "
-        f"WHERE initiative_id IN ({_in_list(initiative_ids)}) "
+    frame = read_frame_in(
+        conn,
+        "SELECT initiative_id, MAX(CASE WHEN valid_to = :open THEN valid_from "
+        "ELSE valid_to END) AS version FROM phasing WHERE initiative_id IN :ids "
         "AND (valid_from > :b OR (valid_to > :b AND valid_to < :open)) "
-        "GROUP BY initiative_id"), {"b": base.submission, "open": OPEN}).all()
-    return {int(i): int(v) for i, v in rows}
+        "GROUP BY initiative_id", {"b": base.submission, "open": OPEN}, "ids", initiative_ids)
+    return {int(i): int(v) for i, v in
+            zip(frame["initiative_id"], frame["version"], strict=True)}
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "(empty)"
-    return f"{value:,}" if not isinstance(value, str) else value
+    """An amount via :func:`ledger.money.amount_text`; an attribute's text as it is."""
+    return value if isinstance(value, str) else amount_text(value)
 
 
 def describe(conflicts: pd.DataFrame, users: dict[int, str]) -> list[str]:

@@ -24,7 +24,7 @@ from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.errors import Conflict, LedgerError, NotFound
 from ledger.initiatives import current_initiatives
 from ledger.models import OPEN
-from ledger.money import AmountError, from_minor, parse_amount, to_minor
+from ledger.money import AmountError, amount_text, from_minor, parse_amount, to_minor
 from ledger.phasing import (
     MAX_EDIT_MINOR,
     initiative_phasing,
@@ -242,8 +242,9 @@ def save_grid(
                             _amount(now.get(month), m), _amount(yours, m)))
             plans.append(((code, scenario), typed, now))
         if differences:
-            lines = [f"  {d.metric} {d.scenario} {d.month[:7]}: read {_fmt(d.read)}, "
-                     f"now {_fmt(d.now)}, yours {_fmt(d.yours)}" for d in differences]
+            lines = [f"  {d.metric} {d.scenario} {d.month[:7]}: read {amount_text(d.read)}, "
+                     f"now {amount_text(d.now)}, yours {amount_text(d.yours)}"
+                     for d in differences]
             raise GridConflict(
                 f"{ext} changed after you opened it; nothing was saved. Reload the page to "
                 "see the newer values, then make your change again:\n" + "\n".join(lines),
@@ -332,5 +333,3 @@ def _amount(minor: int | None, m: MetricInfo) -> Decimal | None:
     return None if minor is None else from_minor(minor, m.decimals)
 
 
-def _fmt(value: Decimal | None) -> str:
-    return "(empty)" if value is None else f"{value:,}"

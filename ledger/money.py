@@ -59,6 +59,11 @@ def to_minor(value: Decimal | int | str, decimals: int) -> int:
     return int(round_half_away(dec, decimals).scaleb(decimals))
 
 
+def amount_text(value: Decimal | None) -> str:
+    """An amount as a conflict message shows it: ``1,234.50``, or ``(empty)`` for no value."""
+    return "(empty)" if value is None else f"{value:,}"
+
+
 def from_minor(minor: int, decimals: int) -> Decimal:
     """Return minor units as a Decimal with exactly ``decimals`` places (any size)."""
     value = Decimal(int(minor)).scaleb(-decimals)
