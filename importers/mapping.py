@@ -158,7 +158,7 @@ class Mapping(BaseModel):
         """Where a key of the mapping file is, for a message: ``q3.toml line 12
         ([values.metric] "Net benefit")``."""
         line = self._lines.get((table, key))
-        source = self._source or "the mapping"
+        source = Path(self._source).name if self._source else "the mapping"
         place = f" line {line}" if line else ""
         return f"{source}{place} ([{table}] {key!r})"
 

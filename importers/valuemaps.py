@@ -27,6 +27,7 @@ from importers.layout import SheetTable, cell_ref
 from importers.mapping import Mapping
 from importers.problems import ProblemLog
 from ledger.models import SCENARIOS
+from ledger.vocabulary import did_you_mean
 
 #: What each role's cells are called in a message.
 ROLE_WORDS = {"metric": "metric", "stage": "stage gate", "business_unit": "business unit",
@@ -65,8 +66,9 @@ class Resolver:
                 if code is None:
                     if log is not None:
                         log.error("", "", f"{mapping.where('values.' + role, label)} = "
-                                  f"{target!r}, not a known {ROLE_WORDS[role]} code",
-                                  f"one of {_listing(known)}")
+                                  f"{target!r}",
+                                  f"a {ROLE_WORDS[role]} code the ledger knows: "
+                                  f"{_listing(known)}" + did_you_mean(target, list(known)))
                     continue
                 good[fold(label)] = code
             out.maps[role] = good
@@ -108,7 +110,7 @@ def apply_value_maps(rows: pd.DataFrame, table: SheetTable, resolver: Resolver,
                      log: ProblemLog) -> None:
     """Translate the labels of ``rows`` (a copy of ``table.rows``) to codes, in place.
 
-    A label that two codes have as their name is an error naming both; one that nothing
+    A label that two codes have as their name is an error naming both (once); one that nothing
     resolves is left for the code check (which names the closest code).
     """
     for role in ROLE_WORDS:
@@ -125,6 +127,9 @@ def apply_value_maps(rows: pd.DataFrame, table: SheetTable, resolver: Resolver,
                 translate[value] = code
             elif candidates:
                 ambiguous[value] = candidates
+                # Reported below; read as the first so the code check does not repeat it
+                # (the error stops the import anyway).
+                translate[value] = candidates[0]
         if translate:
             rows[role] = pd.Series([translate.get(v, v) if isinstance(v, str) else v
                                     for v in series.tolist()], index=series.index,
