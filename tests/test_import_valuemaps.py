@@ -5,6 +5,7 @@ which also sums their expected totals from its source data."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -203,3 +204,19 @@ def test_bad_value_maps_are_refused_by_name(tmp_path: Path, toml: str, message: 
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(LedgerError, match=re.escape(message)):
         load_mapping(path)
+
+
+def test_history_shows_the_row_note(programme: Ledger, cli, tmp_path: Path) -> None:
+    tracker = site_tracker(tmp_path)
+    r = cli("import", "initiatives", str(tracker.path), "--mapping", str(tracker.mapping))
+    assert r.exit_code == 0, r.output
+    r = cli("history", "MIN-02")
+    [line] = [x for x in r.stdout.splitlines() if "row note" in x]
+    assert "Capex approved in FY27" in line  # (the table wraps the rest)
+    assert "->" not in line
+    r = cli("history", "MIN-02", "--format", "json")
+    notes = [x for x in json.loads(r.stdout) if x["what"] == "row note"]
+    assert [(x["old"], x["new"]) for x in notes] == [(None, "Capex approved in FY27 budget")]
+    # An initiative without a comment has no note line.
+    r = cli("history", "MIN-01", "--format", "json")
+    assert not [x for x in json.loads(r.stdout) if x["what"] == "row note"]
