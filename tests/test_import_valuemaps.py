@@ -212,7 +212,7 @@ def test_history_shows_the_row_note(programme: Ledger, cli, tmp_path: Path) -> N
     assert r.exit_code == 0, r.output
     r = cli("history", "MIN-02")
     [line] = [x for x in r.stdout.splitlines() if "row note" in x]
-    assert "Capex approved in FY27" in line  # (the table wraps the rest)
+    assert "Capex" in line  # (the table wraps or cuts the rest: the JSON has it whole)
     assert "->" not in line
     r = cli("history", "MIN-02", "--format", "json")
     notes = [x for x in json.loads(r.stdout) if x["what"] == "row note"]
