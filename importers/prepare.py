@@ -134,7 +134,8 @@ def row_notes(rows: pd.DataFrame) -> dict[str, str]:
     if "note" not in rows:
         return {}
     notes: dict[str, list[str]] = {}
-    for ext, note in zip(rows["id"].tolist(), rows["note"].tolist(), strict=True):
+    some = rows[rows["note"].notna()]
+    for ext, note in zip(some["id"].tolist(), some["note"].tolist(), strict=True):
         if isinstance(note, str) and note and note not in notes.setdefault(ext, []):
             notes[ext].append(note)
     return {ext: " | ".join(texts) for ext, texts in notes.items() if texts}

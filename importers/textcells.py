@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importers.layout import SheetTable, cell_ref
 from importers.problems import ProblemLog
-from importers.workbook import CellDetails
+from importers.workbook import CellDetails, formula_and_value
 
 #: Columns read as text (their cells become attributes, codes or notes).
 TEXT_ROLES = ("name", "owner", "business_unit", "lever", "stage", "description", "note",
@@ -26,11 +26,13 @@ def check_text_formulas(details: CellDetails, table: SheetTable, log: ProblemLog
     if not text_cols:
         return
     pos_of = {int(r): i for i, r in enumerate(table.rows["row"].tolist())}
-    for (row, col), (formula, saved) in sorted(details.formula_values.items()):
+    emptied: dict[str, list[int]] = {}
+    for (row, col), body in sorted(details.formula_values.items()):
         role = text_cols.get(col)
         pos = pos_of.get(row)
         if role is None or pos is None:
             continue
+        formula, saved = formula_and_value(body)
         shown = formula or "a formula"
         header = table.headers.get(col)
         column = f", column {header!r}" if header else ""
@@ -39,7 +41,9 @@ def check_text_formulas(details: CellDetails, table: SheetTable, log: ProblemLog
                  "not text",
                  "text: the cell is read as empty (type the text without the leading '=', or "
                  "put an apostrophe before it)")
+        emptied.setdefault(role, []).append(pos)
+    for role, positions in emptied.items():
         values = table.rows[role].to_numpy(dtype=object, copy=True)
-        values[pos] = None
+        values[positions] = None
         table.rows[role] = values
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from importers.codes import value_at
@@ -131,13 +132,13 @@ def apply_value_maps(rows: pd.DataFrame, table: SheetTable, resolver: Resolver,
                 # (the error stops the import anyway).
                 translate[value] = candidates[0]
         if translate:
-            rows[role] = pd.Series([translate.get(v, v) if isinstance(v, str) else v
-                                    for v in series.tolist()], index=series.index,
-                                   dtype=object)
+            mapped = series.map(translate)
+            rows[role] = mapped.where(mapped.notna(), series).astype(object)
         if ambiguous:
             col = table.columns[role]
             names = resolver.names[role]
-            for pos, value in enumerate(series.tolist()):
+            for pos in np.flatnonzero(series.isin(list(ambiguous)).to_numpy()).tolist():
+                value = value_at(series, pos)
                 if value in ambiguous:
                     both = " and ".join(f"{c!r} ({names[c]})" for c in ambiguous[value])
                     cell = cell_ref(int(value_at(rows["row"], pos)), col)

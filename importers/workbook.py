@@ -413,9 +413,10 @@ class CellDetails:
     """(row, column), 0-based: formulas the writing program never calculated."""
     error_values: dict[tuple[int, int], str]
     """(row, column) -> the error shown, such as ``#REF!``."""
-    formula_values: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
-    """(row, column) -> (formula, saved value) of formulas whose saved value is not text
-    (a number, a boolean): read into a text column, that value is not what the cell says."""
+    formula_values: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    """(row, column) -> the cell's XML from its ``<f``, for formulas whose saved value is
+    not text (a number, a boolean): read into a text column, that value is not what the
+    cell says. :func:`formula_and_value` reads it (only for the few cells that matter)."""
 
 
 def _col_index(letters: bytes) -> int:
@@ -465,8 +466,7 @@ def cell_details(wb: Workbook, sheet: str, xml: bytes | None = None) -> CellDeta
                     ref = _CELL_REF.search(xml, start, pos)
                     if ref:
                         details.formula_values[
-                            (int(ref.group(2)) - 1, _col_index(ref.group(1)))] = \
-                            _formula_and_value(body)
+                            (int(ref.group(2)) - 1, _col_index(ref.group(1)))] = body
             pos = xml.find(b"<f", (end if end != -1 else pos) + 1)
         else:
             pos = xml.find(b"<f", pos + 2)
@@ -478,7 +478,7 @@ _FORMULA = re.compile(rb"<f(?:\s[^>]*)?>([^<]*)</f>")
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?>([^<]*)</v>")
 
 
-def _formula_and_value(body: bytes) -> tuple[str, str]:
+def formula_and_value(body: bytes) -> tuple[str, str]:
     """A cell's formula (``=...``, empty for a shared formula's copies) and saved value."""
     from html import unescape
 
