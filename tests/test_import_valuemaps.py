@@ -220,3 +220,22 @@ def test_history_shows_the_row_note(programme: Ledger, cli, tmp_path: Path) -> N
     # An initiative without a comment has no note line.
     r = cli("history", "MIN-01", "--format", "json")
     assert not [x for x in json.loads(r.stdout) if x["what"] == "row note"]
+
+
+def test_targets_read_metric_labels_and_names(programme: Ledger, tmp_path: Path) -> None:
+    from fixtures_workbooks import targets_workbook
+
+    from importers import import_targets
+    from ledger.store import current_targets
+
+    path = targets_workbook(tmp_path / "t.xlsx", [
+        ["Net benefit", "programme", *([1000] * 24)],
+        ["One-off cost to achieve", "programme", "2,500.25", *([None] * 23)]])
+    mapping = tmp_path / "t.toml"
+    mapping.write_text('[values.metric]\n"Net benefit" = "benefit"\n', encoding="utf-8")
+    import_targets(programme, path, mapping=mapping)
+    with programme.reading() as conn:
+        cur = current_targets(conn)
+    metric_code = {m.id: m.code for m in programme.metrics()}
+    got = cur.groupby(cur["metric_id"].map(metric_code))["amount_minor"].sum().to_dict()
+    assert got == {"benefit": 2_400_000, "cost": 250_025}
