@@ -291,6 +291,8 @@ def _label(role: str, value: str, rows: int, cell: str, mapping: Mapping,
            resolver: Resolver | None) -> Label:
     if resolver is None:
         mapped = {fold(k): v for k, v in mapping.values.get(role, {}).items()}.get(fold(value))
+        if mapped is None and role == "owner":
+            return Label(role, value, rows, cell, value, "as written")
         return Label(role, value, rows, cell, mapped, "map" if mapped else "not checked")
     code, ambiguous = resolver.resolve(role, value)
     names = resolver.names.get(role, {})
@@ -371,7 +373,7 @@ def starter_mapping(found: Inspection) -> str:
                 lines.append(f"{c.role} = {_q(c.header)}")
             else:
                 lines.append(f"{c.role} = {{ column = {_q(c.column)} }}")
-    months = [c for c in found.columns if c.role == "month"]
+    months = [c for c in found.columns if c.role == "month" and c.month]
     if months:
         lines += ["", "[months]", f"columns = {_q(_month_span(months))}    # "
                   f"{months[0].month} to {months[-1].month}, {len(months)} columns"]
@@ -415,8 +417,8 @@ def _value_lines(found: Inspection) -> list[str]:
             elif x.how == "ambiguous":
                 out.append(f"# {_q(x.value)} = \"\"    # {where}: the name of {x.closest}")
             elif x.how == "not checked":
-                out.append(f"# {_q(x.value)} = \"\"    # {where}: which "
-                           f"{ROLE_WORDS[role]} code?")
+                out.append(f"# {_q(x.value)} = \"\"    # {where}: not checked (no ledger); "
+                           f"delete if it is a {ROLE_WORDS[role]} code")
             elif x.how != "as written":
                 guess = x.closest or ""
                 note = "closest known code" if guess else "no close code"

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from helpers.ledger_reads import counts, phasing
-from trackers.build_imap import office_pipeline, volume_tracker
+from trackers.build_imap import BUILDERS, office_pipeline, volume_tracker
 from typer.testing import CliRunner
 
 from importers import ImportProblems, import_initiatives
-from importers.inspection import inspect_workbook
+from importers.inspection import inspect_workbook, starter_mapping
+from importers.mapping import load_mapping
 from ledger.api import Ledger
 
 
@@ -128,3 +129,23 @@ def test_inspect_refuses_csv_and_a_missing_file(cli, programme: Ledger,
     r = cli("import", "inspect", str(tmp_path / "nope.xlsx"))
     assert r.exit_code == 1
     assert "no such file" in r.output
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_a_starter_mapping_reads_back_as_the_same_choices(tmp_path: Path, name: str) -> None:
+    """The starter mapping is valid TOML, and inspecting with it finds what was found
+    without it: same sheet, header row, layout and column roles."""
+    tracker = BUILDERS[name](tmp_path)
+    first = inspect_workbook(tracker.path)
+    starter = tmp_path / "starter.toml"
+    starter.write_text(starter_mapping(first), encoding="utf-8")
+    mapping = load_mapping(starter)
+    assert mapping.sheet == first.sheet
+    again = inspect_workbook(tracker.path, mapping=starter)
+    assert (again.sheet, again.header_row, again.layout) == (
+        first.sheet, first.header_row, first.layout)
+    roles = {c.column: c.role for c in first.columns}
+    # What was unknown is now ignored by name; every other column keeps its role.
+    assert {c.column: c.role for c in again.columns} == {
+        k: "ignored" if v == "unknown" else v for k, v in roles.items()}
+    assert again.found_elsewhere is None

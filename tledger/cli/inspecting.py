@@ -56,7 +56,7 @@ def _show(found: Inspection) -> None:
     if found.sheet is None:
         _say("no table found (see the problems below)")
     else:
-        months = [c for c in found.columns if c.role == "month"]
+        months = [c for c in found.columns if c.role == "month" and c.month]
         span = f", {len(months)} month columns {months[0].month} to {months[-1].month}" \
             if months else ""
         _say(f"header row {found.header_row} of {found.sheet!r}; layout {found.layout}{span}")
