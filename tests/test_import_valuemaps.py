@@ -239,3 +239,19 @@ def test_targets_read_metric_labels_and_names(programme: Ledger, tmp_path: Path)
     metric_code = {m.id: m.code for m in programme.metrics()}
     got = cur.groupby(cur["metric_id"].map(metric_code))["amount_minor"].sum().to_dict()
     assert got == {"benefit": 2_400_000, "cost": 250_025}
+
+
+def test_every_documented_mapping_is_valid(tmp_path: Path) -> None:
+    """Each TOML block of docs/importing.md reads as a mapping (the walkthrough's starter
+    mapping, the value maps reference, the full example)."""
+    doc = (Path(__file__).parent.parent / "docs" / "importing.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```toml\n")[1:]]
+    assert len(blocks) >= 3
+    for n, block in enumerate(blocks):
+        path = tmp_path / f"doc{n}.toml"
+        path.write_text(block, encoding="utf-8")
+        load_mapping(path)
+    values = next(load_mapping(tmp_path / f"doc{n}.toml") for n, b in enumerate(blocks)
+                  if "[values.scenario]" in b)
+    assert values.values["stage"] == {"Idea": "L0", "Gate 3 - Approved": "L3"}
+    assert values.ignore == ["RAG", "Status", "FY27 total"]
