@@ -17,7 +17,9 @@ A TOML file (documented with a full example in ``docs/importing.md``)::
     stage = "Gate"
     metric = "Measure"
     scenario = "Case"
-    description = "Notes"
+    description = "Details"
+    note = "Comments"             # kept with the submission, never compared (the default
+                                  # for a Comments/Notes/Remarks column)
     month = "Period"              # long layout only
     amount = "Value"              # long layout only
 
