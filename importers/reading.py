@@ -112,8 +112,8 @@ def read_file(path: Path, mapping: Mapping, programme: ProgrammeInfo, *, default
         if table is None:
             return parsed
         parsed.table = table
+        check_text_formulas(details.result(), table, log)  # (first: it takes its cells)
         _check_hidden_cells(details.result(), table, log)
-        check_text_formulas(details.result(), table, log)
         if table.scale_note is not None and scale is None:
             cell, factor = table.scale_note
             log.error(table.sheet, cell, f"a unit note saying amounts are in units of "

@@ -19,14 +19,27 @@ TEXT_ROLES = ("name", "owner", "business_unit", "lever", "stage", "description",
 
 def check_text_formulas(details: CellDetails, table: SheetTable, log: ProblemLog) -> None:
     """Warn about, and empty, every cell of a text column that holds a formula whose saved
-    value is not text."""
-    if not details.formula_values or not len(table.rows):
+    value is not text, or no saved value at all (such a cell is taken out of
+    ``details.no_cached_value``: it is this warning, not an error)."""
+    if not (details.formula_values or details.no_cached_value) or not len(table.rows):
         return
     text_cols = {col: role for role, col in table.columns.items() if role in TEXT_ROLES}
     if not text_cols:
         return
     pos_of = {int(r): i for i, r in enumerate(table.rows["row"].tolist())}
     emptied: dict[str, list[int]] = {}
+    for row, col in sorted(details.no_cached_value):
+        role = text_cols.get(col)
+        pos = pos_of.get(row)
+        if role is None or pos is None:
+            continue
+        details.no_cached_value.discard((row, col))
+        header = table.headers.get(col)
+        column = f", column {header!r}" if header else ""
+        log.warn(table.sheet, cell_ref(row, col), f"a formula without a saved value{column}",
+                 "text: the cell is read as empty (type the text, or open the workbook in "
+                 "Excel or LibreOffice and save it)")
+        emptied.setdefault(role, []).append(pos)
     for (row, col), body in sorted(details.formula_values.items()):
         role = text_cols.get(col)
         pos = pos_of.get(row)

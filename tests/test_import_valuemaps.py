@@ -255,3 +255,17 @@ def test_every_documented_mapping_is_valid(tmp_path: Path) -> None:
                   if "[values.scenario]" in b)
     assert values.values["stage"] == {"Idea": "L0", "Gate 3 - Approved": "L3"}
     assert values.ignore == ["RAG", "Status", "FY27 total"]
+
+
+def test_a_text_formula_without_a_saved_value_is_a_warning(programme: Ledger,
+                                                           tmp_path: Path) -> None:
+    """openpyxl writes a formula with no saved value: in a text column that is a warning
+    and an empty cell (in a month column it stays an error: test_import.py)."""
+    path = canonical_workbook(tmp_path / "f.xlsx", [
+        initiative_row("GR-1", months(24, {0: 7}), description="=owner to confirm timing")])
+    result = import_initiatives(programme, [path])
+    [warning] = result.warnings
+    assert (warning.cell, warning.found) == (
+        "G5", "a formula without a saved value, column 'Description'")
+    assert _current(programme)["GR-1"]["description"] == ""
+    assert phasing(programme) == {("GR-1", "2026-07"): 700}
