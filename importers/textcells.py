@@ -21,7 +21,8 @@ def check_text_formulas(details: CellDetails, table: SheetTable, log: ProblemLog
     """Warn about, and empty, every cell of a text column that holds a formula whose saved
     value is not text, or no saved value at all (such a cell is taken out of
     ``details.no_cached_value``: it is this warning, not an error)."""
-    if not (details.formula_values or details.no_cached_value) or not len(table.rows):
+    if not (details.formula_values or details.no_cached_value or details.error_values) \
+            or not len(table.rows):
         return
     text_cols = {col: role for role, col in table.columns.items() if role in TEXT_ROLES}
     if not text_cols:
@@ -46,6 +47,7 @@ def check_text_formulas(details: CellDetails, table: SheetTable, log: ProblemLog
         if role is None or pos is None:
             continue
         formula, saved = formula_and_value(body)
+        details.error_values.pop((row, col), None)  # this warning, not an error
         shown = formula or "a formula"
         header = table.headers.get(col)
         column = f", column {header!r}" if header else ""

@@ -415,8 +415,8 @@ class CellDetails:
     """(row, column) -> the error shown, such as ``#REF!``."""
     formula_values: dict[tuple[int, int], bytes] = field(default_factory=dict)
     """(row, column) -> the cell's XML from its ``<f``, for formulas whose saved value is
-    not text (a number, a boolean): read into a text column, that value is not what the
-    cell says. :func:`formula_and_value` reads it (only for the few cells that matter)."""
+    not text (a number, a boolean, an error): read into a text column, that value is not
+    what the cell says. :func:`formula_and_value` reads it (only for the few cells that matter)."""
 
 
 def _col_index(letters: bytes) -> int:
@@ -462,7 +462,7 @@ def cell_details(wb: Workbook, sheet: str, xml: bytes | None = None) -> CellDeta
                     if ref:
                         details.no_cached_value.add(
                             (int(ref.group(2)) - 1, _col_index(ref.group(1))))
-                elif b't="str"' not in tag and b't="e"' not in tag:
+                elif b't="str"' not in tag:
                     ref = _CELL_REF.search(xml, start, pos)
                     if ref:
                         details.formula_values[

@@ -156,12 +156,19 @@ def test_formula_text_cells(programme: Ledger, tmp_path: Path) -> None:
     sheet.write_row(1, 2, ["Ana Lima", "L1"])
     sheet.write_formula(1, 4, "=owner to confirm timing", None, 0)
     sheet.write_number(1, 5, 10.5)
+    # As Excel itself saves it: an error value (#NAME?), a warning too, not an error.
+    sheet.write_row(2, 0, ["F-2", "Pump two", "Ana Lima", "L1"])
+    sheet.write_formula(2, 4, "=owner to confirm timing", None, "#NAME?")
     book.close()
     result = import_initiatives(programme, [path])
     current = _current(programme)["F-1"]
     assert current["name"] == "Pump refit"
     assert current["description"] == ""
-    [warning] = result.warnings
+    assert _current(programme)["F-2"]["description"] == ""
+    warning, named = result.warnings
+    assert (named.cell, named.found) == ("E3", "=owner to confirm timing (a formula, column "
+                                         "'Description') whose saved value is '#NAME?', not "
+                                         "text")
     assert str(warning) == (
         "formulas.xlsx Initiatives!E2: found =owner to confirm timing (a formula, column "
         "'Description') whose saved value is '0', not text, expected text: the cell is read "
