@@ -47,7 +47,9 @@ class Line:
     """month index (0 = Jul-26) -> amount as written in the sheet."""
     comment: str | None = None
     formula_comment: str | None = None
-    """A comment typed with a leading "=": written as a formula whose saved value is 0."""
+    """A comment typed with a leading "=": written as a formula saving ``formula_saved``."""
+    formula_saved: int | str = 0
+    """0 (as some programs save it) or ``#NAME?`` (as Excel does)."""
     rag: str = "G"
 
 
@@ -182,12 +184,11 @@ def _office_lines(units: list[tuple[str, str]]) -> list[Line]:
 
 
 def _comment(sheet: Any, r: int, c: int, line: Line, tracker: Tracker) -> None:
-    """The comment cell: text, or a formula whose saved value is 0 (as Excel saves
-    ``=owner to confirm timing``)."""
+    """The comment cell: text, or a formula whose saved value is 0 or ``#NAME?``."""
     if line.comment:
         sheet.write_string(r, c, line.comment)
     if line.formula_comment:
-        sheet.write_formula(r, c, line.formula_comment, None, 0)
+        sheet.write_formula(r, c, line.formula_comment, None, line.formula_saved)
         tracker.formula_cells.append(f"{sheet.name}!{xl_col_to_name(c)}{r + 1}")
 
 
@@ -329,6 +330,7 @@ def volume_tracker(folder: Path) -> Tracker:
                     "PRO", "MAINT", stage, "Ore tonnes", _amounts(rng, 2 * n, 10, "0.125"))
         if n == 3:
             line.formula_comment = "=see Q2 survey"
+            line.formula_saved = "#NAME?"
         elif n % 2:
             line.comment = "Tonnes at the crusher, not the port"
         lines.append(line)
