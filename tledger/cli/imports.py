@@ -253,3 +253,7 @@ def import_targets_cmd(
         _show_problems(exc.problems, report)
         raise
     _show_result(result, fmt, report)
+
+
+# `tledger import inspect` (registers itself on import_app).
+from tledger.cli import inspecting as _inspecting  # noqa: E402,F401
