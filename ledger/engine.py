@@ -61,8 +61,11 @@ from sqlalchemy import Connection, text
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.asof import as_instant, parse_as_of, submission_at
 from ledger.chain import for_checks as chain_for_checks
+from ledger.closing import closed_through
 from ledger.db import storage_damage
 from ledger.errors import LedgerError
+from ledger.finance import FinanceInputs, MoneyMetric, finance_tables
+from ledger.initiatives import current_initiatives
 from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
 from ledger.months import (
@@ -90,9 +93,11 @@ __all__ = [
     "MONTHLY_COLUMNS",
     "PROGRAMME_PART",
     "UNALLOCATED",
+    "FinanceReport",
     "GapReport",
     "as_of_instant",
     "checks",
+    "finance",
     "gap",
 ]
 
@@ -540,6 +545,91 @@ def gap(
         programme_monthly=tables.programme_monthly, programme_fiscal=tables.programme_fiscal,
         target_as_of_submission=target_sub,
     )
+
+
+# --------------------------------------------------------------------------- finance
+
+
+@dataclass(frozen=True)
+class FinanceReport:
+    """Finance's view of one metric: outturn, committed and pipeline, net value."""
+
+    programme: ProgrammeInfo
+    metric: MetricInfo
+    fiscal_year: int | None
+    as_of: datetime | None
+    as_of_submission: int
+    last_submission_id: int
+    closed_through: date | None
+    """The last closed month at the instant (None: no month closed yet)."""
+    monthly: pd.DataFrame
+    fiscal: pd.DataFrame
+    net: pd.DataFrame
+    net_by_initiative: pd.DataFrame
+    net_unit: str
+    """The unit of the net value (the programme's currency)."""
+
+
+def finance(
+    ledger: Ledger,
+    *,
+    metric: str | None = None,
+    as_of: datetime | date | int | str | None = None,
+    fiscal_year: int | str | None = None,
+    conn: Connection | None = None,
+) -> FinanceReport:
+    """Finance's view: outturn against target and plan, committed vs pipeline, the gap,
+    YTD actual vs plan, and net value (definitions: :mod:`ledger.finance`).
+
+    Raises:
+        LedgerError: unknown metric, a fiscal year outside the horizon, a bad as-of.
+    """
+    fy = _fiscal_year_arg(fiscal_year)
+    point = parse_as_of(as_of)
+    with ledger.snapshot(conn) as conn:
+        prog = ledger.programme(conn)
+        met = ledger.metric(metric, conn)
+        metrics = ledger.metrics(conn)
+        newest = last_submission_id(conn)
+        as_of_sub, instant = (submission_at(conn, point) if point is not None
+                              else (None, None))
+        if fy is not None and not set(fiscal_year_months(fy, prog.fy_start_month)) & set(
+                prog.months):
+            raise LedgerError(
+                f"fiscal year {fiscal_year_label(fy)} is outside the horizon "
+                f"({prog.first_month:%Y-%m} to {prog.last_month:%Y-%m})")
+        closed = closed_through(conn, as_of_sub)
+        money = [MoneyMetric(m.id, m.kind, m.decimals) for m in metrics
+                 if m.unit == prog.currency]
+        ids = sorted({met.id, *(m.id for m in money)})
+        initiatives = current_initiatives(conn, as_of=as_of_sub)
+        p_where, params = version_filter(as_of_sub, "p")
+        facts = read_frame(
+            conn,
+            "SELECT p.initiative_id, p.metric_id, p.scenario, "  # noqa: S608  (ids int()-formatted; where: version_filter's fixed SQL)
+            "CAST(p.month AS VARCHAR(10)) AS month, p.amount_minor AS amount FROM phasing p "
+            f"WHERE {p_where} AND p.metric_id IN ({', '.join(str(int(i)) for i in ids)}) "
+            "AND p.month >= :first AND p.month <= :last",
+            {**params, "first": _iso(prog.first_month), "last": _iso(prog.last_month)})
+        targets = _targets(conn, met.id, as_of_sub)
+    active = initiatives[initiatives["status"] == "active"]
+    facts = facts[facts["initiative_id"].isin(active["initiative_id"])].assign(
+        month=lambda f: f["month"].map(_iso), amount=lambda f: _ints(f["amount"]))
+    months = [m.isoformat() for m in prog.months]
+    programme_targets = targets[(targets["scope_kind"] == "programme")
+                                & targets["month"].isin(set(months))]
+    tables = finance_tables(FinanceInputs(
+        months=months, fy_start_month=prog.fy_start_month,
+        closed_through=None if closed is None else closed.isoformat(),
+        facts=facts, initiatives=active.assign(weight_bp=active["weight_bp"].fillna(0)),
+        targets=programme_targets[["month", "amount"]], metric_id=met.id,
+        metric_kind=met.kind, decimals=met.decimals, money=money, fiscal_year=fy))
+    return FinanceReport(
+        programme=prog, metric=met, fiscal_year=fy, as_of=instant,
+        as_of_submission=newest if as_of_sub is None else as_of_sub,
+        last_submission_id=newest, closed_through=closed, monthly=tables.monthly,
+        fiscal=tables.fiscal, net=tables.net, net_by_initiative=tables.net_by_initiative,
+        net_unit=prog.currency)
 
 
 # --------------------------------------------------------------------------- checks
