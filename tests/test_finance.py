@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from helpers.book import Book, mon
@@ -163,3 +164,38 @@ def test_close_is_a_submission_and_backwards_needs_force_and_note(programme: Led
         ["2026-08", "cfo", "September re-opened: late accrual", True]]
     subs = programme.submissions().set_index("id")
     assert subs.loc[back.submission_id, "user"] == "cfo"
+
+
+def test_cli_outturn_json_csv_and_programme_close(programme: Ledger, cli: Any) -> None:
+    import csv
+    import io
+    import json
+
+    seed(programme)
+    done = cli("programme", "close", "2026-07", "--note", "July close")
+    assert done.exit_code == 0, done.output
+    assert "closed through 2026-07" in done.stdout
+    refused = cli("programme", "close", "2026-06")
+    assert refused.exit_code != 0
+    assert "outside the horizon" in refused.output
+    back = cli("programme", "close", "2026-07")
+    assert back.exit_code != 0
+    assert "already the last closed month" in back.output
+    out = cli("outturn", "--format", "json", "--fiscal-year", "FY27")
+    assert out.exit_code == 0, out.output
+    rows = {r["period"]: r for r in json.loads(out.stdout)}
+    assert list(rows) == ["FY27", "Horizon"]
+    assert (rows["FY27"]["outturn"], rows["FY27"]["gap"], rows["FY27"]["coverage"]) == (
+        "385.01", "286.25", "0.5229")
+    assert "closed through 2026-07" in out.stderr
+    net = cli("outturn", "--view", "net", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(net.stdout)))
+    assert [(r["period"], r["net"], r["payback_month"]) for r in table] == [
+        ("FY27", "35.01", ""), ("FY28", "0.00", ""), ("Horizon", "35.01", "2026-09-01")]
+    people = cli("outturn")
+    assert people.exit_code == 0
+    assert "286.25" in people.stdout
+    assert "52.3%" in people.stdout
+    log = cli("programme", "closes", "--format", "json")
+    assert [(r["month"], r["who"], r["note"]) for r in json.loads(log.stdout)] == [
+        ("2026-07", "tester", "July close")]
