@@ -566,6 +566,8 @@ class FinanceReport:
     fiscal: pd.DataFrame
     net: pd.DataFrame
     net_by_initiative: pd.DataFrame
+    net_monthly: pd.DataFrame
+    """``month, benefit, cost, net, cumulative_net`` (cumulative from the horizon start)."""
     net_unit: str
     """The unit of the net value (the programme's currency)."""
 
@@ -629,7 +631,7 @@ def finance(
         as_of_submission=newest if as_of_sub is None else as_of_sub,
         last_submission_id=newest, closed_through=closed, monthly=tables.monthly,
         fiscal=tables.fiscal, net=tables.net, net_by_initiative=tables.net_by_initiative,
-        net_unit=prog.currency)
+        net_monthly=tables.net_monthly, net_unit=prog.currency)
 
 
 # --------------------------------------------------------------------------- checks

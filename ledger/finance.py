@@ -53,6 +53,7 @@ FINANCE_FISCAL_COLUMNS = [
     "committed_weighted", "pipeline", "pipeline_weighted", "gap", "coverage",
     "exit_run_rate",
 ]
+NET_MONTHLY_COLUMNS = ["month", "benefit", "cost", "net", "cumulative_net"]
 NET_COLUMNS = ["period", "benefit", "cost", "net", "cumulative_net", "payback_month"]
 NET_INITIATIVE_COLUMNS = ["external_id", "name", "stage", "benefit", "cost", "net",
                           "payback_month"]
@@ -105,6 +106,7 @@ class FinanceTables:
     fiscal: pd.DataFrame
     net: pd.DataFrame
     net_by_initiative: pd.DataFrame
+    net_monthly: pd.DataFrame
     net_decimals: int
 
 
@@ -202,8 +204,11 @@ def finance_tables(inputs: FinanceInputs) -> FinanceTables:
     })
     for c in FINANCE_MONTHLY_COLUMNS[3:]:
         out[c] = pd.Series([from_minor(v, dec) for v in monthly[c].tolist()], dtype=object)
-    net, net_by_ini, net_dec = _net_value(inputs, fy_label)
-    return FinanceTables(out[FINANCE_MONTHLY_COLUMNS], fiscal, net, net_by_ini, net_dec)
+    net, net_by_ini, net_monthly, net_dec = _net_value(inputs, fy_label)
+    keep_set = set(keep)
+    net_monthly = net_monthly[[m.isoformat() in keep_set for m in net_monthly["month"]]]
+    return FinanceTables(out[FINANCE_MONTHLY_COLUMNS], fiscal, net, net_by_ini,
+                         net_monthly.reset_index(drop=True), net_dec)
 
 
 def _fiscal(sums: pd.DataFrame, months: list[str], fy_label: dict[str, str],
@@ -240,7 +245,7 @@ def _fiscal(sums: pd.DataFrame, months: list[str], fy_label: dict[str, str],
 
 
 def _net_value(inputs: FinanceInputs, fy_label: dict[str, str]
-               ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     """Benefits less one-off costs on the outturn, per fiscal year and per initiative."""
     months = inputs.months
     money = {m.id: m for m in inputs.money}
@@ -286,7 +291,12 @@ def _net_value(inputs: FinanceInputs, fy_label: dict[str, str]
     net = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in NET_COLUMNS})
 
     per_ini = _net_by_initiative(inputs.initiatives, flows, months, dec)
-    return net, per_ini, dec
+    monthly = pd.DataFrame({"month": pd.Series([date.fromisoformat(m) for m in months],
+                                               dtype=object)})
+    for col in NET_MONTHLY_COLUMNS[1:]:
+        monthly[col] = pd.Series([from_minor(v, dec) for v in prog[col].tolist()],
+                                 dtype=object)
+    return net, per_ini, monthly, dec
 
 
 def _net_by_initiative(initiatives: pd.DataFrame, flows: pd.DataFrame, months: list[str],

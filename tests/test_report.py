@@ -29,7 +29,8 @@ from reports.excel import ReportMismatch, write_gap_report
 from reports.gap_report import load_report
 
 EVIL_NAME = '=HYPERLINK("http://evil.example","click")'
-SHEETS = ["Summary", "By unit", "By lever", "By stage", "Initiatives", "Checks", "About"]
+SHEETS = ["Dashboard", "Summary", "By unit", "By lever", "By stage", "Initiatives", "Checks",
+          "Bridge", "Finance", "About"]
 
 
 # --------------------------------------------------------------------------- data
@@ -317,7 +318,7 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     # A viewer that does not recalculate still shows the engine's numbers (cached results).
     assert assert_ties_to_engine(path, programme) > 400
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == SHEETS  # no Bridge sheet unless asked for
+    assert wb.sheetnames == SHEETS  # the Bridge (since the last month-end) is standard
     s = wb["Summary"]
     # Bottom-up cells are SUMIFS over the Initiatives sheet; gap/cumulative over cells above.
     assert s["A6"].value == "Bottom-up"
@@ -366,10 +367,9 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert isinstance(about["Ledger's last submission id"], int)
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-        assert charts
-        xml = z.read(charts[0]).decode()
-        assert "<c:barChart>" in xml
-        assert "<c:lineChart>" in xml
+        xmls = [z.read(c).decode() for c in charts]
+        # The Summary's chart: columns per month and the cumulative gap as a line.
+        assert any("<c:barChart>" in xml and "<c:lineChart>" in xml for xml in xmls)
         # No ledger text anywhere became a formula.
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
