@@ -10,19 +10,18 @@ import shutil
 import subprocess
 import zipfile
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pandas as pd
 import pytest
-from test_report import _cents, _check_value, _soffice, recalculate, seed
+from helpers.book import Book, mon
+from helpers.libreoffice import cents, recalculate, soffice
 
 from ledger.api import Ledger
 from ledger.closing import close_month
 from ledger.engine import finance, gap
-from ledger.store import new_submission, write_phasing
 from reports.excel import write_gap_report
 from reports.excel.dashboard import FINANCE_COLUMNS, FY_COLUMNS, HEADLINES, rag_text
 from reports.gap_report import load_report
@@ -31,29 +30,47 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
 def seed_finance(ledger: Ledger) -> None:
-    """test_report's ledger, plus forecasts, actuals (benefit and cost) and a close through
-    August 2026, so outturn, committed and pipeline differ from the plan."""
-    seed(ledger)
-    with ledger.reading() as conn:
-        rows = conn.exec_driver_sql("SELECT id, external_id FROM initiative").all()
-    ini = {str(e): int(i) for i, e in rows}
-    benefit, cost = ledger.metric("benefit"), ledger.metric("cost")
-    months = [m.isoformat() for m in ledger.programme().months]
-    facts = [
-        (ini["GR-0001"], benefit.id, "forecast", months[2], 1_111_111),
-        (ini["GR-0001"], benefit.id, "forecast", months[9], 2_000_001),
-        (ini["GR-0001"], benefit.id, "actual", months[0], 999_999),
-        (ini["GR-0002"], benefit.id, "actual", months[1], 123_457),
-        (ini["GR-0004"], benefit.id, "actual", months[0], 50_005),
-        (ini["GR-0004"], cost.id, "actual", months[1], 2_000_033),
-        (ini["gr-0006"], benefit.id, "forecast", months[14], 777_777),
-    ]
-    with ledger.writing() as conn:
-        sub = new_submission(conn, kind="import", user="finance", note="forecast and actuals")
-        write_phasing(conn, pd.DataFrame(facts, columns=[
-            "initiative_id", "metric_id", "scenario", "month", "amount_minor"]), sub.id,
-            replace_scope=None)
+    """Five initiatives at every kind of stage (one withdrawn, one without unit), cents and
+    a negative month, plans over both fiscal years, forecasts that replace some plans,
+    actuals (benefit and cost) in the closed months, one-off costs, a programme target
+    with a zero month; closed through August 2026."""
+    book = Book(ledger)
+    book.initiatives([{"ext": "GR-0001", "stage": "L3", "bu": "PRO"},
+                      {"ext": "GR-0002", "stage": "L1", "bu": "MIN"},
+                      {"ext": "GR-0003", "stage": "L5"},
+                      {"ext": "GR-0004", "stage": "L4", "bu": "MIN"},
+                      {"ext": "GR-0005", "stage": "L0", "bu": "PRO"}])
+    plan: dict[str, dict[str, str]] = {f"GR-000{n}": {} for n in range(1, 6)}
+    for i in range(24):
+        plan["GR-0001"][mon(i)] = f"{12_345.67 + 1_000 * i:.2f}"
+        plan["GR-0003"][mon(i)] = f"{8_000.01 * (i % 5):.2f}"
+        if i % 2:
+            plan["GR-0002"][mon(i)] = f"{33_333.33 - 2_000 * i:.2f}"
+        if i > 5:
+            plan["GR-0004"][mon(i)] = "4500.50"
+            plan["GR-0005"][mon(i)] = "999.99"
+    book.phasing(plan)
+    book.phasing({"GR-0001": {mon(2): "11111.11", mon(9): "20000.01"},
+                  "GR-0005": {mon(14): "7777.77"}}, scenario="forecast")
+    book.phasing({"GR-0001": {mon(0): "9999.99", mon(1): "-1.23"},
+                  "GR-0002": {mon(1): "1234.57"}, "GR-0003": {mon(0): "500.05"}},
+                 scenario="actual")
+    book.phasing({"GR-0001": {mon(0): "25000.00", mon(1): "12345.65"},
+                  "GR-0004": {mon(3): "40000.33"}}, metric="cost")
+    book.phasing({"GR-0004": {mon(1): "20000.33"}}, metric="cost", scenario="actual")
+    book.targets({("programme", ""): {mon(i): "0" if i == 4 else f"{60_000 + 10.01 * i:.2f}"
+                                      for i in range(24)}})
+    book.initiatives([{"ext": "GR-0005", "stage": "L0", "bu": "PRO", "status": "withdrawn"}])
     close_month(ledger, date(2026, 8, 1), user="finance", note="August close", now=NOW)
+
+
+def _check(found: Any, expected: Any, key: str, decimals: int, where: str) -> None:
+    if key == "coverage":
+        got = None if found in (None, "") else Decimal(str(found)).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        assert got == expected, f"{where}: coverage {got} != engine {expected}"
+    else:
+        assert cents(found, decimals) == expected, f"{where}: {found!r} != engine {expected}"
 
 
 def _by_label(ws: Any, col: int = 1) -> dict[Any, int]:
@@ -79,7 +96,7 @@ def assert_dashboard_ties(path: Path, ledger: Ledger) -> int:
                 continue
             source = net_monthly[rec["month"]] if key in ("benefit", "cost", "net",
                                                           "cumulative_net") else rec
-            assert _cents(fin.cell(row, col).value, dec) == source[key], (
+            assert cents(fin.cell(row, col).value, dec) == source[key], (
                 f"Finance {key} {rec['month']}")
             compared += 1
     # Dashboard: the fiscal-year table (row 8 on) and the headline.
@@ -92,13 +109,13 @@ def assert_dashboard_ties(path: Path, ledger: Ledger) -> int:
             if key == "period":
                 continue
             expected = net[rec["period"]] if key == "net" else rec[key]
-            _check_value(dash.cell(row, col).value, expected, key,
+            _check(dash.cell(row, col).value, expected, key,
                          net_dec if key == "net" else dec, f"Dashboard {rec['period']} {key}")
             compared += 1
     year = next(str(dash.cell(4, c).value).split()[0] for c in range(2, 4))
     fy = rep.fiscal.set_index("period").loc[year]
     for pos, (key, _label) in enumerate(HEADLINES):
-        _check_value(dash.cell(5, 2 + 2 * pos).value, fy[key], key, dec, f"headline {key}")
+        _check(dash.cell(5, 2 + 2 * pos).value, fy[key], key, dec, f"headline {key}")
         compared += 1
     assert dash.cell(5, 2 + 2 * len(HEADLINES)).value == rag_text(fy["coverage"])
     # The movement lines equal the Bridge sheet's.
@@ -128,7 +145,7 @@ def assert_run_rates_tie(path: Path, ledger: Ledger) -> int:
                 expected = monthly[f"{head:%Y-%m}"][month_key] * 12
             else:
                 expected = fiscal[head][exit_key]
-            assert _cents(found, 2) == expected, f"{line} {head}"
+            assert cents(found, 2) == expected, f"{line} {head}"
             compared += 1
     return compared
 
@@ -147,16 +164,16 @@ def test_dashboard_recalculates_to_the_engine_in_libreoffice(programme: Ledger,
     assert fy27["pipeline"]
     path = write_gap_report(load_report(programme), tmp_path / "gap.xlsx")
     # Cached results (what a mail preview shows) are the engine's ...
-    assert assert_dashboard_ties(path, programme) > 400
+    assert assert_dashboard_ties(path, programme) > 300
     # ... and so is LibreOffice's own recalculation of every formula.
     recalculated = recalculate([path], tmp_path)[0]
-    assert assert_dashboard_ties(recalculated, programme) > 400
+    assert assert_dashboard_ties(recalculated, programme) > 300
     assert assert_run_rates_tie(recalculated, programme) > 50
 
 
 def _pdf_pages(path: Path, workdir: Path) -> list[str]:
     """The workbook printed to PDF by LibreOffice, as the text of each page."""
-    exe = _soffice()
+    exe = soffice()
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) not installed")
     profile = workdir / "lo-pdf-profile"

@@ -216,57 +216,18 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
     rep = data.finance
     assert rep is not None  # noqa: S101  (narrows the type)
     unit = unit_label(data, scale)
-    big = workbook.add_format({"font_name": "Calibri", "font_size": 14, "bold": True,
-                               "num_format": fmt.amount_fmt, "align": "center"})
-    big_pct = workbook.add_format({"font_name": "Calibri", "font_size": 14, "bold": True,
-                                   "num_format": "0.0%", "align": "center"})
-    tile = workbook.add_format({"font_name": "Calibri", "font_size": 9, "bold": True,
-                                "font_color": "#FFFFFF", "bg_color": "#1F3864",
-                                "align": "center", "text_wrap": True})
-    rag_fmt = workbook.add_format({"font_name": "Calibri", "font_size": 10, "bold": True,
-                                   "align": "center"})
     fiscal = [{str(k): v for k, v in r.items()} for r in rep.fiscal.to_dict("records")]
     periods = [str(r["period"]) for r in fiscal]
     fy_rows = {p: _FY_HEADER_ROW + 1 + i for i, p in enumerate(periods)}
     year = headline_year(data)
     if year not in fy_rows:
         year = periods[0]
-    title(sheet, fmt, f"{safe_text(data.programme.name)}: dashboard ({unit})",
-          f"{data.metric.code}; outturn = actuals ({_closed_text(rep)}) + forecast; gap = target - "
-          "committed - weighted pipeline; coverage = (committed + weighted pipeline) / "
-          f"target; as of submission {rep.as_of_submission}.")
-
-    # Headline tiles: a label over a value, two columns per tile.
-    head_cols = {key: 1 + 2 * i for i, (key, _l) in enumerate(HEADLINES)}
-    for key, label in HEADLINES:
-        text = f"{year} {label}" if key == "target" else f"{label} {year}"
-        sheet.merge_range(_HEAD_LABEL_ROW, head_cols[key], _HEAD_LABEL_ROW,
-                          head_cols[key] + 1, text, tile)
-    # Constant-memory sheets are written row by row: the RAG's label goes in this row too.
-    sheet.write_string(_HEAD_LABEL_ROW, head_cols["coverage"] + 2, "RAG", tile)
-    sheet.set_row(_HEAD_VALUE_ROW, 24)
     by_period = {str(r["period"]): r for r in fiscal}
-    for key, _label in HEADLINES:
-        ref = f"={cell(fy_rows[year], _DCOL[key])}"
-        value = by_period[year][key]
-        cached: Any = ("" if value is None else float(value)) if key == "coverage" \
-            else num(value)
-        sheet.merge_range(_HEAD_VALUE_ROW, head_cols[key], _HEAD_VALUE_ROW,
-                          head_cols[key] + 1, None, big_pct if key == "coverage" else big)
-        sheet.write_formula(_HEAD_VALUE_ROW, head_cols[key], ref,
-                            big_pct if key == "coverage" else big, cached)
-    rag_col = head_cols["coverage"] + 2
-    cov_cell = cell(_HEAD_VALUE_ROW, head_cols["coverage"])
-    sheet.write_formula(_HEAD_VALUE_ROW, rag_col,
-                        f'=IF({cov_cell}="","",IF({cov_cell}>={GREEN},"Green",'
-                        f'IF({cov_cell}>={AMBER},"Amber","Red")))', rag_fmt,
-                        rag_text(by_period[year]["coverage"]))
-    for text, colour in (("Green", "#C6EFCE"), ("Amber", "#FFEB9C"), ("Red", "#FFC7CE")):
-        rag_colour = workbook.add_format({"bg_color": colour})
-        for col in (head_cols["coverage"], rag_col):
-            sheet.conditional_format(_HEAD_VALUE_ROW, col, _HEAD_VALUE_ROW, col, {
-                "type": "formula", "criteria": f'=${xl_col_to_name(rag_col)}$'
-                f'{_HEAD_VALUE_ROW + 1}="{text}"', "format": rag_colour})
+    title(sheet, fmt, f"{safe_text(data.programme.name)}: dashboard ({unit})",
+          f"{data.metric.code}; outturn = actuals ({_closed_text(rep)}) + forecast; gap = "
+          "target - committed - weighted pipeline; coverage = (committed + weighted "
+          f"pipeline) / target; as of submission {rep.as_of_submission}.")
+    head_cols = _headline(workbook, sheet, fmt, year, fy_rows[year], by_period[year])
 
     # The fiscal-year table.
     for col, (_key, heading) in enumerate(FY_COLUMNS):
@@ -274,32 +235,84 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
     for rec in fiscal:
         _write_fy_row(sheet, fmt, fin, fy_rows, str(rec["period"]), rec, periods,
                       _net_of(data, str(rec["period"])))
-    last_fy_row = fy_rows[periods[-1]]
 
-    # Charts, inside the print area.
-    chart_row = last_fy_row + 2
+    # Charts, inside the print area, then the month's movement below them.
+    chart_row = fy_rows[periods[-1]] + 2
     _line_chart(workbook, sheet, data, fin, scale, unit, chart_row)
     _waterfall_chart(workbook, sheet, waterfall_sheet, fmt, fin, scale, unit, chart_row,
                      head_cols, year, by_period[year])
+    movement_rows = _movement(sheet, data, fmt, chart_row + _CHART_ROWS + 1, bridge_rows)
+    last_row = max([chart_row + _CHART_ROWS, *movement_rows])
+    _one_page(sheet, last_row)
+    return DashboardCells(_HEAD_VALUE_ROW, head_cols, fy_rows, movement_rows, last_row)
 
-    # The month's movement, linked to the Bridge sheet.
-    row = chart_row + _CHART_ROWS + 1
-    movement_rows: list[int] = []
+
+def _headline(workbook: Workbook, sheet: Worksheet, fmt: Formats, year: str, fy_row: int,
+              rec: dict[str, Any]) -> dict[str, int]:
+    """The headline tiles (a label over a value, two columns each; each value a link to the
+    year's row of the table) and the coverage's RAG. Returns each figure's column."""
+    def add(**props: Any) -> Any:
+        return workbook.add_format({"font_name": "Calibri", "align": "center", **props})
+
+    big = add(font_size=14, bold=True, num_format=fmt.amount_fmt)
+    big_pct = add(font_size=14, bold=True, num_format="0.0%")
+    tile = add(font_size=9, bold=True, font_color="#FFFFFF", bg_color="#1F3864",
+               text_wrap=True)
+    head_cols = {key: 1 + 2 * i for i, (key, _l) in enumerate(HEADLINES)}
+    rag_col = head_cols["coverage"] + 2
+    for key, label in HEADLINES:
+        text = f"{year} {label}" if key == "target" else f"{label} {year}"
+        sheet.merge_range(_HEAD_LABEL_ROW, head_cols[key], _HEAD_LABEL_ROW,
+                          head_cols[key] + 1, text, tile)
+    # Constant-memory sheets are written row by row: the RAG's label goes in this row too.
+    sheet.write_string(_HEAD_LABEL_ROW, rag_col, "RAG", tile)
+    sheet.set_row(_HEAD_VALUE_ROW, 24)
+    for key, _label in HEADLINES:
+        value = rec[key]
+        style = big_pct if key == "coverage" else big
+        cached: Any = ("" if value is None else float(value)) if key == "coverage" \
+            else num(value)
+        sheet.merge_range(_HEAD_VALUE_ROW, head_cols[key], _HEAD_VALUE_ROW,
+                          head_cols[key] + 1, None, style)
+        sheet.write_formula(_HEAD_VALUE_ROW, head_cols[key],
+                            f"={cell(fy_row, _DCOL[key])}", style, cached)
+    cov = cell(_HEAD_VALUE_ROW, head_cols["coverage"])
+    sheet.write_formula(_HEAD_VALUE_ROW, rag_col,
+                        f'=IF({cov}="","",IF({cov}>={GREEN},"Green",'
+                        f'IF({cov}>={AMBER},"Amber","Red")))', add(font_size=10, bold=True),
+                        rag_text(rec["coverage"]))
+    for text, colour in (("Green", "#C6EFCE"), ("Amber", "#FFEB9C"), ("Red", "#FFC7CE")):
+        rag_colour = workbook.add_format({"bg_color": colour})
+        for col in (head_cols["coverage"], rag_col):
+            sheet.conditional_format(_HEAD_VALUE_ROW, col, _HEAD_VALUE_ROW, col, {
+                "type": "formula", "criteria": f'=${xl_col_to_name(rag_col)}$'
+                f'{_HEAD_VALUE_ROW + 1}="{text}"', "format": rag_colour})
+    return head_cols
+
+
+def _movement(sheet: Worksheet, data: ReportInput, fmt: Formats, row: int,
+              bridge_rows: Sequence[tuple[str, int]] | None) -> list[int]:
+    """The month's movement in a few lines, each a link to the Bridge sheet."""
     bridge = data.bridge
-    if bridge is not None and bridge_rows is not None:
-        since = getattr(bridge, "start", None)
-        sheet.write_string(row, 0, "Movement of the bottom-up ("
-                           f"{data.scenario}) since " + (f"{since:%Y-%m-%d %H:%M} UTC"
-                                                        if since else "the start"),
-                           fmt.label_bold)
-        amounts = [bridge.start_total, *bridge.steps["amount"].tolist(), bridge.end_total]
-        for (label, bridge_row), amount in zip(bridge_rows, amounts, strict=True):
-            row += 1
-            sheet.write_string(row, 0, safe_text(label), fmt.label)
-            sheet.write_formula(row, 1, f"=Bridge!{cell(bridge_row, 1, absolute=True)}",
-                                fmt.amount, num(amount))
-            movement_rows.append(row)
-    last_row = max(row, chart_row + _CHART_ROWS)
+    if bridge is None or bridge_rows is None:
+        return []
+    since = getattr(bridge, "start", None)
+    sheet.write_string(row, 0, f"Movement of the bottom-up ({data.scenario}) since "
+                       + (f"{since:%Y-%m-%d %H:%M} UTC" if since else "the start"),
+                       fmt.label_bold)
+    rows = []
+    amounts = [bridge.start_total, *bridge.steps["amount"].tolist(), bridge.end_total]
+    for (label, bridge_row), amount in zip(bridge_rows, amounts, strict=True):
+        row += 1
+        sheet.write_string(row, 0, safe_text(label), fmt.label)
+        sheet.write_formula(row, 1, f"=Bridge!{cell(bridge_row, 1, absolute=True)}",
+                            fmt.amount, num(amount))
+        rows.append(row)
+    return rows
+
+
+def _one_page(sheet: Worksheet, last_row: int) -> None:
+    """A4 landscape, everything on one page, no gridlines."""
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, _LAST_COL, 11)
     sheet.hide_gridlines(2)
@@ -309,7 +322,6 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
     sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
     sheet.set_footer("&L&A&C&D &T&RPage &P of &N")
     sheet.print_area(0, 0, last_row, _LAST_COL)
-    return DashboardCells(_HEAD_VALUE_ROW, head_cols, fy_rows, movement_rows, last_row)
 
 
 def rag_text(coverage: Any) -> str:
