@@ -25,8 +25,10 @@ from ledger.engine import finance, gap
 from reports.excel import write_gap_report
 from reports.excel.dashboard import FINANCE_COLUMNS, FY_COLUMNS, HEADLINES, rag_text
 from reports.gap_report import load_report
+from reports.summary_csv import summary_table
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+D = Decimal
 
 
 def seed_finance(ledger: Ledger) -> None:
@@ -169,6 +171,22 @@ def test_dashboard_recalculates_to_the_engine_in_libreoffice(programme: Ledger,
     recalculated = recalculate([path], tmp_path)[0]
     assert assert_dashboard_ties(recalculated, programme) > 300
     assert assert_run_rates_tie(recalculated, programme) > 50
+
+
+def test_summary_csv_carries_the_run_rates(programme: Ledger) -> None:
+    """The CSV Summary has the workbook's run-rate lines: month x 12, exit run-rates."""
+    seed_finance(programme)
+    rep = gap(programme)
+    table = summary_table(rep).set_index("line")
+    fiscal = rep.fiscal.set_index("period")
+    # June 2028 (i = 23): GR-0001 12,345.67 + 23,000 = 35,345.67; GR-0003 8,000.01 x 3 =
+    # 24,000.03; GR-0002 (odd month) 33,333.33 - 46,000 = -12,666.67; GR-0004 4,500.50;
+    # GR-0005 withdrawn. Sum 51,179.53, x 12 = 614,154.36.
+    assert fiscal.loc["FY28", "exit_run_rate"] == D("51179.53") * 12
+    assert table.loc["Run-rate (x 12)", "FY28"] == D("614154.36")
+    assert table.loc["Run-rate (x 12)", "2028-06"] == D("614154.36")
+    assert table.loc["Target run-rate (x 12)", "2026-07"] == D("720000.00")
+    assert table.loc["Target run-rate (x 12)", "Horizon"] == (D("60000") + D("10.01") * 23) * 12
 
 
 def _pdf_pages(path: Path, workdir: Path) -> list[str]:
