@@ -34,6 +34,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ledger.models import SCENARIOS
 from ledger.money import from_minor
 from ledger.months import fiscal_year as fiscal_year_of
 from ledger.months import fiscal_year_label
@@ -58,7 +59,8 @@ NET_COLUMNS = ["period", "benefit", "cost", "net", "cumulative_net", "payback_mo
 NET_INITIATIVE_COLUMNS = ["external_id", "name", "stage", "benefit", "cost", "net",
                           "payback_month"]
 
-_SCENARIO_CODE = {"plan": 0, "forecast": 1, "actual": 2}
+#: A fact's ``scenario`` is its index in SCENARIOS (plan, forecast, actual).
+_FORECAST = SCENARIOS.index("forecast")
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,14 @@ class FinanceInputs:
     closed_through: str | None
     """The last closed month (ISO), or None when no month is closed."""
     facts: pd.DataFrame
-    """``initiative_id, metric_id, scenario, month, amount``: the phasing of active
-    initiatives inside the horizon (one row per fact)."""
+    """``initiative_id, metric_id, scenario, month, amount`` (all int64): the phasing of
+    active initiatives inside the horizon, one row per fact; ``scenario`` is the index in
+    :data:`ledger.models.SCENARIOS` (plan 0, forecast 1, actual 2), ``month`` the month's
+    position in ``months``."""
     initiatives: pd.DataFrame
     """``initiative_id, external_id, name, stage, weight_bp`` of the active initiatives."""
     targets: pd.DataFrame
-    """``month, amount``: the programme's top-down target of the metric."""
+    """``month, amount``: the programme's top-down target of the metric (ISO months)."""
     metric_id: int
     metric_kind: str
     decimals: int
@@ -110,57 +114,67 @@ class FinanceTables:
     net_decimals: int
 
 
+@dataclass(frozen=True)
+class OutturnGrid:
+    """Per (initiative, metric) pair and month of the horizon, int64 (pairs x months)."""
+
+    initiative_id: np.ndarray
+    metric_id: np.ndarray
+    plan: np.ndarray
+    forecast: np.ndarray
+    actual: np.ndarray
+    outturn: np.ndarray
+
+
 def favourable(variance: int, kind: str) -> bool:
     """Whether ``variance`` (outturn - target) helps: more benefit, or less cost."""
     return variance >= 0 if kind != "cost" else variance <= 0
 
 
-def payback_month(months: list[str], cumulative_cost: np.ndarray,
-                  cumulative_net: np.ndarray) -> str | None:
-    """The first month from which the cumulative net stays >= 0 to the end, once some cost
-    was spent; None when it never does or nothing was spent."""
-    if not len(months) or cumulative_cost[-1] <= 0:
-        return None
-    # stays[i]: the cumulative net is >= 0 in month i and every later month.
-    stays = np.minimum.accumulate((cumulative_net >= 0)[::-1])[::-1]
-    hits = np.flatnonzero(stays & (cumulative_cost > 0))
-    return months[int(hits[0])] if len(hits) else None
+def payback_months(cumulative_cost: np.ndarray, cumulative_net: np.ndarray) -> np.ndarray:
+    """Per row (rows x months): the position of the first month from which the cumulative
+    net stays >= 0 to the end, once some cost was spent; -1 when it never does or nothing
+    was spent."""
+    cost, net = np.atleast_2d(cumulative_cost), np.atleast_2d(cumulative_net)
+    if net.shape[1] == 0:
+        return np.full(net.shape[0], -1, dtype="int64")
+    # stays[i, m]: the cumulative net is >= 0 in month m and every later month.
+    stays = np.minimum.accumulate((net >= 0)[:, ::-1], axis=1)[:, ::-1]
+    hits = stays & (cost > 0)
+    first = hits.argmax(axis=1)
+    found: np.ndarray = np.where(hits.any(axis=1) & (cost[:, -1] > 0), first, -1)
+    return found
 
 
-def outturn_grid(facts: pd.DataFrame, metric_ids: list[int], months: list[str],
-                 closed_through: str | None) -> pd.DataFrame:
-    """Per initiative, metric and month: ``plan, forecast, actual, outturn`` (int64).
-
-    Only (initiative, metric) pairs with some fact appear; every month of the horizon.
-    """
+def outturn_grid(facts: pd.DataFrame, metric_ids: list[int], n_months: int,
+                 closed: np.ndarray) -> OutturnGrid:
+    """Plan, forecast, actual and outturn per (initiative, metric) pair with some fact of
+    ``metric_ids``, and month; ``closed`` flags the closed months."""
     f = facts[facts["metric_id"].isin(metric_ids)]
-    if f.empty:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c not in ("month",) else object)
-                             for c in ("initiative_id", "metric_id", "month", "plan",
-                                       "forecast", "actual", "outturn")})
-    pairs = f[["initiative_id", "metric_id"]].drop_duplicates().sort_values(
-        ["initiative_id", "metric_id"]).to_numpy(dtype="int64")
-    n_pairs, n_months = len(pairs), len(months)
-    pair_index = pd.MultiIndex.from_arrays([pairs[:, 0], pairs[:, 1]])
-    row = pair_index.get_indexer(pd.MultiIndex.from_frame(f[["initiative_id", "metric_id"]]))
-    month_pos = {m: i for i, m in enumerate(months)}
-    col = np.array([month_pos[str(m)[:10]] for m in f["month"]], dtype="int64")
-    grids = np.zeros((3, n_pairs, n_months), dtype="int64")
-    scen = np.array([_SCENARIO_CODE[s] for s in f["scenario"]], dtype="int64")
-    np.add.at(grids, (scen, row, col), f["amount"].to_numpy(dtype="int64"))
-    has_forecast = np.zeros(n_pairs, dtype=bool)
-    has_forecast[row[scen == _SCENARIO_CODE["forecast"]]] = True
-    closed = np.array([closed_through is not None and m <= closed_through for m in months])
+    iid = f["initiative_id"].to_numpy(dtype="int64")
+    mid = f["metric_id"].to_numpy(dtype="int64")
+    width = int(mid.max()) + 1 if len(mid) else 1
+    keys, row = np.unique(iid * width + mid, return_inverse=True)
+    row = row.reshape(-1)
+    grids = np.zeros((3, len(keys), n_months), dtype="int64")
+    scen = f["scenario"].to_numpy(dtype="int64")
+    np.add.at(grids, (scen, row, f["month"].to_numpy(dtype="int64")),
+              f["amount"].to_numpy(dtype="int64"))
+    has_forecast = np.zeros(len(keys), dtype=bool)
+    has_forecast[row[scen == _FORECAST]] = True
     plan, forecast, actual = grids
-    open_part = np.where(has_forecast[:, None], forecast, plan)
-    outturn = np.where(closed[None, :], actual, open_part)
-    return pd.DataFrame({
-        "initiative_id": np.repeat(pairs[:, 0], n_months),
-        "metric_id": np.repeat(pairs[:, 1], n_months),
-        "month": np.tile(np.array(months, dtype=object), n_pairs),
-        "plan": plan.reshape(-1), "forecast": forecast.reshape(-1),
-        "actual": actual.reshape(-1), "outturn": outturn.reshape(-1),
-    })
+    outturn = np.where(closed[None, :], actual,
+                       np.where(has_forecast[:, None], forecast, plan))
+    return OutturnGrid(keys // width, keys % width, plan, forecast, actual, outturn)
+
+
+def _per_pair(initiatives: pd.DataFrame, ids: np.ndarray, column: str, missing: object
+              ) -> np.ndarray:
+    """``column`` of each pair's initiative (``missing`` where it has none)."""
+    frame = initiatives.drop_duplicates("initiative_id").set_index("initiative_id")[column]
+    found = frame.reindex(pd.Index(ids)).to_numpy(dtype=object)
+    return np.array([missing if v is None or (isinstance(v, float) and np.isnan(v)) else v
+                     for v in found], dtype=object)
 
 
 def finance_tables(inputs: FinanceInputs) -> FinanceTables:
@@ -168,25 +182,23 @@ def finance_tables(inputs: FinanceInputs) -> FinanceTables:
     months, dec = inputs.months, inputs.decimals
     fy_label = {m: fiscal_year_label(fiscal_year_of(date.fromisoformat(m),
                                                     inputs.fy_start_month)) for m in months}
-    closed = [inputs.closed_through is not None and m <= inputs.closed_through for m in months]
-    ini = inputs.initiatives.set_index("initiative_id")
-    grid = outturn_grid(inputs.facts, [inputs.metric_id], months, inputs.closed_through)
-    stage = grid["initiative_id"].map(ini["stage"]).fillna("")
-    weight = grid["initiative_id"].map(ini["weight_bp"]).fillna(0).to_numpy(dtype="int64")
-    is_committed = stage.isin(COMMITTED_STAGES).to_numpy()
-    outturn = grid["outturn"].to_numpy(dtype="int64")
-    weighted = weigh(outturn, weight)
-    per = pd.DataFrame({
-        "month": grid["month"], "plan": grid["plan"], "forecast": grid["forecast"],
-        "actual": grid["actual"], "outturn": outturn,
-        "committed": np.where(is_committed, outturn, 0),
-        "committed_weighted": np.where(is_committed, weighted, 0),
-        "pipeline": np.where(is_committed, 0, outturn),
-        "pipeline_weighted": np.where(is_committed, 0, weighted),
-    })
-    sums = per.groupby("month").sum().reindex(months, fill_value=0).astype("int64")
+    closed = np.array([inputs.closed_through is not None and m <= inputs.closed_through
+                       for m in months], dtype=bool)
+    grid = outturn_grid(inputs.facts, [inputs.metric_id], len(months), closed)
+    stage = _per_pair(inputs.initiatives, grid.initiative_id, "stage", "")
+    weight = _per_pair(inputs.initiatives, grid.initiative_id, "weight_bp", 0).astype("int64")
+    committed = np.isin(stage, COMMITTED_STAGES)[:, None]
+    weighted = weigh(grid.outturn, weight[:, None]) if len(weight) else grid.outturn
     target = inputs.targets.groupby("month")["amount"].sum().reindex(months, fill_value=0)
-    sums.insert(0, "target", target.astype("int64"))
+    sums = pd.DataFrame({
+        "target": target.to_numpy(dtype="int64"),
+        "plan": grid.plan.sum(axis=0), "forecast": grid.forecast.sum(axis=0),
+        "actual": grid.actual.sum(axis=0), "outturn": grid.outturn.sum(axis=0),
+        "committed": np.where(committed, grid.outturn, 0).sum(axis=0),
+        "committed_weighted": np.where(committed, weighted, 0).sum(axis=0),
+        "pipeline": np.where(committed, 0, grid.outturn).sum(axis=0),
+        "pipeline_weighted": np.where(committed, 0, weighted).sum(axis=0),
+    }, index=months).astype("int64")
     sums["cumulative_target"] = sums["target"].cumsum()
     sums["cumulative_plan"] = sums["plan"].cumsum()
     sums["cumulative_outturn"] = sums["outturn"].cumsum()
@@ -196,15 +208,15 @@ def finance_tables(inputs: FinanceInputs) -> FinanceTables:
     fiscal = _fiscal(sums, months, fy_label, inputs)
     keep = [m for m in months if inputs.fiscal_year is None
             or fy_label[m] == fiscal_year_label(inputs.fiscal_year)]
-    monthly = sums.loc[keep].reset_index().rename(columns={"index": "month"})
+    shown = sums.loc[keep]
     out = pd.DataFrame({
-        "month": pd.Series([date.fromisoformat(m) for m in monthly["month"]], dtype=object),
-        "fiscal_year": monthly["fiscal_year"].astype(object),
-        "closed": monthly["closed"].astype(bool),
+        "month": pd.Series([date.fromisoformat(m) for m in keep], dtype=object),
+        "fiscal_year": pd.Series(shown["fiscal_year"].tolist(), dtype=object),
+        "closed": pd.Series(shown["closed"].tolist(), dtype=bool),
     })
     for c in FINANCE_MONTHLY_COLUMNS[3:]:
-        out[c] = pd.Series([from_minor(v, dec) for v in monthly[c].tolist()], dtype=object)
-    net, net_by_ini, net_monthly, net_dec = _net_value(inputs, fy_label)
+        out[c] = pd.Series([from_minor(v, dec) for v in shown[c].tolist()], dtype=object)
+    net, net_by_ini, net_monthly, net_dec = _net_value(inputs, fy_label, closed)
     keep_set = set(keep)
     net_monthly = net_monthly[[m.isoformat() in keep_set for m in net_monthly["month"]]]
     return FinanceTables(out[FINANCE_MONTHLY_COLUMNS], fiscal, net, net_by_ini,
@@ -244,85 +256,75 @@ def _fiscal(sums: pd.DataFrame, months: list[str], fy_label: dict[str, str],
                          else frame[c].astype("int64") for c in FINANCE_FISCAL_COLUMNS})
 
 
-def _net_value(inputs: FinanceInputs, fy_label: dict[str, str]
+def _net_value(inputs: FinanceInputs, fy_label: dict[str, str], closed: np.ndarray
                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
-    """Benefits less one-off costs on the outturn, per fiscal year and per initiative."""
+    """Benefits less one-off costs on the outturn, per fiscal year, initiative and month."""
     months = inputs.months
     money = {m.id: m for m in inputs.money}
     dec = max((m.decimals for m in inputs.money), default=inputs.decimals)
-    grid = outturn_grid(inputs.facts, list(money), months, inputs.closed_through)
-    scale = grid["metric_id"].map(lambda i: 10 ** (dec - money[int(i)].decimals))
-    amount = grid["outturn"].to_numpy(dtype="int64") * scale.to_numpy(dtype="int64")
-    is_cost = grid["metric_id"].map(lambda i: money[int(i)].kind == "cost").to_numpy(dtype=bool)
-    flows = pd.DataFrame({
-        "initiative_id": grid["initiative_id"], "month": grid["month"],
-        "benefit": np.where(is_cost, 0, amount), "cost": np.where(is_cost, amount, 0),
-    })
+    grid = outturn_grid(inputs.facts, list(money), len(months), closed)
+    scale = np.array([10 ** (dec - money[int(i)].decimals) for i in grid.metric_id],
+                     dtype="int64").reshape(-1, 1)
+    is_cost = np.array([money[int(i)].kind == "cost" for i in grid.metric_id],
+                       dtype=bool).reshape(-1, 1)
+    amount = grid.outturn * scale
+    # Per initiative: its benefit and cost pairs added up, month by month.
+    ids, row = np.unique(grid.initiative_id, return_inverse=True)
+    benefit = np.zeros((len(ids), len(months)), dtype="int64")
+    cost = np.zeros((len(ids), len(months)), dtype="int64")
+    np.add.at(benefit, row.reshape(-1), np.where(is_cost, 0, amount))
+    np.add.at(cost, row.reshape(-1), np.where(is_cost, amount, 0))
 
-    def series(frame: pd.DataFrame) -> pd.DataFrame:
-        s = frame.groupby("month")[["benefit", "cost"]].sum().reindex(months, fill_value=0)
-        s = s.astype("int64")
-        s["net"] = s["benefit"] - s["cost"]
-        s["cumulative_cost"] = s["cost"].cumsum()
-        s["cumulative_net"] = s["net"].cumsum()
-        return s
-
-    def payback(s: pd.DataFrame) -> date | None:
-        found = payback_month(months, s["cumulative_cost"].to_numpy(),
-                              s["cumulative_net"].to_numpy())
-        return None if found is None else date.fromisoformat(found)
-
-    prog = series(flows)
-    prog["period"] = [fy_label[m] for m in months]
-    periods = list(dict.fromkeys(prog["period"]))
+    prog_benefit, prog_cost = benefit.sum(axis=0), cost.sum(axis=0)
+    prog_net = prog_benefit - prog_cost
+    cumulative_net = prog_net.cumsum()
+    payback = int(payback_months(prog_cost.cumsum(), cumulative_net)[0])
+    period = np.array([fy_label[m] for m in months], dtype=object)
+    periods = list(dict.fromkeys(period.tolist()))
     if inputs.fiscal_year is not None:
         periods = [p for p in periods if p == fiscal_year_label(inputs.fiscal_year)]
     rows = []
-    for period in [*periods, HORIZON]:
-        part = prog if period == HORIZON else prog[prog["period"] == period]
+    for name in [*periods, HORIZON]:
+        mask = np.ones(len(months), dtype=bool) if name == HORIZON else period == name
+        last = int(np.flatnonzero(mask)[-1])
         rows.append({
-            "period": period,
-            "benefit": from_minor(int(part["benefit"].sum()), dec),
-            "cost": from_minor(int(part["cost"].sum()), dec),
-            "net": from_minor(int(part["net"].sum()), dec),
-            "cumulative_net": from_minor(int(part["cumulative_net"].iloc[-1]), dec),
-            "payback_month": payback(prog) if period == HORIZON else None,
+            "period": name,
+            "benefit": from_minor(int(prog_benefit[mask].sum()), dec),
+            "cost": from_minor(int(prog_cost[mask].sum()), dec),
+            "net": from_minor(int(prog_net[mask].sum()), dec),
+            "cumulative_net": from_minor(int(cumulative_net[last]), dec),
+            "payback_month": (date.fromisoformat(months[payback])
+                              if name == HORIZON and payback >= 0 else None),
         })
     net = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in NET_COLUMNS})
-
-    per_ini = _net_by_initiative(inputs.initiatives, flows, months, dec)
     monthly = pd.DataFrame({"month": pd.Series([date.fromisoformat(m) for m in months],
                                                dtype=object)})
-    for col in NET_MONTHLY_COLUMNS[1:]:
-        monthly[col] = pd.Series([from_minor(v, dec) for v in prog[col].tolist()],
-                                 dtype=object)
+    for col, values in (("benefit", prog_benefit), ("cost", prog_cost), ("net", prog_net),
+                        ("cumulative_net", cumulative_net)):
+        monthly[col] = pd.Series([from_minor(int(v), dec) for v in values], dtype=object)
+    per_ini = _net_by_initiative(inputs.initiatives, ids, benefit, cost, months, dec)
     return net, per_ini, monthly, dec
 
 
-def _net_by_initiative(initiatives: pd.DataFrame, flows: pd.DataFrame, months: list[str],
-                       dec: int) -> pd.DataFrame:
+def _net_by_initiative(initiatives: pd.DataFrame, ids: np.ndarray, benefit: np.ndarray,
+                       cost: np.ndarray, months: list[str], dec: int) -> pd.DataFrame:
     """Per initiative with money phasing: benefit, cost, net and payback month."""
-    grid = flows.groupby(["initiative_id", "month"])[["benefit", "cost"]].sum()
-    ids = sorted(set(grid.index.get_level_values(0).tolist()))
-    index = pd.MultiIndex.from_product([ids, months])
-    grid = grid.reindex(index, fill_value=0).astype("int64")
-    benefit = grid["benefit"].to_numpy().reshape(len(ids), len(months))
-    cost = grid["cost"].to_numpy().reshape(len(ids), len(months))
-    cum_cost, cum_net = cost.cumsum(axis=1), (benefit - cost).cumsum(axis=1)
-    position = {iid: i for i, iid in enumerate(ids)}
+    payback = payback_months(cost.cumsum(axis=1), (benefit - cost).cumsum(axis=1))
+    totals_b, totals_c = benefit.sum(axis=1), cost.sum(axis=1)
+    position = {int(iid): i for i, iid in enumerate(ids.tolist())}
     rows = []
     for rec in initiatives.sort_values("external_id", kind="stable").to_dict("records"):
         i = position.get(int(rec["initiative_id"]))
         if i is None:
             continue
-        found = payback_month(months, cum_cost[i], cum_net[i])
         rows.append({
             "external_id": str(rec["external_id"]), "name": str(rec["name"]),
             "stage": str(rec["stage"]),
-            "benefit": from_minor(int(benefit[i].sum()), dec),
-            "cost": from_minor(int(cost[i].sum()), dec),
-            "net": from_minor(int(benefit[i].sum() - cost[i].sum()), dec),
-            "payback_month": None if found is None else date.fromisoformat(found),
+            "benefit": from_minor(int(totals_b[i]), dec),
+            "cost": from_minor(int(totals_c[i]), dec),
+            "net": from_minor(int(totals_b[i] - totals_c[i]), dec),
+            "payback_month": (date.fromisoformat(months[int(payback[i])])
+                              if payback[i] >= 0 else None),
         })
     return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object)
                          for c in NET_INITIATIVE_COLUMNS})
