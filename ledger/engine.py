@@ -50,13 +50,11 @@ sums of weighted facts. Stage gates and weights are those valid at ``as_of``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, overload
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -86,7 +84,9 @@ from ledger.reconcile import (
 )
 from ledger.store import (
     current_phasing_arrays,
+    int_rows,
     last_submission_id,
+    month_number_sql,
     read_frame,
     version_filter,
 )
@@ -576,29 +576,15 @@ def _finance_facts(conn: Connection, metric_ids: list[int], as_of_sub: int | Non
                              "month": arrays.month_no[inside] - start,
                              "amount": arrays.amount_minor[inside]})
     where, params = version_filter(as_of_sub, "p")
-    if conn.dialect.name == "postgresql":
-        month_no = ("CAST(EXTRACT(YEAR FROM p.month) AS INTEGER) * 12 + "
-                    "CAST(EXTRACT(MONTH FROM p.month) AS INTEGER) - 1")
-    else:
-        month_no = ("CAST(substr(p.month, 1, 4) AS INTEGER) * 12 + "
-                    "CAST(substr(p.month, 6, 2) AS INTEGER) - 1")
     scenario = "CASE p.scenario " + " ".join(
         f"WHEN '{name}' THEN {i}" for i, name in enumerate(SCENARIOS)) + " END"
     ids = ", ".join(str(int(i)) for i in metric_ids) or "NULL"
-    sql = (f"SELECT p.initiative_id, p.metric_id, {scenario}, {month_no}, p.amount_minor "  # noqa: S608  (ids int()-formatted; constant scenario names; where: version_filter's fixed SQL)
-           f"FROM phasing p WHERE {where} AND p.metric_id IN ({ids}) "
-           "AND p.month >= :first AND p.month <= :last")
-    values: dict[str, Any] = {**params, "first": _iso(first), "last": _iso(last)}
-    if conn.dialect.name == "postgresql":
-        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
-    raw = conn.connection.driver_connection
-    assert raw is not None  # noqa: S101  (narrows the type)
-    cur = raw.cursor()
-    try:
-        cur.execute(sql, values)
-        rows = np.array(cur.fetchall(), dtype="int64").reshape(-1, 5)
-    finally:
-        cur.close()
+    rows = int_rows(
+        conn,
+        f"SELECT p.initiative_id, p.metric_id, {scenario}, {month_number_sql(conn, 'p.month')}, "  # noqa: S608  (ids int()-formatted; constant scenario names; where: version_filter's fixed SQL)
+        f"p.amount_minor FROM phasing p WHERE {where} AND p.metric_id IN ({ids}) "
+        "AND p.month >= :first AND p.month <= :last",
+        {**params, "first": first, "last": last}, 5)
     return pd.DataFrame({"initiative_id": rows[:, 0], "metric_id": rows[:, 1],
                          "scenario": rows[:, 2], "month": rows[:, 3] - start,
                          "amount": rows[:, 4]})

@@ -21,7 +21,7 @@ from ledger.api import Ledger
 from ledger.engine import as_of_instant, checks, finance, gap
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
-from ledger.store import version_filter
+from ledger.store import month_number_sql, version_filter
 from reports.excel import BREAKDOWN_SHEETS, BreakdownSheet, ReportInput, build_detail
 
 if TYPE_CHECKING:
@@ -116,12 +116,7 @@ def _phasing(conn: Connection, scenario: str, as_of_sub: int, metric_ids: list[i
     # Naming the metrics lets both databases answer from the covering index ix_phasing_scan;
     # the month comes back as an integer (year * 12 + month - 1) so every column is numeric.
     ids = ", ".join(str(int(i)) for i in metric_ids) or "NULL"
-    if conn.dialect.name == "postgresql":
-        month_key = ("CAST(EXTRACT(YEAR FROM month) AS INTEGER) * 12 + "
-                     "CAST(EXTRACT(MONTH FROM month) AS INTEGER) - 1")
-    else:
-        month_key = ("CAST(substr(month, 1, 4) AS INTEGER) * 12 + "
-                     "CAST(substr(month, 6, 2) AS INTEGER) - 1")
+    month_key = month_number_sql(conn)
     sql = (f"SELECT initiative_id, metric_id, {month_key}, amount_minor FROM phasing "  # noqa: S608  (ids int()-formatted; where: version_filter's fixed SQL)
            f"WHERE metric_id IN ({ids}) AND scenario = :scenario AND {where}")
     args: dict[str, object] = {**params, "scenario": scenario}
