@@ -196,6 +196,8 @@ def test_cli_outturn_json_csv_and_programme_close(programme: Ledger, cli: Any) -
     assert people.exit_code == 0
     assert "286.25" in people.stdout
     assert "52.3%" in people.stdout
+    shown = json.loads(cli("programme", "show", "-f", "json").stdout)
+    assert {"field": "last closed month", "value": "2026-07"} in shown
     log = cli("programme", "closes", "--format", "json")
     assert [(r["month"], r["who"], r["note"]) for r in json.loads(log.stdout)] == [
         ("2026-07", "tester", "July close")]

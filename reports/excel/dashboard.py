@@ -140,8 +140,11 @@ def write_finance(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str,
           "(plan where an initiative has no forecast). Committed L3-L5, pipeline L0-L2; "
           f"net value = benefits less one-off costs ({rep.net_unit}). "
           f"Submission {rep.as_of_submission}.")
-    for col, (_key, heading) in enumerate(FINANCE_COLUMNS):
-        sheet.write_string(HEADER_ROW, col, heading, fmt.header)
+    money = ("benefit", "cost", "net", "cumulative_net")
+    for col, (key, heading) in enumerate(FINANCE_COLUMNS):
+        # The net value is in the programme's currency, whatever the report's metric.
+        suffix = f" ({rep.net_unit})" if key in money else ""
+        sheet.write_string(HEADER_ROW, col, heading + suffix, fmt.header)
     summary_cols = {c.month: c for c in column_layout(data.detail.months,
                                                       data.programme.fy_start_month, 1)
                     if c.kind == "month"}
