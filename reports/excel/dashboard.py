@@ -232,7 +232,8 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
           f"pipeline) / target; as of submission {rep.as_of_submission}.")
     head_cols = _headline(workbook, sheet, fmt, year, fy_rows[year], by_period[year])
 
-    # The fiscal-year table.
+    # The fiscal-year table (its headers on two lines).
+    sheet.set_row(_FY_HEADER_ROW, 26)
     for col, (_key, heading) in enumerate(FY_COLUMNS):
         sheet.write_string(_FY_HEADER_ROW, col, heading, fmt.header)
     for rec in fiscal:
@@ -408,8 +409,7 @@ def _line_chart(workbook: Workbook, sheet: Worksheet, data: ReportInput, fin: Fi
         }, [num(v) for v in monthly[key]], months))
     chart.set_title({"name": f"Cumulative target vs bottom-up and outturn ({unit})",
                      "name_font": {"size": 10}})
-    chart.set_x_axis({"num_format": "mmm-yy", "num_font": {"rotation": -45, "size": 8},
-                      "date_axis": True})
+    chart.set_x_axis({"num_format": "mmm-yy", "num_font": {"rotation": -45, "size": 8}})
     chart.set_y_axis({"num_format": axis_format(scale), "num_font": {"size": 8},
                       "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
     chart.set_legend({"position": "bottom", "font": {"size": 8}})
