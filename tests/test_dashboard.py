@@ -235,6 +235,12 @@ def test_dashboard_is_one_landscape_page_with_its_charts_inside(programme: Ledge
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     # One page wide and one page tall (1 is the file format's default, left unwritten).
     assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight or 1) == (1, 1)
+    # Unfavourable shading follows the metric's kind: a benefit's positive gap and
+    # negative variance (outturn below target).
+    rules = {str(r.sqref): [(x.operator, x.formula) for x in r.rules]
+             for r in ws.conditional_formatting}
+    assert rules["L8:L10"] == [("greaterThan", ["0"])]
+    assert rules["E8:E10"] == [("lessThan", ["0"])]
     ends, (last_row, last_col) = _anchors(path)
     assert len(ends) == 2, "the line chart and the waterfall"
     for row, col in ends:

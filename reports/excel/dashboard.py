@@ -33,7 +33,14 @@ from reports.excel.columns import Column, column_layout
 from reports.excel.figures import as_decimal, num
 from reports.excel.formulas import cell, criterion
 from reports.excel.inputs import SCALES, ReportInput
-from reports.excel.layout import FIRST_DATA_ROW, HEADER_ROW, Formats, title, unit_label
+from reports.excel.layout import (
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    Formats,
+    shortfall_criteria,
+    title,
+    unit_label,
+)
 from reports.safe import safe_text
 from reports.xlsxwriter_internals import cached_series
 
@@ -239,6 +246,7 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
     for rec in fiscal:
         _write_fy_row(sheet, fmt, fin, fy_rows, str(rec["period"]), rec, periods,
                       _net_of(data, str(rec["period"])))
+    _shade_unfavourable(sheet, fmt, data, fy_rows[periods[0]], fy_rows[periods[-1]])
 
     # Charts, inside the print area, then the month's movement below them.
     chart_row = fy_rows[periods[-1]] + 2
@@ -326,6 +334,17 @@ def _one_page(sheet: Worksheet, last_row: int) -> None:
     sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
     sheet.set_footer("&L&A&C&D &T&RPage &P of &N")
     sheet.print_area(0, 0, last_row, _LAST_COL)
+
+
+def _shade_unfavourable(sheet: Worksheet, fmt: Formats, data: ReportInput, first: int,
+                        last: int) -> None:
+    """The metric's kind decides what is unfavourable: for a benefit, a gap above zero and
+    an outturn below target; for a cost, the opposite signs."""
+    gap_test, limit = shortfall_criteria(data)
+    variance_test = "<" if gap_test == ">" else ">"
+    for key, test in (("gap", gap_test), ("variance", variance_test)):
+        sheet.conditional_format(first, _DCOL[key], last, _DCOL[key], {
+            "type": "cell", "criteria": test, "value": limit, "format": fmt.shortfall})
 
 
 def rag_text(coverage: Any) -> str:
