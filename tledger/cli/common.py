@@ -234,6 +234,24 @@ def committed(what: str) -> None:
     _committed.set(what)
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 initiative``, ``2 initiatives``, ``1,200 rows``: a count with its noun."""
+    noun = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {noun}"
+
+
+def emit_object(obj: dict[str, Any]) -> None:
+    """Print one JSON object (amounts and dates as strings, never floats)."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_value) + "\n")
+
+
+def _json_value(value: Any) -> Any:
+    plain = _plain(value)
+    if plain is value:
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    return plain
+
+
 def submissions_text(ids: Sequence[int]) -> str:
     """``submission 4`` or ``submissions 4, 5``."""
     return ("submission " if len(ids) == 1 else "submissions ") + ", ".join(map(str, ids))
