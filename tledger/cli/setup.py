@@ -21,6 +21,7 @@ from tledger.cli.common import (
     console,
     current_db,
     emit,
+    emit_object,
     open_ledger,
 )
 
@@ -129,7 +130,7 @@ def programme_create(
 
 @programme_app.command("show")
 def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """Show the programme, its horizon, metrics and stage gates.
+    """Show the programme, its horizon, metrics and counts (--format json: one object).
 
     Example: tledger programme show --format json
     """
@@ -159,6 +160,18 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
         ("levers", str(counts[2])),
         ("submissions", str(counts[3])),
     ], columns=["field", "value"])
+    if fmt == OutputFormat.json:
+        emit_object({
+            "name": info.name, "currency": info.currency,
+            "fy_start_month": info.fy_start_month,
+            "first_month": f"{info.first_month:%Y-%m}", "last_month": f"{info.last_month:%Y-%m}",
+            "months": len(info.months),
+            "metrics": [{"code": m.code, "name": m.name, "unit": m.unit, "kind": m.kind,
+                         "decimals": m.decimals} for m in metrics],
+            "initiatives": int(counts[0]), "business_units": int(counts[1]),
+            "levers": int(counts[2]), "submissions": int(counts[3]),
+        })
+        return
     emit(frame, fmt, title="Programme")
 
 
