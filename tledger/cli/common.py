@@ -31,6 +31,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+# plural is part of what commands share (the `as` re-exports it explicitly).
+from ledger.wording import plural as plural
+
 if TYPE_CHECKING:
     # Loaded by the commands that need them, never by `tledger --help`.
     import pandas as pd
@@ -232,12 +235,6 @@ def committed(what: str) -> None:
     saved (submission 42)"``: from here on the command exits 0 whatever printing does.
     """
     _committed.set(what)
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 initiative``, ``2 initiatives``, ``1,200 rows``: a count with its noun."""
-    noun = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:,} {noun}"
 
 
 def emit_object(obj: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -304,7 +305,7 @@ def checks_cmd(
     found = checks(ledger, metric=metric, as_of=as_of)
     errors = int((found["severity"] == "error").sum())
     warnings = len(found) - errors
-    summary = (f"{errors} error(s), {warnings} warning(s)" if len(found)
+    summary = (f"{plural(errors, 'error')}, {plural(warnings, 'warning')}" if len(found)
                else "all checks passed")
     if fmt == OutputFormat.table:
         if len(found):

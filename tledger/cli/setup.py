@@ -10,6 +10,7 @@ import typer
 
 from ledger.errors import LedgerError
 from ledger.months import MonthError, parse_month
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -124,7 +125,7 @@ def programme_create(
     )
     committed("the programme WAS created")
     console.print(f"programme {info.name!r} created: {info.first_month:%Y-%m} to "
-                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}",
+                  f"{info.last_month:%Y-%m}, {plural(len(info.months), 'month')}, {info.currency}",
                   soft_wrap=True)
 
 
@@ -151,7 +152,7 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
         ("currency", info.currency),
         ("fiscal year starts", f"month {info.fy_start_month}"),
         ("horizon", f"{info.first_month:%Y-%m} to {info.last_month:%Y-%m} "
-                    f"({len(info.months)} months, "
+                    f"({plural(len(info.months), 'month')}, "
                     f"{fiscal_year_label(fiscal_year(info.first_month, info.fy_start_month))}-"
                     f"{fiscal_year_label(fiscal_year(info.last_month, info.fy_start_month))})"),
         ("metrics", ", ".join(f"{m.code} ({m.unit}, {m.kind})" for m in metrics)),
@@ -291,7 +292,7 @@ def metric_add(
     m = ledger.add_metric(code=code, name=name, unit=unit or ledger.programme().currency,
                           kind=kind, decimals=decimals, user=user, note=note)
     committed("the metric WAS added")
-    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)",
+    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {plural(m.decimals, 'decimal')})",
                   soft_wrap=True)
 
 
