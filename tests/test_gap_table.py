@@ -78,3 +78,27 @@ def test_cumulative_rows_in_the_terminal_agree_with_the_csv(programme, cli):
         assert f"{Decimal(last_fy27[col]):,}" in r.stdout, label
     # The horizon's cumulative gap is the horizon's gap.
     assert Decimal(rows[-1]["cumulative_gap"]) == sum(Decimal(row["gap"]) for row in rows)
+
+
+def test_gap_and_initiative_tables_fit_a_120_column_terminal(programme, db_url):
+    """End to end, as a terminal of 120 columns runs it (COLUMNS=120)."""
+    import os
+    import subprocess
+    import sys
+
+    _big_ledger(programme)
+    env = {**os.environ, "COLUMNS": "120", "TLEDGER_DATABASE_URL": db_url}
+    for args in (["gap", "--by", "business_unit", "--weighted", "--cumulative"],
+                 ["initiative", "list"], ["initiative", "show", "GR-1"]):
+        proc = subprocess.run([sys.executable, "-c", "from tledger.cli import main; main()",
+                               *args], env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        if args[0] == "gap":
+            lines = lines[:-1]  # the summary is a sentence: the terminal wraps it
+        assert max(len(line) for line in lines) <= 120, args
+        assert "…" not in proc.stdout
+    assert "Jun-28" in subprocess.run(
+        [sys.executable, "-c", "from tledger.cli import main; main()", "gap"], env=env,
+        capture_output=True, text=True, timeout=120, check=False).stdout

@@ -166,9 +166,10 @@ def _show_table(detail: InitiativeDetail) -> None:
         what = ", ".join(last["what"][:6]) + (f" and {len(last['what']) - 6} more"
                                               if len(last["what"]) > 6 else "")
         note = f"; note: {last['note']}" if last["note"] else ""
+        # Prose: wrapped at the terminal's width between words.
         console.print(f"last change: submission {last['submission']}, "
                       f"{last['when']:%Y-%m-%d %H:%M} UTC by {last['who']} ({last['kind']}, "
-                      f"{_source(last['source'])}): {what}{note}", highlight=False, soft_wrap=True)
+                      f"{_source(last['source'])}): {what}{note}", highlight=False)
     when = (f"as of submission {detail.as_of_submission}" if detail.as_of
             else f"current (submission {detail.as_of_submission})")
     console.print(f"{when}; tledger history {a['id']} lists every change", highlight=False,
