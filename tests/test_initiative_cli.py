@@ -293,6 +293,10 @@ def test_reassign_moves_all_of_an_owners_initiatives_at_once(programme, cli):
     assert r.exit_code == 0, r.output
     assert "moved 1 initiative" in r.stdout
     assert "owned no initiative before" in r.stderr
+    # The edits are sealed into the history's hash chain like every other write.
+    verified = cli("verify")
+    assert verified.exit_code == 0, verified.output
+    assert "history intact" in verified.stdout
 
 
 def test_reassign_moves_many_in_one_submission(programme):
