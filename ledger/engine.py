@@ -144,6 +144,9 @@ class GapReport:
     fiscal: pd.DataFrame
     programme_monthly: pd.DataFrame
     programme_fiscal: pd.DataFrame
+    target_as_of_submission: int | None = None
+    """The targets are those valid at this submission instead of at ``as_of`` (None: the
+    same instant as the bottom-up), e.g. the top-down revision before an adoption."""
 
     @property
     def months(self) -> list[date]:
@@ -451,6 +454,7 @@ def gap(
     weighted: bool = False,
     fiscal_year: int | str | None = None,
     compare: str | None = None,
+    target_as_of: datetime | date | int | str | None = None,
     conn: Connection | None = None,
 ) -> GapReport:
     """Reconcile the bottom-up to the top-down, month by month.
@@ -488,6 +492,10 @@ def gap(
         raise LedgerError(f"breakdown {by!r}: expected one of {', '.join(BREAKDOWNS)}")
     fy = _fiscal_year_arg(fiscal_year)
     point = parse_as_of(as_of)
+    target_point = parse_as_of(target_as_of)
+    if target_point is not None and compare is not None:
+        raise LedgerError("target as-of: the targets are not read when comparing scenarios "
+                          "(--compare); use one or the other")
 
     with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
@@ -509,12 +517,14 @@ def gap(
         common: dict[str, Any] = {"metric_id": met.id, "as_of_sub": as_of_sub, "by": by,
                                   "weighted": weighted, "part_keys": part_keys}
         bottom_up = _bottom_up(conn, scenario=scenario, **common)
+        target_sub = (submission_at(conn, target_point)[0] if target_point is not None
+                      else None)
         if compare is not None:
             versus = _bottom_up(conn, scenario=compare, **common)
             targets = None
         else:
             versus = None
-            targets = _targets(conn, met.id, as_of_sub)
+            targets = _targets(conn, met.id, as_of_sub if target_sub is None else target_sub)
 
     months = [m.isoformat() for m in horizon]
     keep = set(months) if fy is None else {m.isoformat() for m in horizon
@@ -529,6 +539,7 @@ def gap(
         as_of_submission=newest if as_of_sub is None else as_of_sub,
         last_submission_id=newest, monthly=tables.monthly, fiscal=tables.fiscal,
         programme_monthly=tables.programme_monthly, programme_fiscal=tables.programme_fiscal,
+        target_as_of_submission=target_sub,
     )
 
 

@@ -233,6 +233,8 @@ def _summary(rep: GapReport) -> str:
     when = (f"as of {rep.as_of:%Y-%m-%d %H:%M} UTC (submission {rep.as_of_submission})"
             if rep.as_of else f"current (submission {rep.as_of_submission})")
     against = rep.compare or "target"
+    if rep.target_as_of_submission is not None:
+        against = f"target as of submission {rep.target_as_of_submission}"
     return (f"{rep.metric.code} {rep.scenario} over {span}: {against} "
             f"{_amount(total['target'])}, bottom-up {_amount(total['bottom_up'])}, "
             f"gap {_amount(total['gap'])}"
@@ -269,6 +271,10 @@ def gap_cmd(
     cumulative: Annotated[bool, typer.Option(
         "--cumulative", help="Table: add cumulative target, bottom-up and gap rows (from "
         "the horizon's first month). CSV and JSON always carry them.")] = False,
+    target_as_of: Annotated[str | None, typer.Option(
+        "--target-as-of", "--target-revision", help="Set the bottom-up against the targets "
+        "as they stood then (a target revision's submission id or a date), e.g. the "
+        "top-down before `tledger target adopt`. The bottom-up stays as of --as-of.")] = None,
     view: Annotated[View, typer.Option(
         "--view", help="csv/json rows: monthly (one per part and month) or fiscal (one per "
         "part and fiscal year, plus Horizon).")] = View.monthly,
@@ -290,7 +296,8 @@ def gap_cmd(
 
     ledger = open_ledger(db)
     rep = gap(ledger, metric=metric, scenario=scenario, by=by.value if by else None,
-              as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare)
+              as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare,
+              target_as_of=target_as_of)
     if fmt == OutputFormat.table:
         for table in _gap_tables(rep, cumulative=cumulative, width=console.width):
             _print_wide(table)
