@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
-from importers.command import check_args, cycle_collector_paused, started_steps, transaction
+from importers.command import (
+    check_args,
+    chosen_scale,
+    cycle_collector_paused,
+    started_steps,
+    transaction,
+)
 from importers.factdiff import diff_phasing, keyed, read_current, scope_keys, select
 from importers.layout import SheetTable
 from importers.mapping import Mapping, load_mapping
@@ -282,7 +288,7 @@ def import_initiatives(
         return _import_owner(ledger, stamped[0], force=force, dry_run=dry_run, user=user,
                              note=note)
     the_mapping = load_mapping(mapping)
-    use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    use_scale = chosen_scale(scale, the_mapping.scale, mapping)
     params = ImportParams.of("initiatives", the_mapping, use_scale, mode)
     timings: dict[str, float] = {}
     steps = started_steps(progress, 3 * len(paths))

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from importers.amounts import convert
 from importers.codes import ids_for_codes, value_at
-from importers.command import check_args, started_steps, transaction
+from importers.command import check_args, chosen_scale, started_steps, transaction
 from importers.layout import SheetTable, cell_ref
 from importers.mapping import Mapping, load_mapping
 from importers.prepare import Reference
@@ -226,7 +226,7 @@ def import_targets(
     """
     check_args("update", scale)
     the_mapping = load_mapping(mapping)
-    use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    use_scale = chosen_scale(scale, the_mapping.scale, mapping)
     params = ImportParams.of("targets", the_mapping, use_scale)
     programme = ledger.programme()
     steps = started_steps(progress, 3)

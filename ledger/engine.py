@@ -91,6 +91,7 @@ from ledger.store import (
     version_filter,
 )
 from ledger.vocabulary import check_scenario
+from ledger.wording import plural
 
 __all__ = [
     "BREAKDOWNS",
@@ -881,7 +882,7 @@ def checks(
         found.append(_finding(
             "phasing_outside_horizon", "error", met.code, str(row['scenario']),
             date.fromisoformat(_iso(row['first_month'])), str(row['external_id']),
-            f"{int(row['n'])} month(s) from {_iso(row['first_month'])[:7]} to "
+            f"{plural(int(row['n']), 'month')} from {_iso(row['first_month'])[:7]} to "
             f"{_iso(row['last_month'])[:7]} outside the horizon ({horizon}); no report shows them",
             from_minor(int(row['amount']), met.decimals)))
     for row in _records(no_phasing):
@@ -893,7 +894,7 @@ def checks(
         found.append(_finding(
             "negative_benefit", "warning", met.code, str(row['scenario']),
             date.fromisoformat(_iso(row['first_month'])), str(row['external_id']),
-            f"{int(row['n'])} month(s) with a negative {met.code}, the first in "
+            f"{plural(int(row['n']), 'month')} with a negative {met.code}, the first in "
             f"{_iso(row['first_month'])[:7]}", from_minor(int(row['amount']), met.decimals)))
     for row in _records(no_actuals):
         found.append(_finding(

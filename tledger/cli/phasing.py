@@ -12,6 +12,7 @@ import typer
 from ledger.errors import LedgerError
 from ledger.money import AmountError, parse_amount
 from ledger.months import MonthError, parse_month
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -63,8 +64,8 @@ def phasing_export(
     export = collect_owner_export(ledger, owner, metric=metric, scenario=scenario, user=user)
     write_owner_workbook(export, out)
     committed(f"{out} WAS written")
-    console.print(f"wrote {out}: {len(export.rows)} initiatives of {export.owner}, "
-                  f"{export.metric} {export.scenario}, {len(export.months)} months "
+    console.print(f"wrote {out}: {plural(len(export.rows), 'initiative')} of {export.owner}, "
+                  f"{export.metric} {export.scenario}, {plural(len(export.months), 'month')} "
                   f"(ledger version {export.as_of})", soft_wrap=True)
 
 
@@ -208,7 +209,8 @@ def history_cmd(
                        for s in frame["source"]],
         })
         emit(shown, fmt, title=f"History of {initiative}")
-        err_console.print(f"{frame['submission'].nunique()} submissions, {len(frame)} changes")
+        err_console.print(f"{plural(frame['submission'].nunique(), 'submission')}, "
+                          f"{plural(len(frame), 'change')}")
     else:
         emit(frame, fmt)
 
@@ -279,6 +281,6 @@ def bridge_cmd(
     emit(frame, fmt, title=result.title, right=["amount", "initiatives"])
     if fmt == OutputFormat.table:
         movement = result.end_total - result.start_total
-        err_console.print(f"moved {movement:,} in {len(result.detail)} initiative steps; "
+        err_console.print(f"moved {movement:,} in {plural(len(result.detail), 'initiative step')}; "
                           "steps add up exactly")
     sys.stdout.flush()

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import DbOption, committed, console, err_console, open_ledger
 
@@ -118,8 +119,8 @@ def _summary_line(data: object, path: Path) -> str:
                     f"gap {rec['gap']:,}" + (f", coverage {cov:.1%}" if cov is not None else ""))
     weighted = ", risk-weighted" if data.weighted else ""
     return (f"wrote {path}: {data.metric.code} ({data.scenario}{weighted}) at submission "
-            f"{data.as_of_submission}, {len(data.detail)} initiative rows, "
-            f"{len(data.checks)} check finding(s){headline}")
+            f"{data.as_of_submission}, {plural(len(data.detail), 'initiative row')}, "
+            f"{plural(len(data.checks), 'check finding')}{headline}")
 
 
 @app.command("demo")
@@ -162,7 +163,8 @@ def demo_cmd(
         f"tledger target list --db {db}",
     ):
         console.print(f"  {cmd}", highlight=False, soft_wrap=True)
-    console.print(f"\ndemo ready in {result.seconds:.1f} s: {result.initiatives} initiatives "
+    console.print(f"\ndemo ready in {result.seconds:.1f} s: "
+                  f"{plural(result.initiatives, 'initiative')} "
                   f"imported, report {shown / 'gap-report.xlsx'}", highlight=False,
                   soft_wrap=True)
     console.print(f"\nin the browser:\n  tledger serve --db {db}\n  then open "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ledger.money import from_minor
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -126,7 +127,7 @@ def target_set(
     after = from_minor(result.total_after_minor, result.decimals)
     out.print(
         f"target {result.metric} {result.scope.label}: {total:,} over {span} "
-        f"({len(result.months)} months) recorded as revision {result.submission_id}; "
+        f"({plural(len(result.months), 'month')}) recorded as revision {result.submission_id}; "
         f"scope total {before:,} -> {after:,}",
         soft_wrap=True,
     )
@@ -244,4 +245,4 @@ def target_show(
     emit(out, fmt, title=f"{metric} target, {scope}", right=["amount", "revision"])
     if fmt == OutputFormat.table:
         total = sum(frame["amount"], start=Decimal(0))
-        console.print(f"{len(frame)} months, total {total:,}", soft_wrap=True)
+        console.print(f"{plural(len(frame), 'month')}, total {total:,}", soft_wrap=True)
