@@ -322,6 +322,8 @@ class TargetSetResult:
     """The scope's total over the whole horizon before this revision."""
     total_after_minor: int
     changes: FactChanges | None = field(default=None, repr=False)
+    level: bool = False
+    """A ratio metric's target: the amounts are levels per month, not parts of a total."""
 
     @property
     def total_minor(self) -> int:
@@ -376,7 +378,7 @@ def set_target(
         parts = (phase_total(total_minor, profile_weights(profile, len(months)))
                  if ratio is None else ratio_target_levels(ledger, conn, ratio, target_scope,
                                                            months, total_minor, profile))
-        return record_revision(
+        result = record_revision(
             conn, m, target_scope, list(months), parts, user=user, note=note,
             details={
                 "metric": m.code,
@@ -388,6 +390,8 @@ def set_target(
                                                                             m.decimals)),
             },
         )
+        result.level = ratio is not None
+        return result
 
 
 def record_revision(

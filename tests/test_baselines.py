@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from helpers.baseline_seed import flexed_cost_base
 from helpers.clock import between
 
 from ledger import chain
@@ -87,12 +88,7 @@ def test_a_baseline_is_phased_exactly_and_kept_as_revisions(programme):
 
 
 def test_a_flexed_baseline_reads_the_drivers_actual_else_its_baseline(programme):
-    set_baseline(programme, metric="volume", per_month="10000", fiscal_year="FY27",
-                 note="volume")
-    set_baseline(programme, metric="volume", series="actual", per_month="8000",
-                 first="2026-07", last="2026-07", note="July actual")
-    set_baseline(programme, metric="benefit", per_month="100000", fiscal_year="FY27",
-                 driver="volume", rate="20", note="cost base")
+    flexed_cost_base(programme)
     frame = baseline_by_month(programme, metric="benefit")
     july, august = frame.iloc[0], frame.iloc[1]
     assert (july["fixed"], july["driver_value"], july["driver_from"], july["variable"],

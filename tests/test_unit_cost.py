@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import pandas as pd
 import pytest
+from helpers.baseline_seed import flexed_cost_base
 
 from ledger.baselines import set_baseline
 from ledger.errors import LedgerError
@@ -49,12 +50,7 @@ def _initiative(led, *, unit: str, benefit: dict[str, int], volume: dict[str, in
 @pytest.fixture
 def example(programme):
     """docs/baselines.md's worked example."""
-    set_baseline(programme, metric="volume", per_month="10000", fiscal_year="FY27",
-                 note="volume")
-    set_baseline(programme, metric="volume", series="actual", per_month="8000",
-                 first="2026-07", last="2026-07", note="July actual")
-    set_baseline(programme, metric="benefit", per_month="100000", fiscal_year="FY27",
-                 driver="volume", rate="20", note="cost base")
+    flexed_cost_base(programme)
     add_ratio_metric(programme, code="unit_cost", ratio="benefit/volume", unit="AUD/t",
                      decimals=2)
     _initiative(programme, unit="PRO", benefit={"2027-06-01": 3_000_000},
@@ -173,8 +169,13 @@ def test_cli_ratio_metric_target_and_gap(programme, cli):
             "--decimals", "2")
     assert r.exit_code == 0, r.output
     assert "ratio metric unit_cost = benefit/volume added (AUD/t, 2 decimals)" in r.stdout
-    assert cli("target", "set", "--metric", "unit_cost", "--amount", "24.50", "--fy", "FY27",
-               "--note", "board").exit_code == 0
+    listed = json.loads(cli("metric", "list", "--format", "json").stdout)
+    assert [(m["code"], m["kind"], m["ratio"]) for m in listed][-2:] == [
+        ("volume", "benefit", ""), ("unit_cost", "cost", "benefit/volume")]
+    r = cli("target", "set", "--metric", "unit_cost", "--amount", "24.50", "--fy", "FY27",
+            "--note", "board")
+    assert r.exit_code == 0
+    assert "levels 24.50 .. 24.50 over 2026-07..2027-06" in r.stdout
     r = cli("gap", "--metric", "unit_cost", "--view", "fiscal", "--format", "json")
     assert r.exit_code == 0, r.output
     fy = json.loads(r.stdout)[0]

@@ -303,6 +303,13 @@ def metric_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> 
     """
     import pandas as pd
 
+    from ledger.ratio import ratio_of
+
     ledger = open_ledger(db)
-    frame = pd.DataFrame([m.__dict__ for m in ledger.metrics()])
-    emit(frame[["code", "name", "unit", "kind", "decimals"]], fmt, title="Metrics")
+    with ledger.reading() as conn:
+        metrics = ledger.metrics(conn)
+        ratios = [ratio_of(conn, m) for m in metrics]
+    frame = pd.DataFrame([m.__dict__ for m in metrics])
+    # A ratio metric (unit cost) names its NUM/DEN; additive metrics leave it empty.
+    frame["ratio"] = ["" if r is None else r.label for r in ratios]
+    emit(frame[["code", "name", "unit", "kind", "decimals", "ratio"]], fmt, title="Metrics")
