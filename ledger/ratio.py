@@ -25,6 +25,7 @@ The additive engine (:mod:`ledger.engine`) is not changed: the bottom-ups are re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
     from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 
 __all__ = [
+    "CONTRIBUTION_BREAKDOWNS",
     "RATIO_BREAKDOWNS",
     "Ratio",
     "RatioReport",
     "add_ratio_metric",
+    "allocate_exact",
     "level_path",
     "ratio_gap",
     "ratio_of",
@@ -59,7 +62,9 @@ __all__ = [
 ]
 
 #: The breakdowns a ratio gap supports: each unit against its own baselines.
-RATIO_BREAKDOWNS = ("business_unit",)
+RATIO_BREAKDOWNS = ("business_unit", "lever", "owner", "stage")
+#: Breakdowns shown as each part's contribution to the programme's unit-cost change.
+CONTRIBUTION_BREAKDOWNS = ("lever", "owner", "stage")
 PROGRAMME_PART = "Programme"
 HORIZON = "Horizon"
 
@@ -254,11 +259,18 @@ class RatioReport:
     as_of_submission: int
     monthly: pd.DataFrame
     fiscal: pd.DataFrame
+    contributions: pd.DataFrame | None = None
+    """With ``by`` lever, owner or stage: :data:`CONTRIBUTION_COLUMNS`, one row per part
+    (``Programme`` first, then the parts and ``(unallocated)``) and period (each month as
+    ``YYYY-MM``, each fiscal year, ``Horizon``); the parts' ``contribution`` adds up to the
+    programme's exactly (:func:`contribution_rows`)."""
 
 
 def _bottom_ups(ledger: Ledger, conn: Connection, metric: MetricInfo, *, scenario: str,
-                by: str | None, as_of: int, weighted: bool) -> dict[tuple[str, str], int]:
-    """(part, ISO month) -> the metric's bottom-up in minor units (programme and parts)."""
+                by: str | None, as_of: int, weighted: bool
+                ) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """((part, ISO month) -> the metric's bottom-up in minor units (programme and parts),
+    the parts in report order)."""
     from ledger.engine import gap
 
     rep = gap(ledger, metric=metric.code, scenario=scenario, by=by, as_of=as_of,
@@ -268,7 +280,7 @@ def _bottom_ups(ledger: Ledger, conn: Connection, metric: MetricInfo, *, scenari
         for part, month, value in zip(frame["part"], frame["month"], frame["bottom_up"],
                                       strict=True):
             out[(str(part), month.isoformat())] = to_minor(value, metric.decimals)
-    return out
+    return out, rep.parts if by else []
 
 
 def _part_rows(ratio: Ratio, part: str, months: list[str], fy_start: int,
@@ -345,6 +357,8 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
 
     ``by="business_unit"`` adds one row set per unit, each against its own baselines and
     targets (unit ratios do not add up to the programme's; the programme rows stand alone).
+    ``by`` lever, owner or stage fills ``contributions``: each part's share of the
+    programme's change from its baseline level (:func:`contribution_rows`).
     Other arguments as for :func:`ledger.engine.gap`.
 
     Raises:
@@ -353,8 +367,7 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
     from ledger.asof import parse_as_of, submission_at
 
     if by is not None and by not in RATIO_BREAKDOWNS:
-        raise LedgerError(f"breakdown {by!r} of a ratio metric: only business_unit (each "
-                          "unit against its own baselines) is supported so far")
+        raise LedgerError(f"breakdown {by!r}: expected one of {', '.join(RATIO_BREAKDOWNS)}")
     fy = parse_fiscal_year(fiscal_year) if isinstance(fiscal_year, str) else fiscal_year
     point = parse_as_of(as_of)
     with ledger.reading() as conn:
@@ -366,10 +379,10 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
         metrics = {m.id: m for m in ledger.metrics(conn)}
         common: dict[str, Any] = {"scenario": scenario, "by": by, "as_of": sub,
                                   "weighted": weighted}
-        savings = _bottom_ups(ledger, conn, ratio.numerator, **common)
-        uplift = _bottom_ups(ledger, conn, ratio.denominator, **common)
+        savings, parts = _bottom_ups(ledger, conn, ratio.numerator, **common)
+        uplift, _ = _bottom_ups(ledger, conn, ratio.denominator, **common)
         scopes = [(PROGRAMME_PART, PROGRAMME)]
-        if by == "business_unit":
+        if by == "business_unit":  # each unit against its own baselines
             scopes += [(str(c), TargetScope("business_unit", str(c)))
                        for c in ledger.business_units(conn)["code"]]
         targets = current_targets(conn, metric_ids=[ratio.metric.id], as_of=sub)
@@ -391,6 +404,9 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
                                           [r for r in rows if r["fiscal_year"] == label]))
             fiscal.append(_period_row(ratio, part, HORIZON, rows))
             monthly += rows
+    contributions = (None if by not in CONTRIBUTION_BREAKDOWNS else _frame(
+        contribution_rows(ratio, monthly, fiscal, parts, savings, uplift),
+        CONTRIBUTION_COLUMNS))
     monthly_frame = _frame(monthly, MONTHLY_COLUMNS)
     fiscal_frame = _frame(fiscal, FISCAL_COLUMNS)
     if fy is not None:
@@ -399,9 +415,93 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
             raise LedgerError(f"fiscal year {label} is outside the horizon")
         monthly_frame = monthly_frame[monthly_frame["fiscal_year"] == label]
         fiscal_frame = fiscal_frame[fiscal_frame["period"].isin([label, HORIZON])]
+        if contributions is not None:
+            contributions = contributions[contributions["fiscal_year"].isin([label, HORIZON])]
     return RatioReport(prog, ratio, scenario, by, weighted, fy, sub,
                        _as_decimals(monthly_frame.reset_index(drop=True), ratio),
-                       _as_decimals(fiscal_frame.reset_index(drop=True), ratio))
+                       _as_decimals(fiscal_frame.reset_index(drop=True), ratio),
+                       None if contributions is None
+                       else _as_decimals(contributions.reset_index(drop=True), ratio))
+
+
+CONTRIBUTION_COLUMNS = ["part", "period", "fiscal_year", "savings", "uplift", "contribution"]
+
+
+def allocate_exact(total: int, exact: Sequence[Fraction]) -> list[int]:
+    """Integers, one per exact share, that add up to ``total`` (itself within one unit of
+    the shares' sum): each share rounded down, then one unit each to the ``k`` shares with
+    the largest remainders (ties: the earlier share), ``k`` being what is left. A share of
+    exactly 0 never gets a unit while ``total`` is less than one unit from the shares' sum.
+
+    Raises:
+        ValueError: no shares, or ``total`` more than one unit from their sum.
+    """
+    if not exact or abs(total - sum(exact, Fraction(0))) > 1:
+        raise ValueError(f"total {total} is not within one unit of the shares' sum")
+    floors = [math.floor(c) for c in exact]
+    left = total - sum(floors)
+    # Largest remainder first; ``left`` is 0..n whenever ``total`` is within one unit, and
+    # n + 1 or -1 only at exactly one unit (then the first share takes the extra unit).
+    order = sorted(range(len(exact)), key=lambda i: (floors[i] - exact[i], i))
+    for i in order[:max(0, min(left, len(exact)))]:
+        floors[i] += 1
+    floors[order[0]] += left - max(0, min(left, len(exact)))
+    return floors
+
+
+def _contribution_group(ratio: Ratio, period: str, fiscal: str, programme: dict[str, Any],
+                        shares: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """One period's contribution rows: the programme's, then each part's."""
+    nb, db, d = (programme["numerator_baseline"], programme["denominator_baseline"],
+                 programme["denominator"])
+    implied, level = programme["implied"], programme["baseline_level"]
+    values: list[int | None] = [None] * len(shares)
+    total: int | None = None
+    if None not in (nb, db, d, implied, level) and d > 0 and db > 0:
+        r0 = ratio.exact_level(nb, db)
+        assert r0 is not None  # noqa: S101  (db > 0)
+        exact = [-(ratio.exact_level(s, d) or Fraction(0)) - r0 * Fraction(u, d)
+                 for _part, s, u in shares]
+        total = implied - level
+        values = list(allocate_exact(total, exact))
+    rows = [{"part": PROGRAMME_PART, "period": period, "fiscal_year": fiscal,
+             "savings": sum(s for _p, s, _u in shares), "uplift": sum(u for _p, _s, u in shares),
+             "contribution": total}]
+    rows += [{"part": part, "period": period, "fiscal_year": fiscal, "savings": s,
+              "uplift": u, "contribution": v} for (part, s, u), v in zip(shares, values,
+                                                                          strict=True)]
+    return rows
+
+
+def contribution_rows(ratio: Ratio, monthly: list[dict[str, Any]],
+                      fiscal: list[dict[str, Any]], parts: list[str],
+                      savings: dict[tuple[str, str], int], uplift: dict[tuple[str, str], int],
+                      ) -> list[dict[str, Any]]:
+    """Each part's contribution to the programme's change ``implied - baseline_level``.
+
+    With ``R0 = Nb / Db`` (the baseline level) and ``D1 = Db + U`` (the adjusted volume),
+    the change is exactly ``-(S + R0 x U) / D1``; part ``p`` contributes
+    ``-(S_p + R0 x U_p) / D1``: its savings plus its uplift valued at the baseline unit
+    cost, over the adjusted volume. The interaction of savings and uplift (``S x U``) sits
+    in ``D1`` and is so shared in proportion to each part's ``S_p + R0 x U_p``. The exact
+    shares are rounded to the ratio's minor unit by :func:`allocate_exact`, so the parts add
+    up to the programme's rounded change exactly. A period uses its sums (``Nb, Db, S_p,
+    U_p`` summed over its months); its contributions are not sums of monthly ones.
+    """
+    out: list[dict[str, Any]] = []
+    by_fy: dict[str, list[str]] = {}
+    for row in monthly:
+        iso = row["month"].isoformat()
+        by_fy.setdefault(row["fiscal_year"], []).append(iso)
+        shares = [(p, savings.get((p, iso), 0), uplift.get((p, iso), 0)) for p in parts]
+        out += _contribution_group(ratio, iso[:7], row["fiscal_year"], row, shares)
+    for row in fiscal:
+        isos = (by_fy[row["period"]] if row["period"] != HORIZON
+                else [r["month"].isoformat() for r in monthly])
+        shares = [(p, sum(savings.get((p, i), 0) for i in isos),
+                   sum(uplift.get((p, i), 0) for i in isos)) for p in parts]
+        out += _contribution_group(ratio, row["period"], row["period"], row, shares)
+    return out
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:

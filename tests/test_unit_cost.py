@@ -17,7 +17,7 @@ from helpers.baseline_seed import flexed_cost_base
 from ledger.baselines import set_baseline
 from ledger.errors import LedgerError
 from ledger.initiatives import write_initiatives
-from ledger.ratio import add_ratio_metric, level_path, ratio_gap
+from ledger.ratio import add_ratio_metric, allocate_exact, level_path, ratio_gap
 from ledger.store import new_submission, write_phasing
 from ledger.targets import set_target, target_by_month
 
@@ -27,8 +27,9 @@ FY27 = [date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1),
         date(2027, 3, 1), date(2027, 4, 1), date(2027, 5, 1), date(2027, 6, 1)]
 
 
-def _initiative(led, *, unit: str, benefit: dict[str, int], volume: dict[str, int]) -> None:
-    """One initiative GR-0001 in ``unit`` with plan phasing in minor units."""
+def _initiative(led, *, unit: str, benefit: dict[str, int], volume: dict[str, int],
+                external_id: str = "GR-0001", lever: str | None = "PROC") -> None:
+    """One initiative in ``unit`` and ``lever`` with plan phasing in minor units."""
     with led.writing() as conn:
         sub = new_submission(conn, kind="import", user="office", note="seed",
                              source_name="seed.xlsx", source_sha256="0" * 64)
@@ -36,10 +37,11 @@ def _initiative(led, *, unit: str, benefit: dict[str, int], volume: dict[str, in
         levers = led.levers(conn).set_index("code")["id"]
         gates = led.stage_gates(conn).set_index("code")["id"]
         ids = write_initiatives(conn, pd.DataFrame([{
-            "external_id": "GR-0001", "name": "Debottleneck", "owner": "Ana Lima",
-            "business_unit_id": int(units[unit]), "lever_id": int(levers["PROC"]),
+            "external_id": external_id, "name": "Debottleneck", "owner": "Ana Lima",
+            "business_unit_id": int(units[unit]),
+            "lever_id": None if lever is None else int(levers[lever]),
             "stage_gate_id": int(gates["L3"]), "description": ""}]), sub.id).ids
-        rows = [(ids["GR-0001"], led.metric(code, conn).id, "plan", month, amount)
+        rows = [(ids[external_id], led.metric(code, conn).id, "plan", month, amount)
                 for code, facts in (("benefit", benefit), ("volume", volume))
                 for month, amount in facts.items()]
         write_phasing(conn, pd.DataFrame(rows, columns=["initiative_id", "metric_id",
@@ -184,9 +186,11 @@ def test_cli_ratio_metric_target_and_gap(programme, cli):
     r = cli("gap", "--metric", "unit_cost", "--fiscal-year", "FY27")
     assert r.exit_code == 0
     assert "ratios of sums" in r.stdout
-    r = cli("gap", "--metric", "unit_cost", "--by", "lever")
-    assert r.exit_code != 0
-    assert "only business_unit" in r.stderr
+    r = cli("gap", "--metric", "unit_cost", "--by", "lever", "--view", "fiscal", "-f", "csv")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[:3] == [
+        "part,period,fiscal_year,savings,uplift,contribution",
+        "Programme,FY27,FY27,0.00,0.000,0.00", "ENERGY,FY27,FY27,0.00,0.000,0.00"]
     r = cli("metric", "add", "bad", "--ratio", "benefit")
     assert r.exit_code != 0
     assert "NUMERATOR/DENOMINATOR" in r.stderr
@@ -194,3 +198,51 @@ def test_cli_ratio_metric_target_and_gap(programme, cli):
             "--note", "x")
     assert r.exit_code != 0
     assert "is a ratio metric" in r.stderr
+
+
+def test_allocate_exact_rounds_down_then_gives_the_largest_remainders():
+    assert allocate_exact(-1700, [Fraction(-1650), Fraction(-50005, 1000)]) == [-1650, -50]
+    assert allocate_exact(10, [Fraction(10, 3)] * 3) == [4, 3, 3]
+    assert allocate_exact(0, [Fraction(0), Fraction(1, 3), Fraction(-1, 3)]) == [0, 0, 0]
+    with pytest.raises(ValueError, match="within one unit"):
+        allocate_exact(5, [Fraction(1), Fraction(1)])
+
+
+def test_by_lever_the_parts_contributions_add_up_to_the_programmes_change(example):
+    # The example's GR-0001 (PROC) plus GR-0002 (LAB: June saves 10,001.00) and GR-0003
+    # (no lever: July saves 2,000.00).
+    _initiative(example, unit="MIN", benefit={"2027-06-01": 1_000_100}, volume={},
+                external_id="GR-0002", lever="LAB")
+    _initiative(example, unit="MIN", benefit={"2026-07-01": 200_000}, volume={},
+                external_id="GR-0003", lever=None)
+    rep = ratio_gap(example, metric="unit_cost", by="lever", fiscal_year="FY27")
+    c = rep.contributions
+    assert c is not None
+
+    def contributions(period: str) -> dict[str, Decimal]:
+        rows = c[(c["period"] == period) & (c["contribution"].notna())]
+        return {p: v for p, v in zip(rows["part"], rows["contribution"], strict=True)
+                if v != 0 or p == "Programme"}
+
+    # June: (300,000.00 - 40,001.00) / 20,000 t = 12.99995 -> 13.00; change 13.00 - 30.00.
+    # PROC -(30,000 + 30 x 10,000) / 20,000 = -16.50 exactly; LAB -10,001 / 20,000 =
+    # -0.50005, which takes the one cent left over (largest remainder): -0.50.
+    assert contributions("2027-06") == {"Programme": D("-17.00"), "PROC": D("-16.50"),
+                                        "LAB": D("-0.50")}
+    # July: 2,000.00 / 10,000 t off 26.00
+    assert contributions("2026-07") == {"Programme": D("-0.20"), "(unallocated)": D("-0.20")}
+    # FY27, from its sums: R0 = 3,560,000 / 120,000 = 29.666..., D1 = 130,000 t;
+    # implied 3,517,999 / 130,000 = 27.0615... -> 27.06; change 27.06 - 29.67 = -2.61.
+    # PROC -(30,000 + 29.666... x 10,000) / 130,000 = -2.5128... ; LAB -0.0769...;
+    # (unallocated) -0.0153...: rounded down -2.52, -0.08, -0.02 (-2.62), and the cent left
+    # goes to PROC, the largest remainder.
+    assert contributions("FY27") == {"Programme": D("-2.61"), "PROC": D("-2.51"),
+                                     "LAB": D("-0.08"), "(unallocated)": D("-0.02")}
+    fy = _row(rep.fiscal, "Programme", "period", "FY27")
+    assert fy["implied"] - fy["baseline_level"] == D("-2.61")
+    for period in set(c["period"]):
+        rows = c[(c["period"] == period) & c["contribution"].notna()]
+        if len(rows):
+            parts = rows[rows["part"] != "Programme"]
+            assert sum(parts["contribution"]) == rows.iloc[0]["contribution"], period
+            assert sum(parts["savings"]) == rows.iloc[0]["savings"], period

@@ -198,8 +198,16 @@ def show_ratio_gap(ledger: Ledger, *, metric: str | None, scenario: str, by: str
                           "supported for it yet")
     rep = ratio_gap(ledger, metric=metric, scenario=scenario, by=by, as_of=as_of,
                     weighted=weighted, fiscal_year=fiscal_year)
+    contributions = rep.contributions
+    if contributions is not None:
+        # Month rows have a period YYYY-MM; fiscal years and Horizon do not.
+        is_month = contributions["period"].str.match(r"^\d{4}-\d{2}$")
+        contributions = contributions[~is_month if fiscal_view else is_month]
     if fmt != OutputFormat.table:
-        emit(rep.fiscal if fiscal_view else rep.monthly, fmt)
+        if contributions is not None:
+            emit(contributions, fmt)
+        else:
+            emit(rep.fiscal if fiscal_view else rep.monthly, fmt)
         err_console.print(_ratio_summary(rep), highlight=False, soft_wrap=True)
         return True
     levels = ["baseline_level", "target", "implied", "gap", "money_gap", "numerator",
@@ -210,6 +218,11 @@ def show_ratio_gap(ledger: Ledger, *, metric: str | None, scenario: str, by: str
     emit(fiscal[[*_TABLE_COLUMNS, "average_of_monthly"]], fmt,
          title=f"{_ratio_title(rep)}: fiscal years (ratios of sums)",
          right=[*levels, "average_of_monthly"])
+    if rep.contributions is not None:
+        emit(rep.contributions.drop(columns=["fiscal_year"]), fmt,
+             title=f"{_ratio_title(rep)}: each part's contribution to the change from the "
+             "baseline level (parts add up to Programme)",
+             right=["savings", "uplift", "contribution"])
     console.print(_ratio_summary(rep), highlight=False, soft_wrap=True)
     return True
 
