@@ -246,3 +246,18 @@ def test_by_lever_the_parts_contributions_add_up_to_the_programmes_change(exampl
             parts = rows[rows["part"] != "Programme"]
             assert sum(parts["contribution"]) == rows.iloc[0]["contribution"], period
             assert sum(parts["savings"]) == rows.iloc[0]["savings"], period
+
+
+def test_checks_find_no_cascade_gap_in_a_ratio_metrics_levels(example):
+    """Unit targets of a unit cost are levels: 20.00 for PRO and 25.00 for the programme
+    is no cascade gap (levels do not add up), while a benefit cascade still is one."""
+    from ledger.engine import checks
+
+    set_target(example, metric="unit_cost", amount="25", fiscal_year="FY27", note="board")
+    set_target(example, metric="unit_cost", amount="20", fiscal_year="FY27",
+               scope="unit:PRO", note="PRO")
+    set_target(example, metric="benefit", amount="100", fiscal_year="FY27",
+               scope="unit:PRO", note="PRO benefit")
+    found = checks(example, check_storage=False)
+    cascades = found[found["check"] == "cascade_gap"]
+    assert set(cascades["metric"]) == {"benefit"}
