@@ -37,9 +37,11 @@ from ledger.errors import LedgerError
 from ledger.models import BASELINE_SERIES, OPEN, Baseline
 from ledger.money import from_minor
 from ledger.store import (
+    FactChanges,
     bulk_insert,
     close_versions,
     current_user,
+    diff_facts,
     new_submission,
     read_frame,
     version_filter,
@@ -61,12 +63,14 @@ if TYPE_CHECKING:
     from ledger.api import Ledger, MetricInfo
 
 __all__ = [
+    "BASELINE_KEY",
     "RATE_DECIMALS",
     "BaselineSetResult",
     "baseline_by_month",
     "baseline_revisions",
     "baseline_summary",
     "baseline_values",
+    "diff_baseline_facts",
     "div_half_away",
     "parse_rate",
     "rate_decimal",
@@ -77,6 +81,8 @@ __all__ = [
 #: A flex rate is kept to this many decimals (``rate_micro`` = rate x 10^6).
 RATE_DECIMALS = 6
 _KEY = ["metric_id", "series", "scope_kind", "scope_code", "month"]
+#: The key of a baseline fact (the target key with the series).
+BASELINE_KEY = _KEY
 
 
 # --------------------------------------------------------------------------- pure
@@ -461,3 +467,39 @@ def _diff(current: pd.DataFrame, incoming: pd.DataFrame) -> tuple[list[int], pd.
             close.append(found[0])
         keep.append(pos)
     return close, incoming.iloc[keep].reset_index(drop=True)
+
+
+def diff_baseline_facts(conn: Connection, incoming: pd.DataFrame, scopes: pd.DataFrame,
+                        series: str) -> tuple[pd.DataFrame, FactChanges]:
+    """(the current facts of ``series``, the changes) for a workbook of plain baselines
+    (or actuals): ``incoming`` has the target fact columns (``metric_id, scope_kind,
+    scope_code, month, amount_minor``); each row of ``scopes`` (metric and scope) is
+    replaced in full, so a month it leaves empty ends its version. A month whose current
+    version is flexed is changed even when its fixed amount is the same: the workbook's
+    plain amount replaces the flex.
+    """
+    _series_arg(series)
+    ids = sorted({int(i) for i in scopes["metric_id"]}) if len(scopes) else []
+    from ledger.ratio import ratio_metric_codes
+
+    refused = ratio_metric_codes(conn, ids)
+    if refused:
+        raise LedgerError(f"{refused[0]} is a ratio metric: its baseline is its numerator's "
+                          "over its denominator's; import those instead")
+    current = current_baselines(conn, metric_ids=ids)
+    current = current[current["series"] == series].reset_index(drop=True)
+    incoming = incoming.assign(series=series)
+    changes = diff_facts(current, incoming, _KEY, scopes=scopes.assign(series=series))
+    flexed = current[current["driver_metric_id"].notna()]
+    if len(flexed):
+        same = incoming.merge(flexed[[*_KEY, "id", "amount_minor"]], on=_KEY,
+                              suffixes=("", "_old"))
+        same = same[same["amount_minor"] == same["amount_minor_old"]]
+        if len(same):
+            forced = pd.DataFrame({**{k: same[k] for k in _KEY},
+                                   "amount_minor": same["amount_minor"].astype("int64"),
+                                   "old_amount_minor": same["amount_minor"].astype("int64"),
+                                   "old_id": same["id"].astype("int64")})
+            changes.changed = pd.concat([changes.changed, forced], ignore_index=True)
+            changes.unchanged -= len(forced)
+    return current, changes

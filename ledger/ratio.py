@@ -103,6 +103,14 @@ def _ratio_rows(conn: Connection) -> list[tuple[int, int, int]]:
         "SELECT metric_id, numerator_metric_id, denominator_metric_id FROM metric_ratio"))]
 
 
+def ratio_metric_codes(conn: Connection, metric_ids: Sequence[int]) -> list[str]:
+    """The codes of the ratio metrics among ``metric_ids``, in id order."""
+    wanted = {int(i) for i in metric_ids}
+    ids = sorted(r[0] for r in _ratio_rows(conn) if r[0] in wanted)
+    return [str(conn.execute(text("SELECT code FROM metric WHERE id = :i"), {"i": i})
+                .scalar_one()) for i in ids]
+
+
 def ratio_of(conn: Connection, metric: MetricInfo) -> Ratio | None:
     """The ratio definition of ``metric``, or None for an additive metric."""
     from ledger.api import MetricInfo as Info

@@ -208,3 +208,49 @@ def test_cli_mistakes_are_one_line(programme, cli):
     r = cli("baseline", "show", "-m", "volume", "--scope", "unit:PRX")
     assert r.exit_code != 0
     assert "did you mean PRO" in r.stderr
+
+
+def _baselines_workbook(path, rows):
+    from fixtures_workbooks import targets_workbook
+
+    return targets_workbook(path, rows, sheet="Baselines")
+
+
+def test_a_baselines_workbook_is_one_revision_and_replaces_a_flex(programme, cli, tmp_path):
+    set_baseline(programme, metric="benefit", per_month="100", fiscal_year="FY27",
+                 driver="volume", rate="2", note="flexed")
+    rows = [["volume", "programme", *([10000] * 24)],
+            ["benefit", "programme", *([100] * 12), *([None] * 12)],
+            ["volume", "unit:PRO", "4,000.5", *([None] * 23)]]
+    path = _baselines_workbook(tmp_path / "b.xlsx", rows)
+    r = cli("baseline", "import", str(path), "--note", "FY26 budget")
+    assert r.exit_code == 0, r.output
+    # 24 + 1 volume months added; the 12 benefit months keep 100.00 but lose their flex.
+    assert "37 added" not in r.stdout
+    assert "25 added, 12 changed, 0 removed" in r.stdout
+    frame = baseline_by_month(programme, metric="benefit")
+    assert frame["driver"].tolist() == [None] * 12
+    assert frame["baseline"].tolist() == [Decimal("100.00")] * 12
+    assert baseline_by_month(programme, metric="volume", scope="unit:PRO")[
+        "baseline"].tolist() == [Decimal("4000.500")]
+    revs = baseline_revisions(programme, metric="volume")
+    assert revs["note"].tolist() == ["FY26 budget"]
+    assert revs["total_after"].tolist() == [Decimal("240000.000")]
+    with programme.reading() as conn:
+        assert chain.verify(conn).ok
+    r = cli("baseline", "import", str(path), "--note", "again")
+    assert r.stdout.startswith("already imported")
+    actuals = _baselines_workbook(tmp_path / "a.xlsx",
+                                  [["volume", "programme", 8000, *([None] * 23)]])
+    r = cli("baseline", "import", str(actuals), "--actual", "--note", "July close")
+    assert r.exit_code == 0, r.output
+    assert baseline_by_month(programme, metric="volume", series="actual")[
+        "baseline"].tolist() == [Decimal("8000.000")]
+    from ledger.ratio import add_ratio_metric
+
+    add_ratio_metric(programme, code="unit_cost", ratio="benefit/volume")
+    bad = _baselines_workbook(tmp_path / "r.xlsx", [["unit_cost", "programme", 1]])
+    r = cli("baseline", "import", str(bad), "--note", "x")
+    assert r.exit_code == 1
+    assert "unit_cost is a ratio metric" in r.stderr
+    assert "Traceback" not in r.output

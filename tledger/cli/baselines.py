@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +13,7 @@ from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
     FormatOption,
+    NoteOption,
     OutputFormat,
     UserOption,
     committed,
@@ -19,6 +21,7 @@ from tledger.cli.common import (
     emit,
     err_console,
 )
+from tledger.cli.imports import DryRunOption, MappingOption, ReportOption, ScaleOption
 from tledger.cli.targets import AsOfOption, MetricOption, ScopeOption, _short_times
 
 if TYPE_CHECKING:
@@ -248,3 +251,31 @@ def _ratio_summary(rep: RatioReport) -> str:
             f"{text(r['target'])}, implied {text(r['implied'])} {rep.ratio.metric.unit}, gap "
             f"{text(r['gap'])} (money {text(r['money_gap'])}); submission "
             f"{rep.as_of_submission}")
+
+
+@baseline_app.command("import")
+def baseline_import(
+    file: Annotated[Path, typer.Argument(help="A baselines workbook (.xlsx/.xlsm): sheet "
+                                         "Baselines, the targets layout.")],
+    actual: ActualOption = False,
+    mapping: MappingOption = None,
+    scale: ScaleOption = None,
+    dry_run: DryRunOption = False,
+    report: ReportOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+    user: UserOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Import baselines (or, with --actual, recorded actuals) from a workbook laid out like
+    a targets workbook (Metric, Scope, one column per month; sheet Baselines) as one new
+    revision. A metric x scope row replaces that row's months in full; amounts are plain
+    (a flexed month becomes the workbook's amount: set flexes with `baseline set`).
+
+    Example: tledger baseline import baselines.xlsx --note "FY26 budget"
+    """
+    from tledger.cli.imports import run_targets_import
+
+    run_targets_import(file, mapping=mapping, scale=scale, dry_run=dry_run, report=report,
+                       fmt=fmt, db=db, user=user, note=note,
+                       baseline="actual" if actual else "baseline")
