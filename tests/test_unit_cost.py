@@ -261,3 +261,10 @@ def test_checks_find_no_cascade_gap_in_a_ratio_metrics_levels(example):
     found = checks(example, check_storage=False)
     cascades = found[found["check"] == "cascade_gap"]
     assert set(cascades["metric"]) == {"benefit"}
+
+
+def test_adopt_refuses_a_ratio_metric_in_one_line(example, cli):
+    r = cli("target", "adopt", "--metric", "unit_cost", "--note", "x")
+    assert r.exit_code != 0
+    assert "is a ratio metric" in r.stderr
+    assert "Traceback" not in r.output
