@@ -254,3 +254,21 @@ def test_a_baselines_workbook_is_one_revision_and_replaces_a_flex(programme, cli
     assert r.exit_code == 1
     assert "unit_cost is a ratio metric" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_the_targets_template_filled_in_imports_as_baselines(programme, cli, tmp_path):
+    """The same template machinery: `template targets`, filled in, read by `baseline
+    import` (its first sheet, since it has no sheet Baselines)."""
+    import openpyxl
+
+    path = tmp_path / "template.xlsx"
+    assert cli("template", "targets", "--out", str(path)).exit_code == 0
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Targets"]
+    ws["A5"], ws["B5"], ws["C5"], ws["D5"] = "volume", "unit:PRO", 4000, "4,100.25"
+    wb.save(path)
+    r = cli("baseline", "import", str(path), "--note", "PRO volume")
+    assert r.exit_code == 0, r.output
+    shown = baseline_by_month(programme, metric="volume", scope="unit:PRO")
+    assert shown["month"].tolist() == ["2026-07", "2026-08"]
+    assert shown["baseline"].tolist() == [Decimal("4000.000"), Decimal("4100.250")]
