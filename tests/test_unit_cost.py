@@ -268,3 +268,47 @@ def test_adopt_refuses_a_ratio_metric_in_one_line(example, cli):
     assert r.exit_code != 0
     assert "is a ratio metric" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_the_unit_cost_workbook_recalculates_to_the_ledgers_figures(example, cli, tmp_path):
+    """Live formulas that tie: LibreOffice recalculates the workbook (cached values
+    stripped) and every figure equals the ledger's, to the cent."""
+    import openpyxl
+    from test_report import recalculate
+
+    set_target(example, metric="unit_cost", amount="25", fiscal_year="FY27", note="board")
+    path = tmp_path / "unit_cost.xlsx"
+    r = cli("report", "unit-cost", "--metric", "unit_cost", "--out", str(path))
+    assert r.exit_code == 0, r.output
+    ws = openpyxl.load_workbook(path)["Unit cost"]
+    # Row 5 is July 2026; FY27's row follows the 24 months.
+    assert ws["E5"].value == "=C5-D5"
+    assert ws["J5"].value == "=ROUND(E5/H5,2)"
+    assert ws["M5"].value == "=L5-E5"
+    assert ws["B29"].value == "FY27"
+    assert ws["J29"].value == "=ROUND(E29/H29,2)"
+    assert ws["E29"].value == "=C29-D29"
+    assert ws["C29"].value == "=SUM(C5:C16)"
+    assert ws["I29"].value == "=ROUND(L29/H29,2)"
+    (recalculated,) = recalculate([path], tmp_path)
+    values = openpyxl.load_workbook(recalculated, data_only=True)["Unit cost"]
+    rep = ratio_gap(example, metric="unit_cost")
+    expected = {(f"{m:%Y-%m}"): rec for m, rec in zip(
+        rep.monthly["month"], rep.monthly.to_dict("records"), strict=True)}
+    expected.update({rec["period"]: rec for rec in rep.fiscal.to_dict("records")})
+    columns = {"C": "numerator_baseline", "E": "numerator", "H": "denominator",
+               "I": "target", "J": "implied", "K": "gap", "M": "money_gap"}
+    checked = 0
+    for row in range(5, 32):
+        rec = expected[values[f"B{row}"].value]
+        for col, key in columns.items():
+            want = rec[key]
+            got = values[f"{col}{row}"].value
+            if want is None:
+                assert got is None, (row, col)
+                continue
+            assert D(str(round(got, 3))).quantize(want) == want, (row, col, got, want)
+            checked += 1
+    assert checked == 13 * 7  # FY27: 12 months and the year; FY28 has no baselines
+    assert values["J29"].value == pytest.approx(27.15)
+    assert values["M29"].value == pytest.approx(-280000.00)

@@ -279,3 +279,38 @@ def baseline_import(
     run_targets_import(file, mapping=mapping, scale=scale, dry_run=dry_run, report=report,
                        fmt=fmt, db=db, user=user, note=note,
                        baseline="actual" if actual else "baseline")
+
+
+# --------------------------------------------------------------------------- unit-cost workbook
+
+from tledger.cli.report import report_app  # noqa: E402  (registers on the report group)
+
+
+@report_app.command("unit-cost")
+def report_unit_cost(
+    metric: MetricOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .xlsx file to write.")],
+    scenario: Annotated[str, typer.Option(
+        "--scenario", "-s", help="Bottom-up scenario: plan, forecast or actual.")] = "plan",
+    by_unit: Annotated[bool, typer.Option(
+        "--by-unit", help="A block per business unit, against its own baselines.")] = False,
+    weighted: Annotated[bool, typer.Option(
+        "--weighted", help="Risk-weight the savings and uplift.")] = False,
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write a ratio metric's gap as an Excel workbook of live formulas that tie: implied =
+    ROUND(numerator / denominator), fiscal years as ratios of sums, gap and money gap.
+
+    Example: tledger report unit-cost --metric unit_cost --out unit_cost.xlsx
+    """
+    from ledger.ratio import ratio_gap
+    from reports.unit_cost import write_unit_cost_workbook
+    from tledger.cli.common import open_ledger
+
+    ledger = open_ledger(db)
+    rep = ratio_gap(ledger, metric=metric, scenario=scenario,
+                    by="business_unit" if by_unit else None, as_of=as_of, weighted=weighted)
+    write_unit_cost_workbook(rep, out)
+    committed(f"{out} WAS written")
+    console.print(f"wrote {out}: {_ratio_summary(rep)}", highlight=False, soft_wrap=True)
