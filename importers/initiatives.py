@@ -54,6 +54,7 @@ from importers.results import (
     totals_before,
 )
 from importers.stale import read_stamp
+from importers.valuemaps import Resolver
 from importers.workbook import content_digest
 from ledger import settings
 from ledger.api import Ledger
@@ -153,11 +154,14 @@ def _prefetch_current(conn: Connection, table: SheetTable, mapping: Mapping,
     if len(table.facts) < threshold or not ref.metrics:
         return None
     by_code = {code.casefold(): m.id for code, m in ref.metrics.items()}
+    resolver = Resolver.build(ref.names, mapping)
 
     def named(role: str, default: str) -> set[str]:
         values = {str(mapping.defaults.get(role, default)).strip().casefold()}
         if role in table.rows:
-            values |= {str(v).strip().casefold() for v in table.rows[role].dropna().unique()}
+            for v in table.rows[role].dropna().unique():
+                code = resolver.resolve(role, str(v))[0] or str(v)
+                values.add(code.strip().casefold())
         return values
 
     metric_ids = sorted({by_code[t] for t in named("metric", next(iter(ref.metrics)))
@@ -453,7 +457,8 @@ def _import_one(ledger: Ledger, conn: Connection, ref: Reference, parsed: Parsed
             source_name=parsed.path.name, source_sha256=parsed.sha256,
             **content_columns(parsed),
             details={**params.details(), "rows": prepared.rows_read,
-                     "sheet": prepared.sheet, **_lineage_details(parsed, overridden)})
+                     "sheet": prepared.sheet, **_lineage_details(parsed, overridden),
+                     **({"row_notes": prepared.notes} if prepared.notes else {})})
         _apply_initiatives(conn, plan, sub.id)
         outcome.submission_id = sub.id
         tally.submission_ids.append(sub.id)

@@ -27,6 +27,7 @@ from importers.reading import (
     read_file,
 )
 from importers.results import FileOutcome, ImportResult, pair_change, total_change
+from importers.valuemaps import Resolver, apply_value_maps
 from ledger.api import Ledger
 from ledger.baselines import BASELINE_KEY, diff_baseline_facts
 from ledger.errors import LedgerError
@@ -129,6 +130,8 @@ def _target_facts(table: SheetTable, frame: pd.DataFrame, metric_ids: pd.Series,
 def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: ProblemLog,
                      scale: Decimal) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(facts, scopes, rows read) of a targets sheet: metric x scope rows, month columns."""
+    # Metric labels ("Net benefit") and names to codes, as for initiatives.
+    apply_value_maps(table.rows, table, Resolver.build(ref.names, mapping, log), log)
     rows = table.rows
     metric_ids = _metric_ids(table, ref, log)
     scope_raw = rows["scope"] if "scope" in rows else pd.Series(

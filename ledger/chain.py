@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
 
 from ledger.models import OPEN, SCENARIOS
 
@@ -54,6 +54,9 @@ class _Table:
     """The column naming the submission that wrote the row."""
     versioned: bool
     """Has ``valid_to``: closing one of its rows is part of the closing submission."""
+    added_later: bool = False
+    """Created by a migration after 0004 (which seals existing ledgers): skipped while a
+    ledger is being migrated through revisions that do not have it yet."""
 
 
 #: Every history table except phasing (hashed from numpy arrays, see :func:`_phasing`),
@@ -70,11 +73,13 @@ _TABLES = (
            "stage_gate_id, description, status", "valid_from", True),
     _Table("target", "id, metric_id, scope_kind, scope_code, CAST(month AS VARCHAR(10)), "
            "amount_minor", "valid_from", True),
+    _Table("month_close", "id, CAST(month AS VARCHAR(10))", "created_submission_id", False,
+           added_later=True),
     _Table("metric_ratio", "id, metric_id, numerator_metric_id, denominator_metric_id",
-           "created_submission_id", False),
+           "created_submission_id", False, added_later=True),
     _Table("baseline", "id, metric_id, series, scope_kind, scope_code, "
            "CAST(month AS VARCHAR(10)), amount_minor, driver_metric_id, rate_micro",
-           "valid_from", True),
+           "valid_from", True, added_later=True),
 )
 #: Written with the programme (the set-up submission); the table has no submission column.
 _STAGE_GATE_COLUMNS = "id, code, name, ordinal"
@@ -143,7 +148,7 @@ def _in_list(ids: Iterable[int]) -> str:
 
 
 def _collect(conn: Connection, subs: Sequence[int] | None, content: _Content,
-             strays: list[str], tables: Sequence[_Table] = _TABLES) -> None:
+             strays: list[str]) -> None:
     """Add to ``content`` every part of the submissions ``subs`` (None: of all).
 
     With ``subs`` None (full verification), rows naming a submission that does not exist
@@ -153,7 +158,9 @@ def _collect(conn: Connection, subs: Sequence[int] | None, content: _Content,
     if subs is None:
         known = {int(i) for i in conn.execute(text("SELECT id FROM submission")).scalars()}
     only = "" if subs is None else _in_list(subs)
-    for table in tables:
+    for table in _TABLES:
+        if table.added_later and not conn.dialect.has_table(conn, table.name):
+            continue
         where = "" if subs is None else f" WHERE {table.owner} IN ({only})"
         rows = conn.execute(text(
             f"SELECT {table.owner}, {table.columns} FROM {table.name}{where} ORDER BY id"  # noqa: S608  (schema names; ids int()-formatted)
@@ -296,20 +303,13 @@ def _ints(texts: list[str]) -> np.ndarray:
     return np.fromstring(",".join(texts), dtype=np.int64, sep=",")
 
 
-def rows_hashes(conn: Connection, subs: Sequence[int] | None = None,
-                existing_only: bool = False
+def rows_hashes(conn: Connection, subs: Sequence[int] | None = None
                 ) -> tuple[dict[int, str], list[str]]:
     """Rows hash of each submission in ``subs`` (None: every one), recomputed from the
     database, and (for every one) the rows that name a submission that does not exist."""
     content = _Content()
     strays: list[str] = []
-    tables: tuple[_Table, ...] = _TABLES
-    if existing_only:
-        # A migration seals with the schema of its own revision: tables a later revision
-        # adds (and which can hold no rows yet) are left out.
-        present = set(inspect(conn).get_table_names())
-        tables = tuple(t for t in _TABLES if t.name in present)
-    _collect(conn, subs, content, strays, tables)
+    _collect(conn, subs, content, strays)
     ids = ([int(i) for i in conn.execute(text("SELECT id FROM submission")).scalars()]
            if subs is None else list(subs))
     return {sub: content.rows_hash(sub) for sub in ids}, strays
@@ -350,14 +350,14 @@ def seal(conn: Connection) -> int:
 
 def seal_all(conn: Connection) -> int:
     """Seal every unsealed submission (migration 0004 backfills existing ledgers)."""
-    return _seal(conn, existing_only=True, pending=[int(i) for i in conn.execute(text(
+    return _seal(conn, [int(i) for i in conn.execute(text(
         "SELECT id FROM submission WHERE chain_hash IS NULL ORDER BY id")).scalars()])
 
 
 _FEW = 50
 
 
-def _seal(conn: Connection, pending: list[int], existing_only: bool = False) -> int:
+def _seal(conn: Connection, pending: list[int]) -> int:
     if not pending:
         return 0
     previous = conn.execute(text(
@@ -365,7 +365,7 @@ def _seal(conn: Connection, pending: list[int], existing_only: bool = False) -> 
         "ORDER BY id DESC LIMIT 1"), {"first": pending[0]}).scalar()
     # Many (a migration sealing a whole ledger): one pass over every table beats per-
     # submission seeks.
-    rows, _ = rows_hashes(conn, None if len(pending) > _FEW else pending, existing_only)
+    rows, _ = rows_hashes(conn, None if len(pending) > _FEW else pending)
     headers = dict(_headers(conn, pending))
     for sub in pending:
         content = content_of(headers[sub], rows[sub])
@@ -526,7 +526,7 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
 
 #: Tables written once, never updated or deleted (the trigger refuses it, for every role).
 _FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
-          "ledger_identity", "chain_verification", "metric_ratio")
+          "ledger_identity", "chain_verification", "month_close", "metric_ratio")
 #: Tables of the web app's accounts and sessions (migration 0005): state, not history, so
 #: the application role may change and delete their rows.
 _MUTABLE = ("account", "web_session", "login_attempt", "web_setting")

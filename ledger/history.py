@@ -36,13 +36,30 @@ def _value(value: Any) -> str | None:
     return str(value)
 
 
+def _row_notes(subs: pd.DataFrame, external_id: str) -> pd.DataFrame:
+    """``row note`` items: the text of a workbook's comments (note) column on this
+    initiative's rows, kept in the details of the import that changed it."""
+    rows: list[tuple[int, str, str | None, str | None, int]] = []
+    for sub_id, details in zip(subs["id"], subs["details"], strict=True):
+        if not isinstance(details, str) or "row_notes" not in details:
+            continue
+        try:
+            note = json.loads(details).get("row_notes", {}).get(external_id)
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(note, str) and note:
+            rows.append((int(sub_id), "row note", None, note, 99))
+    return pd.DataFrame(rows, columns=["submission", "what", "old", "new", "order"])
+
+
 def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
     """Every change to initiative ``external_id``, newest first.
 
     One row per changed item (a phasing month, an attribute), with the submission's when,
     who, kind, source (``manual``, or the file name and its SHA-256), note and whether it
     was forced over a conflict. ``what`` names the item: ``benefit plan 2027-03``,
-    ``stage``, ``owner``, ``created``...; ``old`` and ``new`` are text (amounts in the
+    ``stage``, ``owner``, ``created``, ``row note`` (the comments cell of the imported
+    workbook's rows, as ``new``)...; ``old`` and ``new`` are text (amounts in the
     metric's unit, codes for stage gates, units and levers), None where empty.
 
     Raises:
@@ -119,6 +136,9 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
         for ver in ended.to_dict("records"):
             rows.append((int(ver["valid_to"]), "removed", _value(ver["name"]), None, 0))
         items.append(pd.DataFrame(rows, columns=["submission", "what", "old", "new", "order"]))
+    notes = _row_notes(subs, ini.external_id)
+    if len(notes):
+        items.append(notes)
     if not items:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     changes = pd.concat(items, ignore_index=True)

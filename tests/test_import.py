@@ -703,7 +703,8 @@ def test_the_documented_mapping_example_is_valid(programme: Ledger, tmp_path: Pa
     from importers.mapping import load_mapping
 
     doc = (Path(__file__).parent.parent / "docs" / "importing.md").read_text()
-    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    block = next(b.split("```", 1)[0] for b in doc.split("```toml\n")[1:]
+                 if b.startswith("# q3.toml"))
     (tmp_path / "q3.toml").write_text(block)
     mapping = load_mapping(tmp_path / "q3.toml")
     assert mapping.sheet == "Pipeline FY27"

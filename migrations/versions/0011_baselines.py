@@ -3,7 +3,7 @@
 numerator over a denominator (issue 18; docs/baselines.md)
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 19:10:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011'
-down_revision: str | None = '0005'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -262,3 +262,7 @@ def run_targets_import(file: Path, *, mapping: Path | None, scale: str | None, d
         _show_problems(exc.problems, report)
         raise
     _show_result(result, fmt, report)
+
+
+# `tledger import inspect` (registers itself on import_app).
+from tledger.cli import inspecting as _inspecting  # noqa: E402,F401

@@ -198,9 +198,10 @@ def history_cmd(
             "when (UTC)": [f"{w:%Y-%m-%d %H:%M}" for w in frame["when"]],
             "who": frame["who"],
             "what": frame["what"],
-            "change": [f"{_show(o)} -> {_show(n)}" + (" (forced)" if f else "")
-                       for o, n, f in zip(frame["old"], frame["new"], frame["forced"],
-                                          strict=True)],
+            "change": [str(n) if w == "row note" else
+                       f"{_show(o)} -> {_show(n)}" + (" (forced)" if f else "")
+                       for w, o, n, f in zip(frame["what"], frame["old"], frame["new"],
+                                             frame["forced"], strict=True)],
             "note": frame["note"],
             "source": [s.split(" sha256:")[0] + (f" ({s.split(' sha256:')[1][:12]})"
                                                  if " sha256:" in s else "")

@@ -43,7 +43,8 @@ def report_gap(
     weighted: Annotated[bool, typer.Option(
         "--weighted", help="Risk-weight each initiative by its stage gate's weight.")] = False,
     bridge_from: Annotated[str | None, typer.Option(
-        "--bridge-from", help="Add a Bridge sheet: why the bottom-up moved since this date.")
+        "--since", "--bridge-from", help="The movement (Bridge sheet, Dashboard) since this "
+        "date (end of that day, UTC) or datetime; default: the last month-end.")
     ] = None,
     fmt: Annotated[ReportFormat, typer.Option(
         "--format", "-f", help="xlsx: the workbook; csv: the Summary table only.")
@@ -55,9 +56,11 @@ def report_gap(
 ) -> None:
     """Write finance's gap report: an Excel workbook whose totals are live formulas.
 
-    Sheets: Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
+    Sheets: Dashboard (one page: headline, fiscal years, charts, the month's movement),
+    Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
     Initiatives sheet), By unit, By lever, By stage (each tying to the Summary),
-    Initiatives (the detail), Checks, Bridge (with --bridge-from) and About. The report is
+    Initiatives (the detail), Checks, Bridge (since the last month-end, or --since),
+    Finance (outturn, committed, pipeline, net value by month) and About. The report is
     refused, with nothing written, if its formulas would not recalculate to the engine's
     figures.
 

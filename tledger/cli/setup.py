@@ -141,6 +141,9 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
             "SELECT (SELECT COUNT(*) FROM initiative), (SELECT COUNT(*) FROM business_unit), "
             "(SELECT COUNT(*) FROM lever), (SELECT COUNT(*) FROM submission)"
         ).one()
+        from ledger.closing import closed_through
+
+        closed = closed_through(conn)
     import pandas as pd
 
     from ledger.months import fiscal_year, fiscal_year_label
@@ -158,6 +161,7 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
         ("business units", str(counts[1])),
         ("levers", str(counts[2])),
         ("submissions", str(counts[3])),
+        ("last closed month", f"{closed:%Y-%m}" if closed else "none (tledger programme close)"),
     ], columns=["field", "value"])
     emit(frame, fmt, title="Programme")
 
