@@ -29,8 +29,9 @@ from importers.reading import (
 from importers.results import FileOutcome, ImportResult, pair_change, total_change
 from importers.valuemaps import Resolver, apply_value_maps
 from ledger.api import Ledger
+from ledger.baselines import BASELINE_KEY, diff_baseline_facts
 from ledger.errors import LedgerError
-from ledger.models import Target
+from ledger.models import Baseline, Target
 from ledger.progress import Progress
 from ledger.store import (
     TARGET_KEY,
@@ -180,29 +181,38 @@ def _total_by_scope(ref: Reference, current: pd.DataFrame, change: pd.DataFrame,
 
 
 def _check_revision(ledger: Ledger, conn: Connection, parsed: ParsedFile, mapping: Mapping,
-                    scale: Decimal) -> _Revision:
-    """Phase 2: the file's facts, checked, and their difference from the current targets."""
+                    scale: Decimal, baseline: str | None = None) -> _Revision:
+    """Phase 2: the file's facts, checked, and their difference from the current targets
+    (or, with ``baseline``, from that series of baselines: ``ledger.baselines``)."""
     ref = Reference.load(ledger, conn)
     assert parsed.table is not None  # noqa: S101  (narrows the type: read_file found a table)
     facts, scopes, rows_read = _prepare_targets(parsed.table, mapping, ref, parsed.log, scale)
     problems = parsed.log.finish()
     if parsed.log.has_errors:
         raise ImportProblems(problems)
-    current = current_targets(conn, metric_ids=scopes["metric_id"].unique().tolist())
-    changes = diff_facts(current, facts, TARGET_KEY, scopes=scopes)
+    if baseline is not None:
+        current, changes = diff_baseline_facts(conn, facts, scopes, baseline)
+    else:
+        current = current_targets(conn, metric_ids=scopes["metric_id"].unique().tolist())
+        changes = diff_facts(current, facts, TARGET_KEY, scopes=scopes)
     total = _total_by_scope(ref, current, pair_change(changes, _SCOPE_KEY))
     return _Revision(changes, total, rows_read, problems)
 
 
 def _write_revision(conn: Connection, parsed: ParsedFile, revision: _Revision,
-                    params: ImportParams, user: str | None, note: str) -> int:
-    """Phase 3: the file's submission and the target months that differ; its id."""
+                    params: ImportParams, user: str | None, note: str,
+                    baseline: str | None = None) -> int:
+    """Phase 3: the file's submission and the target (or baseline) months that differ;
+    its id."""
     sub = new_submission(conn, kind="import", user=current_user(user), note=note,
                          source_name=parsed.path.name, source_sha256=parsed.sha256,
                          **content_columns(parsed),
-                         details={**params.details(), "rows": revision.rows_read})
-    targets = Target.metadata.tables[Target.__tablename__]
-    write_fact_changes(conn, targets, TARGET_KEY, revision.changes, sub.id)
+                         details={**params.details(), "rows": revision.rows_read,
+                                  **({"baseline": baseline} if baseline else {})})
+    model = Target if baseline is None else Baseline
+    table = model.metadata.tables[model.__tablename__]
+    write_fact_changes(conn, table, TARGET_KEY if baseline is None else BASELINE_KEY,
+                       revision.changes, sub.id)
     return sub.id
 
 
@@ -216,10 +226,15 @@ def import_targets(
     user: str | None = None,
     note: str = "",
     progress: Progress | None = None,
+    baseline: str | None = None,
 ) -> ImportResult:
     """Import a top-down targets workbook (sheet ``Targets``: Metric, Scope, months) as one
     new target revision: only the months that differ are written; a metric x scope row
     replaces that row's months in full (an emptied month ends its target).
+
+    With ``baseline`` (``"baseline"`` or ``"actual"``) the same layout (default sheet
+    ``Baselines``) is imported as a revision of that series of baselines instead
+    (docs/baselines.md): plain amounts, a month's flex replaced by the workbook's amount.
 
     Raises:
         ImportProblems: the file has errors (all listed); nothing was written.
@@ -227,14 +242,16 @@ def import_targets(
     check_args("update", scale)
     the_mapping = load_mapping(mapping)
     use_scale = chosen_scale(scale, the_mapping.scale, mapping)
-    params = ImportParams.of("targets", the_mapping, use_scale)
+    params = ImportParams.of("targets" if baseline is None else f"{baseline}s", the_mapping,
+                             use_scale)
     programme = ledger.programme()
     steps = started_steps(progress, 3)
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
         steps.step(f"reading {Path(path).name}")
-        parsed = read_file(Path(path), the_mapping, programme, default_sheet="Targets",
+        parsed = read_file(Path(path), the_mapping, programme,
+                           default_sheet="Targets" if baseline is None else "Baselines",
                            key_role="metric", scale=use_scale)
         timings["read"] = time.perf_counter() - started
         outcome = FileOutcome(file=parsed.path.name, sha256=parsed.sha256)
@@ -251,13 +268,13 @@ def import_targets(
                                     [], files=[outcome], dry_run=dry_run, timings=timings)
             steps.step(f"checking {parsed.path.name}")
             revision = _check_revision(ledger, conn, parsed, the_mapping,
-                                       use_scale or Decimal(1))
+                                       use_scale or Decimal(1), baseline)
             outcome.rows_read = revision.rows_read
             if revision.changes.count and not dry_run:
                 steps.step(f"writing {parsed.path.name}")
                 write_started = time.perf_counter()
                 revision.submission_id = outcome.submission_id = _write_revision(
-                    conn, parsed, revision, params, user, note)
+                    conn, parsed, revision, params, user, note, baseline)
                 timings["write"] = time.perf_counter() - write_started
     finally:
         steps.close()
@@ -269,4 +286,4 @@ def import_targets(
         facts_removed=len(changes.removed), total_change=revision.total,
         warnings=[p for p in revision.problems if p.severity == WARNING],
         submission_ids=[sub_id] if sub_id else [], files=[outcome], dry_run=dry_run,
-        timings=timings, what="targets")
+        timings=timings, what="targets" if baseline is None else f"{baseline}s")

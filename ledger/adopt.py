@@ -65,6 +65,12 @@ def adopt_target(
     wanted = scope if isinstance(scope, TargetScope) else parse_scope(scope)
     with ledger.writing() as conn:
         m = find_metric(ledger, metric, conn)
+        from ledger.ratio import ratio_metric_codes
+
+        if ratio_metric_codes(conn, [m.id]):
+            raise LedgerError(f"{m.code} is a ratio metric (a unit cost): its bottom-up is "
+                              "implied, not phased, so there is no sum to adopt; set its "
+                              "target levels with `tledger target set`")
         target_scope = check_scope(ledger, wanted, conn)
         by = None if target_scope.kind == "programme" else target_scope.kind
         report = gap(ledger, metric=m.code, scenario=scenario, by=by, weighted=weighted,

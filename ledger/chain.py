@@ -75,6 +75,11 @@ _TABLES = (
            "amount_minor", "valid_from", True),
     _Table("month_close", "id, CAST(month AS VARCHAR(10))", "created_submission_id", False,
            added_later=True),
+    _Table("metric_ratio", "id, metric_id, numerator_metric_id, denominator_metric_id",
+           "created_submission_id", False, added_later=True),
+    _Table("baseline", "id, metric_id, series, scope_kind, scope_code, "
+           "CAST(month AS VARCHAR(10)), amount_minor, driver_metric_id, rate_micro",
+           "valid_from", True, added_later=True),
 )
 #: Written with the programme (the set-up submission); the table has no submission column.
 _STAGE_GATE_COLUMNS = "id, code, name, ordinal"
@@ -521,12 +526,12 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
 
 #: Tables written once, never updated or deleted (the trigger refuses it, for every role).
 _FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
-          "ledger_identity", "chain_verification", "month_close")
+          "ledger_identity", "chain_verification", "month_close", "metric_ratio")
 #: Tables of the web app's accounts and sessions (migration 0005): state, not history, so
 #: the application role may change and delete their rows.
 _MUTABLE = ("account", "web_session", "login_attempt", "web_setting")
 #: Versioned tables: the one legitimate update is setting ``valid_to`` once, from open.
-_VERSIONED = ("stage_weight", "initiative_version", "phasing", "target")
+_VERSIONED = ("stage_weight", "initiative_version", "phasing", "target", "baseline")
 _GUARD = f"""
 CREATE OR REPLACE FUNCTION tledger_guard_history() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -855,6 +855,9 @@ def checks(
         )
 
         chain, chain_note = chain_for_checks(conn)
+        # A ratio metric's targets are levels (AUD/t): its parts' levels do not add up.
+        levels = {int(i) for i in conn.execute(text("SELECT metric_id FROM metric_ratio"))
+                  .scalars()}
 
     if chain.problem is not None:
         found.append(_finding("history_chain", "error", None, "", None,
@@ -863,7 +866,7 @@ def checks(
     elif chain_note is not None:
         found.append(_finding("history_not_reverified", "warning", None, "", None, "",
                               chain_note, None))
-    found += _cascade_findings(targets, metrics)
+    found += _cascade_findings(targets[~targets["metric_id"].isin(levels)], metrics)
     horizon = f"{prog.first_month:%Y-%m} to {prog.last_month:%Y-%m}"
     if not targets.empty:
         t_out = targets[(targets["month"].map(_iso) < _iso(prog.first_month))

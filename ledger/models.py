@@ -369,6 +369,69 @@ class Target(Base):
     valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
 
 
+# ---------------------------------------------------------------- baselines (0011)
+BASELINE_SERIES = ("baseline", "actual")
+
+
+class Baseline(Base):
+    """A version of a metric's baseline (the "do nothing" trajectory) or recorded actual,
+    for one scope and month (``ledger.baselines``, docs/baselines.md).
+
+    ``amount_minor`` is the fixed part; a flexed baseline adds ``rate_micro`` (the rate in
+    the metric's unit per one unit of ``driver_metric_id``, times 10^6) times the driver's
+    actual of the same scope and month.
+    """
+
+    __tablename__ = "baseline"
+    __table_args__ = (
+        CheckConstraint(_in("scope_kind", SCOPE_KINDS), name="scope_kind"),
+        CheckConstraint(_in("series", BASELINE_SERIES), name="series"),
+        CheckConstraint("(driver_metric_id IS NULL) = (rate_micro IS NULL)", name="driver"),
+        Index(
+            "ix_baseline_scan", "metric_id", "valid_to", "valid_from", "series", "scope_kind",
+            "scope_code", "month",
+        ),
+        Index("ix_baseline_valid_from", "valid_from"),
+        Index(
+            "uq_baseline_one_current",
+            "metric_id", "series", "scope_kind", "scope_code", "month",
+            unique=True,
+            sqlite_where=text(f"valid_to = {OPEN}"),
+            postgresql_where=text(f"valid_to = {OPEN}"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"))
+    series: Mapped[str] = mapped_column(String(8))
+    """baseline (the do-nothing trajectory) or actual (what finance recorded)."""
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    scope_code: Mapped[str] = mapped_column(String(40))
+    month: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    """The fixed part, in the metric's minor units."""
+    driver_metric_id: Mapped[int | None] = mapped_column(ForeignKey("metric.id"))
+    """The metric whose actual flexes this baseline, or None."""
+    rate_micro: Mapped[int | None] = mapped_column(BigInteger)
+    """Metric units per driver unit, times 10^6 (12.5 AUD/t is 12500000), or None."""
+    valid_from: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
+
+
+class MetricRatio(Base):
+    """A ratio metric (a unit cost): its value is a numerator metric over a denominator
+    metric, each its baseline adjusted by the initiatives' bottom-up (``ledger.ratio``).
+    Written once with the metric."""
+
+    __tablename__ = "metric_ratio"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"), unique=True)
+    numerator_metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"))
+    denominator_metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"))
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+
+
 # ---------------------------------------------------------------- web accounts (0005)
 ROLES = ("office", "finance", "owner")
 

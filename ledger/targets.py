@@ -255,6 +255,24 @@ def target_months(
     return months
 
 
+def resolve_months(programme: ProgrammeInfo, months: Sequence[date] | None, *,
+                   fiscal_year: str | None = None, first: str | date | None = None,
+                   last: str | date | None = None) -> list[date]:
+    """``months`` (first of month, sorted, inside the horizon), or else the months of
+    :func:`target_months`.
+
+    Raises:
+        LedgerError: no months, or months outside the horizon.
+    """
+    if months is None:
+        return target_months(programme, fiscal_year=fiscal_year, first=first, last=last)
+    out = sorted({date(x.year, x.month, 1) for x in months})
+    if not out or out[0] < programme.first_month or out[-1] > programme.last_month:
+        raise LedgerError("months outside the programme's horizon "
+                          f"{programme.first_month:%Y-%m}..{programme.last_month:%Y-%m}")
+    return out
+
+
 # --------------------------------------------------------------------------- storage
 
 
@@ -304,6 +322,8 @@ class TargetSetResult:
     """The scope's total over the whole horizon before this revision."""
     total_after_minor: int
     changes: FactChanges | None = field(default=None, repr=False)
+    level: bool = False
+    """A ratio metric's target: the amounts are levels per month, not parts of a total."""
 
     @property
     def total_minor(self) -> int:
@@ -349,16 +369,16 @@ def set_target(
         prog = ledger.programme(conn)
         m = find_metric(ledger, metric, conn)
         target_scope = check_scope(ledger, target_scope, conn)
-        if months is None:
-            months = target_months(prog, fiscal_year=fiscal_year, first=first, last=last)
-        else:
-            months = sorted({date(x.year, x.month, 1) for x in months})
-            if not months or months[0] < prog.first_month or months[-1] > prog.last_month:
-                raise LedgerError("months outside the programme's horizon "
-                                  f"{prog.first_month:%Y-%m}..{prog.last_month:%Y-%m}")
+        months = resolve_months(prog, months, fiscal_year=fiscal_year, first=first, last=last)
         total_minor = parse_target_amount(str(amount), m.decimals)
-        parts = phase_total(total_minor, profile_weights(profile, len(months)))
-        return record_revision(
+        from ledger.ratio import ratio_of, ratio_target_levels
+
+        ratio = ratio_of(conn, m)
+        # A ratio metric's target is a level per month, not a total (docs/baselines.md).
+        parts = (phase_total(total_minor, profile_weights(profile, len(months)))
+                 if ratio is None else ratio_target_levels(ledger, conn, ratio, target_scope,
+                                                           months, total_minor, profile))
+        result = record_revision(
             conn, m, target_scope, list(months), parts, user=user, note=note,
             details={
                 "metric": m.code,
@@ -366,9 +386,12 @@ def set_target(
                 "from": f"{months[0]:%Y-%m}",
                 "to": f"{months[-1]:%Y-%m}",
                 "profile": profile,
-                "total": str(from_minor(total_minor, m.decimals)),
+                ("level" if ratio is not None else "total"): str(from_minor(total_minor,
+                                                                            m.decimals)),
             },
         )
+        result.level = ratio is not None
+        return result
 
 
 def record_revision(
@@ -417,15 +440,23 @@ def _scope_current(conn: Connection, metric_id: int, scope: TargetScope,
     return cur[(cur["scope_kind"] == scope.kind) & (cur["scope_code"] == scope.code)]
 
 
-def _all_versions(conn: Connection, metric_id: int | None = None) -> pd.DataFrame:
-    """Every target version (current and superseded): the history is small (months x
-    scopes x revisions), so it is read whole and summarised in pandas."""
-    where = f"WHERE t.metric_id = {int(metric_id)}" if metric_id is not None else ""
+def all_versions(conn: Connection, metric_id: int | None = None, *, table: str = "target",
+                 series: str | None = None) -> pd.DataFrame:
+    """Every version (current and superseded) of ``table`` (``target``, or ``baseline``
+    with its ``series``): the history is small (months x scopes x revisions), so it is
+    read whole and summarised in pandas."""
+    if table not in ("target", "baseline"):
+        raise ValueError(f"not a scoped history table: {table!r}")  # pragma: no cover
+    clauses = [f"t.metric_id = {int(metric_id)}"] if metric_id is not None else []
+    if series is not None:
+        clauses.append("t.series = :series")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     frame = read_frame(
         conn,
-        "SELECT t.metric_id, m.code AS metric, m.decimals, t.scope_kind, t.scope_code, "  # noqa: S608  (the metric id int()-formatted)
+        "SELECT t.metric_id, m.code AS metric, m.decimals, t.scope_kind, t.scope_code, "  # noqa: S608  (a constant table name; the metric id int()-formatted; series bound)
         "CAST(t.month AS VARCHAR(10)) AS month, t.amount_minor, t.valid_from, t.valid_to "
-        f"FROM target t JOIN metric m ON m.id = t.metric_id {where}",
+        f"FROM {table} t JOIN metric m ON m.id = t.metric_id {where}",
+        {"series": series} if series is not None else {},
     )
     for col in ("metric_id", "decimals", "amount_minor", "valid_from", "valid_to"):
         frame[col] = frame[col].astype("int64") if len(frame) else pd.Series(dtype="int64")
@@ -468,9 +499,14 @@ def target_summary(ledger: Ledger, *, as_of: int | None = None,
     if conn is None:
         with ledger.reading() as c:
             return target_summary(ledger, as_of=as_of, conn=c)
+    return summarise_versions(conn, all_versions(conn), as_of)
+
+
+def summarise_versions(conn: Connection, versions: pd.DataFrame,
+                       as_of: int | None) -> pd.DataFrame:
+    """:func:`target_summary` of the versions ``versions`` (from :func:`all_versions`)."""
     columns = ["metric", "scope", "months", "n_months", "total", "revision", "when", "who",
                "note"]
-    versions = _all_versions(conn)
     point = OPEN - 1 if as_of is None else as_of
     live = versions[(versions["valid_from"] <= point) & (versions["valid_to"] > point)]
     if live.empty:
@@ -555,9 +591,15 @@ def target_revisions(ledger: Ledger, *, metric: str, scope: str | TargetScope | 
     target_scope = scope if isinstance(scope, TargetScope) else parse_scope(scope)
     m = find_metric(ledger, metric, conn)
     target_scope = check_scope(ledger, target_scope, conn)
-    versions = _all_versions(conn, m.id)
-    versions = versions[(versions["scope_kind"] == target_scope.kind)
-                        & (versions["scope_code"] == target_scope.code)]
+    return scope_revisions(conn, all_versions(conn, m.id), target_scope, m.decimals)
+
+
+def scope_revisions(conn: Connection, versions: pd.DataFrame, scope: TargetScope,
+                    decimals: int) -> pd.DataFrame:
+    """:func:`target_revisions` of one scope's versions among ``versions`` (from
+    :func:`all_versions`, one metric)."""
+    versions = versions[(versions["scope_kind"] == scope.kind)
+                        & (versions["scope_code"] == scope.code)]
     columns = ["submission", "kind", "when", "who", "note", "months", "months_changed",
                "total_before", "total_after", "change"]
     if versions.empty:
@@ -590,9 +632,9 @@ def target_revisions(ledger: Ledger, *, metric: str, scope: str | TargetScope | 
             "note": info["note"],
             "months": _span(touched),
             "months_changed": len(touched),
-            "total_before": _fmt(before[i], m.decimals),
-            "total_after": _fmt(after[i], m.decimals),
-            "change": _fmt(after[i] - before[i], m.decimals),
+            "total_before": _fmt(before[i], decimals),
+            "total_after": _fmt(after[i], decimals),
+            "change": _fmt(after[i] - before[i], decimals),
         })
     return pd.DataFrame(rows, columns=columns)
 

@@ -82,11 +82,12 @@ def canonical_workbook(path: Path, rows: Sequence[Sequence[Any]], *,
 
 
 def targets_workbook(path: Path, rows: Sequence[Sequence[Any]], *,
-                     months: Sequence[date] = STD_MONTHS) -> Path:
-    """The canonical targets workbook: Metric, Scope, months, Total."""
+                     months: Sequence[date] = STD_MONTHS, sheet: str = "Targets") -> Path:
+    """The canonical targets workbook: Metric, Scope, months, Total (a baselines workbook
+    with ``sheet="Baselines"``)."""
     wb, ws = canonical_sheet(
         ["Metric", "Scope", *[datetime(m.year, m.month, 1) for m in months], "Total"],
-        title="Targets: Cost 2028", sheet="Targets")
+        title=f"{sheet}: Cost 2028", sheet=sheet)
     for row in rows:
         ws.append(list(row))
     wb.save(path)

@@ -40,8 +40,8 @@ def test_programme_set_up_from_the_command_line(cli):
     stages = json.loads(cli("stage", "list", "-f", "json").stdout)
     assert {s["code"]: s["weight"] for s in stages}["L2"] == "0.6000"
     metrics = cli("metric", "list", "-f", "csv").stdout.splitlines()
-    assert metrics[0] == "code,name,unit,kind,decimals"
-    assert "volume,volume,t,benefit,3" in metrics
+    assert metrics[0] == "code,name,unit,kind,decimals,ratio"
+    assert "volume,volume,t,benefit,3," in metrics
     shown = json.loads(cli("programme", "show", "-f", "json").stdout)
     assert isinstance(shown, dict)
     assert (shown["currency"], shown["fy_start_month"], shown["first_month"],

@@ -293,8 +293,15 @@ def gap_cmd(
     Example: tledger gap --metric benefit --by business_unit --fiscal-year FY27
     """
     from ledger.engine import gap
+    from tledger.cli.baselines import show_ratio_gap
 
     ledger = open_ledger(db)
+    # A ratio metric (a unit cost) is not a sum: its own code path (ledger.ratio).
+    if show_ratio_gap(ledger, metric=metric, scenario=scenario, by=by.value if by else None,
+                      fiscal_year=fiscal_year, as_of=as_of, weighted=weighted,
+                      compare=compare, target_as_of=target_as_of,
+                      fiscal_view=view == View.fiscal, fmt=fmt):
+        return
     rep = gap(ledger, metric=metric, scenario=scenario, by=by.value if by else None,
               as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare,
               target_as_of=target_as_of)

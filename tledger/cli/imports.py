@@ -244,6 +244,15 @@ def import_targets_cmd(
 
     Example: tledger import targets targets.xlsx --note "board figure, Nov 2026"
     """
+    run_targets_import(file, mapping=mapping, scale=scale, dry_run=dry_run, report=report,
+                       fmt=fmt, db=db, user=user, note=note)
+
+
+def run_targets_import(file: Path, *, mapping: Path | None, scale: str | None, dry_run: bool,
+                       report: Path | None, fmt: OutputFormat, db: str | None,
+                       user: str | None, note: str, baseline: str | None = None) -> None:
+    """``import targets`` (or, with ``baseline``, ``baseline import``): import, then show
+    the problems or the result."""
     from importers import ImportProblems, import_targets
 
     _check_report(report)
@@ -251,7 +260,7 @@ def import_targets_cmd(
     try:
         result = import_targets(ledger, file, mapping=mapping, scale=_scale(scale),
                                 dry_run=dry_run, user=user, note=note,
-                                progress=TerminalSteps())
+                                progress=TerminalSteps(), baseline=baseline)
     except ImportProblems as exc:
         _show_problems(exc.problems, report)
         raise

@@ -284,6 +284,9 @@ def metric_add(
     kind: Annotated[str, typer.Option("--kind", help="benefit or cost.")] = "benefit",
     decimals: Annotated[int, typer.Option("--decimals", help="Decimal places kept (0-6); "
                                           "cells are rounded half away from zero.")] = 2,
+    ratio: Annotated[str | None, typer.Option(
+        "--ratio", help="A ratio metric (unit cost) NUM/DEN, e.g. benefit/volume: (NUM's "
+        "baseline - NUM's bottom-up) / (DEN's baseline + DEN's bottom-up).")] = None,
     db: DbOption = None,
     user: UserOption = None,
     note: NoteOption = "",
@@ -291,8 +294,18 @@ def metric_add(
     """Add a metric.
 
     Example: tledger metric add volume --name "Ore volume" --unit t --decimals 3
+    Example: tledger metric add unit_cost --ratio benefit/volume --unit AUD/t --decimals 2
     """
     ledger = open_ledger(db)
+    if ratio is not None:
+        from ledger.ratio import add_ratio_metric
+
+        r = add_ratio_metric(ledger, code=code, ratio=ratio, unit=unit, decimals=decimals,
+                             name=name, user=user, note=note)
+        committed("the metric WAS added")
+        console.print(f"ratio metric {r.metric.code} = {r.label} added ({r.metric.unit}, "
+                      f"{r.metric.decimals} decimals)", soft_wrap=True)
+        return
     m = ledger.add_metric(code=code, name=name, unit=unit or ledger.programme().currency,
                           kind=kind, decimals=decimals, user=user, note=note)
     committed("the metric WAS added")
@@ -308,6 +321,13 @@ def metric_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> 
     """
     import pandas as pd
 
+    from ledger.ratio import ratio_of
+
     ledger = open_ledger(db)
-    frame = pd.DataFrame([m.__dict__ for m in ledger.metrics()])
-    emit(frame[["code", "name", "unit", "kind", "decimals"]], fmt, title="Metrics")
+    with ledger.reading() as conn:
+        metrics = ledger.metrics(conn)
+        ratios = [ratio_of(conn, m) for m in metrics]
+    frame = pd.DataFrame([m.__dict__ for m in metrics])
+    # A ratio metric (unit cost) names its NUM/DEN; additive metrics leave it empty.
+    frame["ratio"] = ["" if r is None else r.label for r in ratios]
+    emit(frame[["code", "name", "unit", "kind", "decimals", "ratio"]], fmt, title="Metrics")

@@ -120,8 +120,15 @@ def target_set(
     total = from_minor(result.total_minor, result.decimals)
     span = f"{result.months[0]:%Y-%m}..{result.months[-1]:%Y-%m}"
     if result.submission_id is None:
-        out.print(f"no change: {result.metric} {result.scope.label} {span} already totals "
-                  f"{total:,}; nothing written", soft_wrap=True)
+        what = "has these levels" if result.level else f"totals {total:,}"
+        out.print(f"no change: {result.metric} {result.scope.label} {span} already {what}; "
+                  "nothing written", soft_wrap=True)
+        return
+    if result.level:
+        levels = [from_minor(a, result.decimals) for a in result.amounts_minor]
+        out.print(f"target {result.metric} {result.scope.label}: levels {levels[0]:,} .. "
+                  f"{levels[-1]:,} over {span} recorded as revision {result.submission_id} "
+                  "(a ratio metric: a level per month, not a total)", soft_wrap=True)
         return
     before = from_minor(result.total_before_minor, result.decimals)
     after = from_minor(result.total_after_minor, result.decimals)
