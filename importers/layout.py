@@ -265,7 +265,11 @@ def _header_months(grid: list[list[Any]], header: int, mapping: Mapping, key_col
     below = grid[header + 1]
     if key_col < len(below) and text_value(below[key_col]) is not None:
         return found, (header,)  # the next row is data
-    lower = read_header_months(below, grid[header], span, taken, fy_start, stated)
+    # A cell merged over both rows holds its text in the upper row only.
+    upper = grid[header]
+    combined = [b if b not in ("", None) or c >= len(upper) else upper[c]
+                for c, b in enumerate(below)]
+    lower = read_header_months(combined, upper, span, taken, fy_start, stated)
     if lower.months or lower.totals:
         return lower, (header, header + 1)
     return found, (header,)

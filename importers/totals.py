@@ -15,7 +15,8 @@ the sheet; a total row whose rows above hold one metric and scenario.
 Quarterly-only phasing read with ``quarters = "spread"``: each quarter's amount, in minor
 units, is split into three equal parts rounded toward zero, and the one or two minor units
 left over go to the quarter's first months (100.00 -> 33.34, 33.33, 33.33; -100.00 ->
--33.34, -33.33, -33.33): the three months always add up exactly to the quarter.
+-33.34, -33.33, -33.33; 0.02 -> 0.01, 0.01 and no amount): the three months always add up
+exactly to the quarter.
 """
 
 from __future__ import annotations
@@ -45,11 +46,15 @@ def spread_quarters(frame: pd.DataFrame, span: np.ndarray) -> pd.DataFrame:
     sign = np.sign(amount)
     size = np.abs(amount)
     out["amount_minor"] = sign * (size // parts + (nth < size % parts))
+    # A part that comes to zero from a quarter that is not (0.02 -> 0.01, 0.01, 0) is no
+    # amount for that month; a quarter of 0 is 0 in each month, as typed.
+    keep = (out["amount_minor"].to_numpy() != 0) | (amount == 0)
     months = out["month"].to_numpy(dtype=object)
     out["month"] = pd.Series([month_iso(month_number(str(m)) + int(k)) if k else m
                               for m, k in zip(months, nth.tolist(), strict=True)],
                              dtype=object)
-    return out
+    kept: pd.DataFrame = out[keep].reset_index(drop=True)
+    return kept
 
 
 def _shown(minor: int, places: int) -> str:
@@ -147,6 +152,8 @@ def _check_one_row(table: SheetTable, r: int, label: str, group: np.ndarray,
                    log: ProblemLog) -> bool:
     """Check total row ``r`` against the data rows since the previous total row (a
     subtotal) or all rows above it (a grand total). False if it could not be checked."""
+    if not group.any():
+        group = everything  # a grand total right after a subtotal
     if not group.any():
         return False
     kinds = {(int(m), str(s)) for m, s in zip(metric_ids[everything], scenarios[everything],

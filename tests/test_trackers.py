@@ -1,0 +1,166 @@
+"""The tracker corpus (tests/trackers/build_layouts.py): real layouts offices keep, each
+imported with at most a mapping file and checked to the cent against the phasing computed
+from the builder's source data, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+from helpers.ledger_reads import counts, phasing
+from sqlalchemy import text
+from trackers.build_layouts import BUILDERS, Tracker, lay_no_table, libreoffice_copy
+
+from importers import ImportProblems, import_initiatives
+from ledger.api import Ledger
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Tracker]:
+    folder = tmp_path_factory.mktemp("trackers")
+    return {build.__name__: build(folder) for build in BUILDERS}
+
+
+@pytest.fixture(scope="session")
+def office_copies(corpus: dict[str, Tracker], tmp_path_factory: pytest.TempPathFactory,
+                  ) -> Iterator[dict[str, Tracker]]:
+    """LibreOffice-saved .ods and .xls copies of two workbooks: merged cells, formulas
+    with saved values, dates, several sheets."""
+    folder = tmp_path_factory.mktemp("office")
+    out: dict[str, Tracker] = {}
+    for name in ("lay_two_row", "lay_units"):
+        for suffix in (".ods", ".xls"):
+            src = corpus[name]
+            copy = libreoffice_copy(src.path, folder, suffix)
+            out[name + suffix] = Tracker(copy, src.expected, src.mapping, src.warnings)
+    return out
+
+
+def _mapping(tracker: Tracker, folder: Path) -> Path | None:
+    if tracker.mapping is None:
+        return None
+    path = folder / f"{tracker.path.stem}.toml"
+    path.write_text(tracker.mapping, encoding="utf-8")
+    return path
+
+
+def _imports_exactly(led: Ledger, tracker: Tracker, folder: Path) -> None:
+    result = import_initiatives(led, [tracker.path], mapping=_mapping(tracker, folder),
+                                user="office")
+    got = phasing(led)
+    assert got == tracker.expected
+    assert sum(got.values()) == tracker.total_cents
+    shown = [str(w) for w in result.warnings]
+    for needle in tracker.warnings:
+        assert any(needle in w for w in shown), (needle, shown)
+    again = import_initiatives(led, [tracker.path], mapping=_mapping(tracker, folder))
+    assert again.already_imported
+
+
+@pytest.mark.parametrize("name", [b.__name__ for b in BUILDERS])
+def test_tracker_imports_to_the_cent(programme: Ledger, corpus: dict[str, Tracker],
+                                     name: str, tmp_path: Path) -> None:
+    _imports_exactly(programme, corpus[name], tmp_path)
+
+
+@pytest.mark.parametrize("name", ["lay_two_row.ods", "lay_two_row.xls", "lay_units.ods",
+                                  "lay_units.xls"])
+def test_libreoffice_copies_import_the_same(programme: Ledger,
+                                            office_copies: dict[str, Tracker], name: str,
+                                            tmp_path: Path) -> None:
+    _imports_exactly(programme, office_copies[name], tmp_path)
+
+
+def test_two_row_header_warns_of_the_typed_over_quarter_only(
+        programme: Ledger, corpus: dict[str, Tracker], tmp_path: Path) -> None:
+    tracker = corpus["lay_two_row"]
+    result = import_initiatives(programme, [tracker.path], mapping=_mapping(tracker, tmp_path),
+                                dry_run=True)
+    checks = [w for w in result.warnings if "add up to" in w.found]
+    assert [w.cell for w in checks] == tracker.warnings  # the subtotals and FY totals agree
+    assert "'Q2'" in checks[0].found
+    assert "Oct-26 to Dec-26" in checks[0].found
+
+
+def test_quarters_are_refused_without_spread(programme: Ledger, corpus: dict[str, Tracker],
+                                             cli) -> None:
+    tracker = corpus["lay_quarters"]
+    before = counts(programme)
+    r = cli("import", "initiatives", str(tracker.path))
+    assert r.exit_code == 1
+    assert "Quarterly!F1" in r.stderr
+    assert "quarterly phasing (Q1 FY27" in r.stderr
+    assert tracker.refused_without_mapping
+    assert tracker.refused_without_mapping in r.stderr
+    assert counts(programme) == before
+
+
+def test_units_without_mapping_reads_every_sheet_with_a_table(
+        programme: Ledger, corpus: dict[str, Tracker]) -> None:
+    tracker = corpus["lay_units"]
+    result = import_initiatives(programme, [tracker.path], user="office")
+    assert phasing(programme) == tracker.expected
+    assert result.rows_read == 12
+    with programme.reading() as conn:
+        details = conn.execute(text("SELECT details FROM submission "
+                                    "WHERE kind = 'import'")).scalar_one()
+    assert json.loads(details)["sheet"] == "PRO, PRO-East, MIN"
+
+
+def test_no_sheet_with_a_table_lists_the_sheets(programme: Ledger, cli,
+                                                tmp_path: Path) -> None:
+    path = lay_no_table(tmp_path)
+    r = cli("import", "initiatives", str(path))
+    assert r.exit_code == 1
+    assert "no sheet with an ID column and month columns (sheets: 'Read me', 'Notes', " \
+        "'Chart data')" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_a_sheet_pattern_that_matches_nothing_is_named(programme: Ledger, cli,
+                                                       corpus: dict[str, Tracker],
+                                                       tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('sheet = ["PRO*", "Mining"]\n')
+    r = cli("import", "initiatives", str(corpus["lay_units"].path), "--mapping", str(mapping))
+    assert r.exit_code == 1
+    assert "no sheet matching 'Mining' (sheets: 'Cover', 'PRO', 'PRO-East', 'MIN', " \
+        "'Summary')" in r.stderr
+
+
+def _two_sheets(path: Path, first: list[list[object]], second: list[list[object]]) -> Path:
+    """A workbook with sheets A and B holding these rows."""
+    wb = openpyxl.Workbook()
+    sheet_a = wb.active
+    assert sheet_a is not None
+    sheet_a.title = "A"
+    sheet_b = wb.create_sheet("B")
+    for ws, rows in ((sheet_a, first), (sheet_b, second)):
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def test_one_initiative_on_two_sheets_is_an_error_naming_both(programme: Ledger,
+                                                              tmp_path: Path) -> None:
+    rows: list[list[object]] = [["ID", "Name", "Owner", "Stage", "Jul-26"],
+                                ["GR-1", "x", "Ana", "L1", 5]]
+    path = _two_sheets(tmp_path / "two.xlsx", rows, rows)
+    with pytest.raises(ImportProblems) as caught:
+        import_initiatives(programme, [path])
+    assert "'GR-1' on sheet 'B' and on sheet 'A'" in str(caught.value)
+    assert counts(programme)["phasing"] == 0
+
+
+def test_sheets_of_different_layouts_are_refused(programme: Ledger, tmp_path: Path) -> None:
+    path = _two_sheets(tmp_path / "mixed.xlsx",
+                       [["ID", "Name", "Owner", "Stage", "Jul-26", "Aug-26"],
+                        ["GR-1", "x", "Ana", "L1", 5, 6]],
+                       [["ID", "Name", "Owner", "Stage", "Jul-26"], ["GR-2", "y", "Ana", "L1", 5]])
+    with pytest.raises(ImportProblems) as caught:
+        import_initiatives(programme, [path])
+    assert "the layout of sheet 'A'" in str(caught.value)
