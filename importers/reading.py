@@ -35,6 +35,7 @@ from importers.workbook import (
     content_digest,
     file_sha256,
     hidden_rows_and_columns,
+    ods_details,
     open_workbook,
     read_grid,
     read_sheet_xml,
@@ -264,6 +265,9 @@ def _read_sheet(parsed: ParsedFile, book: Workbook, sheet: str,
         details = pool.submit(cell_details, book, sheet, xml)
         hidden = hidden_rows_and_columns(xml)
         del xml
+    ods = ods_details(book, sheet) if book.kind == "ods" else None
+    if ods is not None:
+        hidden = (ods.hidden_rows, ods.hidden_columns)
     if grid is None:
         grid = read_grid(book, sheet, log)
     if grid is None:
@@ -271,6 +275,8 @@ def _read_sheet(parsed: ParsedFile, book: Workbook, sheet: str,
     table = _locate(parsed, grid, sheet, mapping, programme, key_role, hidden)
     if table is not None and details is not None:
         _check_hidden_cells(details.result(), table, log)
+    if table is not None and ods is not None and ods.errors:
+        _check_hidden_cells(CellDetails(set(), ods.errors), table, log)
 
 
 def _locate(parsed: ParsedFile, grid: list[list[Any]], sheet: str, mapping: Mapping,

@@ -762,3 +762,115 @@ def hidden_rows_and_columns(xml: bytes) -> tuple[set[int], set[int]]:
                 first, last = int(span.group(1)), min(int(span.group(2)), EXCEL_COLS)
                 cols.update(range(first - 1, last))
     return rows, cols
+
+
+_ODS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+#: Repeats of one error cell or hidden row/column recorded at most (a repeat spans a sheet).
+_ODS_REPEAT_CAP = 10_000
+
+
+@dataclass
+class OdsDetails:
+    """What calamine does not show of an .ods sheet: error cells and hidden rows/columns."""
+
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    hidden_rows: set[int] = field(default_factory=set)
+    hidden_columns: set[int] = field(default_factory=set)
+
+
+class _OdsScan:
+    """The streaming parse of :func:`ods_details`: the position of each cell of one sheet
+    (rows and cells may repeat), its error value, the hidden rows and columns."""
+
+    T = _ODS_TABLE + " "
+
+    def __init__(self, sheet: str, out: OdsDetails) -> None:
+        self.sheet, self.out = sheet, out
+        self.depth = 0
+        self.inside = False
+        self.row = self.col = self.colno = 0
+        self.row_repeat = self.col_repeat = 1
+        self.error = False
+        self.text: list[str] = []
+
+    def _repeat(self, attrs: dict[str, str], what: str) -> int:
+        value = attrs.get(self.T + f"number-{what}-repeated", "1")
+        return int(value) if value.isdigit() else 1
+
+    def begin(self, name: str, attrs: dict[str, str]) -> None:
+        t = self.T
+        if name == t + "table":
+            self.depth += 1
+            if self.depth == 1:
+                self.inside = attrs.get(t + "name") == self.sheet
+        elif not self.inside or self.depth != 1:
+            return
+        elif name == t + "table-column":
+            rep = min(self._repeat(attrs, "columns"), _ODS_REPEAT_CAP)
+            if attrs.get(t + "visibility", "visible") != "visible":
+                self.out.hidden_columns.update(range(self.colno, self.colno + rep))
+            self.colno += rep
+        elif name == t + "table-row":
+            self.row_repeat, self.col = self._repeat(attrs, "rows"), 0
+            if attrs.get(t + "visibility", "visible") != "visible":
+                self.out.hidden_rows.update(
+                    range(self.row, self.row + min(self.row_repeat, _ODS_REPEAT_CAP)))
+        elif name in (t + "table-cell", t + "covered-table-cell"):
+            self.col_repeat = self._repeat(attrs, "columns")
+            self.error = attrs.get(_ODS_CALCEXT + " value-type") == "error"
+            self.text = []
+
+    def finish(self, name: str) -> None:
+        t = self.T
+        if name == t + "table":
+            self.depth -= 1
+            if self.depth == 0:
+                self.inside = False
+        elif not self.inside or self.depth != 1:
+            return
+        elif name in (t + "table-cell", t + "covered-table-cell"):
+            if self.error:
+                shown = ("".join(self.text).strip() or "#ERROR")[:_SHOWN_MAX]
+                for k in range(min(self.col_repeat, _ODS_REPEAT_CAP)):
+                    for j in range(min(self.row_repeat, _ODS_REPEAT_CAP)):
+                        self.out.errors[(self.row + j, self.col + k)] = shown
+            self.col += self.col_repeat
+            self.error = False
+        elif name == t + "table-row":
+            self.row += self.row_repeat
+
+    def chars(self, data: str) -> None:
+        if self.error:
+            self.text.append(data)
+
+
+def ods_details(wb: Workbook, sheet: str) -> OdsDetails:
+    """Error cells (``#REF!``; calamine reads them as empty) and hidden or filtered-out rows
+    and hidden columns of ``sheet`` in an .ods file, from ``content.xml``. A sheet without
+    any costs a few byte searches; otherwise one streaming parse (no DTD, no entities)."""
+    out = OdsDetails()
+    try:
+        with zipfile.ZipFile(wb.path) as archive:
+            xml = archive.read("content.xml")
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError):
+        return out
+    if b'value-type="error"' not in xml and b"visibility=" not in xml:
+        return out
+    scan = _OdsScan(sheet, out)
+
+    def refuse(*_: object) -> None:
+        raise _Unsure
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    parser.StartElementHandler = scan.begin
+    parser.EndElementHandler = scan.finish
+    parser.CharacterDataHandler = scan.chars
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(xml, True)
+    except (expat.ExpatError, _Unsure, ValueError):
+        return OdsDetails()
+    return out

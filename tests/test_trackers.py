@@ -31,8 +31,9 @@ def office_copies(corpus: dict[str, Tracker], tmp_path_factory: pytest.TempPathF
     with saved values, dates, several sheets."""
     folder = tmp_path_factory.mktemp("office")
     out: dict[str, Tracker] = {}
-    for name in ("lay_two_row", "lay_units"):
-        for suffix in (".ods", ".xls"):
+    for name, suffixes in (("lay_two_row", (".ods", ".xls")), ("lay_units", (".ods", ".xls")),
+                           ("lay_hidden", (".ods",))):
+        for suffix in suffixes:
             src = corpus[name]
             copy = libreoffice_copy(src.path, folder, suffix)
             out[name + suffix] = Tracker(copy, src.expected, src.mapping, src.warnings)
@@ -67,7 +68,7 @@ def test_tracker_imports_to_the_cent(programme: Ledger, corpus: dict[str, Tracke
 
 
 @pytest.mark.parametrize("name", ["lay_two_row.ods", "lay_two_row.xls", "lay_units.ods",
-                                  "lay_units.xls"])
+                                  "lay_units.xls", "lay_hidden.ods"])
 def test_libreoffice_copies_import_the_same(programme: Ledger,
                                             office_copies: dict[str, Tracker], name: str,
                                             tmp_path: Path) -> None:
@@ -164,3 +165,18 @@ def test_sheets_of_different_layouts_are_refused(programme: Ledger, tmp_path: Pa
     with pytest.raises(ImportProblems) as caught:
         import_initiatives(programme, [path])
     assert "the layout of sheet 'A'" in str(caught.value)
+
+
+def test_an_error_value_in_an_ods_sheet_is_named(programme: Ledger, tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Initiatives"
+    ws.append(["ID", "Name", "Owner", "Stage", "Jul-26", "Aug-26"])
+    ws.append(["GR-1", "x", "Ana", "L1", 5, "=1/0"])  # LibreOffice computes #DIV/0!
+    wb.save(tmp_path / "err.xlsx")
+    ods = libreoffice_copy(tmp_path / "err.xlsx", tmp_path, ".ods")
+    with pytest.raises(ImportProblems) as caught:
+        import_initiatives(programme, [ods])
+    assert "err.ods Initiatives!F2: found #DIV/0!" in str(caught.value)
+    assert counts(programme)["phasing"] == 0
