@@ -55,7 +55,7 @@ TOTAL_HEADERS = {"total", "sum", "grand total", "row total", "totals"}
 TOTAL_ROW = re.compile(r"^\s*(grand\s+|sub\s*-?\s*)?totals?\b", re.IGNORECASE)
 #: ... or whose id (or, with no id, any text of its role columns) ends like this: a
 #: subtotal row inside the body, such as ``PRO subtotal`` or ``Processing total``.
-SUBTOTAL_ROW = re.compile(r"\b(sub\s*-?\s*)?totals?\s*$", re.IGNORECASE)
+SUBTOTAL_ROW = re.compile(r"(^|\s)(sub\s*-?\s*)?totals?\s*$", re.IGNORECASE)
 
 #: Unit notes above the header that mean the amounts are scaled.
 _SCALE_NOTES = [

@@ -180,3 +180,37 @@ def test_an_error_value_in_an_ods_sheet_is_named(programme: Ledger, tmp_path: Pa
         import_initiatives(programme, [ods])
     assert "err.ods Initiatives!F2: found #DIV/0!" in str(caught.value)
     assert counts(programme)["phasing"] == 0
+
+
+def test_a_wrong_subtotal_row_is_a_warning_naming_its_cell(
+        programme: Ledger, corpus: dict[str, Tracker], tmp_path: Path) -> None:
+    tracker = corpus["lay_jul26"]
+    clean = import_initiatives(programme, [tracker.path], dry_run=True)
+    assert not [w for w in clean.warnings if "add up to" in w.found]
+    wb = openpyxl.load_workbook(tracker.path)
+    ws = wb["Tracker"]
+    subtotal = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value ==
+                    "Processing total")
+    ws.cell(subtotal, 8).value = float(ws.cell(subtotal, 8).value) + 0.01  # H: Aug-26
+    edited = tmp_path / "lay_jul26_edited.xlsx"
+    wb.save(edited)
+    result = import_initiatives(programme, [edited], user="office")
+    checks = [w for w in result.warnings if "add up to" in w.found]
+    assert [w.cell for w in checks] == [f"H{subtotal}"]
+    assert "'Processing total'" in checks[0].found
+    assert phasing(programme) == tracker.expected  # the rows are imported, not the total
+
+
+def test_a_quarter_without_a_year_is_named_when_spread(programme: Ledger,
+                                                      tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["ID", "Name", "Owner", "Stage", "Q1", "Q2"])
+    ws.append(["GR-1", "x", "Ana", "L1", 300, 600])
+    wb.save(tmp_path / "q.xlsx")
+    mapping = tmp_path / "q.toml"
+    mapping.write_text('[months]\nquarters = "spread"\n')
+    with pytest.raises(ImportProblems) as caught:
+        import_initiatives(programme, [tmp_path / "q.xlsx"], mapping=mapping)
+    assert "Sheet!E1: found 'Q1', expected a quarter whose year is known" in str(caught.value)
