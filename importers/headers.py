@@ -7,7 +7,8 @@ A header cell is one of:
   ``2026/07``, ``FY27 M01``);
 * a month that needs its **year from the row above** (a two-row header: ``FY27`` or
   ``2026``, often merged across the months, above ``Jul``, ``Aug``, ... or ``M1``..``M12``),
-  or from ``[months] fiscal_year`` in the mapping (``M1`` with a stated fiscal year);
+  or from ``[months] fiscal_year`` in the mapping (``M1`` or ``Jul`` with a stated fiscal
+  year);
 * a **total column** between or after the months: a fiscal year (``FY27``, ``FY27 Total``,
   ``Total FY27``), a quarter (``Q1``, ``Q1 FY27``, ``FY27 Q1``, ``Q1 2027``) or a half
   (``H1``, ``H2 FY27``). Its months are those its label names; a bare ``Q1`` or ``H1``
@@ -174,9 +175,11 @@ def _with_year(value: Any, context: tuple[str, int] | None, stated_fy: int | Non
     text = norm(value)
     if not text:
         return None
-    if text in _MONTHS and context is not None:
+    year = context if context is not None else (
+        ("fy", stated_fy) if stated_fy is not None else None)
+    if text in _MONTHS and year is not None:
         wanted = _MONTHS[text]
-        for month in _months_in_year(context[0], context[1], fy_start):
+        for month in _months_in_year(year[0], year[1], fy_start):
             if month.month == wanted:
                 return month
     m = _FISCAL_M.match(text)

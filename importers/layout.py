@@ -571,3 +571,29 @@ def holds_table(grid: list[list[Any]], mapping: Mapping, *, key_role: str,
         return True
     return any(n in ALIASES["month"] for n in normed) and any(
         n in ALIASES["amount"] for n in normed)
+
+
+def describe_table(table: SheetTable) -> dict[str, Any]:
+    """What was detected in a sheet, as plain data (sheet rows 1-based, columns as
+    letters): for ``tledger import inspect`` and the tests."""
+    letter = get_column_letter
+    months = sorted(table.month_columns.items())
+    return {
+        "sheet": table.sheet,
+        "header_rows": [r + 1 for r in table.header_rows or (table.header_row,)],
+        "layout": table.layout,
+        "columns": {role: letter(c + 1) for role, c in table.columns.items()},
+        "months": {letter(c + 1): f"{m:%Y-%m}" for c, m in months},
+        "quarters_spread": [letter(c + 1) for c in sorted(table.spread)],
+        "total_columns": [
+            {"column": letter(c + 1), "label": t.label, "kind": t.kind,
+             "months": [f"{min(t.months):%Y-%m}", f"{max(t.months):%Y-%m}"] if t.months else []}
+            for c, t in sorted(table.total_columns.items())],
+        "total_rows": [{"row": r + 1, "label": label} for r, label in table.total_rows],
+        "skipped_rows": {kind: [r + 1 for r in rows] for kind, rows in table.skipped.items()},
+        "blank_rows": table.blank_rows,
+        "data_rows": len(table.rows),
+        "hidden_rows": [r + 1 for r in table.hidden_rows],
+        "hidden_columns": [letter(c + 1) for c in table.hidden_columns],
+        "scale_note": table.scale_note[0] if table.scale_note else None,
+    }

@@ -80,7 +80,8 @@ class Months(BaseModel):
     columns: str = "auto"
     """``auto`` (every header that reads as a month) or a letter range ``H:BO``."""
     fiscal_year: str | None = None
-    """The fiscal year of headers ``M1``..``M12`` when the sheet does not say it (``FY27``)."""
+    """The fiscal year (``FY27``) of headers ``M1``..``M12`` or ``Jul``..``Jun`` when the
+    sheet does not give it above them."""
     quarters: Literal["refuse", "spread"] = "refuse"
     """Quarterly-only phasing: refused, or each quarter spread evenly over its months."""
 

@@ -214,3 +214,75 @@ def test_a_quarter_without_a_year_is_named_when_spread(programme: Ledger,
     with pytest.raises(ImportProblems) as caught:
         import_initiatives(programme, [tmp_path / "q.xlsx"], mapping=mapping)
     assert "Sheet!E1: found 'Q1', expected a quarter whose year is known" in str(caught.value)
+
+
+def test_what_was_detected_is_described(corpus: dict[str, Tracker]) -> None:
+    from datetime import date
+
+    from importers.layout import describe_table
+    from importers.mapping import Mapping
+    from importers.reading import read_file
+    from ledger.api import ProgrammeInfo
+
+    programme = ProgrammeInfo(1, "Cost 2028", "AUD", 7, date(2026, 7, 1), date(2028, 6, 1))
+    parsed = read_file(corpus["lay_two_row"].path, Mapping(), programme,
+                       default_sheet="Initiatives", key_role="id", scale=None)
+    assert parsed.sheet_choice == "the only sheet"
+    seen = describe_table(parsed.tables[0])
+    assert seen["header_rows"] == [4, 5]
+    assert seen["columns"] == {"id": "A", "name": "B", "owner": "C", "business_unit": "D",
+                               "lever": "E", "stage": "F"}
+    assert len(seen["months"]) == 24
+    assert seen["months"]["G"] == "2026-07"
+    assert seen["total_columns"][0] == {"column": "J", "label": "Q1", "kind": "quarter",
+                                        "months": ["2026-07", "2026-09"]}
+    assert seen["total_columns"][4] == {"column": "W", "label": "FY27 Total", "kind": "year",
+                                        "months": ["2026-07", "2027-06"]}
+    assert seen["total_rows"] == [{"row": 10, "label": "PRO subtotal"},
+                                  {"row": 14, "label": "MIN subtotal"},
+                                  {"row": 15, "label": "Total"}]
+    assert seen["data_rows"] == 7
+    assert seen["scale_note"] == "A2"
+    parsed = read_file(corpus["lay_readme_first"].path, Mapping(), programme,
+                       default_sheet="Initiatives", key_role="id", scale=None)
+    assert parsed.sheet_choice == "the sheet with an id column and months"
+    assert describe_table(parsed.tables[0])["sheet"] == "Pipeline FY27-28"
+
+
+def test_month_names_take_the_stated_fiscal_year(tmp_path: Path) -> None:
+    from datetime import date
+
+    from importers.layout import describe_table
+    from importers.mapping import Mapping, Months
+    from importers.reading import read_file
+    from ledger.api import ProgrammeInfo
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["ID", "Name", "Jul", "Dec", "Jan", "Jun"])
+    ws.append(["GR-1", "x", 1, 2, 3, 4])
+    wb.save(tmp_path / "names.xlsx")
+    programme = ProgrammeInfo(1, "Cost 2028", "AUD", 7, date(2026, 7, 1), date(2028, 6, 1))
+    without = read_file(tmp_path / "names.xlsx", Mapping(), programme,
+                        default_sheet="Initiatives", key_role="id", scale=None)
+    assert "no month columns" in str(without.log.problems[0])
+    stated = read_file(tmp_path / "names.xlsx", Mapping(months=Months(fiscal_year="FY28")),
+                       programme, default_sheet="Initiatives", key_role="id", scale=None)
+    assert describe_table(stated.tables[0])["months"] == {
+        "C": "2027-07", "D": "2027-12", "E": "2028-01", "F": "2028-06"}
+
+
+def test_a_damaged_xlsb_says_what_it_is(programme: Ledger, cli, tmp_path: Path) -> None:
+    # LibreOffice cannot write .xlsb, so a real one is not in the corpus: the reader
+    # (python-calamine) is the same as for .xls and .ods.
+    import zipfile
+
+    path = tmp_path / "binary.xlsb"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    r = cli("import", "initiatives", str(path))
+    assert r.exit_code == 1
+    assert "binary.xlsb: found a damaged workbook" in r.stderr
+    assert "Traceback" not in r.output
