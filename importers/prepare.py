@@ -417,7 +417,8 @@ def merge_prepared(parts: list[Prepared], log: ProblemLog) -> Prepared:
             if external_id in seen:
                 log.error(part.sheet, "", f"{external_id!r} on sheet {part.sheet!r} and on "
                           f"sheet {seen[external_id]!r}", "each initiative on one sheet of "
-                          "the workbook")
+                          "the workbook (or the one sheet to read named by sheet = "
+                          "\"...\" in a --mapping file)")
             else:
                 seen[external_id] = part.sheet
         moved = part.facts.copy()
