@@ -154,10 +154,14 @@ def _choose_sheets(book: Workbook, mapping: Mapping, default: str, programme: Pr
                   f"a sheet named {default}, or one whose header has {key} and one column "
                   "per month (or say which with sheet = \"...\" in a --mapping file)")
         return None
+    passed = [s for s in candidates if s not in holding]
     if not several:
+        passed += holding[1:]
         holding = holding[:1]
-    return holding, grids, ("the sheet" if len(holding) == 1 else "the sheets") + \
-        " with an id column and months"
+    why = ("the sheet" if len(holding) == 1 else "the sheets") + " with an id column and months"
+    if passed:
+        why += f" (passed over: {', '.join(passed)})"
+    return holding, grids, why
 
 
 def _read_csv(path: Path, log: ProblemLog) -> list[list[Any]] | None:

@@ -245,7 +245,8 @@ def test_what_was_detected_is_described(corpus: dict[str, Tracker]) -> None:
     assert seen["scale_note"] == "A2"
     parsed = read_file(corpus["lay_readme_first"].path, Mapping(), programme,
                        default_sheet="Initiatives", key_role="id", scale=None)
-    assert parsed.sheet_choice == "the sheet with an id column and months"
+    assert parsed.sheet_choice == ("the sheet with an id column and months (passed over: "
+                                   "Read me, Lists)")
     assert describe_table(parsed.tables[0])["sheet"] == "Pipeline FY27-28"
 
 
