@@ -454,9 +454,36 @@ def lay_long_csv(folder: Path) -> Tracker:
     return Tracker(path, _expected(inits))
 
 
+# ------------------------------------------------------------------ 9. Excel binary
+
+
+def lay_binary(folder: Path) -> Tracker:
+    """An .xlsb (written by :mod:`tests.trackers.xlsb`: LibreOffice cannot save one): a
+    cover sheet, then the pipeline with a title row, ``Jul-26`` text headers, a
+    ``Q1 FY27`` total column after September and a ``Total`` row."""
+    from trackers.xlsb import write_xlsb
+
+    inits = _source("XB", 5, "PRO", 14)
+    head: list[Any] = ["ID", "Name", "Owner", "BU", "Lever", "Stage"]
+    layout: list[Any] = [*MONTHS[:3], "Q1 FY27", *MONTHS[3:]]
+    rows: list[list[Any]] = [["Cost 2028 pipeline (binary workbook)"], [],
+                             [*head, *[c if isinstance(c, str) else f"{c:%b-%y}"
+                                       for c in layout]]]
+    for ini in inits:
+        cells = [float(_sum([ini], MONTHS[:3])) if isinstance(c, str)
+                 else (float(ini.amounts[c]) if c in ini.amounts else None) for c in layout]
+        rows.append([ini.ext, ini.name, ini.owner, ini.unit, ini.lever, ini.stage, *cells])
+    rows.append(["Total", None, None, None, None, None,
+                 *[float(_sum(inits, MONTHS[:3] if isinstance(c, str) else [c]))
+                   for c in layout]])
+    path = write_xlsb(folder / "lay_binary.xlsb",
+                      {"Cover": [["Read me first"], ["Amounts in AUD"]], "Pipeline": rows})
+    return Tracker(path, _expected(inits))
+
+
 BUILDERS: list[Callable[[Path], Tracker]] = [
     lay_readme_first, lay_units, lay_two_row, lay_hidden, lay_quarters, lay_serial_dates,
-    lay_fiscal_m, lay_jul26, lay_wide_csv, lay_long_csv,
+    lay_fiscal_m, lay_jul26, lay_wide_csv, lay_long_csv, lay_binary,
 ]
 
 
