@@ -39,6 +39,7 @@ from importers.workbook import (
     open_workbook,
     read_grid,
     read_sheet_xml,
+    xlsb_error_cells,
 )
 from ledger.api import ProgrammeInfo
 from ledger.settings import import_max_bytes as max_import_bytes
@@ -281,6 +282,10 @@ def _read_sheet(parsed: ParsedFile, book: Workbook, sheet: str,
         _check_hidden_cells(details.result(), table, log)
     if table is not None and ods is not None and ods.errors:
         _check_hidden_cells(CellDetails(set(), ods.errors), table, log)
+    if table is not None and book.kind == "xlsb":
+        errors = xlsb_error_cells(book, sheet)
+        if errors:
+            _check_hidden_cells(CellDetails(set(), errors), table, log)
 
 
 def _locate(parsed: ParsedFile, grid: list[list[Any]], sheet: str, mapping: Mapping,

@@ -874,3 +874,80 @@ def ods_details(wb: Workbook, sheet: str) -> OdsDetails:
     except (expat.ExpatError, _Unsure, ValueError):
         return OdsDetails()
     return out
+
+
+#: BrtCellError and BrtFmlaError records of an .xlsb sheet, and the error each code shows.
+_XLSB_ERROR_RECORDS = (0x0003, 0x000B)
+_XLSB_ERRORS = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!",
+                0x1D: "#NAME?", 0x24: "#NUM!", 0x2A: "#N/A", 0x2B: "#GETTING_DATA"}
+
+
+def xlsb_error_cells(wb: Workbook, sheet: str) -> dict[tuple[int, int], str]:
+    """Error cells (``#REF!``; calamine reads them as empty) of ``sheet`` in an .xlsb file:
+    one pass over the sheet's records (MS-XLSB: a type and a size, each a little-endian
+    base-128 number, then the payload), following ``BrtRowHdr`` for the row."""
+    found: dict[tuple[int, int], str] = {}
+    try:
+        with zipfile.ZipFile(wb.path) as archive:
+            part = _xlsb_sheet_part(archive, sheet)
+            if part is None:
+                return found
+            data = archive.read(part)
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError):
+        return found
+    pos, row, end = 0, 0, len(data)
+    while pos < end:
+        kind, pos = _base128(data, pos, 2)
+        size, pos = _base128(data, pos, 4)
+        if kind == 0x0000 and size >= 4:
+            row = int.from_bytes(data[pos:pos + 4], "little")
+        elif kind in _XLSB_ERROR_RECORDS and size >= 9:
+            col = int.from_bytes(data[pos:pos + 4], "little")
+            found[(row, col)] = _XLSB_ERRORS.get(data[pos + 8], "#ERROR")
+        elif kind == 0x0092:  # BrtEndSheetData
+            break
+        pos += size
+    return found
+
+
+def _base128(data: bytes, pos: int, limit: int) -> tuple[int, int]:
+    value = shift = 0
+    for _ in range(limit):
+        if pos >= len(data):
+            return value, len(data)
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    return value, pos
+
+
+def _xlsb_sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The part of ``sheet`` named by ``xl/workbook.bin`` (its BrtBundleSh record) and the
+    relationships; None if it cannot be told."""
+    try:
+        rels = SafeET.fromstring(archive.read("xl/_rels/workbook.bin.rels"))
+        targets = {rel.get("Id", ""): rel.get("Target", "")
+                   for rel in rels.iter(f"{_NS_PKG_REL}Relationship")}
+        data = archive.read("xl/workbook.bin")
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError,
+            SafeET.ParseError):
+        return None
+    pos = 0
+    while pos < len(data):
+        kind, pos = _base128(data, pos, 2)
+        size, pos = _base128(data, pos, 4)
+        if kind == 0x009C and size >= 12:
+            body = data[pos:pos + size]
+            rel_len = int.from_bytes(body[8:12], "little") * 2
+            rel_id = body[12:12 + rel_len].decode("utf-16-le", "replace")
+            name_len = int.from_bytes(body[12 + rel_len:16 + rel_len], "little") * 2
+            name = body[16 + rel_len:16 + rel_len + name_len].decode("utf-16-le", "replace")
+            if name == sheet and rel_id in targets:
+                return posixpath.normpath(posixpath.join("xl", targets[rel_id]))
+        elif kind == 0x0090:  # BrtEndBundleShs
+            break
+        pos += size
+    return None

@@ -288,3 +288,20 @@ def test_a_damaged_xlsb_says_what_it_is(programme: Ledger, cli, tmp_path: Path) 
     assert r.exit_code == 1
     assert "binary.xlsb: found a damaged workbook" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_an_error_value_in_an_xlsb_sheet_is_named(programme: Ledger, tmp_path: Path) -> None:
+    from trackers.xlsb import write_xlsb
+
+    path = write_xlsb(tmp_path / "err.xlsb", {"Cover": [["x"]], "Initiatives": [
+        ["ID", "Name", "Owner", "Stage", "Jul-26", "Aug-26"],
+        ["GR-1", "x", "Ana", "L1", 5, "#REF!"],
+        ["GR-2", "y", "Ana", "L1", "#DIV/0!", 6]]})
+    with pytest.raises(ImportProblems) as caught:
+        import_initiatives(programme, [path])
+    text = str(caught.value)
+    assert text.startswith("2 problems in err.xlsb")
+    assert "err.xlsb Initiatives!F2: found #REF!" in text
+    assert counts(programme)["phasing"] == 0
+    errors = [p for p in caught.value.problems if p.severity == "error"]
+    assert [(p.cell, p.found) for p in errors] == [("F2", "#REF!"), ("E3", "#DIV/0!")]

@@ -3,10 +3,11 @@ but cannot save one, and no writer is a dependency.
 
 Written from the MS-XLSB record layout: a ZIP holding ``xl/workbook.bin`` (one
 ``BrtBundleSh`` record per sheet naming its relationship), its relationships part and one
-``xl/worksheets/sheetN.bin`` per sheet (``BrtWsDim``, ``BrtBeginSheetData``, a
-``BrtRowHdr`` per row, ``BrtCellReal`` for numbers and ``BrtCellSt`` for text,
-``BrtEndSheetData``). Enough for a reader such as Excel's or calamine's to see the cell
-values; no styles, so no dates (month headers are written as text).
+``xl/worksheets/sheetN.bin`` per sheet: ``BrtWsDim``, ``BrtBeginSheetData``, a
+``BrtRowHdr`` per row, ``BrtCellReal`` for numbers, ``BrtCellSt`` for text,
+``BrtCellError`` for ``#REF!``, ``#DIV/0!`` and ``#N/A``, then ``BrtEndSheetData``.
+Enough for a reader such as Excel's or calamine's to see the cell values; no styles, so
+no dates (month headers are written as text).
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ def _wide(text: str) -> bytes:
     return struct.pack("<I", len(data) // 2) + data
 
 
+#: Error values as BrtCellError writes them.
+ERRORS = {"#DIV/0!": 0x07, "#REF!": 0x17, "#N/A": 0x2A}
+_CELL_ERROR = 0x0003
+
+
 def _cell(col: int, value: Any) -> bytes:
     head = struct.pack("<I", col) + b"\0\0\0\0"  # column, style 0, no flags
+    if isinstance(value, str) and value in ERRORS:
+        return _record(_CELL_ERROR, head + bytes([ERRORS[value]]))
     if isinstance(value, str):
         return _record(_CELL_TEXT, head + _wide(value))
     return _record(_CELL_REAL, head + struct.pack("<d", float(value)))
