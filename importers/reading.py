@@ -39,6 +39,7 @@ from importers.workbook import (
     open_workbook,
     read_grid,
     read_sheet_xml,
+    xls_error_cells,
     xlsb_error_cells,
 )
 from ledger.api import ProgrammeInfo
@@ -282,8 +283,8 @@ def _read_sheet(parsed: ParsedFile, book: Workbook, sheet: str,
         _check_hidden_cells(details.result(), table, log)
     if table is not None and ods is not None and ods.errors:
         _check_hidden_cells(CellDetails(set(), ods.errors), table, log)
-    if table is not None and book.kind == "xlsb":
-        errors = xlsb_error_cells(book, sheet)
+    if table is not None and book.kind in ("xlsb", "xls"):
+        errors = (xlsb_error_cells if book.kind == "xlsb" else xls_error_cells)(book, sheet)
         if errors:
             _check_hidden_cells(CellDetails(set(), errors), table, log)
 

@@ -951,3 +951,120 @@ def _xlsb_sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
             break
         pos += size
     return None
+
+
+#: The error each BIFF8 error code shows (.xls BOOLERR and FORMULA records).
+_BIFF_ERRORS = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!",
+                0x1D: "#NAME?", 0x24: "#NUM!", 0x2A: "#N/A"}
+_CFB_END = 0xFFFFFFFE
+_CFB_FREE = 0xFFFFFFFF
+
+
+def _cfb_stream(data: bytes, wanted: tuple[str, ...]) -> bytes | None:
+    """The first of the ``wanted`` streams of an OLE compound file (an .xls), read by its
+    sector chain; None if the file cannot be walked. Streams below the mini-stream cutoff
+    are read from the mini stream."""
+    if len(data) < 512 or data[:8] != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return None
+    def u16(off: int) -> int:
+        return int.from_bytes(data[off:off + 2], "little")
+
+    def u32(off: int) -> int:
+        return int.from_bytes(data[off:off + 4], "little")
+
+    size = 1 << u16(30)
+    mini_size = 1 << u16(32)
+    cutoff = u32(56)
+
+    def sector(n: int) -> bytes:
+        return data[512 + n * size:512 + (n + 1) * size]
+
+    fat_sectors = [u32(76 + 4 * i) for i in range(109)]
+    next_difat, left = u32(68), u32(72)
+    while next_difat not in (_CFB_END, _CFB_FREE) and left > 0 and len(fat_sectors) < 1 << 20:
+        block = sector(next_difat)
+        fat_sectors += [int.from_bytes(block[i:i + 4], "little")
+                        for i in range(0, size - 4, 4)]
+        next_difat = int.from_bytes(block[size - 4:size], "little")
+        left -= 1
+    fat = b"".join(sector(n) for n in fat_sectors[:u32(44)] if n not in (_CFB_END, _CFB_FREE))
+    entries = len(fat) // 4
+
+    def chain(start: int, limit: int) -> bytes:
+        out = bytearray()
+        n, seen = start, 0
+        while n < entries and len(out) < limit and seen <= entries:
+            out += sector(n)
+            n = int.from_bytes(fat[4 * n:4 * n + 4], "little")
+            seen += 1
+        return bytes(out[:limit])
+
+    directory = chain(u32(48), len(data))
+    root = directory[:128]
+    mini_stream = chain(int.from_bytes(root[116:120], "little"),
+                        int.from_bytes(root[120:124], "little"))
+    mini_fat = chain(u32(60), u32(64) * size)
+    for at in range(0, len(directory) - 127, 128):
+        entry = directory[at:at + 128]
+        name_len = int.from_bytes(entry[64:66], "little")
+        name = entry[:max(name_len - 2, 0)].decode("utf-16-le", "replace")
+        if entry[66] != 2 or name not in wanted:
+            continue
+        start = int.from_bytes(entry[116:120], "little")
+        length = int.from_bytes(entry[120:124], "little")
+        if length >= cutoff:
+            return chain(start, length)
+        out = bytearray()
+        n, seen = start, 0
+        while n * mini_size < len(mini_stream) and len(out) < length and seen < 1 << 20:
+            out += mini_stream[n * mini_size:(n + 1) * mini_size]
+            n = int.from_bytes(mini_fat[4 * n:4 * n + 4], "little") if 4 * n + 4 <= len(
+                mini_fat) else _CFB_END
+            seen += 1
+        return bytes(out[:length])
+    return None
+
+
+def xls_error_cells(wb: Workbook, sheet: str) -> dict[tuple[int, int], str]:
+    """Error cells (``#REF!``; calamine reads them as empty) of ``sheet`` in an .xls file:
+    the workbook stream's BOUNDSHEET record gives the sheet's offset, then its BOOLERR
+    records (a typed error) and FORMULA records whose saved result is an error."""
+    found: dict[tuple[int, int], str] = {}
+    try:
+        stream = _cfb_stream(wb.path.read_bytes(), ("Workbook", "Book"))
+    except (OSError, IndexError, ValueError):
+        return found
+    if not stream:
+        return found
+    start = None
+    pos = 0
+    while pos + 4 <= len(stream):
+        kind = int.from_bytes(stream[pos:pos + 2], "little")
+        size = int.from_bytes(stream[pos + 2:pos + 4], "little")
+        body = stream[pos + 4:pos + 4 + size]
+        if kind == 0x0085 and len(body) >= 8:  # BOUNDSHEET8
+            count, flags = body[6], body[7]
+            raw = body[8:8 + (count * 2 if flags & 1 else count)]
+            name = raw.decode("utf-16-le" if flags & 1 else "latin-1", "replace")
+            if name == sheet:
+                start = int.from_bytes(body[:4], "little")
+        elif kind == 0x000A:  # EOF of the workbook globals
+            break
+        pos += 4 + size
+    if start is None:
+        return found
+    pos = start
+    while pos + 4 <= len(stream):
+        kind = int.from_bytes(stream[pos:pos + 2], "little")
+        size = int.from_bytes(stream[pos + 2:pos + 4], "little")
+        body = stream[pos + 4:pos + 4 + size]
+        pos += 4 + size
+        if kind == 0x0205 and len(body) >= 8 and body[7] == 1:  # BOOLERR, an error
+            where = (int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little"))
+            found[where] = _BIFF_ERRORS.get(body[6], "#ERROR")
+        elif kind == 0x0006 and len(body) >= 14 and body[6] == 2 and body[12:14] == b"\xff\xff":
+            where = (int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little"))
+            found[where] = _BIFF_ERRORS.get(body[8], "#ERROR")
+        elif kind == 0x000A:  # EOF of the sheet
+            break
+    return found

@@ -170,7 +170,9 @@ def test_sheets_of_different_layouts_are_refused(programme: Ledger, tmp_path: Pa
     assert "the layout of sheet 'A'" in str(caught.value)
 
 
-def test_an_error_value_in_an_ods_sheet_is_named(programme: Ledger, tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".ods", ".xls"])
+def test_an_error_value_in_an_ods_or_xls_sheet_is_named(programme: Ledger, tmp_path: Path,
+                                                        suffix: str) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None
@@ -178,10 +180,10 @@ def test_an_error_value_in_an_ods_sheet_is_named(programme: Ledger, tmp_path: Pa
     ws.append(["ID", "Name", "Owner", "Stage", "Jul-26", "Aug-26"])
     ws.append(["GR-1", "x", "Ana", "L1", 5, "=1/0"])  # LibreOffice computes #DIV/0!
     wb.save(tmp_path / "err.xlsx")
-    ods = libreoffice_copy(tmp_path / "err.xlsx", tmp_path, ".ods")
+    copy = libreoffice_copy(tmp_path / "err.xlsx", tmp_path, suffix)
     with pytest.raises(ImportProblems) as caught:
-        import_initiatives(programme, [ods])
-    assert "err.ods Initiatives!F2: found #DIV/0!" in str(caught.value)
+        import_initiatives(programme, [copy])
+    assert f"err{suffix} Initiatives!F2: found #DIV/0!" in str(caught.value)
     assert counts(programme)["phasing"] == 0
 
 
