@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 
 from importers.layout import SheetTable, cell_ref, holds_table, locate_table
 from importers.mapping import Mapping
+from importers.otherformats import ods_details, xls_error_cells, xlsb_error_cells
 from importers.problems import ProblemLog
 from importers.stale import Stamp
 from importers.workbook import (
@@ -35,12 +36,9 @@ from importers.workbook import (
     content_digest,
     file_sha256,
     hidden_rows_and_columns,
-    ods_details,
     open_workbook,
     read_grid,
     read_sheet_xml,
-    xls_error_cells,
-    xlsb_error_cells,
 )
 from ledger.api import ProgrammeInfo
 from ledger.settings import import_max_bytes as max_import_bytes
