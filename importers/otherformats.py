@@ -1,4 +1,4 @@
-"""What calamine does not show of .ods, .xlsb and .xls sheets: error values and hidden rows.
+"""What calamine does not show of .ods, .xlsb and .xls sheets: error values, hidden rows.
 
 calamine reads an error value (``#REF!``, ``#DIV/0!``) as an empty cell in every format.
 For .xlsx, :func:`importers.workbook.cell_details` finds error cells in the sheet's XML;
@@ -9,7 +9,8 @@ named, not taken as "no amount":
   hidden and filtered-out rows and hidden columns;
 * .xlsb: the sheet's binary records (MS-XLSB: ``BrtCellError``, ``BrtFmlaError``);
 * .xls: the workbook stream of the OLE compound file (BIFF8: ``BOUNDSHEET``, ``BOOLERR``,
-  ``FORMULA`` records whose saved result is an error).
+  ``FORMULA`` records whose saved result is an error), also for hidden rows (``ROW``) and
+  columns (``COLINFO``).
 
 Each reader returns nothing rather than fail on a file it cannot walk (calamine has read
 the file already; a damaged one is reported there).
@@ -34,8 +35,8 @@ _ODS_REPEAT_CAP = 10_000
 
 
 @dataclass
-class OdsDetails:
-    """What calamine does not show of an .ods sheet: error cells and hidden rows/columns."""
+class SheetExtras:
+    """What calamine does not show of a sheet: error cells and hidden rows/columns."""
 
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
     hidden_rows: set[int] = field(default_factory=set)
@@ -48,7 +49,7 @@ class _OdsScan:
 
     T = _ODS_TABLE + " "
 
-    def __init__(self, sheet: str, out: OdsDetails) -> None:
+    def __init__(self, sheet: str, out: SheetExtras) -> None:
         self.sheet, self.out = sheet, out
         self.depth = 0
         self.inside = False
@@ -108,11 +109,11 @@ class _OdsScan:
             self.text.append(data)
 
 
-def ods_details(wb: Workbook, sheet: str) -> OdsDetails:
+def ods_details(wb: Workbook, sheet: str) -> SheetExtras:
     """Error cells (``#REF!``; calamine reads them as empty) and hidden or filtered-out rows
     and hidden columns of ``sheet`` in an .ods file, from ``content.xml``. A sheet without
     any costs a few byte searches; otherwise one streaming parse (no DTD, no entities)."""
-    out = OdsDetails()
+    out = SheetExtras()
     try:
         with zipfile.ZipFile(wb.path) as archive:
             xml = archive.read("content.xml")
@@ -135,7 +136,7 @@ def ods_details(wb: Workbook, sheet: str) -> OdsDetails:
     try:
         parser.Parse(xml, True)
     except (expat.ExpatError, _Unsure, ValueError):
-        return OdsDetails()
+        return SheetExtras()
     return out
 
 
@@ -288,18 +289,51 @@ def _cfb_stream(data: bytes, wanted: tuple[str, ...]) -> bytes | None:
     return None
 
 
-def xls_error_cells(wb: Workbook, sheet: str) -> dict[tuple[int, int], str]:
-    """Error cells (``#REF!``; calamine reads them as empty) of ``sheet`` in an .xls file:
-    the workbook stream's BOUNDSHEET record gives the sheet's offset, then its BOOLERR
-    records (a typed error) and FORMULA records whose saved result is an error."""
-    found: dict[tuple[int, int], str] = {}
+def xls_details(wb: Workbook, sheet: str) -> SheetExtras:
+    """Error cells (``#REF!``; calamine reads them as empty), hidden (or filtered-out) rows
+    and hidden columns of ``sheet`` in an .xls file: the workbook stream's BOUNDSHEET record
+    gives the sheet's offset, then its BOOLERR records (a typed error), FORMULA records
+    whose saved result is an error, ROW records (``fDyZero``: hidden) and COLINFO records
+    (``fHidden``)."""
+    out = SheetExtras()
     try:
         stream = _cfb_stream(wb.path.read_bytes(), ("Workbook", "Book"))
     except (OSError, IndexError, ValueError):
-        return found
-    if not stream:
-        return found
-    start = None
+        return out
+    start = _xls_sheet_offset(stream, sheet) if stream else None
+    if stream is None or start is None:
+        return out
+    pos = start
+    while pos + 4 <= len(stream):
+        kind = int.from_bytes(stream[pos:pos + 2], "little")
+        size = int.from_bytes(stream[pos + 2:pos + 4], "little")
+        body = stream[pos + 4:pos + 4 + size]
+        pos += 4 + size
+        if kind == 0x000A:  # EOF of the sheet
+            break
+        _xls_record(kind, body, out)
+    return out
+
+
+def _u16(body: bytes, at: int) -> int:
+    return int.from_bytes(body[at:at + 2], "little")
+
+
+def _xls_record(kind: int, body: bytes, out: SheetExtras) -> None:
+    """Note what one BIFF8 record of a sheet says about errors and hidden rows/columns."""
+    if kind == 0x0205 and len(body) >= 8 and body[7] == 1:  # BOOLERR, an error
+        out.errors[(_u16(body, 0), _u16(body, 2))] = _BIFF_ERRORS.get(body[6], "#ERROR")
+    elif kind == 0x0006 and len(body) >= 14 and body[6] == 2 and body[12:14] == b"\xff\xff":
+        out.errors[(_u16(body, 0), _u16(body, 2))] = _BIFF_ERRORS.get(body[8], "#ERROR")
+    elif kind == 0x0208 and len(body) >= 14 and _u16(body, 12) & 0x0020:  # ROW, fDyZero
+        out.hidden_rows.add(_u16(body, 0))
+    elif kind == 0x007D and len(body) >= 10 and _u16(body, 8) & 0x0001:  # COLINFO, fHidden
+        first, last = _u16(body, 0), _u16(body, 2)
+        out.hidden_columns.update(range(first, min(last, first + _ODS_REPEAT_CAP) + 1))
+
+
+def _xls_sheet_offset(stream: bytes, sheet: str) -> int | None:
+    """Where ``sheet``'s records start in the workbook stream (its BOUNDSHEET8 record)."""
     pos = 0
     while pos + 4 <= len(stream):
         kind = int.from_bytes(stream[pos:pos + 2], "little")
@@ -310,24 +344,8 @@ def xls_error_cells(wb: Workbook, sheet: str) -> dict[tuple[int, int], str]:
             raw = body[8:8 + (count * 2 if flags & 1 else count)]
             name = raw.decode("utf-16-le" if flags & 1 else "latin-1", "replace")
             if name == sheet:
-                start = int.from_bytes(body[:4], "little")
+                return int.from_bytes(body[:4], "little")
         elif kind == 0x000A:  # EOF of the workbook globals
-            break
+            return None
         pos += 4 + size
-    if start is None:
-        return found
-    pos = start
-    while pos + 4 <= len(stream):
-        kind = int.from_bytes(stream[pos:pos + 2], "little")
-        size = int.from_bytes(stream[pos + 2:pos + 4], "little")
-        body = stream[pos + 4:pos + 4 + size]
-        pos += 4 + size
-        if kind == 0x0205 and len(body) >= 8 and body[7] == 1:  # BOOLERR, an error
-            where = (int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little"))
-            found[where] = _BIFF_ERRORS.get(body[6], "#ERROR")
-        elif kind == 0x0006 and len(body) >= 14 and body[6] == 2 and body[12:14] == b"\xff\xff":
-            where = (int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little"))
-            found[where] = _BIFF_ERRORS.get(body[8], "#ERROR")
-        elif kind == 0x000A:  # EOF of the sheet
-            break
-    return found
+    return None

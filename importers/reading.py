@@ -23,7 +23,7 @@ from sqlalchemy import Connection, text
 
 from importers.layout import SheetTable, cell_ref, holds_table, locate_table
 from importers.mapping import Mapping
-from importers.otherformats import ods_details, xls_error_cells, xlsb_error_cells
+from importers.otherformats import ods_details, xls_details, xlsb_error_cells
 from importers.problems import ProblemLog
 from importers.stale import Stamp
 from importers.workbook import (
@@ -269,9 +269,10 @@ def _read_sheet(parsed: ParsedFile, book: Workbook, sheet: str,
         details = pool.submit(cell_details, book, sheet, xml)
         hidden = hidden_rows_and_columns(xml)
         del xml
-    ods = ods_details(book, sheet) if book.kind == "ods" else None
-    if ods is not None:
-        hidden = (ods.hidden_rows, ods.hidden_columns)
+    extras = (ods_details(book, sheet) if book.kind == "ods" else
+              xls_details(book, sheet) if book.kind == "xls" else None)
+    if extras is not None:
+        hidden = (extras.hidden_rows, extras.hidden_columns)
     if grid is None:
         grid = read_grid(book, sheet, log)
     if grid is None:
@@ -279,10 +280,10 @@ def _read_sheet(parsed: ParsedFile, book: Workbook, sheet: str,
     table = _locate(parsed, grid, sheet, mapping, programme, key_role, hidden)
     if table is not None and details is not None:
         _check_hidden_cells(details.result(), table, log)
-    if table is not None and ods is not None and ods.errors:
-        _check_hidden_cells(CellDetails(set(), ods.errors), table, log)
-    if table is not None and book.kind in ("xlsb", "xls"):
-        errors = (xlsb_error_cells if book.kind == "xlsb" else xls_error_cells)(book, sheet)
+    if table is not None and extras is not None and extras.errors:
+        _check_hidden_cells(CellDetails(set(), extras.errors), table, log)
+    if table is not None and book.kind == "xlsb":
+        errors = xlsb_error_cells(book, sheet)
         if errors:
             _check_hidden_cells(CellDetails(set(), errors), table, log)
 

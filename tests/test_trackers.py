@@ -32,7 +32,7 @@ def office_copies(corpus: dict[str, Tracker], tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("office")
     out: dict[str, Tracker] = {}
     for name, suffixes in (("lay_two_row", (".ods", ".xls")), ("lay_units", (".ods", ".xls")),
-                           ("lay_hidden", (".ods",))):
+                           ("lay_hidden", (".ods", ".xls"))):
         for suffix in suffixes:
             src = corpus[name]
             copy = libreoffice_copy(src.path, folder, suffix)
@@ -71,7 +71,7 @@ def test_tracker_imports_to_the_cent(programme: Ledger, corpus: dict[str, Tracke
 
 
 @pytest.mark.parametrize("name", ["lay_two_row.ods", "lay_two_row.xls", "lay_units.ods",
-                                  "lay_units.xls", "lay_hidden.ods"])
+                                  "lay_units.xls", "lay_hidden.ods", "lay_hidden.xls"])
 def test_libreoffice_copies_import_the_same(programme: Ledger,
                                             office_copies: dict[str, Tracker], name: str,
                                             tmp_path: Path) -> None:
