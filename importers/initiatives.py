@@ -41,7 +41,7 @@ from importers.command import (
 from importers.factdiff import diff_phasing, keyed, read_current, scope_keys, select
 from importers.layout import SheetTable
 from importers.mapping import Mapping, load_mapping
-from importers.prepare import Prepared, Reference, prepare_initiatives
+from importers.prepare import Prepared, Reference, merge_prepared, prepare_initiatives
 from importers.problems import ERROR, WARNING, ImportProblems, Problem, ProblemLog
 from importers.reading import (
     ImportParams,
@@ -322,7 +322,7 @@ def _read_files(ledger: Ledger, paths: list[Path], mapping: Mapping, params: Imp
         else:
             parsed.append(read_file(Path(path), mapping, programme,
                                     default_sheet="Initiatives", key_role="id",
-                                    scale=scale, sha=sha, digest=digest))
+                                    scale=scale, sha=sha, digest=digest, several=True))
             parsed[-1].stamp = read_stamp(Path(path))
         steps.advance()
     return parsed
@@ -440,7 +440,9 @@ def _import_one(ledger: Ledger, conn: Connection, ref: Reference, parsed: Parsed
     steps.step(f"checking {parsed.path.name}")
     prefetch = None if tally.failed else _prefetch_current(conn, parsed.table, mapping, ref)
     try:
-        prepared = prepare_initiatives(parsed.table, mapping, ref, parsed.log, params.scale)
+        prepared = merge_prepared(
+            [prepare_initiatives(table, mapping, ref, parsed.log, params.scale)
+             for table in parsed.tables or [parsed.table]], parsed.log)
     finally:
         if prefetch is not None:
             prefetch.wait()

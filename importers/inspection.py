@@ -140,7 +140,9 @@ def inspect_workbook(path: Path, *, mapping: Path | None = None, ledger: Ledger 
                        key_role="id", scale=the_mapping.scale)
     table = parsed.table
     tried = next((p.sheet for p in parsed.log.problems if p.sheet), None)
-    found.sheets = _sheets(Path(path), the_mapping, table.sheet if table else tried)
+    found.sheets = _sheets(Path(path), the_mapping,
+                           [t.sheet for t in parsed.tables] or ([tried] if tried else []),
+                           parsed.sheet_choice)
     log = parsed.log
     first_problems: list[Problem] = []
     if table is None and not the_mapping.sheet and tried is not None:
@@ -187,26 +189,22 @@ def inspect_workbook(path: Path, *, mapping: Path | None = None, ledger: Ledger 
     return found
 
 
-def _sheets(path: Path, mapping: Mapping, chosen: str | None) -> list[SheetInfo]:
-    """Every sheet, and why the chosen one was."""
+def _sheets(path: Path, mapping: Mapping, chosen: list[str], why: str) -> list[SheetInfo]:
+    """Every sheet, and why the chosen ones were (``why``: the importer's own reason)."""
     book = open_workbook(path, ProblemLog(path.name))
     if book is None:
         return []
     try:
         names = [s for s in book.sheets if s != STAMP_SHEET]
         visible = set(book.visible)
-        if mapping.sheet:
-            reason = f"named in the mapping (sheet = {mapping.sheet!r})"
-        elif chosen is not None and book.find_sheet("Initiatives") == chosen:
-            reason = "named Initiatives"
-        elif chosen is not None and [s for s in names if s in visible][:1] == [chosen]:
-            reason = "the first visible sheet (no sheet is named Initiatives)"
-        else:
-            reason = "found by the importer's sheet detection"
     finally:
         book.close()
-    return [SheetInfo(name=s, visible=s in visible, chosen=s == chosen,
-                      reason=reason if s == chosen else "") for s in names]
+    if mapping.sheet:
+        reason = f"named in the mapping (sheet = {mapping.sheet!r})"
+    else:
+        reason = why or "found by the importer's sheet detection"
+    return [SheetInfo(name=s, visible=s in visible, chosen=s in chosen,
+                      reason=reason if s in chosen else "") for s in names]
 
 
 def _column_role(col: int, header: str, table: SheetTable, roles: dict[int, str]) -> tuple[

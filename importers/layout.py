@@ -19,9 +19,16 @@ import pandas as pd
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from importers.codes import value_at
+from importers.headers import (
+    HeaderMonths,
+    TotalColumn,
+    plain_month,
+    quarter_start,
+    read_header_months,
+)
 from importers.mapping import ColumnRef, Mapping
 from importers.problems import ProblemLog
-from ledger.months import MonthError, parse_month
+from ledger.months import add_months, parse_fiscal_year
 
 #: Rows scanned from the top for the header (title and note rows come first).
 HEADER_SCAN_ROWS = 50
@@ -48,6 +55,9 @@ TOTAL_HEADERS = {"total", "sum", "grand total", "row total", "totals"}
 
 #: A row whose id (or, with no id, first text cell) reads like this is a total row.
 TOTAL_ROW = re.compile(r"^\s*(grand\s+|sub\s*-?\s*)?totals?\b", re.IGNORECASE)
+#: ... or whose id (or, with no id, any text of its role columns) ends like this: a
+#: subtotal row inside the body, such as ``PRO subtotal`` or ``Processing total``.
+SUBTOTAL_ROW = re.compile(r"(^|\s)(sub\s*-?\s*)?totals?\s*$", re.IGNORECASE)
 
 #: Unit notes above the header that mean the amounts are scaled.
 _SCALE_NOTES = [
@@ -116,6 +126,34 @@ class SheetTable:
     skipped: dict[str, list[int]] = field(default_factory=dict)
     """Why rows were not read (``title``, ``blank``, ``total``, ``subtotal``, ``skip``,
     ``label``) -> their 1-based sheet rows."""
+    header_rows: tuple[int, ...] = ()
+    """0-based rows of the header: one, or two (years above months) for a two-row header."""
+    total_columns: dict[int, TotalColumn] = field(default_factory=dict)
+    """Fiscal-year, quarter and half total columns (not read as amounts; checked)."""
+    total_values: dict[int, np.ndarray] = field(default_factory=dict)
+    """Total column -> its raw cells, one per data row (``rows``' order)."""
+    spread: dict[int, int] = field(default_factory=dict)
+    """Quarter columns read as amounts (``quarters = "spread"``): column -> 3 months."""
+    total_rows: list[tuple[int, str]] = field(default_factory=list)
+    """(0-based row, label) of total and subtotal rows in the body (skipped; checked)."""
+    total_row_values: dict[int, list[Any]] = field(default_factory=dict)
+    """Total row -> its raw cells in the amount columns (``month_columns`` order)."""
+    hidden_rows: list[int] = field(default_factory=list)
+    """0-based hidden (or filtered out) rows among the data rows: read like the others."""
+    hidden_columns: list[int] = field(default_factory=list)
+    """0-based hidden columns among the columns read: read like the others."""
+
+
+def _total_kind(text: str) -> str | None:
+    """``total`` or ``subtotal`` when ``text`` labels a total row (``Total``, ``Grand
+    total``, ``Subtotal``, ``PRO subtotal``, ``Processing total``), else None."""
+    lead = TOTAL_ROW.match(text)
+    if lead is not None:
+        return "subtotal" if (lead.group(1) or "")[:1] in ("s", "S") else "total"
+    tail = SUBTOTAL_ROW.search(text)
+    if tail is None:
+        return None
+    return "total" if text.strip().casefold() in {"total", "totals"} else "subtotal"
 
 
 def _scan_scale_note(grid: list[list[Any]], header_row: int) -> tuple[str, int] | None:
@@ -134,14 +172,7 @@ def _header_matches(value: Any, wanted: str) -> bool:
 
 
 def _month_of(value: Any, fy_start: int) -> date | None:
-    if isinstance(value, (date, datetime)):
-        return parse_month(value)
-    if isinstance(value, str) and value.strip():
-        try:
-            return parse_month(value, fy_start)
-        except MonthError:
-            return None
-    return None
+    return plain_month(value, fy_start)
 
 
 def _find_header(grid: list[list[Any]], mapping: Mapping, key_role: str, fy_start: int,
@@ -191,8 +222,16 @@ def locate_table(
     columns = _role_columns(head, header, sheet, mapping, log, key_role, ignored)
     if columns is None:
         return None
-    months, months_ok = _month_columns(head, header, sheet, mapping, log,
-                                       set(columns.values()) | set(ignored), fy_start)
+    found, header_rows = _header_months(grid, header, mapping, columns[key_role],
+                                        set(columns.values()) | set(ignored), fy_start)
+    month_row = header_rows[-1]
+    months, months_ok = _month_columns(found, grid[month_row], month_row, sheet, mapping,
+                                       log)
+    spread: dict[int, int] = {}
+    if not months and found.totals and mapping.layout != "long":
+        months, spread, quarters_ok = _quarter_columns(found, month_row, sheet, mapping, log)
+        if not quarters_ok:
+            return None
     layout = mapping.layout
     if layout == "auto":
         layout = "wide" if months else "long"
@@ -212,18 +251,79 @@ def locate_table(
     if not months_ok:
         return None
 
-    body = grid[header + 1:]
+    body = grid[month_row + 1:]
     skip_rows = {r - 1 for r in mapping.skip.rows}
-    table = SheetTable(sheet=sheet, header_row=header, layout=layout, columns=columns,
+    table = SheetTable(sheet=sheet, header_row=month_row, layout=layout, columns=columns,
                        rows=pd.DataFrame(), facts=pd.DataFrame(),
                        scale_note=_scan_scale_note(grid, header), month_columns=months,
                        headers={c: t for c, t in ((c, text_value(v)) for c, v in
                                                   enumerate(head)) if t is not None},
                        ignored=ignored,
                        skipped={"title": [r + 1 for r in range(header)
-                                          if any(text_value(v) for v in grid[r])]})
-    _split_rows(table, body, header + 1, skip_rows, mapping, log, key_role, fy_start, horizon)
+                                          if any(text_value(v) for v in grid[r])]},
+                       header_rows=header_rows, spread=spread,
+                       total_columns={c: t for c, t in found.totals.items()
+                                      if c not in spread and layout == "wide"})
+    _split_rows(table, body, month_row + 1, skip_rows, mapping, log, key_role, fy_start,
+                horizon)
     return table
+
+
+def _header_months(grid: list[list[Any]], header: int, mapping: Mapping, key_col: int,
+                   taken: set[int], fy_start: int) -> tuple[HeaderMonths, tuple[int, ...]]:
+    """The months and total columns of the header, and the header's rows: the row with the
+    key column, or it and the row below when the months are there (a two-row header whose
+    upper row names the columns and gives the months' years: ``FY27`` above ``Jul``)."""
+    stated = (parse_fiscal_year(mapping.months.fiscal_year)
+              if mapping.months.fiscal_year else None)
+    span = None
+    if mapping.months.columns != "auto":
+        first, last = mapping.months.columns.split(":")
+        span = range(column_index_from_string(first) - 1, column_index_from_string(last))
+    above = grid[header - 1] if header > 0 else None
+    found = read_header_months(grid[header], above, span, taken, fy_start, stated)
+    if found.months or header + 1 >= len(grid):
+        return found, (header,)
+    below = grid[header + 1]
+    if key_col < len(below) and text_value(below[key_col]) is not None:
+        return found, (header,)  # the next row is data
+    # A cell merged over both rows holds its text in the upper row only.
+    upper = grid[header]
+    combined = [b if b not in ("", None) or c >= len(upper) else upper[c]
+                for c, b in enumerate(below)]
+    lower = read_header_months(combined, upper, span, taken, fy_start, stated)
+    if lower.months or lower.totals:
+        return lower, (header, header + 1)
+    return found, (header,)
+
+
+def _quarter_columns(found: HeaderMonths, row: int, sheet: str, mapping: Mapping,
+                     log: ProblemLog) -> tuple[dict[int, date], dict[int, int], bool]:
+    """Quarterly-only phasing: with ``quarters = "spread"`` each quarter column is read as
+    an amount for its first month, spread over three (:mod:`importers.totals`); otherwise
+    refused. Returns (column -> first month, column -> 3, ok)."""
+    quarters = {c: t for c, t in found.totals.items() if t.kind == "quarter"}
+    if not quarters:
+        return {}, {}, True
+    labels = ", ".join(t.label for t in list(quarters.values())[:4])
+    first_cell = cell_ref(row, min(quarters))
+    if mapping.months.quarters != "spread":
+        log.error(sheet, first_cell, f"quarterly phasing ({labels}, ...) and no month columns",
+                  "one column per month, or quarters = \"spread\" under [months] in the "
+                  "mapping to spread each quarter evenly over its three months")
+        return {}, {}, False
+    months: dict[int, date] = {}
+    ok = True
+    for col, total in sorted(quarters.items()):
+        start = quarter_start(total)
+        if start is None:
+            log.bad_value(sheet, cell_ref(row, col), total.label,
+                          "a quarter whose year is known: Q1 FY27, FY27 Q1, Q1 2027, or Q1 "
+                          "under a cell FY27 in the row above")
+            ok = False
+        else:
+            months[col] = start
+    return months, {c: 3 for c in months}, ok
 
 
 def _header_row(grid: list[list[Any]], sheet: str, mapping: Mapping, log: ProblemLog,
@@ -302,13 +402,12 @@ def _role_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
     return columns if ok else None
 
 
-def _month_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
-                   log: ProblemLog, taken: set[int], fy_start: int
-                   ) -> tuple[dict[int, date], bool]:
-    """Column -> month: the mapping's span (every header in it must read as a month) or
-    every other header that reads as one. Returns them and False if a problem was logged
-    (a bad month header, or two columns for one month)."""
-    months: dict[int, date] = {}
+def _month_columns(found: HeaderMonths, head: list[Any], header: int, sheet: str,
+                   mapping: Mapping, log: ProblemLog) -> tuple[dict[int, date], bool]:
+    """Column -> month as read from the header (:func:`_header_months`); within the
+    mapping's span every header must read as a month (or a total). Returns them and False
+    if a problem was logged (a bad month header, or two columns for one month)."""
+    months = dict(found.months)
     ok = True
     if mapping.months.columns != "auto":
         first, last = mapping.months.columns.split(":")
@@ -316,24 +415,14 @@ def _month_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
         for col in span:
             if col >= len(head):
                 break
-            month = _month_of(head[col], fy_start)
-            if month is None:
+            if col not in months and col not in found.totals:
                 log.bad_value(sheet, cell_ref(header, col),
                               head[col] if head[col] != "" else None,
                               "a month such as a date, Jul-26, 2026-07 or FY27 M01 "
                               f"(the mapping says {mapping.months.columns} are months)")
                 ok = False
-            else:
-                months[col] = month
-    else:
-        for col, value in enumerate(head):
-            if col in taken:
-                continue
-            month = _month_of(value, fy_start)
-            if month is not None:
-                months[col] = month
     first_col: dict[date, int] = {}
-    for col, month in months.items():
+    for col, month in sorted(months.items()):
         if month in first_col:
             log.error(sheet, cell_ref(header, col), f"a second column for {month:%b-%y} "
                       f"(the first is {cell_ref(header, first_col[month])})",
@@ -372,6 +461,7 @@ def _split_rows(  # noqa: C901
         has_amount = np.zeros(0, dtype=bool)
     keep: list[int] = []
     skipped = table.skipped
+    label_cols = [c for r, c in table.columns.items() if r != "description"]
     for i in range(n):
         r = first_row + i
         if r in skip_rows:
@@ -384,11 +474,15 @@ def _split_rows(  # noqa: C901
                 skipped.setdefault("blank", []).append(r + 1)
                 continue  # a blank row
             texts = [t for t in (text_value(v) for v in block[i]) if t]
-            total = TOTAL_ROW.match(texts[0]) if texts else None
-            if total:
-                skipped.setdefault("subtotal" if total.group(1) and total.group(1)[:1]
-                                   in "sS" else "total", []).append(r + 1)
-                continue  # a total row without an id
+            kind = _total_kind(texts[0]) if texts else None
+            if texts and kind is None and any(
+                    SUBTOTAL_ROW.search(t) for t in
+                    (text_value(block[i, c]) for c in label_cols) if t):
+                kind = "subtotal"
+            if kind is not None:
+                skipped.setdefault(kind, []).append(r + 1)  # a total row without an id
+                table.total_rows.append((r, texts[0]))
+                continue
             if not has_amount[i]:
                 skipped.setdefault("label", []).append(r + 1)
                 continue  # a note or a stray label without amounts
@@ -396,13 +490,17 @@ def _split_rows(  # noqa: C901
                       f"the row's {key_role}" + (" (or a total row labelled Total)"
                                                  if key_role == "id" else ""))
             continue
-        total = TOTAL_ROW.match(key)
-        if total or any(p.search(key) for p in skip_patterns):
-            kind = ("skip" if not total else "subtotal" if total.group(1) and
-                    total.group(1)[:1] in "sS" else "total")
+        kind = _total_kind(key)
+        if kind is not None:
             skipped.setdefault(kind, []).append(r + 1)
+            table.total_rows.append((r, key))
+            continue
+        if any(p.search(key) for p in skip_patterns):
+            skipped.setdefault("skip", []).append(r + 1)
             continue
         keep.append(i)
+    for r, _label in table.total_rows:
+        table.total_row_values[r] = list(block[r - first_row, amount_cols])
     idx = np.array(keep, dtype=np.int64)
     rows = pd.DataFrame({"row": idx + first_row})
     for role in attr_roles:
@@ -413,6 +511,9 @@ def _split_rows(  # noqa: C901
         rows["month_raw"] = pd.Series(list(block[idx, table.columns["month"]]) if len(idx)
                                       else [], dtype=object)
     table.rows = rows
+    for col in table.total_columns:
+        table.total_values[col] = (block[idx, col] if len(idx) and col < block.shape[1]
+                                   else np.zeros(len(idx), dtype=object))
 
     # Raw facts: one per non-empty amount cell of a kept row.
     if len(idx):
@@ -430,6 +531,9 @@ def _split_rows(  # noqa: C901
         month_iso = iso[j] if len(j) else np.zeros(0, dtype=object)
         in_horizon = {c: horizon[0] <= table.month_columns[c] <= horizon[1] for c in month_cols}
         used_cols = set(cols.tolist())
+        for c, span in table.spread.items():  # a spread quarter: its last month too
+            in_horizon[c] = in_horizon[c] and (
+                add_months(table.month_columns[c], span - 1) <= horizon[1])
         for c in month_cols:
             if in_horizon[c]:
                 continue
@@ -467,3 +571,58 @@ def _split_rows(  # noqa: C901
         "month": pd.Series(month_iso, dtype=object),
         "value": pd.Series(values, dtype=object),
     })
+    if table.spread:
+        spans = np.zeros(max(table.spread) + 1, dtype=np.int64)
+        for c, span in table.spread.items():
+            spans[c] = span
+        table.facts["span"] = np.where(cols < len(spans), spans[np.clip(cols, 0, len(spans) - 1)],
+                                       0) if len(cols) else np.zeros(0, dtype=np.int64)
+
+
+def holds_table(grid: list[list[Any]], mapping: Mapping, *, key_role: str,
+                fy_start: int) -> bool:
+    """True if the sheet ``grid`` has a header with the key column and month columns (or
+    quarter columns, or a Month and an Amount column): what a sheet is chosen by when no
+    mapping names it."""
+    if mapping.header_row != "auto":
+        return bool(grid)
+    header = _find_header(grid, mapping, key_role, fy_start)
+    if header is None:
+        return False
+    head = grid[header]
+    normed = [norm_header(v) for v in head]
+    wanted = mapping.columns.get(key_role)
+    key_col = next((c for c, n in enumerate(normed)
+                    if (n == norm_header(wanted) if isinstance(wanted, str)
+                        else n in ALIASES[key_role])), 0)
+    found, _rows = _header_months(grid, header, mapping, key_col, {key_col}, fy_start)
+    if found.months or found.totals:
+        return True
+    return any(n in ALIASES["month"] for n in normed) and any(
+        n in ALIASES["amount"] for n in normed)
+
+
+def describe_table(table: SheetTable) -> dict[str, Any]:
+    """What was detected in a sheet, as plain data (sheet rows 1-based, columns as
+    letters): for ``tledger import inspect`` and the tests."""
+    letter = get_column_letter
+    months = sorted(table.month_columns.items())
+    return {
+        "sheet": table.sheet,
+        "header_rows": [r + 1 for r in table.header_rows or (table.header_row,)],
+        "layout": table.layout,
+        "columns": {role: letter(c + 1) for role, c in table.columns.items()},
+        "months": {letter(c + 1): f"{m:%Y-%m}" for c, m in months},
+        "quarters_spread": [letter(c + 1) for c in sorted(table.spread)],
+        "total_columns": [
+            {"column": letter(c + 1), "label": t.label, "kind": t.kind,
+             "months": [f"{min(t.months):%Y-%m}", f"{max(t.months):%Y-%m}"] if t.months else []}
+            for c, t in sorted(table.total_columns.items())],
+        "total_rows": [{"row": r + 1, "label": label} for r, label in table.total_rows],
+        "skipped_rows": dict(table.skipped),
+        "blank_rows": len(table.skipped.get("blank", [])),
+        "data_rows": len(table.rows),
+        "hidden_rows": [r + 1 for r in table.hidden_rows],
+        "hidden_columns": [letter(c + 1) for c in table.hidden_columns],
+        "scale_note": table.scale_note[0] if table.scale_note else None,
+    }

@@ -91,6 +91,28 @@ class Months(BaseModel):
     model_config = ConfigDict(extra="forbid")
     columns: str = "auto"
     """``auto`` (every header that reads as a month) or a letter range ``H:BO``."""
+    fiscal_year: str | None = None
+    """The fiscal year (``FY27``) of headers ``M1``..``M12`` or ``Jul``..``Jun`` when the
+    sheet does not give it above them."""
+    quarters: Literal["refuse", "spread"] = "refuse"
+    """Quarterly-only phasing: refused, or each quarter spread evenly over its months."""
+
+    @model_serializer(mode="wrap")
+    def _settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Defaults left out: a mapping written before these settings keeps its digest.
+        data: dict[str, object] = handler(self)
+        if self.fiscal_year is None:
+            data.pop("fiscal_year", None)
+        if self.quarters == "refuse":
+            data.pop("quarters", None)
+        return data
+
+    @field_validator("fiscal_year")
+    @classmethod
+    def _fiscal_year(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^\s*FY\s*'?(\d{2}|\d{4})\s*$", value, re.I):
+            raise ValueError(f"{value!r}: expected a fiscal year such as \"FY27\"")
+        return value
 
     @field_validator("columns")
     @classmethod
@@ -125,7 +147,9 @@ class Mapping(BaseModel):
     by header detection, as for the template."""
 
     model_config = ConfigDict(extra="forbid")
-    sheet: str | None = None
+    sheet: str | list[str] | None = None
+    """A sheet name, or several names and patterns (``["PRO*", "MIN"]``, ``*`` and ``?`` as
+    in file names) whose sheets share one layout and are imported together."""
     header_row: int | Literal["auto"] = "auto"
     layout: Literal["auto", "wide", "long"] = "auto"
     scale: Decimal | None = None

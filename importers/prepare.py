@@ -20,6 +20,7 @@ from importers.codes import ids_for_codes, value_at
 from importers.layout import SheetTable, cell_ref
 from importers.mapping import Mapping
 from importers.problems import ProblemLog, show
+from importers.totals import check_totals, spread_quarters
 from importers.valuemaps import Resolver, apply_value_maps
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.initiatives import current_initiatives
@@ -400,6 +401,7 @@ def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal, decimal_mark: 
         log.warn(sheet, cell_ref(int(fact_row[fact_index]), int(fact_col[fact_index])),
                  str(read), f"at most {int(decimals[fact_index])} decimals: rounded to {kept}")
     keep = converted.present & valid_metric
+    table = cells.table
     pos = facts["pos"].to_numpy()[keep]
     fact_frame = pd.DataFrame({
         "pos": pos,
@@ -410,6 +412,9 @@ def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal, decimal_mark: 
         "month": pd.Series(facts["month"].to_numpy(dtype=object)[keep], dtype=object),
         "amount_minor": converted.minor[keep],
     })
+    if table.total_columns or table.total_rows or table.spread:
+        fact_frame = _totals_and_quarters(cells, fact_frame, keep, converted.rounded,
+                                          decimals_by_metric, scale, decimal_mark)
     if cells.table.layout == "long" and len(fact_frame):
         dup = fact_frame.duplicated(["external_id", "metric_id", "scenario", "month"],
                                     keep="first").to_numpy()
@@ -420,3 +425,55 @@ def _phasing_facts(cells: _Cells, ref: Reference, scale: Decimal, decimal_mark: 
                       f"{str(value_at(fact_frame['month'], fact_pos))[:7]}",
                       "one row per initiative, metric, scenario and month")
     return fact_frame
+
+
+def _totals_and_quarters(cells: _Cells, fact_frame: pd.DataFrame, keep: np.ndarray,
+                         rounded: list[tuple[int, Decimal, Decimal]],
+                         decimals_by_metric: dict[int, int], scale: Decimal,
+                         decimal_mark: str) -> pd.DataFrame:
+    """Check the sheet's total columns and rows (warnings), then spread quarterly amounts
+    over their months (:mod:`importers.totals`)."""
+    table, rows = cells.table, cells.rows
+    was_rounded = np.zeros(len(keep), dtype=bool)
+    was_rounded[[i for i, _r, _k in rounded]] = True
+    check_totals(table, rows["metric_id"].fillna(-1).to_numpy(dtype=np.int64),
+                 rows["scenario"].to_numpy(dtype=object), fact_frame,
+                 table.facts["col"].to_numpy(dtype=np.int64)[keep], was_rounded[keep],
+                 decimals_by_metric, scale, decimal_mark, cells.log)
+    if table.spread and "span" in table.facts:
+        fact_frame = spread_quarters(fact_frame, table.facts["span"].to_numpy()[keep])
+    return fact_frame
+
+
+def merge_prepared(parts: list[Prepared], log: ProblemLog) -> Prepared:
+    """Several sheets of one file (one layout) as one: an initiative may appear on one
+    sheet only (a second sheet naming it is an error naming both)."""
+    if len(parts) == 1:
+        return parts[0]
+    seen: dict[str, str] = {}
+    offset = 0
+    facts, inits, scopes, ext = [], [], [], []
+    units: set[int | None] = set()
+    for part in parts:
+        for external_id in part.initiatives["external_id"].tolist():
+            if external_id in seen:
+                log.error(part.sheet, "", f"{external_id!r} on sheet {part.sheet!r} and on "
+                          f"sheet {seen[external_id]!r}", "each initiative on one sheet of "
+                          "the workbook (or the one sheet to read named by sheet = "
+                          "\"...\" in a --mapping file)")
+            else:
+                seen[external_id] = part.sheet
+        moved = part.facts.copy()
+        moved["pos"] = moved["pos"].to_numpy(dtype=np.int64) + offset
+        facts.append(moved)
+        inits.append(part.initiatives)
+        scopes.append(part.row_scopes)
+        ext.append(part.row_external_ids)
+        units |= part.units_in_file
+        offset += len(part.row_external_ids)
+    return Prepared(file=parts[0].file, sheet=", ".join(p.sheet for p in parts),
+                    rows_read=sum(p.rows_read for p in parts),
+                    initiatives=pd.concat(inits, ignore_index=True),
+                    facts=pd.concat(facts, ignore_index=True),
+                    row_scopes=pd.concat(scopes, ignore_index=True).drop_duplicates(),
+                    units_in_file=units, row_external_ids=np.concatenate(ext))

@@ -156,6 +156,8 @@ class Workbook:
     """Sheet name -> its XML part inside the ZIP (for :func:`cell_details`)."""
     sized: dict[str, int] = field(default_factory=dict)
     """Sheet name -> the cell limit :func:`check_sheet_size` found it within."""
+    kind: str = "xlsx"
+    """``xlsx`` (also .xlsm), or with ``other_formats``: ``xls``, ``xlsb`` or ``ods``."""
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet called ``name`` (case and surrounding spaces ignored), if any."""
@@ -170,8 +172,9 @@ class Workbook:
             self.book.close()
 
 
-def _sniff(path: Path, log: ProblemLog) -> bool:
-    """Say what a file that is not an .xlsx/.xlsm is; True if it may be one."""
+def _sniff(path: Path, log: ProblemLog, other_formats: bool = False) -> bool:
+    """Say what a file that is not an .xlsx/.xlsm is; True if it may be one (or, with
+    ``other_formats``, an .xls)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
@@ -185,6 +188,8 @@ def _sniff(path: Path, log: ProblemLog) -> bool:
         log.error("", "", str(path), f"a readable .xlsx file ({exc.strerror})")
         return False
     suffix = path.suffix.lower()
+    if head.startswith(b"\xd0\xcf\x11\xe0") and other_formats:
+        return True
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         log.error("", "", "an Excel 97-2003 (.xls) or password-protected workbook",
                   "an .xlsx or .xlsm workbook: open it in Excel or LibreOffice and save it "
@@ -206,8 +211,8 @@ def _sniff(path: Path, log: ProblemLog) -> bool:
     return True
 
 
-def _check_zip(path: Path, log: ProblemLog,
-               max_bytes: int | None = None) -> dict[str, str] | None:
+def _check_zip(path: Path, log: ProblemLog, max_bytes: int | None = None,
+               other_formats: bool = False) -> dict[str, str] | None:
     """Check the ZIP's structure and parts; return sheet name -> part path, or None."""
     try:
         archive = zipfile.ZipFile(path)
@@ -219,11 +224,15 @@ def _check_zip(path: Path, log: ProblemLog,
         names = set(archive.namelist())
         if "mimetype" in names:
             kind = archive.read("mimetype")[:100].decode("ascii", "replace")
-            if "opendocument" in kind:
+            if "opendocument" in kind and other_formats:
+                names.add("xl/workbook.xml")  # checked as an .xlsx below: size, no DOCTYPE
+            elif "opendocument" in kind:
                 log.error("", "", "an OpenDocument spreadsheet (.ods)",
                           "an .xlsx or .xlsm workbook: save it as .xlsx in LibreOffice")
                 return None
-        if "xl/workbook.bin" in names:
+        if "xl/workbook.bin" in names and other_formats:
+            names.add("xl/workbook.xml")
+        elif "xl/workbook.bin" in names:
             log.error("", "", "a binary Excel workbook (.xlsb)",
                       "an .xlsx or .xlsm workbook: save it as .xlsx")
             return None
@@ -249,7 +258,7 @@ def _check_zip(path: Path, log: ProblemLog,
                               "a workbook as Excel or LibreOffice write it (they never "
                               "declare entities)")
                     return None
-            return _sheet_parts(archive)
+            return _sheet_parts(archive) if "xl/workbook.xml" in archive.namelist() else {}
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
             log.error("", "", f"a damaged workbook ({exc})",
                       "a complete .xlsx workbook: copy or save it again")
@@ -280,29 +289,64 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def open_workbook(path: Path, log: ProblemLog, *,
-                  max_bytes: int | None = None) -> Workbook | None:
-    """Open ``path`` for reading after checking it is a whole, harmless .xlsx/.xlsm.
+def _kind_of(path: Path) -> str:
+    """``xls``, ``xlsb``, ``ods`` or ``xlsx`` by the file's content (not its name)."""
+    with path.open("rb") as handle:
+        if handle.read(4) == b"\xd0\xcf\x11\xe0":
+            return "xls"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.bin" in names:
+                return "xlsb"
+            if "mimetype" in names and b"opendocument" in archive.read("mimetype")[:100]:
+                return "ods"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        pass  # _check_zip says what is wrong
+    return "xlsx"
+
+
+def open_workbook(path: Path, log: ProblemLog, *, max_bytes: int | None = None,
+                  other_formats: bool = False) -> Workbook | None:
+    """Open ``path`` for reading after checking it is a whole, harmless .xlsx/.xlsm (with
+    ``other_formats``, also an .xls, .xlsb or .ods: read by calamine, their cells limited
+    by the file's size and the sheet's used range as calamine reports it).
 
     ``max_bytes`` lowers the limit on the unpacked size for a kind of workbook known to be
     small. Returns None (with the reason in ``log``) when it cannot be read.
     """
-    if not _sniff(path, log):
+    if not _sniff(path, log, other_formats):
         return None
-    parts = _check_zip(path, log, max_bytes)
+    kind = _kind_of(path) if other_formats else "xlsx"
+    if kind == "xls":
+        parts: dict[str, str] | None = {}
+        size = path.stat().st_size
+        if size > _max_bytes():
+            log.error("", "", f"a {size:,}-byte .xls file", f"at most {_max_bytes():,} bytes "
+                      "(TLEDGER_IMPORT_MAX_BYTES)")
+            return None
+    else:
+        parts = _check_zip(path, log, max_bytes, other_formats)
     if parts is None:
         return None
     try:
         book = pc.CalamineWorkbook.from_path(str(path))
         meta = book.sheets_metadata
     except Exception as exc:  # calamine raises several types for a damaged part
-        log.error("", "", f"a damaged workbook ({str(exc).splitlines()[0][:120]})",
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        if kind == "xls":
+            log.error("", "", f"an Excel 97-2003 (.xls) file that cannot be read ({first}; "
+                      "password-protected?)", "a workbook without a password: open it in "
+                      "Excel or LibreOffice and save it as .xlsx")
+            return None
+        log.error("", "", f"a damaged workbook ({first})",
                   "a complete .xlsx workbook: open it in Excel or LibreOffice and save again")
         return None
     sheets = [m.name for m in meta if m.typ == pc.SheetTypeEnum.WorkSheet]
     visible = [m.name for m in meta if m.typ == pc.SheetTypeEnum.WorkSheet
                and m.visible == pc.SheetVisibleEnum.Visible]
-    return Workbook(path=path, book=book, sheets=sheets, visible=visible, sheet_parts=parts)
+    return Workbook(path=path, book=book, sheets=sheets, visible=visible, sheet_parts=parts,
+                    kind=kind)
 
 
 def read_sheet_xml(wb: Workbook, sheet: str, log: ProblemLog) -> bytes | None:
@@ -334,8 +378,8 @@ def check_sheet_size(wb: Workbook, sheet: str, log: ProblemLog, *, xml: bytes | 
     generous box) pays for the exact token-by-token scan (:func:`_extent_of`).
     """
     limit = _max_cells() if max_cells is None else min(max_cells, _max_cells())
-    if wb.sized.get(sheet, limit + 1) <= limit:
-        return True
+    if wb.sized.get(sheet, limit + 1) <= limit or wb.kind != "xlsx":
+        return True  # (.xls, .xlsb, .ods: no sheet XML to measure; see read_grid)
     if xml is None:
         xml = read_sheet_xml(wb, sheet, log)
         if xml is None:
@@ -713,3 +757,31 @@ def _fits_cheaply(xml: bytes, limit: int) -> bool:
         cols = rb"[A-%c]" % (64 + min(max_col, 26))
     outside = re.compile(rb'<c(?! r="%s(?:%s)")[\s/>]' % (cols, rows))
     return outside.search(xml) is None and _PREFIXED.search(xml) is None
+
+
+_ROW_TAG = re.compile(rb"<(?:[\w.-]+:)?row\s[^>]*>")
+_COL_TAG = re.compile(rb"<(?:[\w.-]+:)?col\s[^>]*>")
+_HIDDEN = re.compile(rb"""\shidden\s*=\s*["'](?:1|true)["']""")
+_ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["'](\d{1,7})["']""")
+_COL_SPAN = re.compile(rb"""\smin\s*=\s*["'](\d{1,5})["'][^>]*?\smax\s*=\s*["'](\d{1,5})["']""")
+
+
+def hidden_rows_and_columns(xml: bytes) -> tuple[set[int], set[int]]:
+    """0-based rows and columns a sheet hides (a hidden row, a row an applied filter hides,
+    a hidden column). A sheet without any costs one search for ``hidden``."""
+    rows: set[int] = set()
+    cols: set[int] = set()
+    if xml.find(b"hidden") == -1:
+        return rows, cols
+    for tag in _ROW_TAG.finditer(xml):
+        if _HIDDEN.search(tag.group(0)):
+            number = _ROW_NUMBER.search(tag.group(0))
+            if number:
+                rows.add(int(number.group(1)) - 1)
+    for tag in _COL_TAG.finditer(xml):
+        if _HIDDEN.search(tag.group(0)):
+            span = _COL_SPAN.search(tag.group(0))
+            if span:
+                first, last = int(span.group(1)), min(int(span.group(2)), EXCEL_COLS)
+                cols.update(range(first - 1, last))
+    return rows, cols

@@ -146,18 +146,20 @@ def test_million_blank_formatted_rows(programme: Ledger, cli,
     assert phasing(programme) == {("GR-1", "2026-07"): 1000, ("GR-1", "2026-08"): 2000}
 
 
-def test_xls_csv_and_ods_get_a_clear_message(programme: Ledger, cli, tmp_path: Path) -> None:
+def test_damaged_xls_csv_and_ods_get_a_clear_message(programme: Ledger, cli,
+                                                     tmp_path: Path) -> None:
+    # .xls, .csv and .ods are read (tests/test_trackers.py); damaged ones say what they are.
     xls = tmp_path / "old.xls"
     xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
     _fails(cli, programme, xls, "old.xls", "Excel 97-2003 (.xls)", "save it as .xlsx")
     csv_file = tmp_path / "pipeline.csv"
-    csv_file.write_text("ID,Name,Jul-26\nGR-1,x,5\n")
-    _fails(cli, programme, csv_file, "pipeline.csv", "a CSV/text file", "save it as .xlsx")
+    csv_file.write_bytes(b"ID,Name,Jul-26\nGR-1,x,5\0\0\n")
+    _fails(cli, programme, csv_file, "pipeline.csv", "a binary file named .csv")
     ods = tmp_path / "calc.ods"
     with zipfile.ZipFile(ods, "w") as z:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
         z.writestr("content.xml", "<office:document-content/>")
-    _fails(cli, programme, ods, "calc.ods", "OpenDocument spreadsheet (.ods)")
+    _fails(cli, programme, ods, "calc.ods", "a damaged workbook")
 
 
 def test_missing_file_and_bad_options(programme: Ledger, cli, tmp_path: Path) -> None:

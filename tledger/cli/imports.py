@@ -179,7 +179,8 @@ def _show_result(result: ImportResult, fmt: OutputFormat, report: Path | None) -
 
 @import_app.command("initiatives")
 def import_initiatives_cmd(
-    files: Annotated[list[Path], typer.Argument(help="One or more .xlsx/.xlsm workbooks.")],
+    files: Annotated[list[Path], typer.Argument(
+        help="One or more workbooks (.xlsx, .xlsm, .xls, .xlsb, .ods) or .csv files.")],
     mapping: MappingOption = None,
     mode: Annotated[str, typer.Option(
         "--mode", help="update (default): initiatives the workbook lacks stay as they are. "
@@ -229,7 +230,8 @@ def import_initiatives_cmd(
 
 @import_app.command("targets")
 def import_targets_cmd(
-    file: Annotated[Path, typer.Argument(help="A targets workbook (.xlsx/.xlsm).")],
+    file: Annotated[Path, typer.Argument(
+        help="A targets workbook (.xlsx, .xlsm, .xls, .xlsb, .ods) or .csv file.")],
     mapping: MappingOption = None,
     scale: ScaleOption = None,
     dry_run: DryRunOption = False,
