@@ -197,7 +197,7 @@ def test_cli_outturn_json_csv_and_programme_close(programme: Ledger, cli: Any) -
     assert "286.25" in people.stdout
     assert "52.3%" in people.stdout
     shown = json.loads(cli("programme", "show", "-f", "json").stdout)
-    assert {"field": "last closed month", "value": "2026-07"} in shown
+    assert shown["last_closed_month"] == "2026-07"
     log = cli("programme", "closes", "--format", "json")
     assert [(r["month"], r["who"], r["note"]) for r in json.loads(log.stdout)] == [
         ("2026-07", "tester", "July close")]

@@ -274,7 +274,7 @@ def test_the_unit_cost_workbook_recalculates_to_the_ledgers_figures(example, cli
     """Live formulas that tie: LibreOffice recalculates the workbook (cached values
     stripped) and every figure equals the ledger's, to the cent."""
     import openpyxl
-    from test_report import recalculate
+    from helpers.libreoffice import recalculate
 
     set_target(example, metric="unit_cost", amount="25", fiscal_year="FY27", note="board")
     path = tmp_path / "unit_cost.xlsx"

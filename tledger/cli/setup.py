@@ -175,6 +175,7 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
                          "decimals": m.decimals} for m in metrics],
             "initiatives": int(counts[0]), "business_units": int(counts[1]),
             "levers": int(counts[2]), "submissions": int(counts[3]),
+            "last_closed_month": f"{closed:%Y-%m}" if closed else None,
         })
         return
     emit(frame, fmt, title="Programme")
