@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -61,6 +62,10 @@ from tledger.web import views
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
 LOGIN_COOKIE = "tledger_login"
+#: What a save did, shown once by the page it redirects to (signed; read and cleared there).
+FLASH_COOKIE = "tledger_flash"
+#: Rounding warnings carried to the page after a save (a cookie holds about 4 KB).
+FLASH_WARNINGS = 20
 #: Idle timeout and absolute lifetime of a session (minutes), overridable by environment.
 #: Session limits in minutes, unless TLEDGER_SESSION_IDLE_MINUTES /
 #: TLEDGER_SESSION_LIFETIME_MINUTES say otherwise (read when the app is made, through
@@ -138,6 +143,34 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         except BadSignature:
             return None
         return value if isinstance(value, str) else None
+
+    def flash(response: Response, request: Request, ext: str, message: str,
+              rounded: dict[CellKey, str] | None = None) -> Response:
+        """Carry ``message`` (and the first rounding warnings) to the page of ``ext`` that
+        ``response`` redirects to."""
+        warnings = [[*key, text] for key, text in list((rounded or {}).items())[:FLASH_WARNINGS]]
+        more = len(rounded or {}) - len(warnings)
+        if more > 0:
+            warnings.append(["", "", "", f"and {more} more amount(s) rounded"])
+        response.set_cookie(FLASH_COOKIE, signer.dumps({"ext": ext, "message": message,
+                                                       "rounded": warnings}),
+                            httponly=True, samesite="lax", max_age=300,
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
+    def flashed(request: Request, ext: str) -> tuple[str, dict[CellKey, str]] | None:
+        """The message and warnings a save left for the page of ``ext`` (None: none)."""
+        raw = request.cookies.get(FLASH_COOKIE)
+        if not raw:
+            return None
+        try:
+            value = signer.loads(raw)
+            if value["ext"] != ext:
+                return None
+            return str(value["message"]), {(str(m), str(s), str(mo)): str(w)
+                                           for m, s, mo, w in value["rounded"]}
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None
 
     def session_of(request: Request) -> Session | None:
         token = unsigned(request, SESSION_COOKIE)
@@ -292,9 +325,12 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                       hidden=hidden or views.hidden_fields(grid))
 
     def initiative_get(request: Request, session: Session, form: FormData | None) -> Response:
-        saved = request.query_params.get("saved")
-        message = f"Saved as submission {saved}." if saved and saved.isdigit() else ""
-        return initiative_view(request, session, message=message)
+        shown = flashed(request, str(request.path_params["external_id"]))
+        if shown is None:
+            return initiative_view(request, session)
+        response = initiative_view(request, session, message=shown[0], rounded=shown[1])
+        response.delete_cookie(FLASH_COOKIE, path="/")
+        return response
 
     def initiative_post(request: Request, session: Session, form: FormData | None) -> Response:
         assert form is not None  # noqa: S101  (narrows the type: POST routes get a form)
@@ -341,7 +377,9 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         else:
             message = (f"Saved {result.changed} month(s) as submission "
                        f"{result.submission_id}.")
-        return initiative_view(request, session, message=message, rounded=parsed.rounded)
+        # Post/redirect/get: the page is read by the next request, after the write lock is
+        # released, and a reload does not post the save again.
+        return flash(page_redirect(ext), request, ext, message, parsed.rounded)
 
     def description_post(request: Request, session: Session, form: FormData | None
                          ) -> Response:
@@ -364,7 +402,10 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                                    else 400, message=f"Nothing was saved: {exc}")
         message = ("Description unchanged." if sub is None
                    else f"Description saved as submission {sub}.")
-        return initiative_view(request, session, message=message)
+        return flash(page_redirect(ext), request, ext, message)
+
+    def page_redirect(ext: str) -> Response:
+        return RedirectResponse(f"/initiatives/{quote(ext, safe='')}", status_code=303)
 
     def programme(request: Request, session: Session, form: FormData | None) -> Response:
         with ledger.reading() as conn:
