@@ -114,6 +114,29 @@ def initiative_phasing(
     return frame
 
 
+def phasing_sums(conn: Connection, initiative_ids: Iterable[int], metric_id: int,
+                 scenarios: Iterable[str], first: date, last: date) -> dict[tuple[int, str], int]:
+    """Per (initiative, scenario): the sum of its current phasing of one metric over the
+    months ``first`` to ``last``, in minor units (exact: summed by the database as
+    integers). Pairs with nothing in those months are left out.
+
+    Looked up through the per-initiative index, as :func:`initiative_phasing` is.
+    """
+    wanted = sorted({str(s) for s in scenarios})
+    frame = read_frame_in(
+        conn,
+        "SELECT initiative_id, scenario, SUM(amount_minor) AS total FROM phasing "  # noqa: S608  (the scenario list: bound parameters named in code)
+        "WHERE initiative_id IN :ids AND +metric_id = :m AND scenario || '' IN ("
+        + ", ".join(f":s{k}" for k in range(len(wanted))) + f") AND valid_to = {OPEN} "
+        "AND month >= :first AND month <= :last GROUP BY initiative_id, scenario",
+        {"m": int(metric_id), "first": first, "last": last,
+         **{f"s{k}": s for k, s in enumerate(wanted)}}, "ids", initiative_ids,
+    )
+    return {(int(i), str(s)): int(t) for i, s, t in zip(frame["initiative_id"],
+                                                         frame["scenario"], frame["total"],
+                                                         strict=True)}
+
+
 def replace_initiative_phasing(
     conn: Connection,
     initiative_ids: Iterable[int],
@@ -123,13 +146,15 @@ def replace_initiative_phasing(
     submission_id: int,
     *,
     dry_run: bool = False,
+    current: pd.DataFrame | None = None,
 ) -> FactChanges:
     """Make ``incoming`` the whole phasing of ``initiative_ids`` for one metric and scenario.
 
     ``incoming`` has ``initiative_id, month, amount_minor`` (month ``YYYY-MM-01``). Months
     of these initiatives that ``incoming`` does not list end (even when an initiative has no
     rows left at all, which :func:`ledger.store.write_phasing` would leave untouched).
-    Other initiatives, metrics and scenarios are not touched.
+    Other initiatives, metrics and scenarios are not touched. ``current``: their phasing
+    now, when the caller has read it (as :func:`initiative_phasing` returns it).
     """
     ids = sorted({int(i) for i in initiative_ids})
     inc = incoming[["initiative_id", "month", "amount_minor"]].copy()
@@ -138,7 +163,8 @@ def replace_initiative_phasing(
     inc = inc[[*PHASING_KEY, "amount_minor"]].astype(
         {"initiative_id": "int64", "metric_id": "int64", "amount_minor": "int64"}
     )
-    current = initiative_phasing(conn, ids, metric_id, scenario)
+    if current is None:
+        current = initiative_phasing(conn, ids, metric_id, scenario)
     changes = diff_facts(current, inc, PHASING_KEY, None)
     gone = current.merge(inc[PHASING_KEY], on=PHASING_KEY, how="left", indicator=True)
     gone = gone[gone["_merge"] == "left_only"]

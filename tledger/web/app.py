@@ -54,9 +54,8 @@ from ledger.grid import (
     save_description,
     save_grid,
 )
-from ledger.history import history
+from ledger.history import history_page
 from ledger.months import fiscal_year, fiscal_year_label
-from ledger.phasing import attribute_versions
 from tledger.web import views
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +63,9 @@ SESSION_COOKIE = "tledger_session"
 LOGIN_COOKIE = "tledger_login"
 #: What a save did, shown once by the page it redirects to (signed; read and cleared there).
 FLASH_COOKIE = "tledger_flash"
+#: Changes the initiative page lists (whole submissions: the last one's every change); a
+#: link leads to older ones.
+HISTORY_ROWS = 50
 #: Rounding warnings carried to the page after a save (a cookie holds about 4 KB).
 FLASH_WARNINGS = 20
 #: Idle timeout and absolute lifetime of a session (minutes), overridable by environment.
@@ -300,17 +302,21 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                         conflict: GridConflict | None = None, message: str = "",
                         note: str = "", hidden: dict[str, str] | None = None) -> Response:
         ext = request.path_params["external_id"]
-        with ledger.reading() as conn:
-            grid = read_grid(ledger, ext, scenarios(), conn)
+        before = request.query_params.get("before", "")
+        shown = scenarios()
+        with ledger.reading() as conn:  # one snapshot: grid, totals and history agree
+            grid = read_grid(ledger, ext, shown, conn)
             ini = grid.initiative
             if session.account.role == "owner" and not views.owns(session, ini):
                 raise NotFound(f"no initiative {ext[:60]!r} in this ledger")
             fy = this_fy(grid.programme)
             totals = views.owner_totals(ledger, conn, owner=str(ini["owner"]), fy=fy,
                                         unit=ini["business_unit"])
-            iid = int(ini["initiative_id"])
-            attributes_version = attribute_versions(conn, [iid])[iid]
-        changes = history(ledger, str(ini["external_id"])).head(300)
+            changes = history_page(conn, int(ini["initiative_id"]),
+                                   {m.id: m for m in grid.metrics}, limit=HISTORY_ROWS,
+                                   before=int(before) if before.isdigit() else None)
+        # The submission that wrote the attributes shown (current_initiatives' valid_from).
+        attributes_version = int(ini["valid_from"])
         editable = may_edit(session) and ini["status"] == "active"
         plan_locked = (session.account.role == "owner"
                        and int(ini["stage_ordinal"]) >= PLAN_LOCK_ORDINAL)
@@ -318,7 +324,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                                  typed=typed or {}, errors=errors or {}, rounded=rounded or {})
         return render("initiative.html", status, session=session, grid=grid, ini=ini,
                       table=table, editable=editable, plan_locked=plan_locked,
-                      history=changes.to_dict("records"), totals=totals,
+                      history=changes.rows, older=changes.older, totals=totals,
                       fy=fiscal_year_label(fy), conflict=conflict, message=message, note=note,
                       errors=errors or {}, rounded=rounded or {},
                       attributes_version=attributes_version,
