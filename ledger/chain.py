@@ -193,6 +193,9 @@ def _phasing(conn: Connection, subs: Sequence[int] | None, content: _Content,
     one its id; both per (metric, scenario) part, in id order.
     """
     metric_ids = [int(i) for i in conn.execute(text("SELECT id FROM metric")).scalars()]
+    if subs is not None and _few_phasing(conn, subs):
+        _phasing_few(conn, subs, content, metric_ids)
+        return
     extra = [str(s) for s in conn.execute(text(
         "SELECT DISTINCT scenario FROM phasing WHERE scenario NOT IN ("  # noqa: S608  (the constant SCENARIOS)
         + ", ".join(f"'{s}'" for s in SCENARIOS) + ")")).scalars()] if subs is None else []
@@ -235,6 +238,53 @@ def _phasing(conn: Connection, subs: Sequence[int] | None, content: _Content,
         if orphans is not None:
             strays.append(f"phasing rows of a metric that does not exist, written by "
                           f"submission {orphans}")
+
+
+#: Phasing versions written by the submissions being sealed up to which their parts are read
+#: in two queries (every metric and scenario at once) rather than two per pair: a single
+#: edit's seal, inside the write lock, is dominated by round trips.
+_FEW_FACTS = 5_000
+
+
+def _few_phasing(conn: Connection, subs: Sequence[int]) -> bool:
+    written = conn.execute(text(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM phasing WHERE valid_from IN ({_in_list(subs)}) "  # noqa: S608  (ids int()-formatted)
+        f"LIMIT {_FEW_FACTS + 1}) AS few")).scalar_one()
+    return int(written) <= _FEW_FACTS
+
+
+def _phasing_few(conn: Connection, subs: Sequence[int], content: _Content,
+                 metric_ids: list[int]) -> None:
+    """:func:`_phasing`'s parts for a few written facts: the same bytes, in two queries.
+
+    Closed facts are at most as many as the written ones plus the emptied cells; both
+    queries seek an index (``valid_from``; the scan index's metric, scenario, valid_to)."""
+    only = _in_list(subs)
+    written = conn.execute(text(
+        "SELECT metric_id, scenario, valid_from, id, initiative_id, "  # noqa: S608  (ids int()-formatted)
+        f"CAST(month AS VARCHAR(10)), amount_minor FROM phasing WHERE valid_from IN ({only}) "
+        f"AND valid_to IN ({OPEN}, {only})")).all()
+    scenarios = ", ".join(f"'{s}'" for s in SCENARIOS)
+    closed = conn.execute(text(
+        "SELECT metric_id, scenario, valid_to, id FROM phasing "  # noqa: S608  (ids int()-formatted; the constant SCENARIOS)
+        f"WHERE metric_id IN ({_in_list(metric_ids)}) AND scenario IN ({scenarios}) "
+        f"AND valid_to IN ({only})")).all()
+    for metric in metric_ids:
+        for scenario in SCENARIOS:
+            part = f"phasing/{metric}/{scenario}"
+            mine = [r for r in written if int(r[0]) == metric and r[1] == scenario]
+            vf, ids, iid, amount = (np.array([int(r[k]) for r in mine], dtype=np.int64)
+                                    for k in (2, 3, 4, 6))
+            month_no = np.array([int(str(r[5])[:4]) * 12 + int(str(r[5])[5:7]) - 1
+                                 for r in mine], dtype=np.int64)
+            order = np.lexsort((ids, vf))
+            _add_grouped(content, part, vf[order],
+                         np.stack([ids, iid, month_no, amount], axis=1)[order])
+            ended = [r for r in closed if int(r[0]) == metric and r[1] == scenario]
+            closed_by = np.array([int(r[2]) for r in ended], dtype=np.int64)
+            closed_ids = np.array([int(r[3]) for r in ended], dtype=np.int64)
+            order = np.lexsort((closed_ids, closed_by))
+            _add_grouped(content, f"{part}.closed", closed_by[order], closed_ids[order])
 
 
 def _add_grouped(content: _Content, part: str, owners: np.ndarray, data: np.ndarray) -> None:
