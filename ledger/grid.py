@@ -17,7 +17,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
@@ -26,15 +25,8 @@ from ledger.faults import pause_point
 from ledger.initiatives import current_initiatives
 from ledger.models import OPEN, Phasing
 from ledger.money import AmountError, amount_text, from_minor, parse_amount, to_minor
-from ledger.phasing import MAX_EDIT_MINOR, replace_initiative_phasing
-from ledger.store import (
-    PHASING_KEY,
-    FactChanges,
-    current_user,
-    last_submission_id,
-    new_submission,
-    write_fact_changes,
-)
+from ledger.phasing import MAX_EDIT_MINOR
+from ledger.store import close_versions, current_user, last_submission_id, new_submission
 
 #: A cell of the grid: (metric code, scenario, month as ``YYYY-MM-01``).
 CellKey = tuple[str, str, str]
@@ -101,14 +93,15 @@ def read_grid(ledger: Ledger, external_id: str, scenarios: Iterable[str],
         ini = _initiative(c, external_id)
         metrics = ledger.metrics(c)
         history = InitiativeVersions.read(c, int(ini["initiative_id"]))
-        values: dict[CellKey, int] = {}
-        versions: dict[RowKey, int] = {}
-        for m in metrics:
-            for s in scenarios:
-                for month, (minor, _) in history.current(m.id, s).items():
-                    values[(m.code, s, month)] = minor
-                versions[(m.code, s)] = history.version(m.id, s)
-        return Grid(prog, ini, metrics, list(scenarios), prog.months, values, versions,
+        shown = list(scenarios)
+        codes = {m.id: m.code for m in metrics}
+        values: dict[CellKey, int] = {
+            (codes[m], s, mo): minor for m, s, mo, minor, _, vt, _ in history.rows
+            if vt == OPEN and s in shown and m in codes}
+        row_versions = history.versions()
+        versions: dict[RowKey, int] = {(m.code, s): row_versions.get((m.id, s), 0)
+                                       for m in metrics for s in shown}
+        return Grid(prog, ini, metrics, shown, prog.months, values, versions,
                     last_submission_id(c))
 
 
@@ -271,9 +264,9 @@ def save_grid(
                 return GridSave(None, 0)
         sub = new_submission(conn, kind="edit", user=current_user(user), note=note.strip(),
                              details={"edit": "grid", "initiative": plan.external_id})
-        for changes in plan.changes:
-            write_fact_changes(conn, Phasing.__table__, PHASING_KEY, changes, sub.id)
-        return GridSave(sub.id, sum(c.count for c in plan.changes))
+        for row in plan.changes:
+            row.write(conn, plan.initiative_id, sub.id)
+        return GridSave(sub.id, sum(len(row.cells) for row in plan.changes))
 
 
 @dataclass(frozen=True)
@@ -293,7 +286,7 @@ class _SavePlan:
     external_id: str
     fingerprint: tuple[int, dict[tuple[int, str], int]]
     """What the plan was made from: the attributes' version and each phasing row's."""
-    changes: list[FactChanges]
+    changes: list[_RowWrite]
     """Per changed row, what to write (empty: nothing changed)."""
 
 
@@ -361,23 +354,35 @@ def _plan_save(ledger: Ledger, conn: Connection, req: _SaveRequest) -> _SavePlan
                           "the forecast, or ask the office to change the plan")
     if plan_changed and not req.note.strip():
         raise LedgerError("a note is required when a plan changes: say why")
-    writes = []
-    for (code, scenario), typed, current in changed:
-        metric_id = metrics[code].id
-        merged = {**{mo: minor for mo, (minor, _) in current.items()}, **typed}
-        incoming = pd.DataFrame(
-            [(iid, mo, v) for mo, v in sorted(merged.items()) if v is not None],
-            columns=["initiative_id", "month", "amount_minor"])
-        now_frame = pd.DataFrame(
-            [(vid, iid, metric_id, scenario, mo, minor, 0)
-             for mo, (minor, vid) in sorted(current.items())],
-            columns=["id", "initiative_id", "metric_id", "scenario", "month", "amount_minor",
-                     "valid_from"]).astype({"id": "int64", "initiative_id": "int64",
-                                           "metric_id": "int64", "amount_minor": "int64",
-                                           "valid_from": "int64"})
-        writes.append(replace_initiative_phasing(conn, [iid], metric_id, scenario, incoming,
-                                                 0, dry_run=True, current=now_frame))
+    writes = [
+        _RowWrite(metrics[code].id, scenario, [
+            (month, None if current.get(month) is None else current[month][1], minor)
+            for month, minor in sorted(typed.items())
+            if minor != (None if current.get(month) is None else current[month][0])])
+        for (code, scenario), typed, current in changed]
     return _SavePlan(iid, ext, (int(ini["valid_from"]), history.versions()), writes)
+
+
+@dataclass(frozen=True)
+class _RowWrite:
+    """One changed row of a save (a metric and scenario of the initiative)."""
+
+    metric_id: int
+    scenario: str
+    cells: list[tuple[str, int | None, int | None]]
+    """(month, the version it ends or None, the new amount or None: emptied)."""
+
+    def write(self, conn: Connection, initiative_id: int, submission_id: int) -> None:
+        """End the replaced versions, then insert the new ones (one statement each)."""
+        close_versions(conn, Phasing.__table__,
+                       [old for _, old, _ in self.cells if old is not None], submission_id)
+        rows = [{"i": initiative_id, "m": self.metric_id, "s": self.scenario,
+                 "mo": date.fromisoformat(month), "a": new, "f": submission_id, "t": OPEN}
+                for month, _, new in self.cells if new is not None]
+        if rows:
+            conn.execute(text(
+                "INSERT INTO phasing (initiative_id, metric_id, scenario, month, amount_minor, "
+                "valid_from, valid_to) VALUES (:i, :m, :s, :mo, :a, :f, :t)"), rows)
 
 
 #: Longest description a save accepts (a page's text area, not a document).

@@ -146,15 +146,13 @@ def replace_initiative_phasing(
     submission_id: int,
     *,
     dry_run: bool = False,
-    current: pd.DataFrame | None = None,
 ) -> FactChanges:
     """Make ``incoming`` the whole phasing of ``initiative_ids`` for one metric and scenario.
 
     ``incoming`` has ``initiative_id, month, amount_minor`` (month ``YYYY-MM-01``). Months
     of these initiatives that ``incoming`` does not list end (even when an initiative has no
     rows left at all, which :func:`ledger.store.write_phasing` would leave untouched).
-    Other initiatives, metrics and scenarios are not touched. ``current``: their phasing
-    now, when the caller has read it (as :func:`initiative_phasing` returns it).
+    Other initiatives, metrics and scenarios are not touched.
     """
     ids = sorted({int(i) for i in initiative_ids})
     inc = incoming[["initiative_id", "month", "amount_minor"]].copy()
@@ -163,8 +161,7 @@ def replace_initiative_phasing(
     inc = inc[[*PHASING_KEY, "amount_minor"]].astype(
         {"initiative_id": "int64", "metric_id": "int64", "amount_minor": "int64"}
     )
-    if current is None:
-        current = initiative_phasing(conn, ids, metric_id, scenario)
+    current = initiative_phasing(conn, ids, metric_id, scenario)
     changes = diff_facts(current, inc, PHASING_KEY, None)
     gone = current.merge(inc[PHASING_KEY], on=PHASING_KEY, how="left", indicator=True)
     gone = gone[gone["_merge"] == "left_only"]
