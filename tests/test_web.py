@@ -5,6 +5,7 @@ the logged-in account, refused when stale)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -348,3 +349,25 @@ def test_the_login_page_starts_no_session_and_names_the_form_fields(site):
     assert 'name="email"' in response.text
     assert 'name="password"' in response.text
     assert "tledger_session" not in response.headers.get("set-cookie", "")
+
+
+def test_the_history_shows_the_newest_changes_and_links_to_older_ones(site, monkeypatch):
+    import tledger.web.app as web
+
+    monkeypatch.setattr(web, "HISTORY_ROWS", 3)
+    ana = site.login("ana@example.com")
+    for value in ("1", "2", "3"):
+        followed(ana, ana.post("/initiatives/GR-0001", data=save_form(
+            ana, "GR-0001", {"benefit|forecast|2026-07-01": value})))
+    page = ana.get("/initiatives/GR-0001").text
+    history = page.split('id="history"')[1].split("</table>")[0]
+    assert history.count("<tr><td>") == 3  # the three saves, newest first
+    newest, before = ('<td class="num">2.00</td><td class="num">3.00</td>',
+                      '<td class="num">1.00</td><td class="num">2.00</td>')
+    assert history.index(newest) < history.index(before)
+    assert "seed" not in history
+    older = re.search(r'href="(/initiatives/GR-0001\?before=\d+)#history" id="older"', page)
+    assert older, "no link to older changes"
+    rest = ana.get(older.group(1)).text.split('id="history"')[1].split("</table>")[0]
+    assert ">3.00<" not in rest
+    assert "seed" in rest  # the seed import's created and phasing rows, whole
