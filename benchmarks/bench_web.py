@@ -5,8 +5,13 @@ Builds (once; ``--rebuild`` to redo) a PostgreSQL ledger of 10,000 initiatives x
 each), adds one web account per simulated owner, starts ``tledger serve --workers N`` and
 runs ``--owners`` simulated owners (a bounded asyncio loop with httpx) for ``--seconds``:
 each opens "My initiatives", opens one of its initiatives and saves a forecast change, over
-and over. Prints p50/p95 per request kind, errors, and lost updates: every accepted save is
-looked up afterwards (its submission, its author and the saved value valid from it).
+and over; a save answered with a redirect is followed (timed as "page after save"). Prints
+p50/p95 per request kind, the 1-minute load average before and after, errors, and lost
+updates: every accepted save is looked up afterwards (its submission, its author and the
+saved value valid from it).
+
+The ledger's schema must be this tledger's: after a migration, run ``tledger db upgrade``
+on the cached database (or ``--rebuild``).
 
     .venv/bin/python benchmarks/bench_web.py --owners 20 --seconds 60 --workers 2
 """
