@@ -371,3 +371,16 @@ def test_the_history_shows_the_newest_changes_and_links_to_older_ones(site, monk
     rest = ana.get(older.group(1)).text.split('id="history"')[1].split("</table>")[0]
     assert ">3.00<" not in rest
     assert "seed" in rest  # the seed import's created and phasing rows, whole
+
+
+def test_the_initiative_page_shows_the_units_fiscal_year_target_beside_the_totals(site):
+    from ledger.targets import set_target
+
+    ana = site.login("ana@example.com")
+    assert "PRO target not set" in ana.get("/initiatives/GR-0001").text
+    # FY27 (Jul-26 to Jun-27) gets 1,200.00 over 12 months; FY28 another 99 (not shown).
+    set_target(site.ledger, metric="benefit", amount="1200", fiscal_year="FY27",
+               scope="unit:PRO", user="office", note="board")
+    set_target(site.ledger, metric="benefit", amount="99", fiscal_year="FY28",
+               scope="unit:PRO", user="office", note="board")
+    assert "PRO target <strong>1,200.00</strong>" in ana.get("/initiatives/GR-0001").text

@@ -93,19 +93,17 @@ class OwnerTotals:
 def owner_totals(ledger: Ledger, conn: Connection, *, owner: str, fy: int,
                  unit: Any) -> OwnerTotals:
     """The owner's active initiatives' fiscal-year totals, beside their unit's target."""
-    from ledger.targets import target_by_month
+    from ledger.targets import parse_scope, target_total
 
     prog = ledger.programme(conn)
     metric = ledger.metric(None, conn)
     sums = _fy_sums(conn, owner_initiative_ids(conn, owner, active=True), metric, prog, fy)
     unit_code = unit if isinstance(unit, str) and unit else None
     target = None
-    if unit_code is not None:
-        frame = target_by_month(ledger, metric=metric.code, scope=f"unit:{unit_code}",
-                                conn=conn)
-        in_fy = [int(a) for m, a in zip(frame["month"], frame["amount_minor"], strict=True)
-                 if fiscal_year(date.fromisoformat(f"{m}-01"), prog.fy_start_month) == fy]
-        target = from_minor(sum(in_fy), metric.decimals) if in_fy else None
+    if unit_code is not None:  # the unit's code as stored: read with the initiative
+        minor = target_total(conn, metric.id, parse_scope(f"unit:{unit_code}"),
+                             *fy_months(prog, fy))
+        target = None if minor is None else from_minor(minor, metric.decimals)
     zero = Decimal(0).scaleb(-metric.decimals)
     return OwnerTotals(owner, metric.code, sum(sums["plan"].values(), zero),
                        sum(sums["forecast"].values(), zero), unit_code, target)
