@@ -384,3 +384,16 @@ def test_the_initiative_page_shows_the_units_fiscal_year_target_beside_the_total
     set_target(site.ledger, metric="benefit", amount="99", fiscal_year="FY28",
                scope="unit:PRO", user="office", note="board")
     assert "PRO target <strong>1,200.00</strong>" in ana.get("/initiatives/GR-0001").text
+
+
+def test_the_actual_row_is_editable_only_when_the_programme_lets_owners_edit_it(site):
+    ana = site.login("ana@example.com")
+    assert 'name="c|benefit|actual|' not in ana.get("/initiatives/GR-0001").text
+    with site.ledger.writing() as conn:
+        conn.execute(text("INSERT INTO web_setting (name, value) "
+                          "VALUES ('owners_edit_actual', 'yes')"))
+    assert 'name="c|benefit|actual|2026-07-01"' in ana.get("/initiatives/GR-0001").text
+    saved = ana.post("/initiatives/GR-0001", data=save_form(
+        ana, "GR-0001", {"benefit|actual|2026-07-01": "42"}))
+    assert "Saved 1 month(s)" in followed(ana, saved).text
+    assert plan_of(site.ledger, "GR-0001", "actual") == {"2026-07": Decimal("42.00")}

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Connection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -186,8 +187,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             raise Forbidden("the form's security token is missing or out of date: reload "
                             "the page and try again")
 
-    def owners_edit_actual() -> bool:
-        return (setting(ledger, "owners_edit_actual") or "").lower() == "yes"
+    def owners_edit_actual(conn: Connection | None = None) -> bool:
+        return (setting(ledger, "owners_edit_actual", conn) or "").lower() == "yes"
 
     Handler = Callable[[Request, Session, FormData | None], Response]
 
@@ -292,8 +293,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
     def may_edit(session: Session) -> bool:
         return session.account.role in ("office", "owner")
 
-    def scenarios() -> list[str]:
-        return ["plan", "forecast", *(["actual"] if owners_edit_actual() else [])]
+    def scenarios(conn: Connection | None = None) -> list[str]:
+        return ["plan", "forecast", *(["actual"] if owners_edit_actual(conn) else [])]
 
     def initiative_view(request: Request, session: Session, *, status: int = 200,
                         typed: dict[CellKey, str] | None = None,
@@ -303,9 +304,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                         note: str = "", hidden: dict[str, str] | None = None) -> Response:
         ext = request.path_params["external_id"]
         before = request.query_params.get("before", "")
-        shown = scenarios()
         with ledger.reading() as conn:  # one snapshot: grid, totals and history agree
-            grid = read_grid(ledger, ext, shown, conn)
+            grid = read_grid(ledger, ext, scenarios(conn), conn)
             ini = grid.initiative
             if session.account.role == "owner" and not views.owns(session, ini):
                 raise NotFound(f"no initiative {ext[:60]!r} in this ledger")
