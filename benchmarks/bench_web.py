@@ -132,8 +132,13 @@ async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
 
 async def _timed(client: httpx.AsyncClient, method: str, url: str, kind: str,
                  timings: dict[str, list[float]], **kwargs: Any) -> httpx.Response:
+    """The response, timed under ``kind``; a dropped connection is answered as a 599 (an
+    error the summary counts) rather than ending the run."""
     t0 = time.perf_counter()
-    response = await client.request(method, url, **kwargs)
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        response = httpx.Response(599, text=f"connection error: {exc!r}")
     timings[kind].append(time.perf_counter() - t0)
     return response
 
