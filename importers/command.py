@@ -7,6 +7,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Connection
 
@@ -50,6 +51,25 @@ def check_args(mode: str, scale: Decimal | None) -> None:
                           "workbook lacks alone) or snapshot (withdraw them)")
     if scale is not None:
         parse_scale(scale)
+
+
+def chosen_scale(given: Decimal | None, in_mapping: Decimal | None,
+                 mapping_path: Path | None) -> Decimal | None:
+    """The scale amounts are read with: ``--scale`` or the mapping's ``scale``, whichever
+    is given. Given both, they must agree: a sheet read at 1 instead of 1000 is wrong by
+    three orders of magnitude, so a conflict is refused rather than settled by a rule.
+
+    Raises:
+        LedgerError: both given, with different values (the message names both).
+    """
+    if given is None or in_mapping is None:
+        return in_mapping if given is None else Decimal(given)
+    if Decimal(given) != in_mapping:
+        where = mapping_path.name if mapping_path is not None else "the mapping"
+        raise LedgerError(f"--scale {Decimal(given).normalize():f} and scale = "
+                          f"{in_mapping.normalize():f} in {where} differ: give one of them, "
+                          "or the same value in both")
+    return Decimal(given)
 
 
 @contextmanager

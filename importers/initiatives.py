@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
-from importers.command import check_args, cycle_collector_paused, started_steps, transaction
+from importers.command import (
+    check_args,
+    chosen_scale,
+    cycle_collector_paused,
+    started_steps,
+    transaction,
+)
 from importers.factdiff import diff_phasing, keyed, read_current, scope_keys, select
 from importers.layout import SheetTable
 from importers.mapping import Mapping, load_mapping
@@ -54,6 +60,7 @@ from importers.results import (
     totals_before,
 )
 from importers.stale import read_stamp
+from importers.valuemaps import Resolver
 from importers.workbook import content_digest
 from ledger import settings
 from ledger.api import Ledger
@@ -153,11 +160,14 @@ def _prefetch_current(conn: Connection, table: SheetTable, mapping: Mapping,
     if len(table.facts) < threshold or not ref.metrics:
         return None
     by_code = {code.casefold(): m.id for code, m in ref.metrics.items()}
+    resolver = Resolver.build(ref.names, mapping)
 
     def named(role: str, default: str) -> set[str]:
         values = {str(mapping.defaults.get(role, default)).strip().casefold()}
         if role in table.rows:
-            values |= {str(v).strip().casefold() for v in table.rows[role].dropna().unique()}
+            for v in table.rows[role].dropna().unique():
+                code = resolver.resolve(role, str(v))[0] or str(v)
+                values.add(code.strip().casefold())
         return values
 
     metric_ids = sorted({by_code[t] for t in named("metric", next(iter(ref.metrics)))
@@ -278,7 +288,7 @@ def import_initiatives(
         return _import_owner(ledger, stamped[0], force=force, dry_run=dry_run, user=user,
                              note=note)
     the_mapping = load_mapping(mapping)
-    use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    use_scale = chosen_scale(scale, the_mapping.scale, mapping)
     params = ImportParams.of("initiatives", the_mapping, use_scale, mode)
     timings: dict[str, float] = {}
     steps = started_steps(progress, 3 * len(paths))
@@ -453,7 +463,8 @@ def _import_one(ledger: Ledger, conn: Connection, ref: Reference, parsed: Parsed
             source_name=parsed.path.name, source_sha256=parsed.sha256,
             **content_columns(parsed),
             details={**params.details(), "rows": prepared.rows_read,
-                     "sheet": prepared.sheet, **_lineage_details(parsed, overridden)})
+                     "sheet": prepared.sheet, **_lineage_details(parsed, overridden),
+                     **({"row_notes": prepared.notes} if prepared.notes else {})})
         _apply_initiatives(conn, plan, sub.id)
         outcome.submission_id = sub.id
         tally.submission_ids.append(sub.id)

@@ -35,12 +35,14 @@ ALIASES: dict[str, set[str]] = {
     "business_unit": {"business unit", "bu", "unit", "business unit code", "division"},
     "lever": {"lever", "value lever", "cost lever", "lever code"},
     "stage": {"stage", "stage gate", "gate", "stage code", "maturity"},
-    "description": {"description", "comment", "comments", "notes", "details"},
+    "description": {"description", "details"},
     "metric": {"metric", "measure", "metric code"},
     "scenario": {"scenario", "case"},
     "month": {"month", "period"},
     "amount": {"amount", "value", "in month amount"},
     "scope": {"scope", "target scope"},
+    # A comments column is kept as a note with the row's submission, never compared.
+    "note": {"comment", "comments", "note", "notes", "remark", "remarks"},
 }
 TOTAL_HEADERS = {"total", "sum", "grand total", "row total", "totals"}
 
@@ -107,6 +109,13 @@ class SheetTable:
     scale_note: tuple[str, int] | None = None
     """(cell, factor) of a unit note above the header, e.g. ("A2", 1000) for "AUD 000"."""
     month_columns: dict[int, date] = field(default_factory=dict)
+    headers: dict[int, str] = field(default_factory=dict)
+    """0-based column -> its header text (every non-empty header cell)."""
+    ignored: list[int] = field(default_factory=list)
+    """Columns the mapping's ``ignore`` names."""
+    skipped: dict[str, list[int]] = field(default_factory=dict)
+    """Why rows were not read (``title``, ``blank``, ``total``, ``subtotal``, ``skip``,
+    ``label``) -> their 1-based sheet rows."""
 
 
 def _scan_scale_note(grid: list[list[Any]], header_row: int) -> tuple[str, int] | None:
@@ -178,11 +187,12 @@ def locate_table(
     if header is None:
         return None
     head = grid[header]
-    columns = _role_columns(head, header, sheet, mapping, log, key_role)
+    ignored = ignored_columns(head, mapping)
+    columns = _role_columns(head, header, sheet, mapping, log, key_role, ignored)
     if columns is None:
         return None
     months, months_ok = _month_columns(head, header, sheet, mapping, log,
-                                       set(columns.values()), fy_start)
+                                       set(columns.values()) | set(ignored), fy_start)
     layout = mapping.layout
     if layout == "auto":
         layout = "wide" if months else "long"
@@ -206,7 +216,12 @@ def locate_table(
     skip_rows = {r - 1 for r in mapping.skip.rows}
     table = SheetTable(sheet=sheet, header_row=header, layout=layout, columns=columns,
                        rows=pd.DataFrame(), facts=pd.DataFrame(),
-                       scale_note=_scan_scale_note(grid, header), month_columns=months)
+                       scale_note=_scan_scale_note(grid, header), month_columns=months,
+                       headers={c: t for c, t in ((c, text_value(v)) for c, v in
+                                                  enumerate(head)) if t is not None},
+                       ignored=ignored,
+                       skipped={"title": [r + 1 for r in range(header)
+                                          if any(text_value(v) for v in grid[r])]})
     _split_rows(table, body, header + 1, skip_rows, mapping, log, key_role, fy_start, horizon)
     return table
 
@@ -237,8 +252,14 @@ def _header_row(grid: list[list[Any]], sheet: str, mapping: Mapping, log: Proble
     return header
 
 
+def ignored_columns(head: list[Any], mapping: Mapping) -> list[int]:
+    """The columns whose header the mapping's ``ignore`` names (case and spaces ignored)."""
+    wanted = {norm_header(h) for h in mapping.ignore}
+    return [c for c, v in enumerate(head) if norm_header(v) in wanted] if wanted else []
+
+
 def _role_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
-                  log: ProblemLog, key_role: str) -> dict[str, int] | None:
+                  log: ProblemLog, key_role: str, ignored: list[int]) -> dict[str, int] | None:
     """Role -> 0-based column: the mapping's columns first, then headers read by their
     aliases. None (logged) if a mapped column is missing or there is no key column."""
     width = len(head)
@@ -262,7 +283,7 @@ def _role_columns(head: list[Any], header: int, sheet: str, mapping: Mapping,
                 continue
             col = found[0]
         columns[role] = col
-    taken = set(columns.values())
+    taken = set(columns.values()) | set(ignored)
     for col, value in enumerate(head):
         normed = norm_header(value)
         if not normed or col in taken:
@@ -350,25 +371,36 @@ def _split_rows(  # noqa: C901
         filled = np.zeros((0, len(amount_cols)), dtype=bool)
         has_amount = np.zeros(0, dtype=bool)
     keep: list[int] = []
+    skipped = table.skipped
     for i in range(n):
         r = first_row + i
         if r in skip_rows:
+            skipped.setdefault("skip", []).append(r + 1)
             continue
         key = text_value(block[i, key_col])
         if key is None:
             if not has_amount[i] and not any(text_value(block[i, c]) for c in
                                              table.columns.values()):
+                skipped.setdefault("blank", []).append(r + 1)
                 continue  # a blank row
             texts = [t for t in (text_value(v) for v in block[i]) if t]
-            if texts and TOTAL_ROW.match(texts[0]):
+            total = TOTAL_ROW.match(texts[0]) if texts else None
+            if total:
+                skipped.setdefault("subtotal" if total.group(1) and total.group(1)[:1]
+                                   in "sS" else "total", []).append(r + 1)
                 continue  # a total row without an id
             if not has_amount[i]:
+                skipped.setdefault("label", []).append(r + 1)
                 continue  # a note or a stray label without amounts
             log.error(sheet, cell_ref(r, key_col), "an empty cell in a row with amounts",
                       f"the row's {key_role}" + (" (or a total row labelled Total)"
                                                  if key_role == "id" else ""))
             continue
-        if TOTAL_ROW.match(key) or any(p.search(key) for p in skip_patterns):
+        total = TOTAL_ROW.match(key)
+        if total or any(p.search(key) for p in skip_patterns):
+            kind = ("skip" if not total else "subtotal" if total.group(1) and
+                    total.group(1)[:1] in "sS" else "total")
+            skipped.setdefault(kind, []).append(r + 1)
             continue
         keep.append(i)
     idx = np.array(keep, dtype=np.int64)

@@ -17,7 +17,9 @@ A TOML file (documented with a full example in ``docs/importing.md``)::
     stage = "Gate"
     metric = "Measure"
     scenario = "Case"
-    description = "Notes"
+    description = "Details"
+    note = "Comments"             # kept with the submission, never compared (the default
+                                  # for a Comments/Notes/Remarks column)
     month = "Period"              # long layout only
     amount = "Value"              # long layout only
 
@@ -31,6 +33,13 @@ A TOML file (documented with a full example in ``docs/importing.md``)::
     [defaults]                    # values for columns the workbook does not have
     metric = "benefit"
     scenario = "plan"
+
+    ignore = ["RAG", "Comments"]  # (top level) headers of columns read as nothing at all
+
+    [values.metric]               # a cell's label -> the ledger's code (importers.valuemaps)
+    "Net benefit" = "benefit"
+    [values.owner]
+    "A. Ng" = "Anna Ng"
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
@@ -56,7 +66,9 @@ from ledger.vocabulary import parse_scale
 
 #: The roles a column can play in an initiatives sheet.
 ROLES = ("id", "name", "owner", "business_unit", "lever", "stage", "description", "metric",
-         "scenario", "month", "amount", "scope")
+         "scenario", "month", "amount", "scope", "note")
+#: The roles whose cells a ``[values.ROLE]`` table translates.
+VALUE_ROLES = ("metric", "stage", "business_unit", "lever", "scenario", "owner")
 _LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
 _RANGE = re.compile(r"^\s*([A-Za-z]{1,3})\s*:\s*([A-Za-z]{1,3})\s*$")
 
@@ -124,15 +136,46 @@ class Mapping(BaseModel):
     months: Months = Field(default_factory=Months)
     skip: Skip = Field(default_factory=Skip)
     defaults: dict[str, str] = Field(default_factory=dict)
+    ignore: list[str] = Field(default_factory=list)
+    """Headers of columns that are read as nothing (not a role, not a month)."""
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """role -> {label as written in the workbook: the ledger's code (the owner's name for
+    ``owner``)}; see :mod:`importers.valuemaps`."""
+    _source: str | None = PrivateAttr(default=None)
+    _lines: dict[tuple[str, str], int] = PrivateAttr(default_factory=dict)
 
     @model_serializer(mode="wrap")
     def _settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
-        # The default separator is left out, so a mapping written before the setting
+        # Settings at their default are left out, so a mapping written before the setting
         # existed keeps its recorded digest (an import of the same file is still skipped).
         data: dict[str, object] = handler(self)
         if self.decimal == ".":
             data.pop("decimal", None)
+        for key in ("ignore", "values"):
+            if not data.get(key):
+                data.pop(key, None)
         return data
+
+    def where(self, table: str, key: str) -> str:
+        """Where a key of the mapping file is, for a message: ``q3.toml line 12
+        ([values.metric] "Net benefit")``."""
+        line = self._lines.get((table, key))
+        source = Path(self._source).name if self._source else "the mapping"
+        place = f" line {line}" if line else ""
+        return f"{source}{place} ([{table}] {key!r})"
+
+    @field_validator("values")
+    @classmethod
+    def _value_roles(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for role, labels in value.items():
+            if role not in VALUE_ROLES:
+                raise ValueError(f"unknown role {role!r} for a value map (known: "
+                                 f"{', '.join(VALUE_ROLES)})")
+            for label, code in labels.items():
+                if not label.strip() or not code.strip():
+                    raise ValueError(f"[values.{role}] {label!r} = {code!r}: an empty label "
+                                     "or value")
+        return value
 
     @field_validator("columns", "defaults")
     @classmethod
@@ -175,8 +218,35 @@ def load_mapping(path: Path | None) -> Mapping:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LedgerError(f"mapping file {path}: not valid TOML ({exc})") from exc
     try:
-        return Mapping.model_validate(raw)
+        mapping = Mapping.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise LedgerError(f"mapping file {path}: {where}: {first['msg']}") from exc
+    mapping._source = str(path)
+    mapping._lines = _key_lines(Path(path).read_text(encoding="utf-8"))
+    return mapping
+
+
+_TABLE_LINE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY_LINE = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+
+
+def _key_lines(source: str) -> dict[tuple[str, str], int]:
+    """(table, key) -> line number of each ``key = ...`` line under a ``[table]`` header
+    (enough to point at a value map's entry; keys written inline are not found)."""
+    lines: dict[tuple[str, str], int] = {}
+    table = ""
+    for number, line in enumerate(source.splitlines(), start=1):
+        head = _TABLE_LINE.match(line)
+        if head:
+            table = head.group(1).replace(" ", "")
+            continue
+        key = _KEY_LINE.match(line)
+        if key:
+            try:
+                name = next(iter(tomllib.loads(f"{key.group(1)} = 0")))
+            except tomllib.TOMLDecodeError:
+                continue
+            lines.setdefault((table, name), number)
+    return lines

@@ -66,6 +66,7 @@ from ledger.owner_format import (
 )
 from ledger.phasing import initiative_phasing, phasing_versions, replace_initiative_phasing
 from ledger.store import current_user, new_submission
+from ledger.wording import plural
 
 #: Attribute columns as (header, column in current_initiatives) in sheet order after ID.
 _LOCKED = list(zip(FIXED_HEADERS[1:7], ATTRIBUTE_KEYS, strict=True))
@@ -559,7 +560,8 @@ def import_owner_workbook(  # noqa: C901
             ]
             n_ini = conflicts["external_id"].nunique()
             raise OwnerConflict(
-                f"{name}: {n_ini} initiative(s) changed in the ledger after this workbook was "
+                f"{name}: {plural(n_ini, 'initiative')} changed in the ledger after this "
+                "workbook was "
                 f"exported (at submission {stamp.as_of}); nothing was written. Export a new "
                 "workbook, or import with --force to overwrite these newer values:\n"
                 + "\n".join(lines),

@@ -19,7 +19,8 @@ from importers.amounts import convert
 from importers.codes import ids_for_codes, value_at
 from importers.layout import SheetTable, cell_ref
 from importers.mapping import Mapping
-from importers.problems import ProblemLog
+from importers.problems import ProblemLog, show
+from importers.valuemaps import Resolver, apply_value_maps
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.initiatives import current_initiatives
 from ledger.models import SCENARIOS
@@ -43,19 +44,27 @@ class Reference:
     stages: dict[str, int]
     current: pd.DataFrame
     """Current initiatives (``ledger.initiatives.current_initiatives``) by external_id."""
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
+    """role (``metric``, ``business_unit``, ``lever``, ``stage``) -> {code: name}: what a
+    label in a workbook may be besides its code (:mod:`importers.valuemaps`)."""
 
     @classmethod
     def load(cls, ledger: Ledger, conn: Connection) -> Reference:
         programme = ledger.programme(conn)
         metrics = {m.code: m for m in ledger.metrics(conn)}
-        units = {str(c): int(i) for c, i in zip(ledger.business_units(conn)["code"],
-                                                ledger.business_units(conn)["id"], strict=True)}
+        units_f = ledger.business_units(conn)
+        units = {str(c): int(i) for c, i in zip(units_f["code"], units_f["id"], strict=True)}
         levers_f = ledger.levers(conn)
         levers = {str(c): int(i) for c, i in zip(levers_f["code"], levers_f["id"], strict=True)}
         stages_f = ledger.stage_gates(conn)
         stages = {str(c): int(i) for c, i in zip(stages_f["code"], stages_f["id"], strict=True)}
         current = current_initiatives(conn).set_index("external_id", drop=False)
-        return cls(programme, metrics, units, levers, stages, current)
+        names = {"metric": {m.code: m.name for m in metrics.values()}}
+        for role, frame in (("business_unit", units_f), ("lever", levers_f),
+                            ("stage", stages_f)):
+            names[role] = {str(c): str(n or "") for c, n in
+                           zip(frame["code"], frame["name"], strict=True)}
+        return cls(programme, metrics, units, levers, stages, current, names)
 
 
 @dataclass
@@ -78,6 +87,9 @@ class Prepared:
     """Business unit ids of the file's initiatives (None: no unit): a snapshot's scope."""
     row_external_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     """The external id of each data row (``facts.pos`` indexes it)."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """external id -> the text of its rows' note (comments) cells, kept with the
+    submission and never compared as an attribute."""
 
 
 def _known_list(known: dict[str, int]) -> str:
@@ -92,6 +104,7 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     Problems go to ``log``; the returned frames are only meaningful if it has no errors.
     """
     rows = table.rows.copy()
+    apply_value_maps(rows, table, Resolver.build(ref.names, mapping, log), log)
     cells = _Cells(table, rows, log)
     metric_code, metric_ids, scenario = _check_metric_and_scenario(cells, mapping, ref)
     rows["metric_id"] = metric_ids
@@ -108,7 +121,24 @@ def prepare_initiatives(table: SheetTable, mapping: Mapping, ref: Reference, log
     units = {None if pd.isna(u) else int(u) for u in initiatives["business_unit_id"]}
     return Prepared(file=log.file, sheet=table.sheet, rows_read=len(rows),
                     initiatives=initiatives, facts=facts, row_scopes=scopes,
-                    units_in_file=units, row_external_ids=rows["id"].to_numpy(dtype=object))
+                    units_in_file=units, row_external_ids=rows["id"].to_numpy(dtype=object),
+                    notes=row_notes(rows))
+
+
+def _shown_or_empty(value: object) -> str:
+    return "an empty cell" if value is None or value != value else show(value)
+
+
+def row_notes(rows: pd.DataFrame) -> dict[str, str]:
+    """external id -> its rows' distinct note texts, joined by " | " (in row order)."""
+    if "note" not in rows:
+        return {}
+    notes: dict[str, list[str]] = {}
+    some = rows[rows["note"].notna()]
+    for ext, note in zip(some["id"].tolist(), some["note"].tolist(), strict=True):
+        if isinstance(note, str) and note and note not in notes.setdefault(ext, []):
+            notes[ext].append(note)
+    return {ext: " | ".join(texts) for ext, texts in notes.items() if texts}
 
 
 @dataclass
@@ -128,6 +158,13 @@ class _Cells:
         row0 = int(value_at(self.rows["row"], int(pos)))
         columns = self.table.columns
         return cell_ref(row0, columns[role]) if role in columns else f"A{row0 + 1}"
+
+    def column_of(self, role: str) -> str:
+        """``Description, column "Comments"``: a role and the header of its column."""
+        col = self.table.columns.get(role)
+        header = self.table.headers.get(col) if col is not None else None
+        label = role.replace("_", " ").capitalize()
+        return f'{label}, column "{header}"' if header else label
 
     def header_row(self) -> str:
         """The header row as a whole-row reference such as ``4:4``."""
@@ -212,10 +249,15 @@ def _check_attributes_agree(cells: _Cells) -> None:
         values = rows[role]
         disagree = ~((values == expect) | (values.isna() & expect.isna()))
         for pos in np.flatnonzero(disagree.to_numpy()).tolist():
-            cells.log.bad_value(cells.sheet, cells.at(role, pos), value_at(values, pos),
-                                f"{value_at(expect, pos)!r}, as on {value_at(ext, pos)}'s "
-                                "first row (an initiative's attributes must agree on all its "
-                                "rows)")
+            found = value_at(values, pos)
+            cells.log.error(cells.sheet, cells.at(role, pos),
+                            f"{_shown_or_empty(found)} "
+                            f"({cells.column_of(role)})",
+                            f"{_shown_or_empty(value_at(expect, pos))}, as on "
+                            f"{value_at(ext, pos)}'s "
+                            "first row (an initiative's attributes must agree on all its "
+                            "rows; a column of comments is read as a note, never compared: "
+                            "name it in the mapping as columns.note, or in ignore)")
 
 
 @dataclass

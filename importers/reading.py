@@ -21,6 +21,7 @@ from importers.layout import SheetTable, cell_ref, locate_table
 from importers.mapping import Mapping
 from importers.problems import ProblemLog
 from importers.stale import Stamp
+from importers.textcells import check_text_formulas
 from importers.workbook import (
     STAMP_SHEET,
     CellDetails,
@@ -111,6 +112,7 @@ def read_file(path: Path, mapping: Mapping, programme: ProgrammeInfo, *, default
         if table is None:
             return parsed
         parsed.table = table
+        check_text_formulas(details.result(), table, log)  # (first: it takes its cells)
         _check_hidden_cells(details.result(), table, log)
         if table.scale_note is not None and scale is None:
             cell, factor = table.scale_note

@@ -46,6 +46,7 @@ from ledger.models import OPEN, SCENARIOS
 from ledger.money import amount_text, from_minor
 from ledger.store import FactChanges, read_frame_in
 from ledger.template_stamp import BASE_PROPERTY, LEDGER_PROPERTY
+from ledger.wording import plural
 
 #: Conflicts listed in the error message (all of them go to the exception's frame).
 SHOWN = 20
@@ -369,7 +370,8 @@ def refusal(name: str, base: Base, conflicts: pd.DataFrame, lines: list[str]) ->
     n_ini = conflicts["initiative"].nunique()
     shown = lines[:SHOWN]
     more = len(lines) - len(shown)
-    return (f"{name}: {len(lines)} value(s) of {n_ini} initiative(s) changed in the ledger "
+    return (f"{name}: {plural(len(lines), 'value')} of {plural(n_ini, 'initiative')} "
+            "changed in the ledger "
             f"after this file's base ({base.how}) and the file would overwrite them; nothing "
             "was written. Take the newer values into the file (or export a new one with "
             "`tledger template initiatives --prefill`), or import with --force to overwrite "

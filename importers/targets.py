@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from importers.amounts import convert
 from importers.codes import ids_for_codes, value_at
-from importers.command import check_args, started_steps, transaction
+from importers.command import check_args, chosen_scale, started_steps, transaction
 from importers.layout import SheetTable, cell_ref
 from importers.mapping import Mapping, load_mapping
 from importers.prepare import Reference
@@ -27,6 +27,7 @@ from importers.reading import (
     read_file,
 )
 from importers.results import FileOutcome, ImportResult, pair_change, total_change
+from importers.valuemaps import Resolver, apply_value_maps
 from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.models import Target
@@ -128,6 +129,8 @@ def _target_facts(table: SheetTable, frame: pd.DataFrame, metric_ids: pd.Series,
 def _prepare_targets(table: SheetTable, mapping: Mapping, ref: Reference, log: ProblemLog,
                      scale: Decimal) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(facts, scopes, rows read) of a targets sheet: metric x scope rows, month columns."""
+    # Metric labels ("Net benefit") and names to codes, as for initiatives.
+    apply_value_maps(table.rows, table, Resolver.build(ref.names, mapping, log), log)
     rows = table.rows
     metric_ids = _metric_ids(table, ref, log)
     scope_raw = rows["scope"] if "scope" in rows else pd.Series(
@@ -223,7 +226,7 @@ def import_targets(
     """
     check_args("update", scale)
     the_mapping = load_mapping(mapping)
-    use_scale = Decimal(scale) if scale is not None else the_mapping.scale
+    use_scale = chosen_scale(scale, the_mapping.scale, mapping)
     params = ImportParams.of("targets", the_mapping, use_scale)
     programme = ledger.programme()
     steps = started_steps(progress, 3)

@@ -413,6 +413,10 @@ class CellDetails:
     """(row, column), 0-based: formulas the writing program never calculated."""
     error_values: dict[tuple[int, int], str]
     """(row, column) -> the error shown, such as ``#REF!``."""
+    formula_values: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    """(row, column) -> the cell's XML from its ``<f``, for formulas whose saved value is
+    not text (a number, a boolean, an error): read into a text column, that value is not
+    what the cell says. :func:`formula_and_value` reads it (only for the few cells that matter)."""
 
 
 def _col_index(letters: bytes) -> int:
@@ -458,11 +462,30 @@ def cell_details(wb: Workbook, sheet: str, xml: bytes | None = None) -> CellDeta
                     if ref:
                         details.no_cached_value.add(
                             (int(ref.group(2)) - 1, _col_index(ref.group(1))))
+                elif b't="str"' not in tag:
+                    ref = _CELL_REF.search(xml, start, pos)
+                    if ref:
+                        details.formula_values[
+                            (int(ref.group(2)) - 1, _col_index(ref.group(1)))] = body
             pos = xml.find(b"<f", (end if end != -1 else pos) + 1)
         else:
             pos = xml.find(b"<f", pos + 2)
     _find_error_cells(xml, details.error_values)
     return details
+
+
+_FORMULA = re.compile(rb"<f(?:\s[^>]*)?>([^<]*)</f>")
+_VALUE = re.compile(rb"<v(?:\s[^>]*)?>([^<]*)</v>")
+
+
+def formula_and_value(body: bytes) -> tuple[str, str]:
+    """A cell's formula (``=...``, empty for a shared formula's copies) and saved value."""
+    from html import unescape
+
+    formula = _FORMULA.search(body)
+    value = _VALUE.search(body)
+    return ("=" + unescape(formula.group(1).decode("utf-8", "replace")) if formula else "",
+            unescape(value.group(1).decode("utf-8", "replace")) if value else "")
 
 
 _EXTENT_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")

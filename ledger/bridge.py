@@ -31,7 +31,6 @@ year's edge is re-phasing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -60,7 +59,7 @@ from ledger.reconcile import (  # noqa: F401  (the step names are part of this m
     split_movement,
     weigh,
 )
-from ledger.store import submission_as_of, version_filter
+from ledger.store import int_rows, submission_as_of, version_filter
 from ledger.vocabulary import check_scenario
 
 
@@ -115,18 +114,7 @@ def _read_facts(conn: Connection, metric_id: int, scenario: str, as_of: int, fir
            "AND month >= :a AND month <= :b")
     values: dict[str, object] = {**params, "m": int(metric_id), "s": scenario, "a": first,
                                  "b": last, "pa": period[0], "pb": period[1]}
-    raw = conn.connection.driver_connection
-    assert raw is not None  # noqa: S101  (narrows the type)
-    if conn.dialect.name == "postgresql":
-        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
-    else:  # SQLite stores dates as ISO text
-        values = {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
-    cur = raw.cursor()
-    try:
-        cur.execute(sql, values)
-        rows = np.array(cur.fetchall(), dtype="int64").reshape(-1, 3)
-    finally:
-        cur.close()
+    rows = int_rows(conn, sql, values, 3)
     return _Facts(rows[:, 0].copy(), rows[:, 1].astype(bool), rows[:, 2].copy())
 
 

@@ -54,6 +54,9 @@ class _Table:
     """The column naming the submission that wrote the row."""
     versioned: bool
     """Has ``valid_to``: closing one of its rows is part of the closing submission."""
+    added_later: bool = False
+    """Created by a migration after 0004 (which seals existing ledgers): skipped while a
+    ledger is being migrated through revisions that do not have it yet."""
 
 
 #: Every history table except phasing (hashed from numpy arrays, see :func:`_phasing`),
@@ -70,6 +73,8 @@ _TABLES = (
            "stage_gate_id, description, status", "valid_from", True),
     _Table("target", "id, metric_id, scope_kind, scope_code, CAST(month AS VARCHAR(10)), "
            "amount_minor", "valid_from", True),
+    _Table("month_close", "id, CAST(month AS VARCHAR(10))", "created_submission_id", False,
+           added_later=True),
 )
 #: Written with the programme (the set-up submission); the table has no submission column.
 _STAGE_GATE_COLUMNS = "id, code, name, ordinal"
@@ -177,6 +182,8 @@ def _collect(conn: Connection, subs: Sequence[int] | None, content: _Content,
     only = "" if subs is None else _in_list(subs)
     reads = _Reads()
     for table in _TABLES:
+        if table.added_later and not conn.dialect.has_table(conn, table.name):
+            continue
         _read_table(reads, table, None if subs is None else only, content, known, strays)
     setup: list[int] = []
     reads.add("SELECT created_submission_id FROM programme ORDER BY id LIMIT 1",
@@ -613,7 +620,7 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
 
 #: Tables written once, never updated or deleted (the trigger refuses it, for every role).
 _FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
-          "ledger_identity", "chain_verification")
+          "ledger_identity", "chain_verification", "month_close")
 #: Tables of the web app's accounts and sessions (migration 0005): state, not history, so
 #: the application role may change and delete their rows.
 _MUTABLE = ("account", "web_session", "login_attempt", "web_setting")

@@ -351,6 +351,9 @@ def schema_state(engine: Engine) -> tuple[str | None, str]:
 
     from migrations import HEAD, known_revisions
 
+    if _missing_sqlite_file(engine):
+        # Connecting would create an empty file: a command that finds no ledger leaves none.
+        return None, HEAD
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None, HEAD
@@ -370,6 +373,16 @@ def schema_state(engine: Engine) -> tuple[str | None, str]:
     if len(versions) > 1:  # pragma: no cover - this project's history has no branches
         raise LedgerError(f"the ledger has several schema heads ({', '.join(versions)})")
     return (versions[0] if versions else None), HEAD
+
+
+def _missing_sqlite_file(engine: Engine) -> bool:
+    """True for a SQLite ledger whose file does not exist (yet)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
 
 
 def require_ready(engine: Engine) -> None:

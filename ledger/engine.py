@@ -61,8 +61,11 @@ from sqlalchemy import Connection, text
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.asof import as_instant, parse_as_of, submission_at
 from ledger.chain import for_checks as chain_for_checks
+from ledger.closing import closed_through
 from ledger.db import storage_damage
 from ledger.errors import LedgerError
+from ledger.finance import FinanceInputs, MoneyMetric, finance_tables
+from ledger.initiatives import current_initiatives
 from ledger.models import OPEN, SCENARIOS
 from ledger.money import from_minor
 from ledger.months import (
@@ -79,8 +82,16 @@ from ledger.reconcile import (
     GapInputs,
     gap_tables,
 )
-from ledger.store import last_submission_id, read_frame, version_filter
+from ledger.store import (
+    current_phasing_arrays,
+    int_rows,
+    last_submission_id,
+    month_number_sql,
+    read_frame,
+    version_filter,
+)
 from ledger.vocabulary import check_scenario
+from ledger.wording import plural
 
 __all__ = [
     "BREAKDOWNS",
@@ -90,9 +101,11 @@ __all__ = [
     "MONTHLY_COLUMNS",
     "PROGRAMME_PART",
     "UNALLOCATED",
+    "FinanceReport",
     "GapReport",
     "as_of_instant",
     "checks",
+    "finance",
     "gap",
 ]
 
@@ -143,6 +156,9 @@ class GapReport:
     fiscal: pd.DataFrame
     programme_monthly: pd.DataFrame
     programme_fiscal: pd.DataFrame
+    target_as_of_submission: int | None = None
+    """The targets are those valid at this submission instead of at ``as_of`` (None: the
+    same instant as the bottom-up), e.g. the top-down revision before an adoption."""
 
     @property
     def months(self) -> list[date]:
@@ -450,6 +466,7 @@ def gap(
     weighted: bool = False,
     fiscal_year: int | str | None = None,
     compare: str | None = None,
+    target_as_of: datetime | date | int | str | None = None,
     conn: Connection | None = None,
 ) -> GapReport:
     """Reconcile the bottom-up to the top-down, month by month.
@@ -487,6 +504,10 @@ def gap(
         raise LedgerError(f"breakdown {by!r}: expected one of {', '.join(BREAKDOWNS)}")
     fy = _fiscal_year_arg(fiscal_year)
     point = parse_as_of(as_of)
+    target_point = parse_as_of(target_as_of)
+    if target_point is not None and compare is not None:
+        raise LedgerError("target as-of: the targets are not read when comparing scenarios "
+                          "(--compare); use one or the other")
 
     with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
@@ -508,12 +529,14 @@ def gap(
         common: dict[str, Any] = {"metric_id": met.id, "as_of_sub": as_of_sub, "by": by,
                                   "weighted": weighted, "part_keys": part_keys}
         bottom_up = _bottom_up(conn, scenario=scenario, **common)
+        target_sub = (submission_at(conn, target_point)[0] if target_point is not None
+                      else None)
         if compare is not None:
             versus = _bottom_up(conn, scenario=compare, **common)
             targets = None
         else:
             versus = None
-            targets = _targets(conn, met.id, as_of_sub)
+            targets = _targets(conn, met.id, as_of_sub if target_sub is None else target_sub)
 
     months = [m.isoformat() for m in horizon]
     keep = set(months) if fy is None else {m.isoformat() for m in horizon
@@ -528,7 +551,120 @@ def gap(
         as_of_submission=newest if as_of_sub is None else as_of_sub,
         last_submission_id=newest, monthly=tables.monthly, fiscal=tables.fiscal,
         programme_monthly=tables.programme_monthly, programme_fiscal=tables.programme_fiscal,
+        target_as_of_submission=target_sub,
     )
+
+
+# --------------------------------------------------------------------------- finance
+
+
+def _finance_facts(conn: Connection, metric_ids: list[int], as_of_sub: int | None,
+                   first: date, last: date) -> pd.DataFrame:
+    """The facts of ``metric_ids`` in the horizon valid at ``as_of_sub``, as int64 columns
+    ``initiative_id, metric_id, scenario`` (index in SCENARIOS), ``month`` (position in
+    the horizon) and ``amount``. The current state comes grouped from the covering index
+    (:func:`ledger.store.current_phasing_arrays`); an as-of state is read with the driver's
+    cursor straight into numpy. No Python object per fact either way."""
+    start = first.year * 12 + first.month - 1
+    end = last.year * 12 + last.month - 1
+    if as_of_sub is None:
+        arrays = current_phasing_arrays(conn, metric_ids=metric_ids, scenarios=SCENARIOS,
+                                        initiative_ids=None)
+        inside = (arrays.month_no >= start) & (arrays.month_no <= end)
+        return pd.DataFrame({"initiative_id": arrays.initiative_id[inside],
+                             "metric_id": arrays.metric_id[inside],
+                             "scenario": arrays.scenario_no[inside],
+                             "month": arrays.month_no[inside] - start,
+                             "amount": arrays.amount_minor[inside]})
+    where, params = version_filter(as_of_sub, "p")
+    scenario = "CASE p.scenario " + " ".join(
+        f"WHEN '{name}' THEN {i}" for i, name in enumerate(SCENARIOS)) + " END"
+    ids = ", ".join(str(int(i)) for i in metric_ids) or "NULL"
+    rows = int_rows(
+        conn,
+        f"SELECT p.initiative_id, p.metric_id, {scenario}, {month_number_sql(conn, 'p.month')}, "  # noqa: S608  (ids int()-formatted; constant scenario names; where: version_filter's fixed SQL)
+        f"p.amount_minor FROM phasing p WHERE {where} AND p.metric_id IN ({ids}) "
+        "AND p.month >= :first AND p.month <= :last",
+        {**params, "first": first, "last": last}, 5)
+    return pd.DataFrame({"initiative_id": rows[:, 0], "metric_id": rows[:, 1],
+                         "scenario": rows[:, 2], "month": rows[:, 3] - start,
+                         "amount": rows[:, 4]})
+
+
+@dataclass(frozen=True)
+class FinanceReport:
+    """Finance's view of one metric: outturn, committed and pipeline, net value."""
+
+    programme: ProgrammeInfo
+    metric: MetricInfo
+    fiscal_year: int | None
+    as_of: datetime | None
+    as_of_submission: int
+    last_submission_id: int
+    closed_through: date | None
+    """The last closed month at the instant (None: no month closed yet)."""
+    monthly: pd.DataFrame
+    fiscal: pd.DataFrame
+    net: pd.DataFrame
+    net_by_initiative: pd.DataFrame
+    net_monthly: pd.DataFrame
+    """``month, benefit, cost, net, cumulative_net`` (cumulative from the horizon start)."""
+    net_unit: str
+    """The unit of the net value (the programme's currency)."""
+
+
+def finance(
+    ledger: Ledger,
+    *,
+    metric: str | None = None,
+    as_of: datetime | date | int | str | None = None,
+    fiscal_year: int | str | None = None,
+    conn: Connection | None = None,
+) -> FinanceReport:
+    """Finance's view: outturn against target and plan, committed vs pipeline, the gap,
+    YTD actual vs plan, and net value (definitions: :mod:`ledger.finance`).
+
+    Raises:
+        LedgerError: unknown metric, a fiscal year outside the horizon, a bad as-of.
+    """
+    fy = _fiscal_year_arg(fiscal_year)
+    point = parse_as_of(as_of)
+    with ledger.snapshot(conn) as conn:
+        prog = ledger.programme(conn)
+        met = ledger.metric(metric, conn)
+        metrics = ledger.metrics(conn)
+        newest = last_submission_id(conn)
+        as_of_sub, instant = (submission_at(conn, point) if point is not None
+                              else (None, None))
+        if fy is not None and not set(fiscal_year_months(fy, prog.fy_start_month)) & set(
+                prog.months):
+            raise LedgerError(
+                f"fiscal year {fiscal_year_label(fy)} is outside the horizon "
+                f"({prog.first_month:%Y-%m} to {prog.last_month:%Y-%m})")
+        closed = closed_through(conn, as_of_sub)
+        money = [MoneyMetric(m.id, m.kind, m.decimals) for m in metrics
+                 if m.unit == prog.currency]
+        ids = sorted({met.id, *(m.id for m in money)})
+        initiatives = current_initiatives(conn, as_of=as_of_sub)
+        facts = _finance_facts(conn, ids, as_of_sub, prog.first_month, prog.last_month)
+        targets = _targets(conn, met.id, as_of_sub)
+    active = initiatives[initiatives["status"] == "active"]
+    facts = facts[facts["initiative_id"].isin(active["initiative_id"])]
+    months = [m.isoformat() for m in prog.months]
+    programme_targets = targets[(targets["scope_kind"] == "programme")
+                                & targets["month"].isin(set(months))]
+    tables = finance_tables(FinanceInputs(
+        months=months, fy_start_month=prog.fy_start_month,
+        closed_through=None if closed is None else closed.isoformat(),
+        facts=facts, initiatives=active.assign(weight_bp=active["weight_bp"].fillna(0)),
+        targets=programme_targets[["month", "amount"]], metric_id=met.id,
+        metric_kind=met.kind, decimals=met.decimals, money=money, fiscal_year=fy))
+    return FinanceReport(
+        programme=prog, metric=met, fiscal_year=fy, as_of=instant,
+        as_of_submission=newest if as_of_sub is None else as_of_sub,
+        last_submission_id=newest, closed_through=closed, monthly=tables.monthly,
+        fiscal=tables.fiscal, net=tables.net, net_by_initiative=tables.net_by_initiative,
+        net_monthly=tables.net_monthly, net_unit=prog.currency)
 
 
 # --------------------------------------------------------------------------- checks
@@ -746,7 +882,7 @@ def checks(
         found.append(_finding(
             "phasing_outside_horizon", "error", met.code, str(row['scenario']),
             date.fromisoformat(_iso(row['first_month'])), str(row['external_id']),
-            f"{int(row['n'])} month(s) from {_iso(row['first_month'])[:7]} to "
+            f"{plural(int(row['n']), 'month')} from {_iso(row['first_month'])[:7]} to "
             f"{_iso(row['last_month'])[:7]} outside the horizon ({horizon}); no report shows them",
             from_minor(int(row['amount']), met.decimals)))
     for row in _records(no_phasing):
@@ -758,7 +894,7 @@ def checks(
         found.append(_finding(
             "negative_benefit", "warning", met.code, str(row['scenario']),
             date.fromisoformat(_iso(row['first_month'])), str(row['external_id']),
-            f"{int(row['n'])} month(s) with a negative {met.code}, the first in "
+            f"{plural(int(row['n']), 'month')} with a negative {met.code}, the first in "
             f"{_iso(row['first_month'])[:7]}", from_minor(int(row['amount']), met.decimals)))
     for row in _records(no_actuals):
         found.append(_finding(

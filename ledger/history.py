@@ -97,6 +97,28 @@ def _attribute_changes(versions: list[dict[str, Any]]) -> list[Change]:
     return out
 
 
+def _row_notes(subs: dict[int, dict[str, Any]], external_id: str) -> list[Change]:
+    """``row note`` items: the text of a workbook's comments (note) column on this
+    initiative's rows, kept in the details of the import that changed it."""
+    out: list[Change] = []
+    for sub_id, info in subs.items():
+        details = info["details"]
+        if not isinstance(details, str) or "row_notes" not in details:
+            continue
+        try:
+            note = json.loads(details).get("row_notes", {}).get(external_id)
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(note, str) and note:
+            out.append(Change(sub_id, 99, "row note", None, note))
+    return out
+
+
+def _sorted(changes: list[Change]) -> list[Change]:
+    """Newest first; within a submission attributes, row note, then phasing by name."""
+    return sorted(changes, key=lambda c: (-c.submission, c.order, c.what))
+
+
 def initiative_changes(conn: Connection, initiative_id: int,
                        metrics: dict[int, MetricInfo]) -> list[Change]:
     """Every change to one initiative, newest first (within a submission: attributes, then
@@ -112,9 +134,7 @@ def initiative_changes(conn: Connection, initiative_id: int,
         "LEFT JOIN lever lv ON lv.id = v.lever_id WHERE v.initiative_id = :i"),
         {"i": initiative_id})
     versions = [dict(zip(result.keys(), row, strict=True)) for row in result.all()]
-    changes = _phasing_changes(metrics, phasing) + _attribute_changes(versions)
-    changes.sort(key=lambda c: (-c.submission, c.order, c.what))
-    return changes
+    return _sorted(_phasing_changes(metrics, phasing) + _attribute_changes(versions))
 
 
 def _submissions(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -137,8 +157,9 @@ class HistoryPage:
     the first change."""
 
 
-def history_page(conn: Connection, initiative_id: int, metrics: dict[int, MetricInfo], *,
-                 limit: int = 50, before: int | None = None) -> HistoryPage:
+def history_page(conn: Connection, initiative_id: int, external_id: str,
+                 metrics: dict[int, MetricInfo], *, limit: int = 50,
+                 before: int | None = None) -> HistoryPage:
     """The newest changes made before submission ``before`` (None: all), at least
     ``limit`` of them unless fewer exist, whole submissions only (the last one's every
     change is shown). Only the submissions shown are read."""
@@ -148,10 +169,11 @@ def history_page(conn: Connection, initiative_id: int, metrics: dict[int, Metric
     while len(shown) < len(changes) and changes[len(shown)].submission == shown[-1].submission:
         shown.append(changes[len(shown)])
     subs = _submissions(conn, {c.submission for c in shown})
+    older = shown[-1].submission if len(shown) < len(changes) else None
+    shown = _sorted(shown + _row_notes(subs, external_id))
     rows = [{"submission": c.submission, "when": stored_utc(subs[c.submission]["created_at"]),
              "who": subs[c.submission]["user"], "note": subs[c.submission]["note"] or "",
              "what": c.what, "old": c.old, "new": c.new} for c in shown]
-    older = shown[-1].submission if len(shown) < len(changes) else None
     return HistoryPage(rows, older)
 
 
@@ -161,7 +183,8 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
     One row per changed item (a phasing month, an attribute), with the submission's when,
     who, kind, source (``manual``, or the file name and its SHA-256), note and whether it
     was forced over a conflict. ``what`` names the item: ``benefit plan 2027-03``,
-    ``stage``, ``owner``, ``created``...; ``old`` and ``new`` are text (amounts in the
+    ``stage``, ``owner``, ``created``, ``row note`` (the comments cell of the imported
+    workbook's rows, as ``new``)...; ``old`` and ``new`` are text (amounts in the
     metric's unit, codes for stage gates, units and levers), None where empty.
 
     Raises:
@@ -172,6 +195,7 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
         metrics = {m.id: m for m in ledger.metrics(conn)}
         changes = initiative_changes(conn, ini.id, metrics)
         subs = _submissions(conn, {c.submission for c in changes})
+    changes = _sorted(changes + _row_notes(subs, ini.external_id))
     if not changes:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     info = [subs[c.submission] for c in changes]

@@ -172,6 +172,19 @@ class Programme(Base):
     created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
 
 
+class MonthClose(Base):
+    """A month finance closed (``tledger programme close``): from then on the month's
+    outturn is its actuals. Append-only: the programme's last closed month is the newest
+    row valid at an instant; closing backwards is a new row (forced, with a note)."""
+
+    __tablename__ = "month_close"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    """The last closed month (first day of that month)."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+
+
 class Metric(Base):
     """What is counted: a benefit or a cost, in a unit, exact to ``decimals`` places."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -151,6 +152,34 @@ def version_filter(as_of: int | None, alias: str = "") -> tuple[str, dict[str, i
     if as_of is None:
         return f"{p}valid_to = {OPEN}", {}
     return f"{p}valid_to > :as_of AND {p}valid_from <= :as_of", {"as_of": int(as_of)}
+
+
+def month_number_sql(conn: Connection, column: str = "month") -> str:
+    """SQL turning a month column into ``year * 12 + month - 1`` (:func:`ledger.months.
+    month_number`), so a read returns only integers."""
+    if conn.dialect.name == "postgresql":
+        return (f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER) * 12 + "
+                f"CAST(EXTRACT(MONTH FROM {column}) AS INTEGER) - 1")
+    return (f"CAST(substr({column}, 1, 4) AS INTEGER) * 12 + "
+            f"CAST(substr({column}, 6, 2) AS INTEGER) - 1")
+
+
+def int_rows(conn: Connection, sql: str, values: dict[str, Any], width: int) -> np.ndarray:
+    """Rows of integers (``:name`` parameters) read with the driver's own cursor straight
+    into an int64 array of ``width`` columns: SQLAlchemy rows and DataFrames cost more than
+    the query on large ledgers. Dates are bound as ISO text on SQLite (as it stores them)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None  # noqa: S101  (narrows the type)
+    if conn.dialect.name == "postgresql":
+        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+    else:
+        values = {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, values)
+        return np.array(cur.fetchall(), dtype="int64").reshape(-1, width)
+    finally:
+        cur.close()
 
 
 # --------------------------------------------------------------------------- bulk writes

@@ -357,30 +357,9 @@ def set_target(
                 raise LedgerError("months outside the programme's horizon "
                                   f"{prog.first_month:%Y-%m}..{prog.last_month:%Y-%m}")
         total_minor = parse_target_amount(str(amount), m.decimals)
-        weights = profile_weights(profile, len(months))
-        parts = phase_total(total_minor, weights)
-        frame = pd.DataFrame(
-            {
-                "metric_id": m.id,
-                "scope_kind": target_scope.kind,
-                "scope_code": target_scope.code,
-                "month": [x.isoformat() for x in months],
-                "amount_minor": pd.Series(parts, dtype="int64"),
-            }
-        )
-        before = _scope_current(conn, m.id, target_scope)
-        total_before = int(before["amount_minor"].sum())
-        # replace_scope=None: only the given months are written (added or changed); months
-        # of this metric and scope outside the range are not part of the diff, so they stay.
-        preview = write_targets(conn, frame, 0, replace_scope=None, dry_run=True)
-        if preview.count == 0:
-            return TargetSetResult(m.code, target_scope, list(months), parts, m.decimals, None,
-                                   None, total_before, total_before, preview)
-        sub = new_submission(
-            conn,
-            kind="target",
-            user=current_user(user),
-            note=note.strip(),
+        parts = phase_total(total_minor, profile_weights(profile, len(months)))
+        return record_revision(
+            conn, m, target_scope, list(months), parts, user=user, note=note,
             details={
                 "metric": m.code,
                 "scope": target_scope.label,
@@ -390,11 +369,46 @@ def set_target(
                 "total": str(from_minor(total_minor, m.decimals)),
             },
         )
-        changes = write_targets(conn, frame, sub.id, replace_scope=None)
-        after = _scope_current(conn, m.id, target_scope)
-        return TargetSetResult(m.code, target_scope, list(months), parts, m.decimals, sub.id,
-                               sub.created_at, total_before, int(after["amount_minor"].sum()),
-                               changes)
+
+
+def record_revision(
+    conn: Connection,
+    metric: MetricInfo,
+    scope: TargetScope,
+    months: list[date],
+    amounts_minor: list[int],
+    *,
+    user: str | None,
+    note: str,
+    details: dict[str, object],
+) -> TargetSetResult:
+    """Write ``amounts_minor`` (one per month) as a new revision of one metric and scope,
+    inside the caller's write transaction: a ``target`` submission and the new versions,
+    or nothing when the amounts are already current (``submission_id`` None). Months of
+    the scope outside ``months`` keep their amounts."""
+    frame = pd.DataFrame(
+        {
+            "metric_id": metric.id,
+            "scope_kind": scope.kind,
+            "scope_code": scope.code,
+            "month": [x.isoformat() for x in months],
+            "amount_minor": pd.Series(amounts_minor, dtype="int64"),
+        }
+    )
+    total_before = int(_scope_current(conn, metric.id, scope)["amount_minor"].sum())
+    # replace_scope=None: only the given months are written (added or changed); months
+    # of this metric and scope outside the range are not part of the diff, so they stay.
+    preview = write_targets(conn, frame, 0, replace_scope=None, dry_run=True)
+    if preview.count == 0:
+        return TargetSetResult(metric.code, scope, months, amounts_minor, metric.decimals,
+                               None, None, total_before, total_before, preview)
+    sub = new_submission(conn, kind="target", user=current_user(user), note=note.strip(),
+                         details=details)
+    changes = write_targets(conn, frame, sub.id, replace_scope=None)
+    after = _scope_current(conn, metric.id, scope)
+    return TargetSetResult(metric.code, scope, months, amounts_minor, metric.decimals, sub.id,
+                           sub.created_at, total_before, int(after["amount_minor"].sum()),
+                           changes)
 
 
 def _scope_current(conn: Connection, metric_id: int, scope: TargetScope,

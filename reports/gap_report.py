@@ -9,7 +9,7 @@ CSV summary.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,16 +18,16 @@ from sqlalchemy import Connection
 
 import ledger as ledger_pkg
 from ledger.api import Ledger
-from ledger.engine import as_of_instant, checks, gap
+from ledger.engine import as_of_instant, checks, finance, gap
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
-from ledger.store import version_filter
+from ledger.store import month_number_sql, version_filter
 from reports.excel import BREAKDOWN_SHEETS, BreakdownSheet, ReportInput, build_detail
 
 if TYPE_CHECKING:
     from ledger.bridge import BridgeResult
 
-__all__ = ["load_report"]
+__all__ = ["last_month_end", "load_report"]
 
 def load_report(
     ledger: Ledger,
@@ -40,6 +40,9 @@ def load_report(
     scale: str = "auto",
 ) -> ReportInput:
     """Read everything the report shows, as the ledger stood at one submission.
+
+    The bridge is part of every report: from ``bridge_from``, by default from the last
+    month-end before the report's instant (the end of the previous month's last day, UTC).
 
     The summary, each breakdown, the Initiatives detail, the checks and the bridge are read
     in one read transaction, so they show the ledger at one submission.
@@ -68,6 +71,7 @@ def load_report(
         findings = checks(ledger, as_of=instant, conn=conn, check_storage=False)
         bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
                                          scenario, weighted, conn)
+        outturn = finance(ledger, metric=summary.metric.code, as_of=instant, conn=conn)
     used = sorted(set(phasing["metric_id"].tolist()) | {summary.metric.id})
     detail_metrics = [m for m in metrics if m.id in used]
     detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
@@ -90,6 +94,7 @@ def load_report(
         bridge=bridge,
         bridge_from=bridge_instant,
         scale=scale,
+        finance=outturn,
     )
 
 
@@ -111,12 +116,7 @@ def _phasing(conn: Connection, scenario: str, as_of_sub: int, metric_ids: list[i
     # Naming the metrics lets both databases answer from the covering index ix_phasing_scan;
     # the month comes back as an integer (year * 12 + month - 1) so every column is numeric.
     ids = ", ".join(str(int(i)) for i in metric_ids) or "NULL"
-    if conn.dialect.name == "postgresql":
-        month_key = ("CAST(EXTRACT(YEAR FROM month) AS INTEGER) * 12 + "
-                     "CAST(EXTRACT(MONTH FROM month) AS INTEGER) - 1")
-    else:
-        month_key = ("CAST(substr(month, 1, 4) AS INTEGER) * 12 + "
-                     "CAST(substr(month, 6, 2) AS INTEGER) - 1")
+    month_key = month_number_sql(conn)
     sql = (f"SELECT initiative_id, metric_id, {month_key}, amount_minor FROM phasing "  # noqa: S608  (ids int()-formatted; where: version_filter's fixed SQL)
            f"WHERE metric_id IN ({ids}) AND scenario = :scenario AND {where}")
     args: dict[str, object] = {**params, "scenario": scenario}
@@ -154,16 +154,20 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
     return {str(c): str(n) for c, n in zip(frame["code"], frame["name"], strict=True)}
 
 
+def last_month_end(instant: datetime) -> date:
+    """The last day of the month before ``instant``'s (UTC): a report's movement starts at
+    the end of that day."""
+    return instant.astimezone(UTC).date().replace(day=1) - timedelta(days=1)
+
+
 def _bridge(ledger: Ledger, bridge_from: datetime | date | str | None,
             instant: datetime | None, metric: str, scenario: str, weighted: bool,
             conn: Connection) -> tuple[BridgeResult | None, datetime | None]:
-    """The bridge from ``bridge_from`` to the report's instant, when asked for."""
-    if bridge_from is None:
-        return None, None
+    """The bridge from ``bridge_from`` (None: the last month-end) to the report's instant."""
     from ledger import bridge as bridge_mod
 
-    start = as_of_instant(bridge_from)
     end = instant if instant is not None else datetime.now(UTC)
+    start = as_of_instant(bridge_from if bridge_from is not None else last_month_end(end))
     result = bridge_mod.bridge(ledger, start=start, end=end, metric=metric,
                                scenario=scenario, weighted=weighted, conn=conn)
     return result, start

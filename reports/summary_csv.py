@@ -1,7 +1,9 @@
 """The gap report's Summary table as plain data: for ``--format csv`` and scripts.
 
 Same rows and columns as the workbook's Summary sheet: target, bottom-up, gap, the
-cumulative lines and coverage, by month with fiscal-year subtotals and the horizon total.
+cumulative lines, coverage and the run-rates (a month's amount x 12; in a subtotal column
+the exit run-rate, the period's last month x 12), by month with fiscal-year subtotals and
+the horizon total.
 Amounts are exact decimal strings (never floats); coverage is the engine's ratio, empty
 where the target is zero.
 """
@@ -33,6 +35,11 @@ _LINES = [
     ("Cumulative gap", "cumulative_gap", True),
     ("Coverage", "coverage", False),
 ]
+#: The run-rate lines: the monthly field x 12, and the fiscal frame's exit run-rate.
+_RUN_RATES = [
+    ("Run-rate (x 12)", "bottom_up", "exit_run_rate"),
+    ("Target run-rate (x 12)", "target", "target_exit_run_rate"),
+]
 
 
 def summary_table(report: GapReport) -> pd.DataFrame:
@@ -53,6 +60,16 @@ def summary_table(report: GapReport) -> pd.DataFrame:
             value = figures.get(part, source, key)
             rec[name] = value if isinstance(value, Decimal) else (
                 None if value is None or pd.isna(value) else Decimal(str(value)))
+        records.append(rec)
+    for label, monthly_key, exit_key in _RUN_RATES:
+        rec = {"line": label}
+        for col in cols:
+            name = f"{col.month:%Y-%m}" if col.month is not None else col.label
+            if col.kind == "month":
+                value = figures.get(part, col, monthly_key)
+                rec[name] = None if value is None else Decimal(value) * 12
+            else:
+                rec[name] = figures.get(part, col, exit_key)
         records.append(rec)
     return pd.DataFrame.from_records(records)
 

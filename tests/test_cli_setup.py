@@ -43,7 +43,11 @@ def test_programme_set_up_from_the_command_line(cli):
     assert metrics[0] == "code,name,unit,kind,decimals"
     assert "volume,volume,t,benefit,3" in metrics
     shown = json.loads(cli("programme", "show", "-f", "json").stdout)
-    assert {"field": "currency", "value": "AUD"} in shown
+    assert isinstance(shown, dict)
+    assert (shown["currency"], shown["fy_start_month"], shown["first_month"],
+            shown["months"], shown["business_units"]) == ("AUD", 7, "2026-07", 24, 1)
+    assert [m["code"] for m in shown["metrics"]] == ["benefit", "cost", "volume"]
+    assert "currency,AUD" in cli("programme", "show", "-f", "csv").stdout
 
 
 @pytest.mark.parametrize(
@@ -73,6 +77,24 @@ def test_commands_on_a_database_without_a_ledger_say_what_to_run(empty_db_url, m
     r = CliRunner().invoke(app, ["programme", "show"])
     assert r.exit_code == 1
     assert "tledger init" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["gap"], ["checks"], ["programme", "show"],
+                                  ["initiative", "list"], ["history", "GR-1"],
+                                  ["db", "current"], ["verify"]])
+def test_a_command_in_a_folder_without_a_ledger_creates_no_file(tmp_path, monkeypatch, args):
+    from typer.testing import CliRunner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TLEDGER_DATABASE_URL", raising=False)
+    r = CliRunner().invoke(app, args)
+    if args != ["db", "current"]:
+        assert r.exit_code == 1
+        assert "run `tledger init` first" in r.stderr
+    assert not (tmp_path / "tledger.db").exists()
+    assert list(tmp_path.iterdir()) == []
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+    assert (tmp_path / "tledger.db").exists()
 
 
 def test_init_then_current(cli):

@@ -293,7 +293,7 @@ def test_withdrawn_initiatives_and_months_outside_the_horizon_do_not_count(progr
     assert outside["severity"].tolist() == ["error"]
     assert outside["subject"].tolist() == ["A"]
     assert outside["amount"].tolist() == [D("197.00")]
-    assert "2 month(s) from 2026-06 to 2028-07" in outside["detail"].iloc[0]
+    assert "2 months from 2026-06 to 2028-07" in outside["detail"].iloc[0]
 
 
 def test_breakdowns_by_lever_stage_and_owner_add_up(programme):

@@ -163,12 +163,12 @@ def test_checks_exit_1_on_errors_and_0_on_warnings_only(programme, cli):
     r = cli("checks")
     assert r.exit_code == 0, r.output  # L5 without actuals is a warning
     assert "late_stage_no_actuals" in r.stdout
-    assert "0 error(s), 1 warning(s)" in r.stdout
+    assert "0 errors, 1 warning" in r.stdout
     book.phasing({"A": {mon(0): "1.00", "2030-01-01": "2.00"}})
     r = cli("checks", "--format", "csv")
     assert r.exit_code == 1
     assert r.stdout.splitlines()[1].startswith("phasing_outside_horizon,error,benefit,plan")
-    assert "1 error(s), 1 warning(s)" in r.stderr
+    assert "1 error, 1 warning" in r.stderr
     assert cli("checks", "--metric", "volume", "--format", "json").exit_code == 0
 
 
@@ -185,7 +185,7 @@ def test_checks_table_shows_a_run_of_months_as_one_line(programme, cli):
     assert lines[0].rstrip(" │").endswith("1,200.00")
     assert "negative_benefit" in r.stdout
     assert "late_stage_no_actuals" in r.stdout
-    assert "0 error(s), 26 warning(s); runs of consecutive months shown as one line" in \
+    assert "0 errors, 26 warnings; runs of consecutive months shown as one line" in \
         " ".join(r.stdout.split())
     rows = list(csv.DictReader(io.StringIO(cli("checks", "--format", "csv").stdout)))
     assert sum(rec["check"] == "cascade_gap" for rec in rows) == 24

@@ -142,7 +142,7 @@ def test_million_blank_formatted_rows(programme: Ledger, cli,
     # The same padding below real data is ignored: the data import.
     r = cli("import", "initiatives", str(padded))
     assert r.exit_code == 0, r.output
-    assert "1 rows read" in r.stdout
+    assert "1 row read" in r.stdout
     assert phasing(programme) == {("GR-1", "2026-07"): 1000, ("GR-1", "2026-08"): 2000}
 
 

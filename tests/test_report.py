@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import shutil
-import subprocess
 import zipfile
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,6 +17,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from helpers.libreoffice import cents, recalculate
 
 from ledger.api import Ledger
 from ledger.engine import gap
@@ -29,7 +27,8 @@ from reports.excel import ReportMismatch, write_gap_report
 from reports.gap_report import load_report
 
 EVIL_NAME = '=HYPERLINK("http://evil.example","click")'
-SHEETS = ["Summary", "By unit", "By lever", "By stage", "Initiatives", "Checks", "About"]
+SHEETS = ["Dashboard", "Summary", "By unit", "By lever", "By stage", "Initiatives", "Checks",
+          "Bridge", "Finance", "About"]
 
 
 # --------------------------------------------------------------------------- data
@@ -101,67 +100,7 @@ def seed(ledger: Ledger) -> dict[str, Any]:
 # --------------------------------------------------------------------------- LibreOffice
 
 
-def _soffice() -> str:
-    exe = shutil.which("soffice")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("soffice (libreoffice-calc) is required in CI for the recalculation test")
-        pytest.skip("soffice not installed (install libreoffice-calc)")
-    return exe
-
-
-_RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry"
- xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode"
- oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"""
-
-
-def strip_cached_results(src: Path, dst: Path) -> int:
-    """Copy ``src`` dropping every formula's cached value, so only a real recalculation
-    can produce the figures the test reads. Returns the number of formulas stripped."""
-    count = 0
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename.startswith("xl/worksheets/sheet"):
-                text, n = re.subn(r"(<f>[^<]*</f>)<v>[^<]*</v>", r"\1", data.decode("utf-8"))
-                count += n
-                data = text.encode("utf-8")
-            zout.writestr(item, data)
-    return count
-
-
-def recalculate(paths: list[Path], workdir: Path) -> list[Path]:
-    """Recalculate workbooks in headless LibreOffice (private profile, recalc always) and
-    return the recalculated copies."""
-    exe = _soffice()
-    profile = workdir / "lo-profile"
-    (profile / "user").mkdir(parents=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS)
-    stripped = []
-    for i, p in enumerate(paths):
-        dst = workdir / f"in{i}.xlsx"
-        assert strip_cached_results(p, dst) > 0
-        stripped.append(dst)
-    out = workdir / "out"
-    subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                    "--convert-to", "xlsx", "--outdir", str(out), *map(str, stripped)],
-                   check=True, capture_output=True, timeout=300)
-    results = [out / p.name for p in stripped]
-    for r in results:
-        assert r.exists(), f"LibreOffice did not write {r}"
-    return results
-
-
 # --------------------------------------------------------------------------- reading back
-
-
-def _cents(value: Any, decimals: int) -> Decimal:
-    assert isinstance(value, (int, float)), f"expected a number, found {value!r}"
-    return Decimal(str(round(value, decimals))).quantize(Decimal(1).scaleb(-decimals))
 
 
 def _columns(ws: Any, first_col: int) -> dict[int, str]:
@@ -204,7 +143,7 @@ def _check_value(found: Any, expected: Any, field: str, decimals: int, where: st
             got = Decimal(str(found)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
             assert got == expected, f"{where}: coverage {got} != engine {expected}"
         return
-    assert _cents(found, decimals) == expected, f"{where}: {found!r} != engine {expected}"
+    assert cents(found, decimals) == expected, f"{where}: {found!r} != engine {expected}"
 
 
 _FIELD = {"Target": "target", "Bottom-up": "bottom_up", "Gap": "gap",
@@ -260,7 +199,7 @@ def assert_ties_to_engine(path: Path, ledger: Ledger, **kwargs: Any) -> int:
                     compared += 1
             if label == "Difference":
                 for col in cols:
-                    assert _cents(ws.cell(row, col).value, decimals) == 0
+                    assert cents(ws.cell(row, col).value, decimals) == 0
     return compared
 
 
@@ -280,11 +219,11 @@ def assert_bridge_ties(path: Path, ledger: Ledger, start: datetime) -> None:
             rows[label] = ws.cell(r, 2).value
     start_label = next(k for k in rows if str(k).startswith("Bottom-up at start"))
     end_label = next(k for k in rows if str(k).startswith("Bottom-up at end ("))
-    assert _cents(rows[start_label], 2) == result.start_total
-    assert _cents(rows[end_label], 2) == result.end_total
+    assert cents(rows[start_label], 2) == result.start_total
+    assert cents(rows[end_label], 2) == result.end_total
     for rec in result.steps.to_dict("records"):
-        assert _cents(rows[rec["step"]], 2) == rec["amount"]
-    assert _cents(rows["Difference (0 when the bridge ties)"], 2) == 0
+        assert cents(rows[rec["step"]], 2) == rec["amount"]
+    assert cents(rows["Difference (0 when the bridge ties)"], 2) == 0
     assert result.start_total != result.end_total, "the bridge has something to explain"
 
 
@@ -317,7 +256,7 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     # A viewer that does not recalculate still shows the engine's numbers (cached results).
     assert assert_ties_to_engine(path, programme) > 400
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == SHEETS  # no Bridge sheet unless asked for
+    assert wb.sheetnames == SHEETS  # the Bridge (since the last month-end) is standard
     s = wb["Summary"]
     # Bottom-up cells are SUMIFS over the Initiatives sheet; gap/cumulative over cells above.
     assert s["A6"].value == "Bottom-up"
@@ -366,10 +305,9 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert isinstance(about["Ledger's last submission id"], int)
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-        assert charts
-        xml = z.read(charts[0]).decode()
-        assert "<c:barChart>" in xml
-        assert "<c:lineChart>" in xml
+        xmls = [z.read(c).decode() for c in charts]
+        # The Summary's chart: columns per month and the cumulative gap as a line.
+        assert any("<c:barChart>" in xml and "<c:lineChart>" in xml for xml in xmls)
         # No ledger text anywhere became a formula.
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):

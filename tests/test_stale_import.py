@@ -107,7 +107,7 @@ def test_force_overwrites_the_newer_value_and_records_it(programme: Ledger, cli:
     path = pipeline(office / "pipeline.xlsx", {0: 100}, {0: 60})
     r = cli("import", "initiatives", str(path), "--force")
     assert r.exit_code == 0, r.output
-    assert "FORCED over 1 newer ledger values" in r.stdout
+    assert "FORCED over 1 newer ledger value;" in r.stdout
     assert phasing(programme) == {("GR-0001", "2026-07"): 10000, ("GR-0002", "2026-07"): 6000}
     sub = last_submission(programme)
     assert sub["source_name"] == "pipeline.xlsx"
@@ -261,7 +261,7 @@ def test_many_conflicts_are_listed_up_to_a_cap_with_a_count(programme: Ledger, c
     path = pipeline(tmp_path / "pipeline.xlsx", {i: 10 for i in range(24)}, {0: 60})
     r = cli("import", "initiatives", str(path))
     assert r.exit_code == 1
-    assert "24 value(s) of 1 initiative(s) changed" in r.stderr
+    assert "24 values of 1 initiative changed" in r.stderr
     assert r.stderr.count("based on 10.00, ledger now 11.00") == 20
     assert "... and 4 more" in r.stderr
 

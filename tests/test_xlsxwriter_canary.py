@@ -12,7 +12,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from reports.xlsxwriter_internals import style_index, write_formulas_verbatim
+from reports.xlsxwriter_internals import cached_series, style_index, write_formulas_verbatim
 
 
 def _sheet_xml(path: Path, number: int = 1) -> str:
@@ -64,3 +64,27 @@ def test_verbatim_formulas_replace_the_hook_xlsxwriter_calls_for_every_formula(
     assert seen == ['=SUMIFS(B:B,C:C,"x")+ROUND(1.5,0)']
     assert '<f>SUMIFS(B:B,C:C,"x")+ROUND(1.5,0)</f><v>2</v>' in _sheet_xml(path, 2)
 
+
+
+def test_cached_series_fills_the_chart_caches_in_constant_memory_mode(tmp_path: Path) -> None:
+    """Without the cached data a constant-memory workbook's chart has empty caches (blank in
+    a mail preview); with it, the chart XML carries every value and category."""
+    path = tmp_path / "chart.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("Data")
+    for row, (label, value) in enumerate([("Target", 120.5), ("Committed", 80.25)]):
+        ws.write_string(row, 0, label)
+        ws.write_number(row, 1, value)
+    plain, cached = wb.add_chart({"type": "column"}), wb.add_chart({"type": "column"})
+    refs = {"categories": ["Data", 0, 0, 1, 0], "values": ["Data", 0, 1, 1, 1]}
+    plain.add_series(dict(refs))
+    cached.add_series(cached_series(refs, [120.5, 80.25], ["Target", "Committed"]))
+    ws.insert_chart(3, 0, plain)
+    ws.insert_chart(3, 8, cached)
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        empty, full = (zf.read(f"xl/charts/chart{i}.xml").decode() for i in (1, 2))
+    assert "<c:v>120.5</c:v>" not in empty
+    assert "<c:v>120.5</c:v>" in full
+    assert "<c:v>80.25</c:v>" in full
+    assert "<c:v>Committed</c:v>" in full

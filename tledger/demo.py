@@ -30,6 +30,7 @@ import xlsxwriter
 from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.months import add_months, month_range
+from ledger.wording import plural
 
 __all__ = ["DEMO_FILES", "DemoResult", "Initiative", "generate_initiatives", "run_demo"]
 
@@ -401,7 +402,8 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
                 # One line per kind of finding: the office reads the detail in the report.
                 # Cells are Text: a detail naming an initiative is never markup, whatever
                 # console ``show`` prints on.
-                table = Table(title=f"Checks: {len(found)} findings (all in the Checks sheet)")
+                table = Table(title=f"Checks: {plural(len(found), 'finding')} "
+                                    "(all in the Checks sheet)")
                 for col in ("check", "severity", "findings", "for example"):
                     table.add_column(col, justify="right" if col == "findings" else "left")
                 for (check, severity), group in found.groupby(["check", "severity"],
@@ -413,7 +415,7 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         data = load_report(ledger, metric="benefit")
         write_gap_report(data, files["report"])
         say(f"report {files['report']}: Summary, By unit/lever/stage, Initiatives "
-            f"({len(data.detail)} rows), Checks, About; formulas tie to the engine")
+            f"({plural(len(data.detail), 'row')}), Checks, About; formulas tie to the engine")
 
         from ledger.accounts import add_account, set_password
 

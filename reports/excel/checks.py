@@ -7,6 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 from xlsxwriter.worksheet import Worksheet
 
+from ledger.wording import plural
 from reports.excel.figures import as_decimal
 from reports.excel.inputs import ReportInput
 from reports.excel.layout import FIRST_DATA_ROW, HEADER_ROW, Formats, print_setup, title
@@ -20,7 +21,7 @@ CHECK_COLUMNS = [("check", "Check", 22), ("severity", "Severity", 9), ("metric",
 def write_checks(sheet: Worksheet, data: ReportInput, fmt: Formats) -> None:
     checks = data.checks
     title(sheet, fmt, f"{safe_text(data.programme.name)}: checks", (
-        f"{len(checks)} finding(s) from tledger's checks; amounts in the metric's unit."
+        f"{plural(len(checks), 'finding')} from tledger's checks; amounts in the metric's unit."
         if len(checks) else "No findings: every check passed."))
     present = [c for c in CHECK_COLUMNS if c[0] in checks.columns]
     for pos, (_name, header, width) in enumerate(present):

@@ -17,7 +17,7 @@ from ledger.errors import LedgerError
 if TYPE_CHECKING:
     from ledger.api import MetricInfo, ProgrammeInfo
     from ledger.bridge import BridgeResult
-    from ledger.engine import GapReport
+    from ledger.engine import FinanceReport, GapReport
 from ledger.reconcile import weigh
 
 UNALLOCATED = "(unallocated)"
@@ -108,6 +108,9 @@ class ReportInput:
     bridge: BridgeResult | None = None
     bridge_from: datetime | None = None
     scale: str = "auto"
+    finance: FinanceReport | None = None
+    """The engine's finance view (outturn, committed, pipeline, net value): the Dashboard
+    and the Finance sheet; None leaves both out."""
 
 
 def build_detail(

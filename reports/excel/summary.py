@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from reports.excel.columns import Column, column_layout, last_month_col
-from reports.excel.figures import Figures, num
+from reports.excel.figures import Figures, as_decimal, num
 from reports.excel.formulas import DetailRefs, cell, difference
 from reports.excel.inputs import ReportInput
 from reports.excel.layout import (
@@ -29,7 +30,11 @@ from reports.excel.lines import PartLines
 from reports.safe import safe_text
 
 SUMMARY_LINES = ["Target", "Bottom-up", "Gap", "Cumulative target", "Cumulative bottom-up",
-                 "Cumulative gap", "Coverage"]
+                 "Cumulative gap", "Coverage", "Run-rate (x 12)", "Target run-rate (x 12)"]
+#: The run-rate lines: the month's amount x 12; a subtotal column shows the exit run-rate
+#: (its last month's), the engine's ``exit_run_rate`` / ``target_exit_run_rate``.
+RUN_RATE_LINES = {"Run-rate (x 12)": ("Bottom-up", "bottom_up", "exit_run_rate"),
+                  "Target run-rate (x 12)": ("Target", "target", "target_exit_run_rate")}
 
 
 def write_summary(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: Formats,
@@ -64,7 +69,7 @@ def write_summary(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: 
     set_period_column_widths(sheet, cols)
     sheet.freeze_panes(HEADER_ROW + 1, 1)
     print_setup(sheet, HEADER_ROW, 1, paper=8)
-    sheet.print_area(0, 0, rows["Coverage"], last_col)
+    sheet.print_area(0, 0, rows[SUMMARY_LINES[-1]], last_col)
     return rows
 
 
@@ -94,8 +99,27 @@ def _write_lines(lines: PartLines, rows: dict[str, int], metric_code: str,
                                col.index),
                     lines.fmt.amount_in(col),
                     num(lines.figures.cumulative(lines.part, cols, col, "cumulative_gap")))
+        elif line in RUN_RATE_LINES:
+            _write_run_rate(lines, row, rows, line)
         else:
             lines.coverage(row, rows["Target"], rows["Bottom-up"])
+
+
+def _write_run_rate(lines: PartLines, row: int, rows: dict[str, int], line: str) -> None:
+    """Each month is the source line's amount x 12; a subtotal column repeats its last
+    month's: the period's exit run-rate."""
+    source, monthly_key, exit_key = RUN_RATE_LINES[line]
+    for col in lines.cols:
+        if col.kind == "month":
+            formula = f"={cell(rows[source], col.index)}*12"
+            value = (as_decimal(lines.figures.get(lines.part, col, monthly_key))
+                     or Decimal(0)) * 12
+            style = lines.fmt.amount
+        else:
+            formula = f"={cell(row, last_month_col(lines.cols, col).index)}"
+            value = as_decimal(lines.figures.get(lines.part, col, exit_key)) or Decimal(0)
+            style = lines.fmt.amount_sub
+        lines.sheet.write_formula(row, col.index, formula, style, float(value))
 
 
 def _write_running_total(lines: PartLines, row: int, source_row: int, key: str) -> None:
@@ -119,7 +143,7 @@ def _write_chart_data(sheet: Worksheet, fmt: Formats, rows: dict[str, int],
                       ) -> dict[str, int]:
     """The chart's series below the table, months contiguous (the table interleaves
     fiscal-year columns); each cell links to the table. Returns each series' row."""
-    chart_row = rows["Coverage"] + 3
+    chart_row = rows[SUMMARY_LINES[-1]] + 3
     sheet.write_string(chart_row, 0, "Chart data (links to the table above)", fmt.note)
     series_rows = {"Month": chart_row + 1, "Target": chart_row + 2,
                    "Bottom-up": chart_row + 3, "Cumulative gap": chart_row + 4}

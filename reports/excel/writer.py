@@ -15,10 +15,11 @@ from reports.excel.audit import verify
 from reports.excel.breakdowns import write_breakdown
 from reports.excel.bridge import write_bridge
 from reports.excel.checks import write_checks
+from reports.excel.dashboard import write_dashboard, write_finance
 from reports.excel.detail import DetailPlan, inject_detail_rows, write_detail
 from reports.excel.formulas import DetailRefs
 from reports.excel.inputs import SCALES, ReportInput
-from reports.excel.layout import Formats, pick_scale
+from reports.excel.layout import FIRST_DATA_ROW, Formats, pick_scale
 from reports.excel.summary import write_summary
 from reports.xlsxwriter_internals import write_formulas_verbatim
 
@@ -82,11 +83,13 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
         "comments": f"Written by tledger {data.version}",
     })
     refs = DetailRefs(data.detail)
+    dashboard_sheet = workbook.add_worksheet("Dashboard") if data.finance is not None else None
     summary_sheet = workbook.add_worksheet("Summary")
     breakdown_sheets = [workbook.add_worksheet(bd.sheet) for bd in data.breakdowns]
     detail_sheet = workbook.add_worksheet("Initiatives")
     checks_sheet = workbook.add_worksheet("Checks")
     bridge_sheet = workbook.add_worksheet("Bridge") if data.bridge is not None else None
+    finance_sheet = workbook.add_worksheet("Finance") if data.finance is not None else None
     about_sheet = workbook.add_worksheet("About")
     for sheet in workbook.worksheets():
         # Its formulas use SUM, SUMIF(S), IF, MIN, MAX, ROUND and AND only: no prefixes.
@@ -99,7 +102,22 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
     write_checks(checks_sheet, data, fmt)
     if bridge_sheet is not None:
         write_bridge(workbook, bridge_sheet, data, fmt, scale)
+    if dashboard_sheet is not None and finance_sheet is not None:
+        finance = write_finance(finance_sheet, data, fmt, scale, summary_rows)
+        write_dashboard(workbook, dashboard_sheet, data, fmt, scale, finance, finance_sheet,
+                        _bridge_rows(data) if bridge_sheet is not None else None)
     write_about(about_sheet, data, fmt, scale)
-    summary_sheet.activate()
+    (dashboard_sheet or summary_sheet).activate()
     workbook.close()
     return plan
+
+
+def _bridge_rows(data: ReportInput) -> list[tuple[str, int]]:
+    """The Bridge sheet's start, step and end rows (as :mod:`reports.excel.bridge` lays
+    them out), labelled for the Dashboard's movement lines."""
+    assert data.bridge is not None  # noqa: S101  (narrows the type)
+    steps = [str(s) for s in data.bridge.steps["step"]]
+    first = FIRST_DATA_ROW
+    return [("Bottom-up at start", first),
+            *((step.capitalize(), first + 1 + i) for i, step in enumerate(steps)),
+            ("Bottom-up now", first + 1 + len(steps))]

@@ -148,12 +148,12 @@ def test_phasing_export_and_import_show_owner_and_file_names_as_written(programm
     owner = TEXTS[0]
     out = tmp_path / "Okafor [contractor] [bold] :thumbs_up:.xlsx"
     r = _ok(cli("phasing", "export", "--owner", owner, "--out", str(out)))
-    assert f"wrote {out}: 1 initiatives of {owner}" in r.stdout
+    assert f"wrote {out}: 1 initiative of {owner}" in r.stdout
     wb = load_workbook(out)
     wb["Initiatives"]["J5"] = 321  # Jul-26 of its one initiative
     wb.save(out)
     r = _ok(cli("phasing", "import", str(out), "--note", TEXTS[2], "--user", TEXTS[5]))
-    assert f"{out.name}: {owner}'s 1 initiatives" in r.stdout
+    assert f"{out.name}: {owner}'s 1 initiative," in r.stdout
     assert "submission" in r.stdout
     assert plan_of(programme, IDS[0])["2026-07"] == Decimal("321.00")
 
@@ -176,7 +176,7 @@ def test_a_message_naming_ledger_text_stays_one_line_in_a_narrow_terminal(
     monkeypatch.setattr(common.console, "width", 40)
     out = tmp_path / ("long " * 12 + "[bold].xlsx")
     r = _ok(cli("phasing", "export", "--owner", TEXTS[1], "--out", str(out)))
-    assert r.stdout.startswith(f"wrote {out}: 1 initiatives of {TEXTS[1]}, ")
+    assert r.stdout.startswith(f"wrote {out}: 1 initiative of {TEXTS[1]}, ")
     assert r.stdout.count("\n") == 1
     r = _ok(cli("phasing", "set", ODD_ID, "--month", "2026-09", "--amount", "5",
                 "--note", "x" * 80))

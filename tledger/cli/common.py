@@ -31,6 +31,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+# plural is part of what commands share (the `as` re-exports it explicitly).
+from ledger.wording import plural as plural
+
 if TYPE_CHECKING:
     # Loaded by the commands that need them, never by `tledger --help`.
     import pandas as pd
@@ -232,6 +235,18 @@ def committed(what: str) -> None:
     saved (submission 42)"``: from here on the command exits 0 whatever printing does.
     """
     _committed.set(what)
+
+
+def emit_object(obj: dict[str, Any]) -> None:
+    """Print one JSON object (amounts and dates as strings, never floats)."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_value) + "\n")
+
+
+def _json_value(value: Any) -> Any:
+    plain = _plain(value)
+    if plain is value:
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    return plain
 
 
 def submissions_text(ids: Sequence[int]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -13,6 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -68,11 +71,23 @@ def _coverage_text(value: Decimal | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def _gap_tables(rep: GapReport) -> list[Table]:
-    """One table per fiscal year (its months and subtotal), then a totals table."""
-    import pandas as pd
+#: The terminal table's rows for the cumulative columns (with --cumulative).
+CUMULATIVE_MEASURES = [("cumulative_target", "cumulative target"),
+                       ("cumulative_bottom_up", "cumulative bottom-up"),
+                       ("cumulative_gap", "cumulative gap")]
 
-    from ledger.engine import HORIZON
+
+def _gap_tables(rep: GapReport, *, cumulative: bool = False,
+                width: int | None = None) -> list[Table]:
+    """One table per fiscal year (its months and subtotal), then a totals table.
+
+    With ``width``, a fiscal year too wide for it is split into tables of consecutive
+    months (as even as they come, the subtotal with the last), each fitting ``width``
+    when any split can; amounts are never cut short. ``cumulative`` adds the cumulative
+    target, bottom-up and gap rows (from the horizon's first month; the fiscal-year
+    column shows them at the year's last month).
+    """
+    import pandas as pd
 
     kind = rep.metric.kind
     target_label = f"{rep.compare} (bottom-up)" if rep.compare else "target"
@@ -81,6 +96,7 @@ def _gap_tables(rep: GapReport) -> list[Table]:
     if rep.weighted:
         measures.append(("bottom_up_unweighted", "bottom-up (unweighted)"))
     measures += [("gap", "gap"), ("coverage", "coverage")]
+    monthly_measures = measures + (CUMULATIVE_MEASURES if cumulative else [])
     monthly = rep.monthly
     fiscal = rep.fiscal
     if rep.by is not None:
@@ -89,37 +105,51 @@ def _gap_tables(rep: GapReport) -> list[Table]:
     parts = list(dict.fromkeys(monthly["part"]))
     tables = []
 
-    def add_rows(table: Table, cells: dict[str, dict[str, list[Text]]]) -> None:
-        for part in parts:
-            for i, (col, label) in enumerate(measures):
-                table.add_row(plain_text(part if i == 0 else ""), label, *cells[part][col],
-                              end_section=i == len(measures) - 1)
+    def add_rows(table: Table, cells: dict[str, dict[str, list[Text]]],
+                 rows: list[tuple[str, str]]) -> None:
+        _add_rows(table, parts, cells, rows)
 
     def cell(col: str, value: object) -> Text:
-        if col == "coverage":
-            assert value is None or isinstance(value, Decimal)  # noqa: S101  (narrows the type)
-            return Text(_coverage_text(value), justify="right")
-        assert isinstance(value, Decimal)  # noqa: S101  (narrows the type)
-        style = _gap_style(value, kind) if col == "gap" else ""
-        return Text(_amount(value), style=style, justify="right")
+        return _cell(col, value, kind)
 
-    for fy in dict.fromkeys(monthly["fiscal_year"]):
+    def year_table(fy: str, months: list[date], with_total: bool, title: str) -> Table:
         rows = monthly[monthly["fiscal_year"] == fy]
-        months = list(dict.fromkeys(rows["month"]))
-        table = Table(title=plain_text(f"{_title(rep)}: {fy}"), show_lines=False)
+        year_rows = rows.set_index(["part", "month"])
+        table = Table(title=plain_text(title), show_lines=False)
         table.add_column("part")
         table.add_column("")
         for m in months:
             table.add_column(f"{m:%b-%y}", justify="right")
-        table.add_column(f"{fy}", justify="right", style="bold")
+        if with_total:
+            table.add_column(f"{fy}", justify="right", style="bold")
+        last = max(rows["month"])
         cells: dict[str, dict[str, list[Text]]] = {}
         for part in parts:
-            pr = rows[rows["part"] == part].set_index("month")
             fr = fiscal[(fiscal["part"] == part) & (fiscal["period"] == fy)].iloc[0]
-            cells[part] = {col: [cell(col, pr.at[m, col]) for m in months] + [cell(col, fr[col])]
-                           for col, _ in measures}
-        add_rows(table, cells)
-        tables.append(table)
+            cells[part] = {}
+            for col, _ in monthly_measures:
+                values = [cell(col, year_rows.at[(part, m), col]) for m in months]
+                if with_total:
+                    total = (year_rows.at[(part, last), col] if col.startswith("cumulative")
+                             else fr[col])
+                    values.append(cell(col, total))
+                cells[part][col] = values
+        add_rows(table, cells, monthly_measures)
+        return table
+
+    for fy in dict.fromkeys(monthly["fiscal_year"]):
+        months = list(dict.fromkeys(monthly.loc[monthly["fiscal_year"] == fy, "month"]))
+        tables.extend(_fitted(functools.partial(year_table, fy), months,
+                              f"{_title(rep)}: {fy}", width))
+    tables.append(_totals_table(rep, fiscal, parts, measures))
+    return tables
+
+
+def _totals_table(rep: GapReport, fiscal: pd.DataFrame, parts: list[str],
+                  measures: list[tuple[str, str]]) -> Table:
+    """Per part, each measure per fiscal year and over the horizon, and the run-rates."""
+    from ledger.engine import HORIZON
+
     periods = list(dict.fromkeys(fiscal["period"]))
     table = Table(title=plain_text(f"{_title(rep)}: totals"), show_lines=False)
     table.add_column("part")
@@ -127,19 +157,56 @@ def _gap_tables(rep: GapReport) -> list[Table]:
     for period in periods:
         table.add_column("total" if period == HORIZON else period, justify="right",
                          style="bold" if period == HORIZON else "")
+    extra = [("exit_run_rate", "exit run-rate"), ("target_exit_run_rate", "target run-rate")]
     cells = {}
     for part in parts:
         fr = fiscal[fiscal["part"] == part].set_index("period")
-        cells[part] = {col: [cell(col, fr.at[p, col]) for p in periods] for col, _ in measures}
-    extra = [("exit_run_rate", "exit run-rate"), ("target_exit_run_rate", "target run-rate")]
+        cells[part] = {col: [_cell(col, fr.at[p, col], rep.metric.kind) for p in periods]
+                       for col, _ in measures + extra}
+    _add_rows(table, parts, cells, measures + extra)
+    return table
+
+
+def _add_rows(table: Table, parts: list[str], cells: dict[str, dict[str, list[Text]]],
+              rows: list[tuple[str, str]]) -> None:
     for part in parts:
-        fr = fiscal[fiscal["part"] == part].set_index("period")
-        for col, _ in extra:
-            cells[part][col] = [cell(col, fr.at[p, col]) for p in periods]
-    measures += extra
-    add_rows(table, cells)
-    tables.append(table)
-    return tables
+        for i, (col, label) in enumerate(rows):
+            table.add_row(plain_text(part if i == 0 else ""), label, *cells[part][col],
+                          end_section=i == len(rows) - 1)
+
+
+def _cell(col: str, value: object, kind: str) -> Text:
+    if col == "coverage":
+        assert value is None or isinstance(value, Decimal)  # noqa: S101  (narrows the type)
+        return Text(_coverage_text(value), justify="right")
+    assert isinstance(value, Decimal)  # noqa: S101  (narrows the type)
+    style = _gap_style(value, kind) if col.endswith("gap") else ""
+    return Text(_amount(value), style=style, justify="right")
+
+
+def _fitted(build: Callable[[list[date], bool, str], Table], months: list[date], title: str,
+            width: int | None) -> list[Table]:
+    """``build(months, with_total, title)`` as one table, or, when that is wider than
+    ``width``, as the fewest tables of consecutive months (as even as they come, the total
+    column with the last) that each fit; one table if no split fits."""
+    whole = build(months, True, title)
+    if width is None or _natural_width(whole) <= width:
+        return [whole]
+    for pieces in range(2, len(months) + 1):
+        size = -(-len(months) // pieces)
+        chunks = [months[i:i + size] for i in range(0, len(months), size)]
+        split = [build(chunk, k == len(chunks) - 1,
+                       f"{title} ({chunk[0]:%b-%y}..{chunk[-1]:%b-%y})")
+                 for k, chunk in enumerate(chunks)]
+        if all(_natural_width(t) <= width for t in split):
+            return split
+    return [whole]
+
+
+def _natural_width(table: Table) -> int:
+    """The width ``table`` needs to show every cell in full."""
+    wide = console.options.update(width=10_000, max_width=10_000)
+    return Measurement.get(console, wide, table).maximum
 
 
 def _title(rep: GapReport) -> str:
@@ -166,6 +233,8 @@ def _summary(rep: GapReport) -> str:
     when = (f"as of {rep.as_of:%Y-%m-%d %H:%M} UTC (submission {rep.as_of_submission})"
             if rep.as_of else f"current (submission {rep.as_of_submission})")
     against = rep.compare or "target"
+    if rep.target_as_of_submission is not None:
+        against = f"target as of submission {rep.target_as_of_submission}"
     return (f"{rep.metric.code} {rep.scenario} over {span}: {against} "
             f"{_amount(total['target'])}, bottom-up {_amount(total['bottom_up'])}, "
             f"gap {_amount(total['gap'])}"
@@ -176,8 +245,7 @@ def _summary(rep: GapReport) -> str:
 
 def _print_wide(table: Table) -> None:
     """Print ``table`` at its natural width: never squeeze or cut an amount short."""
-    wide = console.options.update(width=10_000, max_width=10_000)
-    needed = Measurement.get(console, wide, table).maximum
+    needed = _natural_width(table)
     out = console if needed <= console.width else Console(
         file=console.file, width=needed, force_terminal=console.is_terminal,
         no_color=console.no_color, highlight=False, markup=False, emoji=False)
@@ -200,6 +268,13 @@ def gap_cmd(
     compare: Annotated[str | None, typer.Option(
         "--compare", help="Put another scenario's bottom-up in place of the target, e.g. "
         "--scenario forecast --compare plan.")] = None,
+    cumulative: Annotated[bool, typer.Option(
+        "--cumulative", help="Table: add cumulative target, bottom-up and gap rows (from "
+        "the horizon's first month). CSV and JSON always carry them.")] = False,
+    target_as_of: Annotated[str | None, typer.Option(
+        "--target-as-of", "--target-revision", help="Set the bottom-up against the targets "
+        "as they stood then (a target revision's submission id or a date), e.g. the "
+        "top-down before `tledger target adopt`. The bottom-up stays as of --as-of.")] = None,
     view: Annotated[View, typer.Option(
         "--view", help="csv/json rows: monthly (one per part and month) or fiscal (one per "
         "part and fiscal year, plus Horizon).")] = View.monthly,
@@ -211,7 +286,9 @@ def gap_cmd(
     Gap is target minus bottom-up (red where the bottom-up falls short); coverage is
     bottom-up over target. With --by, each part is set against its own target and
     "(unallocated)" holds the rest, so the parts add up to the programme exactly. CSV and
-    JSON carry one row per part and month (amounts as exact decimal strings).
+    JSON carry one row per part and month (amounts as exact decimal strings), cumulative
+    columns included. A fiscal year too wide for the terminal is shown in several tables
+    of consecutive months; amounts are never cut short.
 
     Example: tledger gap --metric benefit --by business_unit --fiscal-year FY27
     """
@@ -219,9 +296,10 @@ def gap_cmd(
 
     ledger = open_ledger(db)
     rep = gap(ledger, metric=metric, scenario=scenario, by=by.value if by else None,
-              as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare)
+              as_of=as_of, weighted=weighted, fiscal_year=fiscal_year, compare=compare,
+              target_as_of=target_as_of)
     if fmt == OutputFormat.table:
-        for table in _gap_tables(rep):
+        for table in _gap_tables(rep, cumulative=cumulative, width=console.width):
             _print_wide(table)
         console.print(_summary(rep), highlight=False, soft_wrap=True)
         return
@@ -304,7 +382,7 @@ def checks_cmd(
     found = checks(ledger, metric=metric, as_of=as_of)
     errors = int((found["severity"] == "error").sum())
     warnings = len(found) - errors
-    summary = (f"{errors} error(s), {warnings} warning(s)" if len(found)
+    summary = (f"{plural(errors, 'error')}, {plural(warnings, 'warning')}" if len(found)
                else "all checks passed")
     if fmt == OutputFormat.table:
         if len(found):

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ledger.wording import plural
+
 if TYPE_CHECKING:
     from importers import ImportResult, Problem
 
@@ -40,7 +42,8 @@ MappingOption = Annotated[Path | None, typer.Option(
     "--mapping", help="TOML file saying where things are in a workbook that differs from the "
     "template (see docs/importing.md).")]
 ScaleOption = Annotated[str | None, typer.Option(
-    "--scale", help="Multiply every amount by this, e.g. 1000 for a sheet in AUD 000.")]
+    "--scale", help="Multiply every amount by this, e.g. 1000 for a sheet in AUD 000 (a "
+    "mapping's scale, if any, must agree).")]
 DryRunOption = Annotated[bool, typer.Option(
     "--dry-run", help="Show what would change; write nothing.")]
 ReportOption = Annotated[Path | None, typer.Option(
@@ -62,7 +65,7 @@ def describe_import(result: ImportResult) -> str:
         previous = ", ".join(_imported_as(outcome) for outcome in result.files)
         return f"already imported as submission {previous}; nothing to do"
     verb = "would change" if result.dry_run else "changed"
-    parts = [f"{result.rows_read:,} rows read"]
+    parts = [f"{plural(result.rows_read, 'row')} read"]
     if result.what == "initiatives":
         parts.append(f"initiatives: {len(result.initiatives_added):,} added, "
                      f"{len(result.initiatives_changed):,} changed, "
@@ -83,21 +86,21 @@ def describe_import(result: ImportResult) -> str:
     if not result.changed and not result.dry_run:
         return f"nothing to change: {parts[0]}; {tail}"
     if result.overrode:
-        parts.append(f"FORCED over {result.overrode:,} newer ledger values")
+        parts.append(f"FORCED over {plural(result.overrode, 'newer ledger value')}")
     return f"{verb}: " + "; ".join(parts) + f"; {tail}"
 
 
 def describe_owner_import(result: OwnerImportResult) -> str:
     """The one line that says what an owner-workbook import did (or would do)."""
     verb = "would change" if result.dry_run else "changed"
-    text = (f"{result.file}: {result.owner}'s {result.initiatives} initiatives, "
-            f"{result.metric} {result.scenario}: {verb} {result.count} months "
+    text = (f"{result.file}: {result.owner}'s {plural(result.initiatives, 'initiative')}, "
+            f"{result.metric} {result.scenario}: {verb} {plural(result.count, 'month')} "
             f"({result.added} added, {result.changed} changed, {result.removed} emptied), "
             f"{result.unchanged} unchanged")
     if result.submission_id is not None:
         text += f"; submission {result.submission_id}"
     if result.forced and len(result.overrode):
-        text += f"; FORCED over {len(result.overrode)} newer ledger values"
+        text += f"; FORCED over {plural(len(result.overrode), 'newer ledger value')}"
     return text
 
 
@@ -253,3 +256,7 @@ def import_targets_cmd(
         _show_problems(exc.problems, report)
         raise
     _show_result(result, fmt, report)
+
+
+# `tledger import inspect` (registers itself on import_app).
+from tledger.cli import inspecting as _inspecting  # noqa: E402,F401

@@ -12,6 +12,7 @@ import typer
 from ledger.errors import LedgerError
 from ledger.money import AmountError, parse_amount
 from ledger.months import MonthError, parse_month
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -63,8 +64,8 @@ def phasing_export(
     export = collect_owner_export(ledger, owner, metric=metric, scenario=scenario, user=user)
     write_owner_workbook(export, out)
     committed(f"{out} WAS written")
-    console.print(f"wrote {out}: {len(export.rows)} initiatives of {export.owner}, "
-                  f"{export.metric} {export.scenario}, {len(export.months)} months "
+    console.print(f"wrote {out}: {plural(len(export.rows), 'initiative')} of {export.owner}, "
+                  f"{export.metric} {export.scenario}, {plural(len(export.months), 'month')} "
                   f"(ledger version {export.as_of})", soft_wrap=True)
 
 
@@ -198,16 +199,18 @@ def history_cmd(
             "when (UTC)": [f"{w:%Y-%m-%d %H:%M}" for w in frame["when"]],
             "who": frame["who"],
             "what": frame["what"],
-            "change": [f"{_show(o)} -> {_show(n)}" + (" (forced)" if f else "")
-                       for o, n, f in zip(frame["old"], frame["new"], frame["forced"],
-                                          strict=True)],
+            "change": [str(n) if w == "row note" else
+                       f"{_show(o)} -> {_show(n)}" + (" (forced)" if f else "")
+                       for w, o, n, f in zip(frame["what"], frame["old"], frame["new"],
+                                             frame["forced"], strict=True)],
             "note": frame["note"],
             "source": [s.split(" sha256:")[0] + (f" ({s.split(' sha256:')[1][:12]})"
                                                  if " sha256:" in s else "")
                        for s in frame["source"]],
         })
         emit(shown, fmt, title=f"History of {initiative}")
-        err_console.print(f"{frame['submission'].nunique()} submissions, {len(frame)} changes")
+        err_console.print(f"{plural(frame['submission'].nunique(), 'submission')}, "
+                          f"{plural(len(frame), 'change')}")
     else:
         emit(frame, fmt)
 
@@ -278,6 +281,6 @@ def bridge_cmd(
     emit(frame, fmt, title=result.title, right=["amount", "initiatives"])
     if fmt == OutputFormat.table:
         movement = result.end_total - result.start_total
-        err_console.print(f"moved {movement:,} in {len(result.detail)} initiative steps; "
+        err_console.print(f"moved {movement:,} in {plural(len(result.detail), 'initiative step')}; "
                           "steps add up exactly")
     sys.stdout.flush()

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import DbOption, committed, console, err_console, open_ledger
 
@@ -43,7 +44,8 @@ def report_gap(
     weighted: Annotated[bool, typer.Option(
         "--weighted", help="Risk-weight each initiative by its stage gate's weight.")] = False,
     bridge_from: Annotated[str | None, typer.Option(
-        "--bridge-from", help="Add a Bridge sheet: why the bottom-up moved since this date.")
+        "--since", "--bridge-from", help="The movement (Bridge sheet, Dashboard) since this "
+        "date (end of that day, UTC) or datetime; default: the last month-end.")
     ] = None,
     fmt: Annotated[ReportFormat, typer.Option(
         "--format", "-f", help="xlsx: the workbook; csv: the Summary table only.")
@@ -55,9 +57,11 @@ def report_gap(
 ) -> None:
     """Write finance's gap report: an Excel workbook whose totals are live formulas.
 
-    Sheets: Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
+    Sheets: Dashboard (one page: headline, fiscal years, charts, the month's movement),
+    Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
     Initiatives sheet), By unit, By lever, By stage (each tying to the Summary),
-    Initiatives (the detail), Checks, Bridge (with --bridge-from) and About. The report is
+    Initiatives (the detail), Checks, Bridge (since the last month-end, or --since),
+    Finance (outturn, committed, pipeline, net value by month) and About. The report is
     refused, with nothing written, if its formulas would not recalculate to the engine's
     figures.
 
@@ -115,8 +119,8 @@ def _summary_line(data: object, path: Path) -> str:
                     f"gap {rec['gap']:,}" + (f", coverage {cov:.1%}" if cov is not None else ""))
     weighted = ", risk-weighted" if data.weighted else ""
     return (f"wrote {path}: {data.metric.code} ({data.scenario}{weighted}) at submission "
-            f"{data.as_of_submission}, {len(data.detail)} initiative rows, "
-            f"{len(data.checks)} check finding(s){headline}")
+            f"{data.as_of_submission}, {plural(len(data.detail), 'initiative row')}, "
+            f"{plural(len(data.checks), 'check finding')}{headline}")
 
 
 @app.command("demo")
@@ -159,7 +163,8 @@ def demo_cmd(
         f"tledger target list --db {db}",
     ):
         console.print(f"  {cmd}", highlight=False, soft_wrap=True)
-    console.print(f"\ndemo ready in {result.seconds:.1f} s: {result.initiatives} initiatives "
+    console.print(f"\ndemo ready in {result.seconds:.1f} s: "
+                  f"{plural(result.initiatives, 'initiative')} "
                   f"imported, report {shown / 'gap-report.xlsx'}", highlight=False,
                   soft_wrap=True)
     console.print(f"\nin the browser:\n  tledger serve --db {db}\n  then open "

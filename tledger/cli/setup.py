@@ -10,6 +10,7 @@ import typer
 
 from ledger.errors import LedgerError
 from ledger.months import MonthError, parse_month
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -21,6 +22,7 @@ from tledger.cli.common import (
     console,
     current_db,
     emit,
+    emit_object,
     open_ledger,
 )
 
@@ -123,13 +125,13 @@ def programme_create(
     )
     committed("the programme WAS created")
     console.print(f"programme {info.name!r} created: {info.first_month:%Y-%m} to "
-                  f"{info.last_month:%Y-%m}, {len(info.months)} months, {info.currency}",
+                  f"{info.last_month:%Y-%m}, {plural(len(info.months), 'month')}, {info.currency}",
                   soft_wrap=True)
 
 
 @programme_app.command("show")
 def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """Show the programme, its horizon, metrics and stage gates.
+    """Show the programme, its horizon, metrics and counts (--format json: one object).
 
     Example: tledger programme show --format json
     """
@@ -141,6 +143,9 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
             "SELECT (SELECT COUNT(*) FROM initiative), (SELECT COUNT(*) FROM business_unit), "
             "(SELECT COUNT(*) FROM lever), (SELECT COUNT(*) FROM submission)"
         ).one()
+        from ledger.closing import closed_through
+
+        closed = closed_through(conn)
     import pandas as pd
 
     from ledger.months import fiscal_year, fiscal_year_label
@@ -150,7 +155,7 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
         ("currency", info.currency),
         ("fiscal year starts", f"month {info.fy_start_month}"),
         ("horizon", f"{info.first_month:%Y-%m} to {info.last_month:%Y-%m} "
-                    f"({len(info.months)} months, "
+                    f"({plural(len(info.months), 'month')}, "
                     f"{fiscal_year_label(fiscal_year(info.first_month, info.fy_start_month))}-"
                     f"{fiscal_year_label(fiscal_year(info.last_month, info.fy_start_month))})"),
         ("metrics", ", ".join(f"{m.code} ({m.unit}, {m.kind})" for m in metrics)),
@@ -158,7 +163,20 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
         ("business units", str(counts[1])),
         ("levers", str(counts[2])),
         ("submissions", str(counts[3])),
+        ("last closed month", f"{closed:%Y-%m}" if closed else "none (tledger programme close)"),
     ], columns=["field", "value"])
+    if fmt == OutputFormat.json:
+        emit_object({
+            "name": info.name, "currency": info.currency,
+            "fy_start_month": info.fy_start_month,
+            "first_month": f"{info.first_month:%Y-%m}", "last_month": f"{info.last_month:%Y-%m}",
+            "months": len(info.months),
+            "metrics": [{"code": m.code, "name": m.name, "unit": m.unit, "kind": m.kind,
+                         "decimals": m.decimals} for m in metrics],
+            "initiatives": int(counts[0]), "business_units": int(counts[1]),
+            "levers": int(counts[2]), "submissions": int(counts[3]),
+        })
+        return
     emit(frame, fmt, title="Programme")
 
 
@@ -278,7 +296,7 @@ def metric_add(
     m = ledger.add_metric(code=code, name=name, unit=unit or ledger.programme().currency,
                           kind=kind, decimals=decimals, user=user, note=note)
     committed("the metric WAS added")
-    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {m.decimals} decimals)",
+    console.print(f"metric {m.code} added ({m.unit}, {m.kind}, {plural(m.decimals, 'decimal')})",
                   soft_wrap=True)
 
 

@@ -1,4 +1,5 @@
-"""Target commands: set (a new revision), list, show (per month, with history)."""
+"""Target commands: set (a new revision), adopt (the bottom-up as the target), list, show
+(per month, with history)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ledger.money import from_minor
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import (
     DbOption,
@@ -23,6 +25,9 @@ from tledger.cli.common import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
+
+    from ledger.targets import TargetSetResult
 
 target_app = typer.Typer(
     help="Top-down targets: set a revision, list the current ones, show one with history.",
@@ -47,6 +52,25 @@ def _short_times(values: pd.Series) -> list[str]:
     """UTC instants as ``YYYY-MM-DD HH:MM`` for tables."""
     return [v.strftime("%Y-%m-%d %H:%M") if hasattr(v, "strftime") else str(v)[:16]
             for v in values]
+
+
+def _show_revision(result: TargetSetResult, fmt: OutputFormat, title: str) -> Console:
+    """Report the commit, print the revision's months; the console for the summary line
+    (stderr for csv/json, so stdout stays parseable)."""
+    import pandas as pd
+
+    if result.submission_id is not None:
+        committed(f"the change WAS saved (submission {result.submission_id})")
+    frame = pd.DataFrame({
+        "month": [f"{m:%Y-%m}" for m in result.months],
+        "amount": pd.Series([from_minor(a, result.decimals) for a in result.amounts_minor],
+                            dtype=object),
+    })
+    if fmt != OutputFormat.table:
+        emit(frame, fmt)
+        return err_console
+    emit(frame, fmt, title=title, right=["amount"])
+    return console
 
 
 @target_app.command("set")
@@ -85,7 +109,6 @@ def target_set(
 
     Example: tledger target set -m benefit --amount 120M --fy FY27 --profile ramp --note board
     """
-    import pandas as pd
 
     from ledger.targets import set_target
 
@@ -93,21 +116,7 @@ def target_set(
     result = set_target(ledger, metric=metric, amount=amount, fiscal_year=fiscal_year,
                         first=first, last=last, scope=scope, profile=profile, user=user,
                         note=note)
-    if result.submission_id is not None:
-        committed(f"the change WAS saved (submission {result.submission_id})")
-    frame = pd.DataFrame({
-        "month": [f"{m:%Y-%m}" for m in result.months],
-        "amount": pd.Series([from_minor(a, result.decimals) for a in result.amounts_minor],
-                            dtype=object),
-    })
-    # csv/json keep stdout parseable: the summary line goes to stderr there.
-    out = console
-    if fmt != OutputFormat.table:
-        emit(frame, fmt)
-        out = err_console
-    else:
-        emit(frame, fmt, title=f"{result.metric} target, {result.scope.label}",
-             right=["amount"])
+    out = _show_revision(result, fmt, f"{result.metric} target, {result.scope.label}")
     total = from_minor(result.total_minor, result.decimals)
     span = f"{result.months[0]:%Y-%m}..{result.months[-1]:%Y-%m}"
     if result.submission_id is None:
@@ -118,8 +127,57 @@ def target_set(
     after = from_minor(result.total_after_minor, result.decimals)
     out.print(
         f"target {result.metric} {result.scope.label}: {total:,} over {span} "
-        f"({len(result.months)} months) recorded as revision {result.submission_id}; "
+        f"({plural(len(result.months), 'month')}) recorded as revision {result.submission_id}; "
         f"scope total {before:,} -> {after:,}",
+        soft_wrap=True,
+    )
+
+
+@target_app.command("adopt")
+def target_adopt(
+    metric: MetricOption,
+    note: Annotated[str, typer.Option("--note", help="Why (required), e.g. \"plans "
+                                      "complete, steerco 2026-11\".")],
+    scope: ScopeOption = "programme",
+    scenario: Annotated[str, typer.Option(
+        "--scenario", "-s", help="Whose bottom-up becomes the target: plan, forecast or "
+        "actual.")] = "plan",
+    weighted: Annotated[bool, typer.Option(
+        "--weighted", help="Adopt the risk-weighted bottom-up (rounded per fact).")] = False,
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    user: UserOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Adopt the bottom-up as the target: a new revision equal to it, month by month.
+
+    Every month of the horizon gets the scope's bottom-up (zero months too), to the cent,
+    as the ledger stands (or stood at --as-of); afterwards the scope's gap is zero. The
+    top-down revision before it stays on record: tledger target show --history lists it,
+    and tledger gap --target-as-of SUBMISSION sets the bottom-up against it.
+
+    Example: tledger target adopt -m benefit --scope unit:PRO --note "plans complete"
+    """
+    from ledger.adopt import adopt_target
+
+    ledger = open_ledger(db)
+    result = adopt_target(ledger, metric=metric, scope=scope, scenario=scenario,
+                          weighted=weighted, as_of=as_of, user=user, note=note)
+    rev = result.revision
+    out = _show_revision(rev, fmt, f"{rev.metric} target adopted from the "
+                         f"{result.scenario} bottom-up, {rev.scope.label}")
+    total = from_minor(rev.total_minor, rev.decimals)
+    source = (f"{'weighted ' if result.weighted else ''}{result.scenario} bottom-up at "
+              f"submission {result.bottom_up_submission}")
+    if rev.submission_id is None:
+        out.print(f"no change: the {rev.metric} target of {rev.scope.label} already equals "
+                  f"the {source} ({total:,}); nothing written", soft_wrap=True)
+        return
+    before = from_minor(rev.total_before_minor, rev.decimals)
+    out.print(
+        f"target {rev.metric} {rev.scope.label} adopted from the {source}: {total:,} "
+        f"recorded as revision {rev.submission_id} (was {before:,}); the earlier "
+        f"top-down: tledger gap --target-as-of {rev.submission_id - 1}",
         soft_wrap=True,
     )
 
@@ -187,4 +245,4 @@ def target_show(
     emit(out, fmt, title=f"{metric} target, {scope}", right=["amount", "revision"])
     if fmt == OutputFormat.table:
         total = sum(frame["amount"], start=Decimal(0))
-        console.print(f"{len(frame)} months, total {total:,}", soft_wrap=True)
+        console.print(f"{plural(len(frame), 'month')}, total {total:,}", soft_wrap=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ledger.errors import LedgerError
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import DbOption, committed, console, err_console, open_ledger
 
@@ -83,9 +84,9 @@ def template_initiatives(
     else:
         written = write_initiatives_template(out, ctx, lines, properties=properties)
     committed(f"{out} WAS written")
-    filled = (f"{written.rows} rows pre-filled ({scenario})" if prefill
+    filled = (f"{plural(written.rows, 'row')} pre-filled ({scenario})" if prefill
               else "empty, ready to fill")
-    console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
+    console.print(f"wrote {out}: sheet {written.sheet}, {plural(len(written.months), 'month')} "
                   f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}",
                   soft_wrap=True)
 
@@ -117,7 +118,7 @@ def template_targets(
         lines = target_lines(conn, ctx) if prefill else None
     written = write_targets_template(out, ctx, lines)
     committed(f"{out} WAS written")
-    filled = f"{written.rows} rows pre-filled" if prefill else "empty, ready to fill"
-    console.print(f"wrote {out}: sheet {written.sheet}, {len(written.months)} months "
+    filled = f"{plural(written.rows, 'row')} pre-filled" if prefill else "empty, ready to fill"
+    console.print(f"wrote {out}: sheet {written.sheet}, {plural(len(written.months), 'month')} "
                   f"{written.months[0]:%Y-%m}..{written.months[-1]:%Y-%m}, {filled}",
                   soft_wrap=True)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import DbOption, console, err_console, open_ledger
 from tledger.cli.setup import db_app
@@ -47,7 +48,7 @@ def verify_cmd(db: DbOption = None, head: HeadOption = None) -> None:
                           soft_wrap=True, markup=True)
         raise typer.Exit(1)
     head_text = f"{result.head_id}:{result.head_hash}" if result.head_id else "(empty ledger)"
-    console.print(f"history intact: {result.submissions} submission(s); head {head_text}",
+    console.print(f"history intact: {plural(result.submissions, 'submission')}; head {head_text}",
                   highlight=False, soft_wrap=True)
 
 

@@ -312,7 +312,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             fy = this_fy(grid.programme)
             totals = views.owner_totals(ledger, conn, owner=str(ini["owner"]), fy=fy,
                                         unit=ini["business_unit"])
-            changes = history_page(conn, int(ini["initiative_id"]),
+            changes = history_page(conn, int(ini["initiative_id"]), str(ini["external_id"]),
                                    {m.id: m for m in grid.metrics}, limit=HISTORY_ROWS,
                                    before=int(before) if before.isdigit() else None)
         # The submission that wrote the attributes shown (current_initiatives' valid_from).
