@@ -5,8 +5,13 @@ Builds (once; ``--rebuild`` to redo) a PostgreSQL ledger of 10,000 initiatives x
 each), adds one web account per simulated owner, starts ``tledger serve --workers N`` and
 runs ``--owners`` simulated owners (a bounded asyncio loop with httpx) for ``--seconds``:
 each opens "My initiatives", opens one of its initiatives and saves a forecast change, over
-and over. Prints p50/p95 per request kind, errors, and lost updates: every accepted save is
-looked up afterwards (its submission, its author and the saved value valid from it).
+and over; a save answered with a redirect is followed (timed as "page after save"). Prints
+p50/p95 per request kind, the 1-minute load average before and after, errors, and lost
+updates: every accepted save is looked up afterwards (its submission, its author and the
+saved value valid from it).
+
+The ledger's schema must be this tledger's: after a migration, run ``tledger db upgrade``
+on the cached database (or ``--rebuild``).
 
     .venv/bin/python benchmarks/bench_web.py --owners 20 --seconds 60 --workers 2
 """
@@ -24,6 +29,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -39,6 +45,7 @@ from ledger.db import resolve_url
 PASSWORD = "bench-password-1"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 HIDDEN = re.compile(r'<input type="hidden" name="((?:as_of|v\|)[^"]*)" value="([^"]*)"')
+MESSAGE = re.compile(r'id="message">([^<]*)<')
 SAVED = re.compile(r"as submission (\d+)\.")
 
 
@@ -90,28 +97,50 @@ async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
             return
         end = time.monotonic() + seconds
         i = 0
+        run = int(time.time()) % 10**6
         while time.monotonic() < end:
             i += 1
-            for kind, call in [("my initiatives", client.get("/initiatives")),
-                               ("initiative page", client.get(f"/initiatives/{ext}"))]:
-                t0 = time.perf_counter()
-                response = await call
-                timings[kind].append(time.perf_counter() - t0)
+            listing = await _timed(client, "GET", "/initiatives", "my initiatives", timings)
+            page = await _timed(client, "GET", f"/initiatives/{ext}", "initiative page",
+                                timings)
+            for kind, response in (("my initiatives", listing), ("initiative page", page)):
                 if response.status_code != 200:
-                    errors.append(f"{kind} {response.status_code}")
-            html = response.text
+                    errors.append(f"{kind} {response.status_code}: {response.text[-200:]!r}")
+            token = CSRF.search(page.text)
+            if token is None:
+                continue
             month = f"2027-{(i % 12) + 1:02d}-01"
-            value = k * 1_000_000 + i
-            form = {"csrf": CSRF.search(html).group(1),  # type: ignore[union-attr]
-                    **dict(HIDDEN.findall(html)), f"c|benefit|forecast|{month}": str(value)}
-            t0 = time.perf_counter()
-            saved = await client.post(f"/initiatives/{ext}", data=form)
-            timings["save"].append(time.perf_counter() - t0)
+            # Distinct from every earlier run's values, so no save is "Nothing changed".
+            value = k * 10**10 + run * 10**4 + i
+            form = {"csrf": token.group(1), **dict(HIDDEN.findall(page.text)),
+                    f"c|benefit|forecast|{month}": str(value)}
+            saved = await _timed(client, "POST", f"/initiatives/{ext}", "save", timings,
+                                 data=form)
+            if saved.status_code == 303:
+                # The save answers with a redirect to the page (read after the write lock is
+                # released), which says what was saved: timed as a request of its own.
+                saved = await _timed(client, "GET", saved.headers["location"],
+                                     "page after save", timings)
             found = SAVED.search(saved.text)
             if saved.status_code != 200 or found is None:
-                errors.append(f"save {saved.status_code}")
+                said = MESSAGE.search(saved.text)
+                errors.append(f"save {saved.status_code}: "
+                              f"{said.group(1) if said else saved.text[-200:]!r}")
                 continue
             saves.append((int(found.group(1)), email, ext, month, value * 100))
+
+
+async def _timed(client: httpx.AsyncClient, method: str, url: str, kind: str,
+                 timings: dict[str, list[float]], **kwargs: Any) -> httpx.Response:
+    """The response, timed under ``kind``; a dropped connection is answered as a 599 (an
+    error the summary counts) rather than ending the run."""
+    t0 = time.perf_counter()
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        response = httpx.Response(599, text=f"connection error: {exc!r}")
+    timings[kind].append(time.perf_counter() - t0)
+    return response
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -160,7 +189,9 @@ def main() -> None:
             await asyncio.gather(*(_owner(base, email, ext, ns.seconds, k, timings, saves,
                                           errors) for k, (email, ext) in enumerate(owners)))
 
+        load = os.getloadavg()
         asyncio.run(run())
+        load_after = os.getloadavg()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -177,9 +208,10 @@ def main() -> None:
                 lost += 1
     engine.dispose()
     print(f"{ns.owners} owners, {ns.seconds:.0f} s, {ns.workers} workers, "
-          f"{ns.initiatives:,} initiatives x {ns.months} months")
+          f"{ns.initiatives:,} initiatives x {ns.months} months; load average (1 min) "
+          f"{load[0]:.1f} before, {load_after[0]:.1f} after")
     print(f"{'request':16} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for kind in ("my initiatives", "initiative page", "save"):
+    for kind in ("my initiatives", "initiative page", "save", "page after save"):
         values = timings[kind]
         if values:
             print(f"{kind:16} {len(values):6} {_pct(values, 0.5):8.0f} {_pct(values, 0.95):8.0f} "

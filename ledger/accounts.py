@@ -288,8 +288,9 @@ def secret_key(ledger: Ledger) -> str:
     return setting(ledger, "secret_key") or ""
 
 
-def setting(ledger: Ledger, name: str) -> str | None:
-    with ledger.reading() as conn:
-        row = conn.execute(text("SELECT value FROM web_setting WHERE name = :n"),
-                           {"n": name}).first()
+def setting(ledger: Ledger, name: str, conn: Connection | None = None) -> str | None:
+    """A ``web_setting`` value (None: not set), read in ``conn``'s snapshot when given."""
+    with ledger.snapshot(conn) as c:
+        row = c.execute(text("SELECT value FROM web_setting WHERE name = :n"),
+                        {"n": name}).first()
     return None if row is None else str(row[0])

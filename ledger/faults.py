@@ -6,8 +6,9 @@ prints ``tledger-paused-at <point>`` on stderr, then sleeps ``TLEDGER_TEST_PAUSE
 ``tests/reliability`` uses it to SIGKILL an import at an exact moment, or to hold the write
 lock while a second writer tries its luck.
 
-Points: ``reading`` (workbook read, before any transaction), ``mid_write`` (superseded
-versions closed, new versions not yet inserted) and ``before_commit`` (everything written,
+Points: ``reading`` (workbook read, before any transaction), ``grid_planned`` (a web
+save checked and diffed, the write lock not yet taken), ``mid_write`` (superseded versions
+closed, new versions not yet inserted) and ``before_commit`` (everything written,
 transaction not yet committed). Never set these variables in production: unset, a point
 costs one environment lookup.
 """
@@ -18,7 +19,7 @@ import os
 import sys
 import time
 
-POINTS = ("reading", "mid_write", "before_commit")
+POINTS = ("reading", "grid_planned", "mid_write", "before_commit")
 
 
 def pause_point(point: str) -> None:

@@ -8,16 +8,19 @@ value); likewise for the initiative's attributes. Nothing else needs to be recor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Connection, text
 
-from ledger.api import Ledger
+from ledger.api import Ledger, MetricInfo
 from ledger.initiatives import ATTRIBUTES
 from ledger.models import OPEN
 from ledger.money import from_minor
 from ledger.phasing import find_initiative
-from ledger.store import read_frame, read_frame_in
+from ledger.store import read_frame_in
 from ledger.vocabulary import stored_utc
 
 HISTORY_COLUMNS = ["submission", "when", "who", "kind", "source", "note", "what", "old", "new",
@@ -36,11 +39,70 @@ def _value(value: Any) -> str | None:
     return str(value)
 
 
-def _row_notes(subs: pd.DataFrame, external_id: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Change:
+    """One changed item of an initiative: a phasing month or an attribute."""
+
+    submission: int
+    order: int
+    """Attributes first (``created`` 0, then as :data:`_ATTRIBUTE_LABEL` lists them), then
+    phasing months (100)."""
+    what: str
+    old: str | None
+    new: str | None
+
+
+def _phasing_changes(metrics: dict[int, MetricInfo], rows: Iterable[Sequence[Any]]
+                     ) -> list[Change]:
+    """Changes from phasing versions ``(metric id, scenario, month, amount minor,
+    valid_from, valid_to)``: a version starts at one submission (new) and ends at another
+    (old); both halves of one submission's change meet on the same item."""
+    items: dict[tuple[int, int, str, str], list[int | None]] = {}
+    for metric_id, scenario, month, minor, valid_from, valid_to in rows:
+        key = (int(metric_id), str(scenario), str(month)[:7])
+        items.setdefault((int(valid_from), *key), [None, None])[1] = int(minor)
+        if int(valid_to) != OPEN:
+            items.setdefault((int(valid_to), *key), [None, None])[0] = int(minor)
+    out = []
+    for (sub, metric_id, scenario, month), (old, new) in items.items():
+        m = metrics[metric_id]
+        out.append(Change(sub, 100, f"{m.code} {scenario} {month}",
+                          None if old is None else str(from_minor(old, m.decimals)),
+                          None if new is None else str(from_minor(new, m.decimals))))
+    return out
+
+
+def _attribute_changes(versions: list[dict[str, Any]]) -> list[Change]:
+    """Changes from the initiative's attribute versions (codes for gates, units, levers)."""
+    out: list[Change] = []
+    starts = {int(v["valid_from"]) for v in versions}
+    ended_at = {int(v["valid_to"]): v for v in versions if int(v["valid_to"]) != OPEN}
+    for ver in sorted(versions, key=lambda v: int(v["valid_from"])):
+        start = int(ver["valid_from"])
+        before = ended_at.get(start)
+        if before is None:
+            out.append(Change(start, 0, "created", None,
+                              f"{ver['name']} ({ver['owner']}, {ver['stage_gate_id']})"))
+            continue
+        for order, col in enumerate(_ATTRIBUTE_LABEL, start=1):
+            if col not in ATTRIBUTES and col != "stage_gate_id":  # pragma: no cover
+                continue
+            a, b = _value(before[col]), _value(ver[col])
+            if (a or "") != (b or ""):
+                out.append(Change(start, order, _ATTRIBUTE_LABEL[col], a, b))
+    # A version ended with no successor (not done by tledger today) still shows.
+    for end, ver in ended_at.items():
+        if end not in starts:
+            out.append(Change(end, 0, "removed", _value(ver["name"]), None))
+    return out
+
+
+def _row_notes(subs: dict[int, dict[str, Any]], external_id: str) -> list[Change]:
     """``row note`` items: the text of a workbook's comments (note) column on this
     initiative's rows, kept in the details of the import that changed it."""
-    rows: list[tuple[int, str, str | None, str | None, int]] = []
-    for sub_id, details in zip(subs["id"], subs["details"], strict=True):
+    out: list[Change] = []
+    for sub_id, info in subs.items():
+        details = info["details"]
         if not isinstance(details, str) or "row_notes" not in details:
             continue
         try:
@@ -48,8 +110,71 @@ def _row_notes(subs: pd.DataFrame, external_id: str) -> pd.DataFrame:
         except (ValueError, AttributeError):
             continue
         if isinstance(note, str) and note:
-            rows.append((int(sub_id), "row note", None, note, 99))
-    return pd.DataFrame(rows, columns=["submission", "what", "old", "new", "order"])
+            out.append(Change(sub_id, 99, "row note", None, note))
+    return out
+
+
+def _sorted(changes: list[Change]) -> list[Change]:
+    """Newest first; within a submission attributes, row note, then phasing by name."""
+    return sorted(changes, key=lambda c: (-c.submission, c.order, c.what))
+
+
+def initiative_changes(conn: Connection, initiative_id: int,
+                       metrics: dict[int, MetricInfo]) -> list[Change]:
+    """Every change to one initiative, newest first (within a submission: attributes, then
+    phasing months in name order)."""
+    phasing = conn.execute(text(
+        "SELECT metric_id, scenario, CAST(month AS VARCHAR(10)), amount_minor, valid_from, "
+        "valid_to FROM phasing WHERE initiative_id = :i"), {"i": initiative_id}).all()
+    result = conn.execute(text(
+        "SELECT v.name, v.owner, bu.code AS business_unit_id, lv.code AS lever_id, "
+        "sg.code AS stage_gate_id, v.description, v.status, v.valid_from, v.valid_to "
+        "FROM initiative_version v JOIN stage_gate sg ON sg.id = v.stage_gate_id "
+        "LEFT JOIN business_unit bu ON bu.id = v.business_unit_id "
+        "LEFT JOIN lever lv ON lv.id = v.lever_id WHERE v.initiative_id = :i"),
+        {"i": initiative_id})
+    versions = [dict(zip(result.keys(), row, strict=True)) for row in result.all()]
+    return _sorted(_phasing_changes(metrics, phasing) + _attribute_changes(versions))
+
+
+def _submissions(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    frame = read_frame_in(
+        conn,
+        'SELECT id, created_at, "user", kind, source_name, source_sha256, note, details '
+        "FROM submission WHERE id IN :ids", {}, "ids", set(ids),
+    )
+    return {int(r["id"]): {str(k): v for k, v in r.items()} for r in frame.to_dict("records")}
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """Some of an initiative's newest changes, for a page."""
+
+    rows: list[dict[str, Any]]
+    """``submission, when, who, note, what, old, new`` per change, newest first."""
+    older: int | None
+    """Where the next (older) page starts (``before`` for :func:`history_page`), None at
+    the first change."""
+
+
+def history_page(conn: Connection, initiative_id: int, external_id: str,
+                 metrics: dict[int, MetricInfo], *, limit: int = 50,
+                 before: int | None = None) -> HistoryPage:
+    """The newest changes made before submission ``before`` (None: all), at least
+    ``limit`` of them unless fewer exist, whole submissions only (the last one's every
+    change is shown). Only the submissions shown are read."""
+    changes = [c for c in initiative_changes(conn, initiative_id, metrics)
+               if before is None or c.submission < before]
+    shown = changes[:limit]
+    while len(shown) < len(changes) and changes[len(shown)].submission == shown[-1].submission:
+        shown.append(changes[len(shown)])
+    subs = _submissions(conn, {c.submission for c in shown})
+    older = shown[-1].submission if len(shown) < len(changes) else None
+    shown = _sorted(shown + _row_notes(subs, external_id))
+    rows = [{"submission": c.submission, "when": stored_utc(subs[c.submission]["created_at"]),
+             "who": subs[c.submission]["user"], "note": subs[c.submission]["note"] or "",
+             "what": c.what, "old": c.old, "new": c.new} for c in shown]
+    return HistoryPage(rows, older)
 
 
 def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
@@ -68,103 +193,27 @@ def history(ledger: Ledger, external_id: str) -> pd.DataFrame:
     with ledger.reading() as conn:
         ini = find_initiative(conn, external_id)
         metrics = {m.id: m for m in ledger.metrics(conn)}
-        phasing = read_frame(
-            conn,
-            "SELECT metric_id, scenario, CAST(month AS VARCHAR(10)) AS month, amount_minor, "
-            "valid_from, valid_to FROM phasing WHERE initiative_id = :i",
-            {"i": ini.id},
-        )
-        versions = read_frame(
-            conn,
-            "SELECT v.name, v.owner, bu.code AS business_unit_id, lv.code AS lever_id, "
-            "sg.code AS stage_gate_id, v.description, v.status, v.valid_from, v.valid_to "
-            "FROM initiative_version v JOIN stage_gate sg ON sg.id = v.stage_gate_id "
-            "LEFT JOIN business_unit bu ON bu.id = v.business_unit_id "
-            "LEFT JOIN lever lv ON lv.id = v.lever_id WHERE v.initiative_id = :i",
-            {"i": ini.id},
-        )
-        subs_needed = set(phasing["valid_from"].astype(int)) | set(
-            int(v) for v in phasing["valid_to"] if int(v) != OPEN) | set(
-            versions["valid_from"].astype(int)) | set(
-            int(v) for v in versions["valid_to"] if int(v) != OPEN)
-        subs = read_frame_in(
-            conn,
-            'SELECT id, created_at, "user", kind, source_name, source_sha256, note, details '
-            "FROM submission WHERE id IN :ids", {}, "ids", subs_needed,
-        )
-    items: list[pd.DataFrame] = []
-    if len(phasing):
-        phasing = phasing.astype({"metric_id": "int64", "amount_minor": "int64",
-                                  "valid_from": "int64", "valid_to": "int64"})
-        key = ["metric_id", "scenario", "month"]
-        new = phasing.rename(columns={"valid_from": "submission", "amount_minor": "new_minor"})
-        old = phasing[phasing["valid_to"] != OPEN].rename(
-            columns={"valid_to": "submission", "amount_minor": "old_minor"})
-        both = new[[*key, "submission", "new_minor"]].merge(
-            old[[*key, "submission", "old_minor"]], on=[*key, "submission"], how="outer")
-        decimals = both["metric_id"].map(lambda m: metrics[int(m)].decimals)
-        both["what"] = [f"{metrics[int(m)].code} {s} {str(mo)[:7]}"
-                        for m, s, mo in zip(both["metric_id"], both["scenario"], both["month"],
-                                            strict=True)]
-        both["old"] = [None if pd.isna(v) else str(from_minor(int(v), int(d)))
-                       for v, d in zip(both["old_minor"], decimals, strict=True)]
-        both["new"] = [None if pd.isna(v) else str(from_minor(int(v), int(d)))
-                       for v, d in zip(both["new_minor"], decimals, strict=True)]
-        both["order"] = 100
-        both = both.sort_values(["submission", "metric_id", "scenario", "month"])
-        items.append(both[["submission", "what", "old", "new", "order"]])
-    if len(versions):
-        versions = versions.astype({"valid_from": "int64", "valid_to": "int64"})
-        rows: list[tuple[int, str, str | None, str | None, int]] = []
-        for ver in versions.sort_values("valid_from").to_dict("records"):
-            start = int(ver["valid_from"])
-            prev = versions[versions["valid_to"] == start]
-            if prev.empty:
-                rows.append((int(start), "created", None,
-                             f"{ver['name']} ({ver['owner']}, {ver['stage_gate_id']})", 0))
-                continue
-            before = prev.iloc[0]
-            for order, col in enumerate(_ATTRIBUTE_LABEL, start=1):
-                if col not in ATTRIBUTES and col != "stage_gate_id":  # pragma: no cover
-                    continue
-                a, b = _value(before[col]), _value(ver[col])
-                if (a or "") != (b or ""):
-                    rows.append((int(start), _ATTRIBUTE_LABEL[col], a, b, order))
-        # A version ended with no successor (not done by tledger today) still shows.
-        ended = versions[(versions["valid_to"] != OPEN)
-                         & ~versions["valid_to"].isin(versions["valid_from"])]
-        for ver in ended.to_dict("records"):
-            rows.append((int(ver["valid_to"]), "removed", _value(ver["name"]), None, 0))
-        items.append(pd.DataFrame(rows, columns=["submission", "what", "old", "new", "order"]))
-    notes = _row_notes(subs, ini.external_id)
-    if len(notes):
-        items.append(notes)
-    if not items:
+        changes = initiative_changes(conn, ini.id, metrics)
+        subs = _submissions(conn, {c.submission for c in changes})
+    changes = _sorted(changes + _row_notes(subs, ini.external_id))
+    if not changes:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    changes = pd.concat(items, ignore_index=True)
-    changes["submission"] = changes["submission"].astype("int64")
-    subs = subs.astype({"id": "int64"}).set_index("id")
-    changes = changes.sort_values(["submission", "order", "what"], ascending=[False, True, True],
-                                  kind="stable").reset_index(drop=True)
-    info = subs.loc[changes["submission"]]
-    out = pd.DataFrame({
-        "submission": changes["submission"].to_numpy(),
-        "when": [stored_utc(v) for v in info["created_at"]],
-        "who": info["user"].to_numpy(),
-        "kind": info["kind"].to_numpy(),
+    info = [subs[c.submission] for c in changes]
+    return pd.DataFrame({
+        "submission": pd.Series([c.submission for c in changes], dtype="int64"),
+        "when": [stored_utc(s["created_at"]) for s in info],
+        "who": [s["user"] for s in info],
+        "kind": [s["kind"] for s in info],
         "source": [
             "manual" if not isinstance(name, str) or not name
             else f"{name} sha256:{sha}" if isinstance(sha, str) and sha else name
-            for name, sha in zip(info["source_name"], info["source_sha256"], strict=True)
+            for name, sha in ((s["source_name"], s["source_sha256"]) for s in info)
         ],
-        "note": [v if isinstance(v, str) else "" for v in info["note"]],
-        "what": changes["what"].to_numpy(),
+        "note": [s["note"] if isinstance(s["note"], str) else "" for s in info],
+        "what": [c.what for c in changes],
         # object dtype: pandas' string dtype would turn None ("empty") into NaN.
-        "old": pd.Series([v if isinstance(v, str) else None for v in changes["old"]],
-                         dtype=object),
-        "new": pd.Series([v if isinstance(v, str) else None for v in changes["new"]],
-                         dtype=object),
+        "old": pd.Series([c.old for c in changes], dtype=object),
+        "new": pd.Series([c.new for c in changes], dtype=object),
         "forced": [bool(json.loads(d).get("forced")) if isinstance(d, str) and d else False
-                   for d in info["details"]],
+                   for d in (s["details"] for s in info)],
     })
-    return out

@@ -260,6 +260,8 @@ class Initiative(Base):
     """An initiative's identity; its attributes live in :class:`InitiativeVersion`."""
 
     __tablename__ = "initiative"
+    # Sealing a submission looks up the rows it wrote (ledger.chain).
+    __table_args__ = (Index("ix_initiative_created_submission_id", "created_submission_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -274,6 +276,7 @@ class InitiativeVersion(Base):
     __table_args__ = (
         CheckConstraint(_in("status", INITIATIVE_STATUSES), name="status"),
         Index("ix_initiative_version_current", "valid_to", "initiative_id"),
+        Index("ix_initiative_version_valid_from", "valid_from"),
         Index(
             "uq_initiative_version_one_current",
             "initiative_id",

@@ -114,6 +114,29 @@ def initiative_phasing(
     return frame
 
 
+def phasing_sums(conn: Connection, initiative_ids: Iterable[int], metric_id: int,
+                 scenarios: Iterable[str], first: date, last: date) -> dict[tuple[int, str], int]:
+    """Per (initiative, scenario): the sum of its current phasing of one metric over the
+    months ``first`` to ``last``, in minor units (exact: summed by the database as
+    integers). Pairs with nothing in those months are left out.
+
+    Looked up through the per-initiative index, as :func:`initiative_phasing` is.
+    """
+    wanted = sorted({str(s) for s in scenarios})
+    frame = read_frame_in(
+        conn,
+        "SELECT initiative_id, scenario, SUM(amount_minor) AS total FROM phasing "  # noqa: S608  (the scenario list: bound parameters named in code)
+        "WHERE initiative_id IN :ids AND +metric_id = :m AND scenario || '' IN ("
+        + ", ".join(f":s{k}" for k in range(len(wanted))) + f") AND valid_to = {OPEN} "
+        "AND month >= :first AND month <= :last GROUP BY initiative_id, scenario",
+        {"m": int(metric_id), "first": first, "last": last,
+         **{f"s{k}": s for k, s in enumerate(wanted)}}, "ids", initiative_ids,
+    )
+    return {(int(i), str(s)): int(t) for i, s, t in zip(frame["initiative_id"],
+                                                         frame["scenario"], frame["total"],
+                                                         strict=True)}
+
+
 def replace_initiative_phasing(
     conn: Connection,
     initiative_ids: Iterable[int],

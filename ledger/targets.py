@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from ledger.asof import parse_as_of, submission_at
 from ledger.errors import LedgerError, NotFound
@@ -573,6 +573,20 @@ def target_by_month(ledger: Ledger, *, metric: str, scope: str | TargetScope | N
         "amount_minor": rows["amount_minor"].astype("int64").tolist(),
         "revision": rows["valid_from"].astype("int64").tolist(),
     })
+
+
+def target_total(conn: Connection, metric_id: int, scope: TargetScope, first: date,
+                 last: date) -> int | None:
+    """The current target of one metric and scope summed over the months ``first`` to
+    ``last``, in minor units (None: no month of it has a target). ``scope``'s code must be
+    spelled as stored (as :func:`check_scope` returns it)."""
+    row = conn.execute(text(
+        "SELECT COUNT(*), SUM(amount_minor) FROM target WHERE metric_id = :m "
+        "AND scope_kind = :k AND scope_code = :c AND valid_to = :open "
+        "AND month >= :first AND month <= :last"),
+        {"m": int(metric_id), "k": scope.kind, "c": scope.code, "open": OPEN,
+         "first": first, "last": last}).one()
+    return int(row[1]) if int(row[0]) else None
 
 
 def target_revisions(ledger: Ledger, *, metric: str, scope: str | TargetScope | None = None,

@@ -156,6 +156,26 @@ def test_checks_on_a_large_ledger_report_the_last_full_verification(busy, cli, m
     assert [f["subject"] for f in found if f["check"] == "history_chain"] == [f"submission {sub}"]
 
 
+def test_a_few_submissions_hash_the_same_through_the_batched_and_the_per_pair_reads(
+        busy, monkeypatch):
+    """Sealing reads a few written facts in one batch (two phasing queries), many per
+    metric and scenario: both give each submission the rows hash stored when it was
+    written (read, as a seal reads, with every later submission)."""
+    def each_as_sealed(conn) -> dict[int, str]:  # type: ignore[no-untyped-def]
+        return {sub: chain.rows_hashes(conn, [s for s in subs if s >= sub])[0][sub]
+                for sub in subs}
+
+    with busy.reading() as conn:
+        stored = {int(r[0]): r[1] for r in conn.execute(text(
+            "SELECT id, rows_hash FROM submission")).all()}
+        subs = sorted(stored)
+        batched = each_as_sealed(conn)
+        monkeypatch.setattr(chain, "_FEW_FACTS", -1)  # every seal read takes the pair path
+        per_pair = each_as_sealed(conn)
+    assert batched == stored
+    assert per_pair == stored
+
+
 def test_grant_on_sqlite_says_it_is_for_postgresql(programme, cli, backend):
     if backend != "sqlite":
         pytest.skip("SQLite's answer")

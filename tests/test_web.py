@@ -5,12 +5,13 @@ the logged-in account, refused when stale)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from helpers.owner_seed import plan_of
-from helpers.web import PASSWORD, csrf_of, log_in, make_site, save_form, submissions
+from helpers.web import PASSWORD, csrf_of, followed, log_in, make_site, save_form, submissions
 from sqlalchemy import text
 
 from ledger.accounts import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS
@@ -160,7 +161,7 @@ def test_an_owner_saves_amounts_typed_as_finance_writes_them_as_one_submission(s
                                       "benefit|plan|2027-03-01": "-"},
                      note="supplier signed late")
     form["user"] = "someone-else"  # a form field never names the author
-    response = ana.post("/initiatives/GR-0001", data=form)
+    response = followed(ana, ana.post("/initiatives/GR-0001", data=form))
     assert response.status_code == 200, response.text
     assert "Saved 3 month(s)" in response.text
     assert submissions(site.ledger) == before + 1
@@ -170,6 +171,19 @@ def test_an_owner_saves_amounts_typed_as_finance_writes_them_as_one_submission(s
     assert (user, kind, note) == ("ana@example.com", "edit", "supplier signed late")
     assert json.loads(details)["initiative"] == "GR-0001"
     assert "ana@example.com" in response.text.split('id="history"')[1]
+
+
+def test_a_save_redirects_to_its_page_and_only_that_page_shows_what_was_saved(site):
+    ana = site.login("ana@example.com")
+    saved = ana.post("/initiatives/GR-0001", data=save_form(
+        ana, "GR-0001", {"benefit|forecast|2026-07-01": "5"}))
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/initiatives/GR-0001"
+    assert "Saved 1 month(s)" not in ana.get("/initiatives/GR-0002").text
+    assert "Saved 1 month(s)" in ana.get("/initiatives/GR-0001").text
+    # A message the app did not sign is not shown.
+    ana.cookies.set("tledger_flash", '{"ext": "GR-0001", "message": "Saved 9 month(s)"}')
+    assert "Saved 9 month(s)" not in ana.get("/initiatives/GR-0001").text
 
 
 def test_a_plan_change_without_a_note_is_refused_and_writes_nothing(site):
@@ -184,10 +198,12 @@ def test_a_plan_change_without_a_note_is_refused_and_writes_nothing(site):
 
 def test_a_forecast_change_needs_no_note(site):
     ana = site.login("ana@example.com")
-    response = ana.post("/initiatives/GR-0001", data=save_form(
-        ana, "GR-0001", {"benefit|forecast|2026-07-01": "5"}))
+    response = followed(ana, ana.post("/initiatives/GR-0001", data=save_form(
+        ana, "GR-0001", {"benefit|forecast|2026-07-01": "5"})))
     assert response.status_code == 200
     assert "Saved 1 month(s)" in response.text
+    # The message is shown once: a reload shows the page without it.
+    assert "Saved 1 month(s)" not in ana.get("/initiatives/GR-0001").text
 
 
 def test_a_bad_cell_gets_a_message_on_that_cell_and_nothing_is_saved(site):
@@ -206,9 +222,9 @@ def test_a_bad_cell_gets_a_message_on_that_cell_and_nothing_is_saved(site):
 
 def test_an_amount_with_too_many_decimals_is_rounded_with_a_warning(site):
     ana = site.login("ana@example.com")
-    response = ana.post("/initiatives/GR-0001", data=save_form(
+    response = followed(ana, ana.post("/initiatives/GR-0001", data=save_form(
         ana, "GR-0001", {"volume|forecast|2026-07-01": "1.2345",
-                         "benefit|forecast|2026-07-01": "2.345"}))
+                         "benefit|forecast|2026-07-01": "2.345"})))
     assert response.status_code == 200
     assert "2.345 rounded to 2.35 (2 decimals)" in response.text
     assert "1.2345 rounded to 1.235 (3 decimals)" in response.text
@@ -229,7 +245,7 @@ def test_an_owner_moves_only_the_forecast_once_the_plan_is_committed(site):
     office = site.login("off@example.com")
     done = office.post("/initiatives/GR-0002", data=save_form(
         office, "GR-0002", {"benefit|plan|2026-09-01": "1"}, note="re-plan agreed"))
-    assert done.status_code == 200
+    assert done.status_code == 303
     assert _last_submission(site.ledger)[0] == "off@example.com"
 
 
@@ -239,7 +255,7 @@ def test_a_save_after_a_newer_change_is_refused_with_read_now_and_yours(site):
     second_tab = ana.get("/initiatives/GR-0001").text
     ok = ana.post("/initiatives/GR-0001", data=save_form(
         ana, "GR-0001", {"benefit|plan|2026-07-01": "1500"}, note="a", page_html=first_tab))
-    assert ok.status_code == 200
+    assert ok.status_code == 303
     before = submissions(site.ledger)
     stale = ana.post("/initiatives/GR-0001", data=save_form(
         ana, "GR-0001", {"benefit|plan|2026-07-01": "1000.00",
@@ -269,9 +285,9 @@ def test_after_a_save_the_page_shows_the_new_totals(site):
     ana = site.login("ana@example.com")
     page = ana.get("/initiatives/GR-0001").text
     assert 'id="owner-forecast">0.00<' in page
-    saved = ana.post("/initiatives/GR-0001", data=save_form(
+    saved = followed(ana, ana.post("/initiatives/GR-0001", data=save_form(
         ana, "GR-0001", {"benefit|forecast|2026-07-01": "100", "benefit|forecast|2026-08-01":
-                         "200", "benefit|forecast|2027-07-01": "400"}, page_html=page))
+                         "200", "benefit|forecast|2027-07-01": "400"}, page_html=page)))
     # FY27 (Jul-26 to Jun-27) holds two of the three months.
     assert 'id="owner-forecast">300.00<' in saved.text
     listing = ana.get("/initiatives").text
@@ -282,7 +298,7 @@ def test_an_owner_edits_the_description_and_history_shows_the_old_and_new(site):
     ana = site.login("ana@example.com")
     form = save_form(ana, "GR-0001", {})
     form["description"] = "Pool spares across both mills"
-    response = ana.post("/initiatives/GR-0001/description", data=form)
+    response = followed(ana, ana.post("/initiatives/GR-0001/description", data=form))
     assert response.status_code == 200
     assert "Description saved as submission" in response.text
     history = response.text.split('id="history"')[1]
@@ -333,3 +349,51 @@ def test_the_login_page_starts_no_session_and_names_the_form_fields(site):
     assert 'name="email"' in response.text
     assert 'name="password"' in response.text
     assert "tledger_session" not in response.headers.get("set-cookie", "")
+
+
+def test_the_history_shows_the_newest_changes_and_links_to_older_ones(site, monkeypatch):
+    import tledger.web.app as web
+
+    monkeypatch.setattr(web, "HISTORY_ROWS", 3)
+    ana = site.login("ana@example.com")
+    for value in ("1", "2", "3"):
+        followed(ana, ana.post("/initiatives/GR-0001", data=save_form(
+            ana, "GR-0001", {"benefit|forecast|2026-07-01": value})))
+    page = ana.get("/initiatives/GR-0001").text
+    history = page.split('id="history"')[1].split("</table>")[0]
+    assert history.count("<tr><td>") == 3  # the three saves, newest first
+    newest, before = ('<td class="num">2.00</td><td class="num">3.00</td>',
+                      '<td class="num">1.00</td><td class="num">2.00</td>')
+    assert history.index(newest) < history.index(before)
+    assert "seed" not in history
+    older = re.search(r'href="(/initiatives/GR-0001\?before=\d+)#history" id="older"', page)
+    assert older, "no link to older changes"
+    rest = ana.get(older.group(1)).text.split('id="history"')[1].split("</table>")[0]
+    assert ">3.00<" not in rest
+    assert "seed" in rest  # the seed import's created and phasing rows, whole
+
+
+def test_the_initiative_page_shows_the_units_fiscal_year_target_beside_the_totals(site):
+    from ledger.targets import set_target
+
+    ana = site.login("ana@example.com")
+    assert "PRO target not set" in ana.get("/initiatives/GR-0001").text
+    # FY27 (Jul-26 to Jun-27) gets 1,200.00 over 12 months; FY28 another 99 (not shown).
+    set_target(site.ledger, metric="benefit", amount="1200", fiscal_year="FY27",
+               scope="unit:PRO", user="office", note="board")
+    set_target(site.ledger, metric="benefit", amount="99", fiscal_year="FY28",
+               scope="unit:PRO", user="office", note="board")
+    assert "PRO target <strong>1,200.00</strong>" in ana.get("/initiatives/GR-0001").text
+
+
+def test_the_actual_row_is_editable_only_when_the_programme_lets_owners_edit_it(site):
+    ana = site.login("ana@example.com")
+    assert 'name="c|benefit|actual|' not in ana.get("/initiatives/GR-0001").text
+    with site.ledger.writing() as conn:
+        conn.execute(text("INSERT INTO web_setting (name, value) "
+                          "VALUES ('owners_edit_actual', 'yes')"))
+    assert 'name="c|benefit|actual|2026-07-01"' in ana.get("/initiatives/GR-0001").text
+    saved = ana.post("/initiatives/GR-0001", data=save_form(
+        ana, "GR-0001", {"benefit|actual|2026-07-01": "42"}))
+    assert "Saved 1 month(s)" in followed(ana, saved).text
+    assert plan_of(site.ledger, "GR-0001", "actual") == {"2026-07": Decimal("42.00")}

@@ -42,7 +42,11 @@ def _race(base: str, worker: int, email: str, ext: str, log: list[tuple], errors
             form = {"csrf": csrf_of(page.text), **hidden_of(page.text),
                     f"c|benefit|forecast|{month}": value}
             saved = client.post(f"/initiatives/{ext}", data=form)
-            if saved.status_code == 200:
+            if saved.status_code == 303:
+                saved = client.get(saved.headers["location"])
+                if saved.status_code != 200:
+                    errors.append(f"page after the save: {saved.status_code}")
+                    continue
                 sub = re.search(r"as submission (\d+)\.", saved.text)
                 if sub is None:
                     errors.append(f"200 without a submission: {saved.text[-300:]}")

@@ -108,3 +108,10 @@ def save_form(client: TestClient, external_id: str, cells: dict[str, str], note:
     html = page_html if page_html is not None else client.get(f"/initiatives/{external_id}").text
     return {"csrf": csrf_of(html), **hidden_of(html), "note": note,
             **{f"c|{k}": v for k, v in cells.items()}}
+
+
+def followed(client: TestClient, response):  # type: ignore[no-untyped-def]
+    """The page a save's redirect leads to (the save must have answered 303 to its page)."""
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/initiatives/")
+    return client.get(response.headers["location"])

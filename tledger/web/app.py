@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Connection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -53,14 +55,20 @@ from ledger.grid import (
     save_description,
     save_grid,
 )
-from ledger.history import history
+from ledger.history import history_page
 from ledger.months import fiscal_year, fiscal_year_label
-from ledger.phasing import attribute_versions
 from tledger.web import views
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
 LOGIN_COOKIE = "tledger_login"
+#: What a save did, shown once by the page it redirects to (signed; read and cleared there).
+FLASH_COOKIE = "tledger_flash"
+#: Changes the initiative page lists (whole submissions: the last one's every change); a
+#: link leads to older ones.
+HISTORY_ROWS = 50
+#: Rounding warnings carried to the page after a save (a cookie holds about 4 KB).
+FLASH_WARNINGS = 20
 #: Idle timeout and absolute lifetime of a session (minutes), overridable by environment.
 #: Session limits in minutes, unless TLEDGER_SESSION_IDLE_MINUTES /
 #: TLEDGER_SESSION_LIFETIME_MINUTES say otherwise (read when the app is made, through
@@ -139,6 +147,34 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             return None
         return value if isinstance(value, str) else None
 
+    def flash(response: Response, request: Request, ext: str, message: str,
+              rounded: dict[CellKey, str] | None = None) -> Response:
+        """Carry ``message`` (and the first rounding warnings) to the page of ``ext`` that
+        ``response`` redirects to."""
+        warnings = [[*key, text] for key, text in list((rounded or {}).items())[:FLASH_WARNINGS]]
+        more = len(rounded or {}) - len(warnings)
+        if more > 0:
+            warnings.append(["", "", "", f"and {more} more amount(s) rounded"])
+        response.set_cookie(FLASH_COOKIE, signer.dumps({"ext": ext, "message": message,
+                                                       "rounded": warnings}),
+                            httponly=True, samesite="lax", max_age=300,
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
+    def flashed(request: Request, ext: str) -> tuple[str, dict[CellKey, str]] | None:
+        """The message and warnings a save left for the page of ``ext`` (None: none)."""
+        raw = request.cookies.get(FLASH_COOKIE)
+        if not raw:
+            return None
+        try:
+            value = signer.loads(raw)
+            if value["ext"] != ext:
+                return None
+            return str(value["message"]), {(str(m), str(s), str(mo)): str(w)
+                                           for m, s, mo, w in value["rounded"]}
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None
+
     def session_of(request: Request) -> Session | None:
         token = unsigned(request, SESSION_COOKIE)
         if token is None:
@@ -151,8 +187,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             raise Forbidden("the form's security token is missing or out of date: reload "
                             "the page and try again")
 
-    def owners_edit_actual() -> bool:
-        return (setting(ledger, "owners_edit_actual") or "").lower() == "yes"
+    def owners_edit_actual(conn: Connection | None = None) -> bool:
+        return (setting(ledger, "owners_edit_actual", conn) or "").lower() == "yes"
 
     Handler = Callable[[Request, Session, FormData | None], Response]
 
@@ -257,8 +293,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
     def may_edit(session: Session) -> bool:
         return session.account.role in ("office", "owner")
 
-    def scenarios() -> list[str]:
-        return ["plan", "forecast", *(["actual"] if owners_edit_actual() else [])]
+    def scenarios(conn: Connection | None = None) -> list[str]:
+        return ["plan", "forecast", *(["actual"] if owners_edit_actual(conn) else [])]
 
     def initiative_view(request: Request, session: Session, *, status: int = 200,
                         typed: dict[CellKey, str] | None = None,
@@ -267,17 +303,20 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                         conflict: GridConflict | None = None, message: str = "",
                         note: str = "", hidden: dict[str, str] | None = None) -> Response:
         ext = request.path_params["external_id"]
-        with ledger.reading() as conn:
-            grid = read_grid(ledger, ext, scenarios(), conn)
+        before = request.query_params.get("before", "")
+        with ledger.reading() as conn:  # one snapshot: grid, totals and history agree
+            grid = read_grid(ledger, ext, scenarios(conn), conn)
             ini = grid.initiative
             if session.account.role == "owner" and not views.owns(session, ini):
                 raise NotFound(f"no initiative {ext[:60]!r} in this ledger")
             fy = this_fy(grid.programme)
             totals = views.owner_totals(ledger, conn, owner=str(ini["owner"]), fy=fy,
                                         unit=ini["business_unit"])
-            iid = int(ini["initiative_id"])
-            attributes_version = attribute_versions(conn, [iid])[iid]
-        changes = history(ledger, str(ini["external_id"])).head(300)
+            changes = history_page(conn, int(ini["initiative_id"]), str(ini["external_id"]),
+                                   {m.id: m for m in grid.metrics}, limit=HISTORY_ROWS,
+                                   before=int(before) if before.isdigit() else None)
+        # The submission that wrote the attributes shown (current_initiatives' valid_from).
+        attributes_version = int(ini["valid_from"])
         editable = may_edit(session) and ini["status"] == "active"
         plan_locked = (session.account.role == "owner"
                        and int(ini["stage_ordinal"]) >= PLAN_LOCK_ORDINAL)
@@ -285,16 +324,19 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                                  typed=typed or {}, errors=errors or {}, rounded=rounded or {})
         return render("initiative.html", status, session=session, grid=grid, ini=ini,
                       table=table, editable=editable, plan_locked=plan_locked,
-                      history=changes.to_dict("records"), totals=totals,
+                      history=changes.rows, older=changes.older, totals=totals,
                       fy=fiscal_year_label(fy), conflict=conflict, message=message, note=note,
                       errors=errors or {}, rounded=rounded or {},
                       attributes_version=attributes_version,
                       hidden=hidden or views.hidden_fields(grid))
 
     def initiative_get(request: Request, session: Session, form: FormData | None) -> Response:
-        saved = request.query_params.get("saved")
-        message = f"Saved as submission {saved}." if saved and saved.isdigit() else ""
-        return initiative_view(request, session, message=message)
+        shown = flashed(request, str(request.path_params["external_id"]))
+        if shown is None:
+            return initiative_view(request, session)
+        response = initiative_view(request, session, message=shown[0], rounded=shown[1])
+        response.delete_cookie(FLASH_COOKIE, path="/")
+        return response
 
     def initiative_post(request: Request, session: Session, form: FormData | None) -> Response:
         assert form is not None  # noqa: S101  (narrows the type: POST routes get a form)
@@ -341,7 +383,9 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         else:
             message = (f"Saved {result.changed} month(s) as submission "
                        f"{result.submission_id}.")
-        return initiative_view(request, session, message=message, rounded=parsed.rounded)
+        # Post/redirect/get: the page is read by the next request, after the write lock is
+        # released, and a reload does not post the save again.
+        return flash(page_redirect(ext), request, ext, message, parsed.rounded)
 
     def description_post(request: Request, session: Session, form: FormData | None
                          ) -> Response:
@@ -364,7 +408,10 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                                    else 400, message=f"Nothing was saved: {exc}")
         message = ("Description unchanged." if sub is None
                    else f"Description saved as submission {sub}.")
-        return initiative_view(request, session, message=message)
+        return flash(page_redirect(ext), request, ext, message)
+
+    def page_redirect(ext: str) -> Response:
+        return RedirectResponse(f"/initiatives/{quote(ext, safe='')}", status_code=303)
 
     def programme(request: Request, session: Session, form: FormData | None) -> Response:
         with ledger.reading() as conn:

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from ledger.accounts import Session
-from ledger.api import Ledger
+from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.grid import CellKey, Grid, owner_initiative_ids
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
 from ledger.months import fiscal_year, fiscal_year_label
-from ledger.phasing import initiative_phasing
+from ledger.phasing import phasing_sums
+
+#: The scenarios the lists and totals show.
+SCENARIOS_SHOWN = ("plan", "forecast")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,20 +33,19 @@ def owns(session: Session, initiative: dict[str, Any]) -> bool:
     return bool(name) and str(initiative["owner"]).strip().casefold() == name.casefold()
 
 
-def _fy_sums(conn: Connection, ids: list[int], metric_id: int, decimals: int, fy: int,
-             fy_start: int) -> dict[str, dict[int, Decimal]]:
+def fy_months(prog: ProgrammeInfo, fy: int) -> tuple[date, date]:
+    """First and last month of fiscal year ``fy`` inside the programme's horizon."""
+    months = [m for m in prog.months if fiscal_year(m, prog.fy_start_month) == fy]
+    return months[0], months[-1]
+
+
+def _fy_sums(conn: Connection, ids: list[int], metric: MetricInfo, prog: ProgrammeInfo,
+             fy: int) -> dict[str, dict[int, Decimal]]:
     """Per scenario, per initiative: the sum of its fiscal year ``fy`` months."""
-    out: dict[str, dict[int, Decimal]] = {}
-    for scenario in ("plan", "forecast"):
-        sums: dict[int, int] = dict.fromkeys(ids, 0)
-        if ids:
-            frame = initiative_phasing(conn, ids, metric_id, scenario)
-            for iid, month, minor in zip(frame["initiative_id"], frame["month"],
-                                         frame["amount_minor"], strict=True):
-                if fiscal_year(date.fromisoformat(str(month)), fy_start) == fy:
-                    sums[int(iid)] += int(minor)
-        out[scenario] = {i: from_minor(v, decimals) for i, v in sums.items()}
-    return out
+    sums = phasing_sums(conn, ids, metric.id, SCENARIOS_SHOWN, *fy_months(prog, fy)) \
+        if ids else {}
+    return {s: {i: from_minor(sums.get((i, s), 0), metric.decimals) for i in ids}
+            for s in SCENARIOS_SHOWN}
 
 
 @dataclass
@@ -64,7 +66,7 @@ def initiative_list(ledger: Ledger, conn: Connection, *, owner: str | None, fy: 
     cur = current_initiatives(conn, initiative_ids=ids_of)
     cur = cur[cur["status"] == "active"]
     ids = [int(i) for i in cur["initiative_id"]]
-    sums = _fy_sums(conn, ids, metric.id, metric.decimals, fy, prog.fy_start_month)
+    sums = _fy_sums(conn, ids, metric, prog, fy)
     listing = Listing(metric.code, metric.unit)
     for rec in cur.to_dict("records"):
         iid = int(rec["initiative_id"])
@@ -91,20 +93,20 @@ class OwnerTotals:
 def owner_totals(ledger: Ledger, conn: Connection, *, owner: str, fy: int,
                  unit: Any) -> OwnerTotals:
     """The owner's active initiatives' fiscal-year totals, beside their unit's target."""
-    from ledger.targets import target_by_month
+    from ledger.targets import parse_scope, target_total
 
     prog = ledger.programme(conn)
-    listing = initiative_list(ledger, conn, owner=owner, fy=fy)
+    metric = ledger.metric(None, conn)
+    sums = _fy_sums(conn, owner_initiative_ids(conn, owner, active=True), metric, prog, fy)
     unit_code = unit if isinstance(unit, str) and unit else None
     target = None
-    if unit_code is not None:
-        frame = target_by_month(ledger, metric=listing.metric, scope=f"unit:{unit_code}",
-                                conn=conn)
-        metric = ledger.metric(listing.metric, conn)
-        in_fy = [int(a) for m, a in zip(frame["month"], frame["amount_minor"], strict=True)
-                 if fiscal_year(date.fromisoformat(f"{m}-01"), prog.fy_start_month) == fy]
-        target = from_minor(sum(in_fy), metric.decimals) if in_fy else None
-    return OwnerTotals(owner, listing.metric, listing.plan, listing.forecast, unit_code, target)
+    if unit_code is not None:  # the unit's code as stored: read with the initiative
+        minor = target_total(conn, metric.id, parse_scope(f"unit:{unit_code}"),
+                             *fy_months(prog, fy))
+        target = None if minor is None else from_minor(minor, metric.decimals)
+    zero = Decimal(0).scaleb(-metric.decimals)
+    return OwnerTotals(owner, metric.code, sum(sums["plan"].values(), zero),
+                       sum(sums["forecast"].values(), zero), unit_code, target)
 
 
 @dataclass
