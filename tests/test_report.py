@@ -29,7 +29,8 @@ from reports.excel import ReportMismatch, write_gap_report
 from reports.gap_report import load_report
 
 EVIL_NAME = '=HYPERLINK("http://evil.example","click")'
-SHEETS = ["Summary", "By unit", "By lever", "By stage", "Initiatives", "Checks", "About"]
+SHEETS = ["Summary", "By unit", "By lever", "By owner", "Funnel", "Top initiatives",
+          "Initiatives", "Checks", "About"]
 
 
 # --------------------------------------------------------------------------- data
@@ -233,7 +234,7 @@ def assert_ties_to_engine(path: Path, ledger: Ledger, **kwargs: Any) -> int:
             compared += 1
     assert lines_seen == set(_FIELD)
     for by, sheet in (("business_unit", "By unit"), ("lever", "By lever"),
-                      ("stage", "By stage")):
+                      ("owner", "By owner")):
         rep = gap(ledger, by=by, **kwargs)
         look = _engine_lookup(rep)
         ws = wb[sheet]
@@ -261,6 +262,41 @@ def assert_ties_to_engine(path: Path, ledger: Ledger, **kwargs: Any) -> int:
             if label == "Difference":
                 for col in cols:
                     assert _cents(ws.cell(row, col).value, decimals) == 0
+    compared += assert_funnel_ties(wb, ledger, **kwargs)
+    return compared
+
+
+def assert_funnel_ties(wb: Any, ledger: Ledger, **kwargs: Any) -> int:
+    """The Funnel: each gate's unweighted and risk-weighted horizon value equal the
+    engine's by-stage figures, the totals their sums, the live column's difference to the
+    Summary 0."""
+    weighted = kwargs.pop("weighted", False)
+    ws = wb["Funnel"]
+    header = [c.value for c in ws[4]]
+    assert header[0] == "Stage gate"
+    assert header[3].startswith("Unweighted") and header[5].startswith("Risk-weighted")
+    compared = 0
+    totals = {}
+    for col, w in ((4, False), (6, True)):
+        rep = gap(ledger, by="stage", weighted=w, **kwargs)
+        decimals = rep.metric.decimals
+        horizon = rep.fiscal[rep.fiscal["period"] == "Horizon"]
+        engine = dict(zip(horizon["part"], horizon["bottom_up"], strict=True))
+        total = Decimal(0)
+        for row in range(5, ws.max_row + 1):
+            code = ws.cell(row, 1).value
+            if code == "Total":
+                assert _cents(ws.cell(row, col).value, decimals) == total
+                totals[w] = total
+                break
+            expected = engine.get(code, Decimal(0))
+            assert _cents(ws.cell(row, col).value, decimals) == expected, (code, w)
+            total += expected
+            compared += 1
+    summary = gap(ledger, weighted=weighted, **kwargs).fiscal
+    assert totals[weighted] == summary[summary["period"] == "Horizon"].iloc[0]["bottom_up"]
+    diff = [r for r in range(5, ws.max_row + 1) if ws.cell(r, 1).value == "Difference"]
+    assert diff and _cents(ws.cell(diff[0], 6 if weighted else 4).value, 2) == 0
     return compared
 
 
@@ -332,11 +368,20 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert s["AB6"].value == "=SUM(N6,AA6)"
     assert s.freeze_panes == "B5"
     assert s.page_setup.orientation == "landscape"
-    assert s.sheet_properties.pageSetUpPr.fitToPage
+    assert s.page_setup.paperSize == 9, "A4 unless --paper A3"
     assert s.print_title_rows == "$1:$4"
-    assert "Red" in s["B5"].number_format
+    assert "Red" not in s["B5"].number_format, "a sign is not a judgement: colour by kind"
     assert "(" in s["B5"].number_format
-    assert s.conditional_formatting, "shortfall months are highlighted"
+    assert s.conditional_formatting, "favourable and unfavourable months are coloured"
+    # Every sheet has the same paper, orientation, a header and page numbers.
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9, ws.title
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert "Cost 2028" in ws.oddHeader.left.text, ws.title
+        assert "&P" in ws.oddFooter.right.text, ws.title
+    # The chart and its caches: months and amounts cached, axes in the report's format,
+    # no second axis; the charts are inside the print area, their data outside.
+    assert s.print_area is not None
     # The lever with wildcard characters is matched literally; unallocated by empty cell.
     lev = wb["By lever"]
     formulas = [c.value for row in lev.iter_rows(min_col=4, max_col=4) for c in row
@@ -359,7 +404,7 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     total_col = ini.max_column
     assert ini.cell(4, total_col).value == "Total"
     assert ini.cell(5, total_col).value.startswith("=SUM(I5:")
-    about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=3, max_row=14)}
+    about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=3, max_row=18)}
     assert about["Programme"] == "Cost 2028"
     assert about["Scenario"] == "plan"
     assert about["Written by"].startswith("tledger ")
@@ -367,9 +412,15 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         assert charts
-        xml = z.read(charts[0]).decode()
+        xml = "".join(z.read(c).decode() for c in charts)
         assert "<c:barChart>" in xml
         assert "<c:lineChart>" in xml
+        assert xml.count("<c:valAx>") == len(charts), "one value axis per chart"
+        body = s["B5"].number_format.split("_")[0]  # the table's own format, e.g. #,##0,
+        assert xml.count(f'<c:numFmt formatCode="{body}"') == len(charts), "axes in scale"
+        assert re.search(r"<c:numCache><c:formatCode>[^<]*</c:formatCode><c:ptCount "
+                         r'val="24"/><c:pt idx="0"><c:v>-?\d', xml), "series values cached"
+        assert "<c:strCache>" in xml
         # No ledger text anywhere became a formula.
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
@@ -390,8 +441,17 @@ def test_other_metrics_units_and_shortfall_direction(programme: Ledger, tmp_path
     assert s["A4"].value == ("t" if metric == "volume" else "AUD")
     if metric == "volume":
         assert "#,##0.000" in s["B5"].number_format
-    rules = [r for rng in s.conditional_formatting for r in rng.rules]
-    assert {r.operator for r in rules} == {"lessThan" if metric == "cost" else "greaterThan"}
+    rules = {r.operator: r for rng in s.conditional_formatting for r in rng.rules
+             if r.type == "cellIs"}
+    # Unfavourable red, favourable green: for a cost the overrun (gap < 0) is red.
+    red, green = ("lessThan", "greaterThan") if metric == "cost" else ("greaterThan", "lessThan")
+    assert rules[red].dxf.fill.fgColor.rgb.endswith("FFC7CE") or \
+        rules[red].dxf.fill.bgColor.rgb.endswith("FFC7CE")
+    assert rules[green].dxf.fill.fgColor.rgb.endswith("C6EFCE") or \
+        rules[green].dxf.fill.bgColor.rgb.endswith("C6EFCE")
+    coverage = [r.formula[0] for rng in s.conditional_formatting for r in rng.rules
+                if r.type == "expression"]
+    assert any(("<0.9" if metric != "cost" else ">1.1") in f for f in coverage), coverage
     ini = wb["Initiatives"]
     assert ini.cell(4, 9).value == "Weight", "a risk-weighted report shows each weight"
 

@@ -12,7 +12,15 @@ from xlsxwriter.worksheet import Worksheet
 
 from reports.excel.figures import as_decimal, num
 from reports.excel.inputs import ReportInput
-from reports.excel.layout import FIRST_DATA_ROW, HEADER_ROW, Formats, print_setup, title, unit_label
+from reports.excel.layout import (
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    Formats,
+    number_body,
+    print_setup,
+    title,
+    unit_label,
+)
 from reports.safe import safe_text
 
 #: Rows between the end total and the table of initiatives behind each step (the chart).
@@ -34,13 +42,18 @@ def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: F
         sheet.write_string(HEADER_ROW, pos, heading, fmt.header_left)
     end_row = _write_waterfall(sheet, fmt, bridge)
     sheet.set_column(0, 0, 34)
-    sheet.set_column(1, 6, 14)
+    sheet.set_column(1, 1, 14)
+    sheet.set_column(2, 2, 44)
+    sheet.set_column(3, 6, 12)
     _chart(workbook, sheet, unit, end_row)
     detail = getattr(bridge, "detail", None)
+    last_row = end_row + _CHART_ROWS - 1
     if isinstance(detail, pd.DataFrame) and len(detail):
-        _write_step_initiatives(sheet, fmt, detail, unit, end_row + _CHART_ROWS)
+        last_row = _write_step_initiatives(sheet, fmt, detail, unit, end_row + _CHART_ROWS)
     sheet.freeze_panes(HEADER_ROW + 1, 0)
-    print_setup(sheet, HEADER_ROW, 0)
+    print_setup(sheet, data, header_row=HEADER_ROW)
+    # Columns D:G are the chart's helpers (base, up, down, total): not printed.
+    sheet.print_area(0, 0, last_row, 2)
 
 
 def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
@@ -61,7 +74,8 @@ def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
     for offset, rec in enumerate(records):
         row = first + 1 + offset
         amount = as_decimal(rec.get("amount")) or Decimal(0)
-        sheet.write_string(row, 0, safe_text(rec.get("step")), fmt.text)
+        step = safe_text(rec.get("step"))
+        sheet.write_string(row, 0, step, fmt.text_in(step))
         sheet.write_number(row, 1, float(amount), fmt.amount)
         initiatives = rec.get("initiatives")
         if initiatives is not None and not pd.isna(initiatives):
@@ -106,21 +120,26 @@ def _chart(workbook: Workbook, sheet: Worksheet, unit: str, end_row: int) -> Non
         chart.add_series(series)
     chart.set_title({"name": f"Bottom-up bridge ({unit})", "name_font": {"size": 12}})
     chart.set_legend({"none": True})
-    chart.set_y_axis({"num_format": "#,##0," if "000" in unit else "#,##0"})
-    chart.set_size({"width": 880, "height": 360})
+    chart.set_y_axis({"num_format": number_body(0, 3) if unit.endswith(" 000") else
+                      number_body(0, 6) if unit.endswith(" m") else "#,##0"})
+    # The chart covers the printed columns A:C only.
+    chart.set_size({"width": 34 * 7 + 5 + 14 * 7 + 5 + 44 * 7 + 5, "height": 360})
     sheet.insert_chart(end_row + 5, 0, chart)
 
 
 def _write_step_initiatives(sheet: Worksheet, fmt: Formats, detail: pd.DataFrame, unit: str,
-                            row: int) -> None:
-    """Below the chart: the initiatives behind each step and their amounts."""
+                            row: int) -> int:
+    """Below the chart: the initiatives behind each step and their amounts (in columns
+    A:C, the printed ones, ID and name together). Returns the last row."""
     sheet.write_string(row, 0, "Initiatives behind each step", fmt.label_bold)
     row += 1
-    for pos, heading in enumerate(["Step", "ID", "Name", unit]):
+    for pos, heading in enumerate(["Step", unit, "Initiative"]):
         sheet.write_string(row, pos, heading, fmt.header_left)
     for rec in detail.to_dict("records"):
         row += 1
-        sheet.write_string(row, 0, safe_text(rec.get("step")), fmt.text)
-        sheet.write_string(row, 1, safe_text(rec.get("external_id")), fmt.text)
-        sheet.write_string(row, 2, safe_text(rec.get("name")), fmt.text)
-        sheet.write_number(row, 3, num(rec.get("amount")), fmt.amount)
+        step = safe_text(rec.get("step"))
+        sheet.write_string(row, 0, step, fmt.text_in(step))
+        sheet.write_number(row, 1, num(rec.get("amount")), fmt.amount)
+        who = f"{safe_text(rec.get('external_id'))} {safe_text(rec.get('name'))}".strip()
+        sheet.write_string(row, 2, who, fmt.text_in(who))
+    return row
