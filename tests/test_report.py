@@ -274,7 +274,8 @@ def assert_funnel_ties(wb: Any, ledger: Ledger, **kwargs: Any) -> int:
     ws = wb["Funnel"]
     header = [c.value for c in ws[4]]
     assert header[0] == "Stage gate"
-    assert header[3].startswith("Unweighted") and header[5].startswith("Risk-weighted")
+    assert header[3].startswith("Unweighted")
+    assert header[5].startswith("Risk-weighted")
     compared = 0
     totals = {}
     for col, w in ((4, False), (6, True)):
@@ -296,7 +297,8 @@ def assert_funnel_ties(wb: Any, ledger: Ledger, **kwargs: Any) -> int:
     summary = gap(ledger, weighted=weighted, **kwargs).fiscal
     assert totals[weighted] == summary[summary["period"] == "Horizon"].iloc[0]["bottom_up"]
     diff = [r for r in range(5, ws.max_row + 1) if ws.cell(r, 1).value == "Difference"]
-    assert diff and _cents(ws.cell(diff[0], 6 if weighted else 4).value, 2) == 0
+    assert diff
+    assert _cents(ws.cell(diff[0], 6 if weighted else 4).value, 2) == 0
     return compared
 
 
@@ -308,11 +310,12 @@ def assert_bridge_ties(path: Path, ledger: Ledger, start: datetime) -> None:
     result = bridge(ledger, start=start, end=datetime.now(UTC), metric="benefit")
     ws = openpyxl.load_workbook(path, data_only=True)["Bridge"]
     rows: dict[Any, Any] = {}
+    in_steps = True
     for r in range(5, ws.max_row + 1):
         label = ws.cell(r, 1).value
         if label == "Initiatives behind each step":
-            break
-        if label:
+            in_steps = False
+        if label and (in_steps or label.startswith(("Difference", "Bottom-up at end per"))):
             rows[label] = ws.cell(r, 2).value
     start_label = next(k for k in rows if str(k).startswith("Bottom-up at start"))
     end_label = next(k for k in rows if str(k).startswith("Bottom-up at end ("))

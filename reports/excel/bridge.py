@@ -24,7 +24,7 @@ from reports.excel.layout import (
 from reports.safe import safe_text
 
 #: Rows between the end total and the table of initiatives behind each step (the chart).
-_CHART_ROWS = 25
+_CHART_ROWS = 19
 
 
 def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: Formats,
@@ -48,10 +48,15 @@ def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: F
     _chart(workbook, sheet, unit, end_row)
     detail = getattr(bridge, "detail", None)
     last_row = end_row + _CHART_ROWS - 1
+    # Columns A:C fit the paper at 90 %: no fit-to (which would ignore the page break).
+    print_setup(sheet, data, header_row=HEADER_ROW, fit=False)
+    sheet.set_print_scale(90)
     if isinstance(detail, pd.DataFrame) and len(detail):
         last_row = _write_step_initiatives(sheet, fmt, detail, unit, end_row + _CHART_ROWS)
+        # The waterfall and its chart on the first page, the initiatives from the next.
+        sheet.set_h_pagebreaks([end_row + _CHART_ROWS])
+    _write_tie(sheet, fmt, bridge, end_row, last_row + 3)
     sheet.freeze_panes(HEADER_ROW + 1, 0)
-    print_setup(sheet, data, header_row=HEADER_ROW)
     # Columns D:G are the chart's helpers (base, up, down, total): not printed.
     sheet.print_area(0, 0, last_row, 2)
 
@@ -60,7 +65,6 @@ def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
     """Start, steps (with the chart's invisible base and its up and down bars), end, and
     the tie to the ledger's end total. Returns the end total's row."""
     start_total = as_decimal(getattr(bridge, "start_total", None)) or Decimal(0)
-    end_total = as_decimal(getattr(bridge, "end_total", None)) or Decimal(0)
     first = FIRST_DATA_ROW
     start_when = getattr(bridge, "start", None)
     end_when = getattr(bridge, "end", None)
@@ -93,15 +97,21 @@ def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
     sheet.write_formula(end_row, 1, f"=SUM(B{first + 1}:B{end_row})", fmt.amount_bold,
                         float(running))
     sheet.write_formula(end_row, 6, f"=B{end_row + 1}", fmt.amount, float(running))
-    sheet.write_string(end_row + 2, 0, "Bottom-up at end per the ledger", fmt.label)
-    sheet.write_number(end_row + 2, 1, float(end_total), fmt.amount)
-    sheet.write_string(end_row + 3, 0, "Difference (0 when the bridge ties)", fmt.label_bold)
-    sheet.write_formula(end_row + 3, 1, f"=B{end_row + 1}-B{end_row + 3}", fmt.amount,
-                        float(running - end_total))
-    sheet.conditional_format(end_row + 3, 1, end_row + 3, 1, {
-        "type": "formula", "criteria": f"=ROUND(B{end_row + 4},6)<>0",
-        "format": fmt.mismatch})
     return end_row
+
+
+def _write_tie(sheet: Worksheet, fmt: Formats, bridge: Any, end_row: int, row: int) -> None:
+    """The audit's tie to the ledger's end total, at ``row`` (below the printed area)."""
+    end_total = as_decimal(getattr(bridge, "end_total", None)) or Decimal(0)
+    steps = sum((as_decimal(a) or Decimal(0) for a in bridge.steps["amount"]), Decimal(0))
+    running = (as_decimal(getattr(bridge, "start_total", None)) or Decimal(0)) + steps
+    sheet.write_string(row, 0, "Bottom-up at end per the ledger", fmt.label)
+    sheet.write_number(row, 1, float(end_total), fmt.amount)
+    sheet.write_string(row + 1, 0, "Difference (0 when the bridge ties)", fmt.label_bold)
+    sheet.write_formula(row + 1, 1, f"=B{end_row + 1}-B{row + 1}", fmt.amount,
+                        float(running - end_total))
+    sheet.conditional_format(row + 1, 1, row + 1, 1, {
+        "type": "formula", "criteria": f"=ROUND(B{row + 2},6)<>0", "format": fmt.mismatch})
 
 
 def _chart(workbook: Workbook, sheet: Worksheet, unit: str, end_row: int) -> None:
@@ -123,7 +133,7 @@ def _chart(workbook: Workbook, sheet: Worksheet, unit: str, end_row: int) -> Non
     chart.set_y_axis({"num_format": number_body(0, 3) if unit.endswith(" 000") else
                       number_body(0, 6) if unit.endswith(" m") else "#,##0"})
     # The chart covers the printed columns A:C only.
-    chart.set_size({"width": 34 * 7 + 5 + 14 * 7 + 5 + 44 * 7 + 5, "height": 360})
+    chart.set_size({"width": 34 * 7 + 5 + 14 * 7 + 5 + 44 * 7 + 5, "height": 260})
     sheet.insert_chart(end_row + 5, 0, chart)
 
 

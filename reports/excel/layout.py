@@ -173,10 +173,11 @@ def _header_text(text: str) -> str:
 
 
 def print_setup(sheet: Worksheet, data: ReportInput, *, header_row: int | None = None,
-                label_cols: int = 0, portrait: bool = False) -> None:
+                label_cols: int = 0, portrait: bool = False, fit: bool = True) -> None:
     """The pack's one page set-up: the paper asked for (A4 by default) landscape, one page
-    wide, title and header rows (and label columns) on every page, a header with the
-    programme, the sheet and the as-of, a footer with the page number.
+    wide (unless ``fit`` is False: a sheet narrow enough sets its own scale), title and
+    header rows (and label columns) on every page, a header with the programme, the sheet
+    and the as-of, a footer with the page number.
 
     Sheets with month columns call :func:`period_pages` afterwards: one fiscal year a page
     wide instead of the whole horizon squeezed onto one."""
@@ -185,7 +186,8 @@ def print_setup(sheet: Worksheet, data: ReportInput, *, header_row: int | None =
     else:
         sheet.set_landscape()
     sheet.set_paper(PAPERS[data.paper][0])
-    sheet.fit_to_pages(1, 0)  # period_pages widens it to one page per fiscal year
+    if fit:  # one page wide (period_pages widens it to one page per fiscal year)
+        sheet.fit_to_pages(1, 0)
     if header_row is not None:
         sheet.repeat_rows(0, header_row)
     if label_cols:
