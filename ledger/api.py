@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from ledger.codes import refuse_collision, refuse_numeric
 from ledger.db import (
     make_engine,
     reading,
@@ -254,14 +255,14 @@ class Ledger:
                    user: str | None = None, note: str = "") -> MetricInfo:
         """Add a metric. ``kind`` is benefit or cost; ``decimals`` 0 to 6, fixed once set."""
         code = _check_code(code, "metric")
+        refuse_numeric(code, "metric")
         if kind not in ("benefit", "cost"):
             raise LedgerError(f"metric kind {kind!r}: expected benefit or cost")
         if not 0 <= decimals <= 6:
             raise LedgerError(f"decimals {decimals}: expected 0 to 6")
         with self.writing() as conn:
             self.programme(conn)
-            if self._code_exists(conn, "metric", code):
-                raise LedgerError(f"metric {code!r} already exists")
+            refuse_collision(code, self._codes(conn, "metric"), "metric")
             sub = new_submission(conn, kind="reference", user=current_user(user),
                                  note=note or f"add metric {code}")
             self._insert_metric(conn, sub.id, code, name or code, unit, kind, decimals)
@@ -289,17 +290,17 @@ class Ledger:
         known = ", ".join(m.code for m in metrics)
         raise NotFound(f"no metric {code!r} (known: {known})")
 
-    def _code_exists(self, conn: Connection, table: str, code: str) -> bool:
-        return bool(conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE code = :c"),  # noqa: S608  (table: a constant table name)
-                                 {"c": code}).scalar_one())
+    def _codes(self, conn: Connection, table: str) -> list[str]:
+        """Every code of ``table`` (a short reference table)."""
+        return [str(c) for c in conn.execute(text(f"SELECT code FROM {table}")).scalars()]  # noqa: S608  (table: a constant table name)
 
     def _add_coded(self, table: str, what: str, code: str, name: str, user: str | None,
                    note: str) -> None:
         code = _check_code(code, what)
+        refuse_numeric(code, what)
         with self.writing() as conn:
             self.programme(conn)
-            if self._code_exists(conn, table, code):
-                raise LedgerError(f"{what} {code!r} already exists")
+            refuse_collision(code, self._codes(conn, table), what)
             sub = new_submission(conn, kind="reference", user=current_user(user),
                                  note=note or f"add {what} {code}")
             try:
