@@ -75,6 +75,7 @@ def load_report(
             "owner": {},
         }
         stages = ledger.stage_gates(conn, as_of=sub)
+        coverage_red, coverage_amber = ledger.coverage_thresholds(conn, as_of=sub)
         # The report shows the findings; `tledger checks` is where the file itself is checked.
         findings = checks(ledger, as_of=instant, conn=conn, check_storage=False)
         bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
@@ -108,6 +109,8 @@ def load_report(
         bridge_from=bridge_instant,
         scale=scale,
         paper=paper,
+        coverage_red=coverage_red,
+        coverage_amber=coverage_amber,
         funnel=funnel,
         top=top,
     )

@@ -211,3 +211,25 @@ def test_cli_pdf_without_libreoffice_is_one_line(programme: Ledger, cli: Any,
     assert r.stderr.strip().count("\n") == 0
     assert "LibreOffice" in r.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_coverage_thresholds_are_a_programme_setting(programme: Ledger, cli: Any,
+                                                     tmp_path: Path) -> None:
+    """Set by the CLI as a submission; a report uses the thresholds in force at its as-of."""
+    seed(programme)
+    assert programme.coverage_thresholds() == (Decimal("0.9"), Decimal("1.0"))
+    before = programme.submissions(limit=1).iloc[0]["id"]
+    r = cli("programme", "set", "--coverage-red", "0.8", "--coverage-amber", "95%")
+    assert r.exit_code == 0, r.output
+    assert "red below 80.0%" in r.stdout
+    assert programme.coverage_thresholds() == (Decimal("0.8"), Decimal("0.95"))
+    assert programme.coverage_thresholds(as_of=int(before)) == (Decimal("0.9"), Decimal("1.0"))
+    assert programme.submissions(limit=1).iloc[0]["kind"] == "reference"
+    data = load_report(programme)
+    assert (data.coverage_red, data.coverage_amber) == (Decimal("0.8"), Decimal("0.95"))
+    r = cli("programme", "set", "--coverage-red", "1.2")
+    assert r.exit_code == 1
+    assert "above the amber" in r.stderr
+    r = cli("programme", "set", "--coverage-red", "lots")
+    assert r.exit_code == 1
+    assert "expected a ratio" in r.stderr
