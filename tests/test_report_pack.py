@@ -16,10 +16,10 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from test_report import seed
+from test_report import assert_ties_to_engine, recalculate, seed
 
 from ledger.api import Ledger
-from ledger.initiatives import current_initiatives
+from ledger.initiatives import current_initiatives, write_initiatives
 from ledger.months import fiscal_year
 from ledger.store import new_submission, write_phasing
 from reports.excel import write_gap_report
@@ -233,3 +233,35 @@ def test_coverage_thresholds_are_a_programme_setting(programme: Ledger, cli: Any
     r = cli("programme", "set", "--coverage-red", "lots")
     assert r.exit_code == 1
     assert "expected a ratio" in r.stderr
+
+
+def test_ties_with_codes_and_owners_excel_would_confuse(programme: Ledger, tmp_path: Path
+                                                        ) -> None:
+    """Owners ``Ann`` and ``ann``, ``01`` and ``1``, and initiative ids ``01``, ``1`` and
+    ``1E3``: SUMIFS would add such owners together (case, numbers), so they are matched by
+    exact text; the report is written and LibreOffice recalculates it to the engine."""
+    seed(programme)
+    sg = dict(zip(programme.stage_gates()["code"], programme.stage_gates()["id"], strict=True))
+    benefit = programme.metric("benefit")
+    months = programme.programme().months
+    specs = [("01", "Ann"), ("1", "ann"), ("1E3", "01"), ("0042", "1")]
+    with programme.writing() as conn:
+        sub = new_submission(conn, kind="import", user="t", note="confusable")
+        ids = write_initiatives(conn, pd.DataFrame([{
+            "external_id": e, "name": f"n{e}", "owner": o, "business_unit_id": None,
+            "lever_id": None, "stage_gate_id": sg["L2"], "description": ""}
+            for e, o in specs]), sub.id).ids
+        rows = [(ids[e], benefit.id, "plan", m.isoformat(), 100 * (k + 1) + i)
+                for k, (e, _o) in enumerate(specs) for i, m in enumerate(months[:4])]
+        write_phasing(conn, pd.DataFrame(rows, columns=["initiative_id", "metric_id",
+                                                        "scenario", "month", "amount_minor"]),
+                      sub.id, replace_scope=None)
+    path = write_gap_report(load_report(programme), tmp_path / "confusable.xlsx")
+    owner = openpyxl.load_workbook(path)["By owner"]
+    formulas = {owner.cell(r, 1).value: owner.cell(r, 4).value
+                for r in range(5, owner.max_row + 1) if owner.cell(r, 3).value == "Bottom-up"}
+    assert formulas["Ann"].startswith("=SUMPRODUCT(EXACT(")
+    assert formulas["01"].startswith("=SUMPRODUCT(EXACT(")
+    assert formulas["Cy"].startswith("=SUMIFS(")
+    recalculated = recalculate([path], tmp_path)[0]
+    assert assert_ties_to_engine(recalculated, programme) > 400

@@ -14,7 +14,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from reports.excel.columns import Column, column_layout
 from reports.excel.figures import Figures, as_decimal, num
-from reports.excel.formulas import DetailRefs, cell, difference
+from reports.excel.formulas import DetailRefs, cell, difference, needs_exact
 from reports.excel.inputs import UNALLOCATED, BreakdownSheet, ReportInput
 from reports.excel.layout import (
     HEADER_ROW,
@@ -110,6 +110,7 @@ def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: BreakdownShe
 def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet, fmt: Formats,
                  cols: Sequence[Column], figures: Figures, refs: DetailRefs, row: int) -> int:
     """Each part's four lines from ``row`` on; returns the row after the last part."""
+    exact = needs_exact(p for p in figures.parts if p != UNALLOCATED)
     for part in figures.parts:
         unallocated = part == UNALLOCATED
         name = ("no " + breakdown.heading.lower() if unallocated
@@ -127,7 +128,7 @@ def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet,
             elif line == "Bottom-up":
                 lines.bottom_up(rows[line], partial(
                     refs.sumifs, metric=data.metric.code, part_column=breakdown.column,
-                    part=part, unallocated=unallocated))
+                    part=part, unallocated=unallocated, exact=part in exact))
             elif line == "Gap":
                 lines.gap(rows[line], rows["Target"], rows["Bottom-up"])
             else:

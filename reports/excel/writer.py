@@ -103,8 +103,8 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
     bridge_sheet = workbook.add_worksheet("Bridge") if data.bridge is not None else None
     about_sheet = workbook.add_worksheet("About")
     for sheet in workbook.worksheets():
-        # Its formulas use SUM, SUMIF(S), COUNTIFS, IF, MIN, MAX, ROUND, AND and ISNUMBER
-        # only: no prefixes.
+        # Its formulas use SUM, SUMIF(S), COUNTIFS, SUMPRODUCT, EXACT, IF, MIN, MAX, ROUND,
+        # AND and ISNUMBER only: no prefixes.
         write_formulas_verbatim(sheet)
 
     summary_rows = write_summary(workbook, summary_sheet, data, fmt, scale, refs)
