@@ -25,7 +25,7 @@ holds the nearest double, which reads back as the same Decimal at the metric's d
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -462,7 +462,7 @@ def _required(guide: Sequence[tuple[str, str, str]]) -> set[str]:
 
 
 def _start_sheet(out: Path, ctx: Any, sheet: str, what: str, headers: Sequence[str],
-                 widths: Sequence[int], title: str, required: Sequence[str] = ()
+                 widths: Sequence[int], title: str, required: Collection[str] = ()
                  ) -> tuple[Any, _Formats, Any, int]:
     """A new template workbook and its data sheet with the title, unit note, headers,
     real-date month headers and the Total column: ``(workbook, formats, sheet,
