@@ -67,7 +67,8 @@ def report_gap(
     """Write finance's gap report: an Excel workbook whose totals are live formulas.
 
     Sheets: Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
-    Initiatives sheet), By unit, By lever, By stage (each tying to the Summary),
+    Initiatives sheet), By unit, By lever, By owner (each tying to the Summary), Funnel
+    (stage gates, unweighted and risk-weighted), Top initiatives,
     Initiatives (the detail), Checks, Bridge (with --bridge-from) and About. The report is
     refused, with nothing written, if its formulas would not recalculate to the engine's
     figures.
