@@ -250,7 +250,8 @@ def _top_inputs(conn: Connection, scenario: str, sub: int | None, instant: datet
     forecast = _totals(conn, "forecast", sub, metric_id, months)
     now = {"plan": plan, "forecast": forecast}.get(scenario) or _totals(
         conn, scenario, sub, metric_id, months)
-    before = _totals(conn, scenario, before_sub, metric_id, months) if before_sub else {}
+    before = (now if before_sub == sub else
+              _totals(conn, scenario, before_sub, metric_id, months) if before_sub else {})
     return _TopInputs(plan, forecast, before, now, since)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from test_report import assert_ties_to_engine, recalculate, seed
+from helpers.report_checks import assert_ties_to_engine, recalculate, seed
 
 from ledger.api import Ledger
 from ledger.initiatives import current_initiatives, write_initiatives
