@@ -50,6 +50,7 @@ from ledger.phasing import (
 from ledger.store import current_user, last_submission_id
 from ledger.vocabulary import check_scenario
 from reports.excel.formulas import criterion
+from reports.safe import looks_like_formula
 
 
 @dataclass
@@ -317,6 +318,8 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
 
     locked_wrap = wb.add_format({"locked": True, "bg_color": "#F2F2F2", "text_wrap": True,
                                  "valign": "top"})
+    locked_quoted = wb.add_format({"locked": True, "bg_color": "#F2F2F2", "text_wrap": True,
+                                   "valign": "top", "quote_prefix": True})
     ws.write_string(0, 0, f"{export.programme}: phasing of {export.owner}'s initiatives "
                           f"({export.metric}, {export.scenario})", title)
     ws.write_string(1, 0, f"Amounts in {export.metric_unit}. Edit the yellow month cells only; "
@@ -338,7 +341,12 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
         values = [ext, row["name"], row["owner"], row["business_unit"], row["lever"],
                   row["stage"], row["description"], export.metric, export.scenario]
         for c, v in enumerate(values):
-            ws.write_string(rr, c, _text(v), locked_wrap if c in (1, 6) else locked)
+            text = _text(v)
+            # Text that starts like a formula keeps Excel's quote prefix: editing the cell
+            # never turns it into one.
+            cell_format = (locked_quoted if looks_like_formula(text) else
+                           locked_wrap if c in (1, 6) else locked)
+            ws.write_string(rr, c, text, cell_format)
         for j, mon in enumerate(export.months):
             amount = export.amounts.get((ext, mon.isoformat()))
             if amount is None:

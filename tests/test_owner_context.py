@@ -16,6 +16,7 @@ from helpers.owner_seed import seed
 from openpyxl import load_workbook
 
 from importers.owner import import_owner_workbook, read_owner_workbook
+from ledger.initiatives import write_initiatives
 from ledger.store import new_submission, write_targets
 from reports.owner_workbook import collect_owner_export, write_owner_workbook
 
@@ -101,3 +102,25 @@ def test_round_trip_after_libreoffice_recalculates_the_context(programme, tmp_pa
     assert not book.problems, book.problems
     result = import_owner_workbook(programme, saved)
     assert result.submission_id is None
+
+
+def test_formula_like_text_is_quote_prefixed_and_round_trips(programme, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                             ) -> None:
+    seed(programme)
+    sg = dict(zip(programme.stage_gates()["code"], programme.stage_gates()["id"], strict=True))
+    with programme.writing() as conn:
+        sub = new_submission(conn, kind="import", user="t", note="")
+        write_initiatives(conn, pd.DataFrame([{
+            "external_id": "GR-0009", "name": "=1+1", "owner": "Ana Lima",
+            "business_unit_id": None, "lever_id": None, "stage_gate_id": sg["L1"],
+            "description": "-5% diesel"}]), sub.id)
+    path = _export(programme, tmp_path)
+    ws = load_workbook(path)["Initiatives"]
+    row = next(r for r in range(5, 9) if ws.cell(r, 1).value == "GR-0009")
+    for col in (2, 7):
+        cell = ws.cell(row, col)
+        assert cell.data_type == "s"
+        assert cell.quotePrefix
+    assert not ws.cell(row, 1).quotePrefix
+    assert not read_owner_workbook(path).problems
+    assert import_owner_workbook(programme, path).submission_id is None

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,15 @@ def test_pack_prints_each_sheet_on_its_designed_pages(programme: Ledger, tmp_pat
     everything = "\n".join(p for p in pages if _sheet_of(p) != "About")  # About explains them
     assert "Difference" not in everything, "tie rows are the audit's, not the board's"
     assert "Chart data" not in everything
+    # The Bridge's chart has its cached values, like the Summary's.
+    book = write_gap_report(data, tmp_path / "bridge.xlsx")
+    with zipfile.ZipFile(book) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/")]
+    waterfall = next(c for c in charts if 'c:grouping val="stacked"' in c)
+    assert waterfall.count("<c:strCache>") >= 4
+    assert "Bottom-up at start" in waterfall
+    assert re.search(r'<c:numCache><c:formatCode>[^<]*</c:formatCode><c:ptCount val="\d+"/>'
+                     r'<c:pt idx="0"><c:v>-?\d', waterfall)
     bridge = "\n".join(p for p in pages if _sheet_of(p) == "Bridge")
     assert not re.search(r"^(Base|Up|Down)$", bridge, re.MULTILINE), "helper columns"
     for page in pages:

@@ -40,12 +40,12 @@ def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: F
           "lifts each step to the running total.")
     for pos, heading in enumerate(["Step", unit, "Initiatives", "Base", "Up", "Down", "Total"]):
         sheet.write_string(HEADER_ROW, pos, heading, fmt.header_left)
-    end_row = _write_waterfall(sheet, fmt, bridge)
+    end_row, cache = _write_waterfall(sheet, fmt, bridge)
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 2, 44)
     sheet.set_column(3, 6, 12)
-    _chart(workbook, sheet, unit, end_row)
+    _chart(workbook, sheet, unit, end_row, cache)
     detail = getattr(bridge, "detail", None)
     last_row = end_row + _CHART_ROWS - 1
     # Columns A:C fit the paper at 90 %: no fit-to (which would ignore the page break).
@@ -61,15 +61,26 @@ def write_bridge(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: F
     sheet.print_area(0, 0, last_row, 2)
 
 
-def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
-    """Start, steps (with the chart's invisible base and its up and down bars), end, and
-    the tie to the ledger's end total. Returns the end total's row."""
+def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any
+                     ) -> tuple[int, dict[str, list[Any]]]:
+    """Start, steps (with the chart's invisible base and its up and down bars) and end.
+    Returns the end total's row and the chart's cached series (labels; base, up, down and
+    total per row, None where the cell is empty)."""
+    cache: dict[str, list[Any]] = {"labels": [], "base": [], "up": [], "down": [],
+                                   "total": []}
+
+    def cached(label: str, base: Any, up: Any, down: Any, total: Any) -> None:
+        for key, value in (("labels", label), ("base", base), ("up", up), ("down", down),
+                           ("total", total)):
+            cache[key].append(float(value) if isinstance(value, Decimal) else value)
+
     start_total = as_decimal(getattr(bridge, "start_total", None)) or Decimal(0)
     first = FIRST_DATA_ROW
     start_when = getattr(bridge, "start", None)
     end_when = getattr(bridge, "end", None)
-    sheet.write_string(first, 0, "Bottom-up at start" + (f" ({start_when:%Y-%m-%d})"
-                                                         if start_when else ""), fmt.label_bold)
+    start_label = "Bottom-up at start" + (f" ({start_when:%Y-%m-%d})" if start_when else "")
+    sheet.write_string(first, 0, start_label, fmt.label_bold)
+    cached(start_label, None, None, None, start_total)
     sheet.write_number(first, 1, float(start_total), fmt.amount)
     sheet.write_formula(first, 6, f"=B{first + 1}", fmt.amount, float(start_total))
     running = start_total
@@ -90,14 +101,16 @@ def _write_waterfall(sheet: Worksheet, fmt: Formats, bridge: Any) -> int:
         up, down = max(amount, Decimal(0)), max(-amount, Decimal(0))
         sheet.write_formula(row, 4, f"=MAX(B{row + 1},0)", fmt.amount, float(up))
         sheet.write_formula(row, 5, f"=MAX(-B{row + 1},0)", fmt.amount, float(down))
+        cached(step, base, up, down, None)
         running += amount
     end_row = first + 1 + len(records)
-    sheet.write_string(end_row, 0, "Bottom-up at end" + (f" ({end_when:%Y-%m-%d})"
-                                                        if end_when else ""), fmt.label_bold)
+    end_label = "Bottom-up at end" + (f" ({end_when:%Y-%m-%d})" if end_when else "")
+    sheet.write_string(end_row, 0, end_label, fmt.label_bold)
+    cached(end_label, None, None, None, running)
     sheet.write_formula(end_row, 1, f"=SUM(B{first + 1}:B{end_row})", fmt.amount_bold,
                         float(running))
     sheet.write_formula(end_row, 6, f"=B{end_row + 1}", fmt.amount, float(running))
-    return end_row
+    return end_row, cache
 
 
 def _write_tie(sheet: Worksheet, fmt: Formats, bridge: Any, end_row: int, row: int) -> None:
@@ -114,15 +127,20 @@ def _write_tie(sheet: Worksheet, fmt: Formats, bridge: Any, end_row: int, row: i
         "type": "formula", "criteria": f"=ROUND(B{row + 2},6)<>0", "format": fmt.mismatch})
 
 
-def _chart(workbook: Workbook, sheet: Worksheet, unit: str, end_row: int) -> None:
-    """A stacked column chart: an invisible base lifts each up or down bar."""
+def _chart(workbook: Workbook, sheet: Worksheet, unit: str, end_row: int,
+           cache: dict[str, list[Any]]) -> None:
+    """A stacked column chart: an invisible base lifts each up or down bar. Each series
+    carries its cached values (a constant-memory sheet cannot be read back for them)."""
     first = FIRST_DATA_ROW
     chart = workbook.add_chart({"type": "column", "subtype": "stacked"})
-    for col, colour in ((3, None), (4, "#548235"), (5, "#C00000"), (6, "#1F3864")):
+    for col, colour, key, name in ((3, None, "base", "Base"), (4, "#548235", "up", "Up"),
+                                   (5, "#C00000", "down", "Down"),
+                                   (6, "#1F3864", "total", "Total")):
         series: dict[str, Any] = {
-            "name": [sheet.name, HEADER_ROW, col],
+            "name": [sheet.name, HEADER_ROW, col], "name_data": [name],
             "categories": [sheet.name, first, 0, end_row, 0],
-            "values": [sheet.name, first, col, end_row, col],
+            "categories_data": cache["labels"],
+            "values": [sheet.name, first, col, end_row, col], "values_data": cache[key],
             "gap": 50,
         }
         series.update({"fill": {"none": True}, "border": {"none": True}} if colour is None
