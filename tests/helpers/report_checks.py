@@ -255,7 +255,30 @@ def assert_ties_to_engine(path: Path, ledger: Ledger, **kwargs: Any) -> int:
             if label == "Difference":
                 for col in cols:
                     assert _cents(ws.cell(row, col).value, decimals) == 0
-    compared += assert_funnel_ties(wb, ledger, **kwargs)
+    compared += assert_funnel_ties(wb, ledger, **dict(kwargs))
+    compared += assert_top_ties(wb, ledger, **kwargs)
+    return compared
+
+
+def assert_top_ties(wb: Any, ledger: Ledger, **kwargs: Any) -> int:
+    """Top initiatives: the value ranking (links to the Initiatives row totals) equals the
+    loaded rankings to the cent, largest first."""
+    from reports.gap_report import load_report
+
+    top = load_report(ledger, **{k: v for k, v in kwargs.items()
+                                 if k in ("metric", "as_of", "weighted", "scenario")}).top
+    assert top is not None
+    decimals = ledger.metric(kwargs.get("metric")).decimals
+    ws = wb["Top initiatives"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=5)]
+    start = next(i for i, r in enumerate(rows) if r[0] == "Largest by value") + 2
+    compared = 0
+    for offset, rec in enumerate(top.by_value.to_dict("records")):
+        row = rows[start + offset]
+        assert row[1] == rec["external_id"]
+        assert _cents(row[5], decimals) == rec["amount"], (row, rec)
+        compared += 1
+    assert compared == min(10, len(top.by_value))
     return compared
 
 
