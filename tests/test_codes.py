@@ -4,13 +4,18 @@ has such pairs is not upgraded."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from fixtures_workbooks import canonical_workbook, initiative_row
+from helpers.cells import months
+from helpers.ledger_reads import counts
 from sqlalchemy import text
 
 import migrations
+from importers import import_initiatives
 from ledger.api import Ledger
 from ledger.codes import code_collisions, numeric_value
 from ledger.db import schema_state
@@ -136,3 +141,22 @@ def test_upgrade_refuses_a_ledger_with_collisions(programme: Ledger) -> None:
         conn.execute(text("UPDATE lever SET code = 'L1X' WHERE code = '1'"))
         migrations.upgrade(conn)
     assert schema_state(programme.engine)[0] == migrations.HEAD
+
+
+def test_the_importer_refuses_an_id_differing_only_by_case(programme: Ledger, cli: Any,
+                                                          tmp_path: Path) -> None:
+    """A workbook adding gr-1 beside GR-1 is refused in one line, nothing written."""
+    first = canonical_workbook(tmp_path / "a.xlsx",
+                               [initiative_row("GR-1", months(24, {0: 1}))])
+    assert import_initiatives(programme, [first]).facts_added == 1
+    before = counts(programme)
+    second = canonical_workbook(tmp_path / "b.xlsx",
+                                [initiative_row("gr-1", months(24, {0: 2}))])
+    with pytest.raises(LedgerError, match="'gr-1' collides with the existing initiative 'GR-1'"):
+        import_initiatives(programme, [second])
+    assert counts(programme) == before
+    r = cli("import", "initiatives", str(second))
+    assert r.exit_code == 1
+    assert r.stderr.strip().count("\n") == 0
+    assert "collides" in r.stderr
+    assert counts(programme) == before
