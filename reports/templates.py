@@ -46,7 +46,7 @@ from ledger.models import SCENARIOS
 from ledger.months import month_iso
 from ledger.store import PhasingArrays, current_phasing_arrays, current_targets
 from ledger.vocabulary import check_scenario
-from reports.safe import write_text
+from reports.safe import looks_like_formula, write_text
 from reports.sheetxml import inject_rows, inline_text
 from reports.xlsxwriter_internals import style_index
 
@@ -339,6 +339,9 @@ class _Formats:
         self.total_header = wb.add_format({**head, "align": "right"})
         self.text = wb.add_format({"valign": "top"})
         self.wrap = wb.add_format({"valign": "top", "text_wrap": True})
+        # Text that starts like a formula: Excel's quote prefix keeps an edit of the cell
+        # from turning it into one.
+        self.quoted = wb.add_format({"valign": "top", "quote_prefix": True})
         self._amount: dict[int, Any] = {}
         self._total: dict[int, Any] = {}
         self.blank_total = wb.add_format({"bold": True, "num_format": '#,##0.00;-#,##0.00;""'})
@@ -636,7 +639,7 @@ def _initiative_rows(lines: pd.DataFrame, ctx: TemplateContext, fmt: _Formats,
     """
     decimals_of = {m.code: m.decimals for m in ctx.metrics}
     default_decimals = ctx.metrics[0].decimals
-    text_style = style_index(fmt.text)
+    text_style = (style_index(fmt.text), style_index(fmt.quoted))
     amount_style: dict[int, int] = {}
     total_style: dict[int, int] = {}
     for d in {*decimals_of.values(), default_decimals}:
@@ -649,7 +652,7 @@ def _initiative_rows(lines: pd.DataFrame, ctx: TemplateContext, fmt: _Formats,
 def _initiative_row_chunks(lines: pd.DataFrame, ctx: TemplateContext, first_month_col: int,
                            progress: Callable[[int], None] | None, chunk: int,
                            decimals_of: dict[str, int], default_decimals: int,
-                           text_style: int, amount_style: dict[int, int],
+                           text_style: tuple[int, int], amount_style: dict[int, int],
                            total_style: dict[int, int]) -> Iterator[str]:
     months = ctx.programme.months
     iso = [m.isoformat() for m in months]
@@ -670,7 +673,8 @@ def _initiative_row_chunks(lines: pd.DataFrame, ctx: TemplateContext, first_mont
                 if value is None or value == "" or (not isinstance(value, str)
                                                     and pd.isna(value)):
                     continue
-                parts.append(f'<c r="{letters[c]}{r}" s="{text_style}" t="inlineStr">'
+                style = text_style[1] if looks_like_formula(value) else text_style[0]
+                parts.append(f'<c r="{letters[c]}{r}" s="{style}" t="inlineStr">'
                              f"<is>{inline_text(value)}</is></c>")
             d = decimals_of.get(str(rec[7]), default_decimals)
             scale = 10**d

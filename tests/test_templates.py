@@ -182,6 +182,8 @@ def test_prefilled_template_round_trips_amounts_and_keeps_formula_like_text(prog
     for ref, text in [("B5", EVIL_NAME), ("C5", EVIL_OWNER), ("G5", EVIL_DESC)]:
         assert ws[ref].value == text
         assert ws[ref].data_type == "s", ref
+        assert ws[ref].quotePrefix == text.startswith(("=", "+", "-", "@")), ref
+    assert not ws["A5"].quotePrefix
     # amounts read back exactly at the metric's decimals (a float by its shortest repr)
     assert Decimal(repr(ws["J5"].value)) == Decimal("123456.78")
     assert Decimal(repr(ws["K5"].value)) == Decimal("0.01")
