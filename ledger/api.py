@@ -5,6 +5,7 @@ The CLI is a thin layer over these methods; notebooks and the report writers use
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from ledger.codes import refuse_collision, refuse_numeric
 from ledger.db import (
     make_engine,
     reading,
@@ -254,14 +256,14 @@ class Ledger:
                    user: str | None = None, note: str = "") -> MetricInfo:
         """Add a metric. ``kind`` is benefit or cost; ``decimals`` 0 to 6, fixed once set."""
         code = _check_code(code, "metric")
+        refuse_numeric(code, "metric")
         if kind not in ("benefit", "cost"):
             raise LedgerError(f"metric kind {kind!r}: expected benefit or cost")
         if not 0 <= decimals <= 6:
             raise LedgerError(f"decimals {decimals}: expected 0 to 6")
         with self.writing() as conn:
             self.programme(conn)
-            if self._code_exists(conn, "metric", code):
-                raise LedgerError(f"metric {code!r} already exists")
+            refuse_collision(code, self._codes(conn, "metric"), "metric")
             sub = new_submission(conn, kind="reference", user=current_user(user),
                                  note=note or f"add metric {code}")
             self._insert_metric(conn, sub.id, code, name or code, unit, kind, decimals)
@@ -289,17 +291,17 @@ class Ledger:
         known = ", ".join(m.code for m in metrics)
         raise NotFound(f"no metric {code!r} (known: {known})")
 
-    def _code_exists(self, conn: Connection, table: str, code: str) -> bool:
-        return bool(conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE code = :c"),  # noqa: S608  (table: a constant table name)
-                                 {"c": code}).scalar_one())
+    def _codes(self, conn: Connection, table: str) -> list[str]:
+        """Every code of ``table`` (a short reference table)."""
+        return [str(c) for c in conn.execute(text(f"SELECT code FROM {table}")).scalars()]  # noqa: S608  (table: a constant table name)
 
     def _add_coded(self, table: str, what: str, code: str, name: str, user: str | None,
                    note: str) -> None:
         code = _check_code(code, what)
+        refuse_numeric(code, what)
         with self.writing() as conn:
             self.programme(conn)
-            if self._code_exists(conn, table, code):
-                raise LedgerError(f"{what} {code!r} already exists")
+            refuse_collision(code, self._codes(conn, table), what)
             sub = new_submission(conn, kind="reference", user=current_user(user),
                                  note=note or f"add {what} {code}")
             try:
@@ -353,6 +355,52 @@ class Ledger:
         frame["weight"] = pd.Series(weights, index=frame.index, dtype=object)
         return frame
 
+    def set_coverage_thresholds(self, *, red: Decimal | None = None,
+                                amber: Decimal | None = None, user: str | None = None,
+                                note: str = "") -> tuple[Decimal, Decimal]:
+        """Record the coverage below which reports show red, and below which amber (ratios:
+        0.9 is 90 %), as a submission; a threshold not given keeps its current value.
+        Returns the (red, amber) now in force.
+
+        Raises:
+            LedgerError: a threshold outside 0 to 10, or red above amber.
+        """
+        with self.writing() as conn:
+            self.programme(conn)
+            old_red, old_amber = self.coverage_thresholds(conn)
+            new_red = old_red if red is None else Decimal(red)
+            new_amber = old_amber if amber is None else Decimal(amber)
+            for name, value in (("red", new_red), ("amber", new_amber)):
+                if not value.is_finite() or not Decimal(0) <= value <= Decimal(10):
+                    raise LedgerError(f"coverage {name} threshold {value}: expected a ratio "
+                                      "from 0 to 10 (0.9 is 90 %)")
+            if new_red > new_amber:
+                raise LedgerError(f"coverage red threshold {new_red} is above the amber "
+                                  f"threshold {new_amber}: red must be the lower")
+            new_submission(conn, kind="reference", user=current_user(user),
+                           note=note or f"coverage thresholds: red below {new_red}, amber "
+                           f"below {new_amber}",
+                           details={_THRESHOLDS: {"red": str(new_red),
+                                                  "amber": str(new_amber)}})
+        return new_red, new_amber
+
+    def coverage_thresholds(self, conn: Connection | None = None, as_of: int | None = None
+                            ) -> tuple[Decimal, Decimal]:
+        """The (red, amber) coverage thresholds in force at submission ``as_of`` (default
+        now): the latest set by :meth:`set_coverage_thresholds`, else 0.9 and 1.0."""
+        if conn is None:
+            with self.reading() as c:
+                return self.coverage_thresholds(c, as_of)
+        row = conn.execute(text(
+            "SELECT details FROM submission WHERE kind = 'reference' AND details LIKE :key "
+            "AND id <= :sub ORDER BY id DESC LIMIT 1"),
+            {"key": f'%"{_THRESHOLDS}"%',
+             "sub": as_of if as_of is not None else 2**62}).scalar_one_or_none()
+        if row is None:
+            return COVERAGE_RED, COVERAGE_AMBER
+        values = json.loads(row)[_THRESHOLDS]
+        return Decimal(values["red"]), Decimal(values["amber"])
+
     def set_stage_weight(self, code: str, weight: Decimal, *, user: str | None = None,
                          note: str = "") -> None:
         """Record a new risk weight (0 to 1, at most 4 decimals) for stage gate ``code``."""
@@ -397,6 +445,13 @@ class Ledger:
             [stored_utc(v) for v in frame["created_at"]], index=frame.index, dtype=object
         )
         return frame
+
+
+#: The submission details key that records coverage thresholds.
+_THRESHOLDS = "coverage_thresholds"
+#: Coverage below which a report shows red, and below which amber, until set otherwise.
+COVERAGE_RED = Decimal("0.9")
+COVERAGE_AMBER = Decimal("1.0")
 
 
 def _check_code(code: str, what: str) -> str:

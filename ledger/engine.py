@@ -695,6 +695,31 @@ def _finding(check: str, severity: str, metric: str | None, scope: str, month: d
             "month": month, "subject": subject, "detail": detail, "amount": amount}
 
 
+def _code_findings(conn: Connection) -> list[dict[str, Any]]:
+    """``code_collision`` (error): codes Excel would match as one (equal but for case, or
+    the same number, as ``01`` and ``1``), and unit, lever or metric codes that read as
+    numbers; the gap report cannot tie while they exist (see :mod:`ledger.codes`)."""
+    from ledger.codes import CODED_TABLES, code_collisions, numeric_value
+
+    found: list[dict[str, Any]] = []
+    for table, column, what in CODED_TABLES:
+        codes = [str(c) for c in conn.execute(text(f"SELECT {column} FROM {table}")).scalars()]  # noqa: S608  (constant table and column names)
+        matched_in_report = table != "initiative"
+        for group in code_collisions(codes, numeric=matched_in_report):
+            found.append(_finding("code_collision", "error", None, what, None,
+                                  " / ".join(group),
+                                  f"{what} codes {', '.join(map(repr, group))} are one code to "
+                                  "Excel (case or number); rename all but one", None))
+        if matched_in_report:
+            for code in codes:
+                value = numeric_value(code)
+                if value is not None:
+                    found.append(_finding("code_collision", "error", None, what, None, code,
+                                          f"{what} code {code!r} reads as the number "
+                                          f"{value.normalize():f} in Excel; rename it", None))
+    return found
+
+
 def _cascade_findings(targets: pd.DataFrame, metrics: dict[int, MetricInfo]
                       ) -> list[dict[str, Any]]:
     """Per metric, scope kind and month where parts have targets: do they add up?"""
@@ -858,6 +883,7 @@ def checks(
         # A ratio metric's targets are levels (AUD/t): its parts' levels do not add up.
         levels = {int(i) for i in conn.execute(text("SELECT metric_id FROM metric_ratio"))
                   .scalars()}
+        collisions = _code_findings(conn)
 
     if chain.problem is not None:
         found.append(_finding("history_chain", "error", None, "", None,
@@ -866,6 +892,7 @@ def checks(
     elif chain_note is not None:
         found.append(_finding("history_not_reverified", "warning", None, "", None, "",
                               chain_note, None))
+    found += collisions
     found += _cascade_findings(targets[~targets["metric_id"].isin(levels)], metrics)
     horizon = f"{prog.first_month:%Y-%m} to {prog.last_month:%Y-%m}"
     if not targets.empty:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
+from ledger.errors import LedgerError
 from ledger.models import OPEN, Initiative, InitiativeVersion
 from ledger.store import bulk_insert, close_versions, read_frame, read_frame_in, version_filter
 
@@ -86,6 +87,22 @@ class InitiativeChanges:
     """external_id -> initiative id, for every initiative in the incoming frame."""
 
 
+def _refuse_case_collisions(new: list[str], existing: list[str]) -> None:
+    """New initiative ids that differ from an existing one, or from each other, only by
+    case are refused (Excel would match them as one).
+
+    Raises:
+        LedgerError: naming the first collision.
+    """
+    by_fold = {e.casefold(): e for e in existing}
+    for external_id in new:
+        other = by_fold.get(external_id.casefold())
+        if other is not None and other != external_id:
+            raise LedgerError(f"initiative {external_id!r} collides with the existing "
+                              f"initiative {other!r}: ids are unique regardless of case")
+        by_fold[external_id.casefold()] = external_id
+
+
 def write_initiatives(
     conn: Connection,
     incoming: pd.DataFrame,
@@ -140,6 +157,9 @@ def write_initiatives(
             w = to_withdraw[[*ATTRIBUTES, "initiative_id"]].reset_index()
             w["status"] = "withdrawn"
             versions.append(w)
+    if not new.empty:
+        _refuse_case_collisions(new["external_id"].astype(str).tolist(),
+                                [str(e) for e in cur.index])
     ids = {str(k): int(v) for k, v in cur["initiative_id"].items()}
     if dry_run:
         return InitiativeChanges(new["external_id"].tolist(), changed_ids, withdrawn, ids)

@@ -9,7 +9,10 @@ CSV summary.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,13 +22,16 @@ from sqlalchemy import Connection
 import ledger as ledger_pkg
 from ledger.api import Ledger
 from ledger.engine import as_of_instant, checks, finance, gap
+from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
-from ledger.store import month_number_sql, version_filter
+from ledger.store import month_number_sql, read_frame_in, submission_as_of, version_filter
 from reports.excel import BREAKDOWN_SHEETS, BreakdownSheet, ReportInput, build_detail
+from reports.excel.inputs import PAPERS, TOP_N, DetailTable, FunnelStage, TopLists
 
 if TYPE_CHECKING:
     from ledger.bridge import BridgeResult
+    from ledger.engine import GapReport
 
 __all__ = ["last_month_end", "load_report"]
 
@@ -38,6 +44,7 @@ def load_report(
     weighted: bool = False,
     bridge_from: datetime | date | str | None = None,
     scale: str = "auto",
+    paper: str = "A4",
 ) -> ReportInput:
     """Read everything the report shows, as the ledger stood at one submission.
 
@@ -58,24 +65,35 @@ def load_report(
                       weighted=weighted, conn=conn)
         sub = summary.as_of_submission
         reports = {by: gap(ledger, metric=metric, scenario=scenario, by=by, as_of=instant,
-                           weighted=weighted, conn=conn) for by, _s, _c, _h in BREAKDOWN_SHEETS}
+                           weighted=weighted, conn=conn) for by, *_rest in BREAKDOWN_SHEETS}
+        # The funnel shows both: the stage gates' value unweighted and risk-weighted.
+        by_stage = {w: gap(ledger, metric=metric, scenario=scenario, by="stage", as_of=instant,
+                           weighted=w, conn=conn) for w in (False, True)}
         metrics = ledger.metrics(conn)
         initiatives = current_initiatives(conn, as_of=sub)
         phasing = _phasing(conn, scenario, sub, [m.id for m in metrics])
         names = {
             "business_unit": _names(ledger.business_units(conn)),
             "lever": _names(ledger.levers(conn)),
-            "stage": _names(ledger.stage_gates(conn, as_of=sub)),
+            "owner": {},
         }
+        stages = ledger.stage_gates(conn, as_of=sub)
+        coverage_red, coverage_amber = ledger.coverage_thresholds(conn, as_of=sub)
         # The report shows the findings; `tledger checks` is where the file itself is checked.
         findings = checks(ledger, as_of=instant, conn=conn, check_storage=False)
         bridge, bridge_instant = _bridge(ledger, bridge_from, instant, summary.metric.code,
                                          scenario, weighted, conn)
         outturn = finance(ledger, metric=summary.metric.code, as_of=instant, conn=conn)
-    used = sorted(set(phasing["metric_id"].tolist()) | {summary.metric.id})
-    detail_metrics = [m for m in metrics if m.id in used]
-    detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
-                          weighted=weighted, report_metric_id=summary.metric.id)
+        top_inputs = _top_inputs(conn, scenario, sub, instant, summary.metric.id,
+                                 summary.programme.months)
+        used = sorted(set(phasing["metric_id"].tolist()) | {summary.metric.id})
+        detail_metrics = [m for m in metrics if m.id in used]
+        detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
+                              weighted=weighted, report_metric_id=summary.metric.id)
+        top = _top_lists(conn, top_inputs, detail, initiatives, summary.metric, sub)
+    funnel = _funnel(stages, by_stage, detail, summary.metric.code)
+    if paper not in PAPERS:
+        raise LedgerError(f"paper {paper!r}: expected {' or '.join(PAPERS)}")
     return ReportInput(
         programme=summary.programme,
         metric=summary.metric,
@@ -83,8 +101,8 @@ def load_report(
         scenario=scenario,
         weighted=weighted,
         summary=summary,
-        breakdowns=[BreakdownSheet(by, sheet, column, heading, reports[by], names[by])
-                    for by, sheet, column, heading in BREAKDOWN_SHEETS],
+        breakdowns=[BreakdownSheet(by, sheet, column, heading, reports[by], names[by], targets)
+                    for by, sheet, column, heading, targets in BREAKDOWN_SHEETS],
         detail=detail,
         checks=findings,
         as_of=instant,
@@ -95,6 +113,11 @@ def load_report(
         bridge_from=bridge_instant,
         scale=scale,
         finance=outturn,
+        paper=paper,
+        coverage_red=coverage_red,
+        coverage_amber=coverage_amber,
+        funnel=funnel,
+        top=top,
     )
 
 
@@ -171,3 +194,145 @@ def _bridge(ledger: Ledger, bridge_from: datetime | date | str | None,
     result = bridge_mod.bridge(ledger, start=start, end=end, metric=metric,
                                scenario=scenario, weighted=weighted, conn=conn)
     return result, start
+
+
+def _horizon(report: GapReport) -> dict[str, Decimal]:
+    """Each part's horizon bottom-up in an engine report."""
+    fiscal = report.fiscal
+    rows = fiscal[fiscal["period"] == "Horizon"]
+    return {str(p): Decimal(str(v)) for p, v in zip(rows["part"], rows["bottom_up"],
+                                                     strict=True)}
+
+
+def _funnel(stages: pd.DataFrame, by_stage: dict[bool, GapReport], detail: DetailTable,
+            metric_code: str) -> list[FunnelStage]:
+    """Every stage gate in order: its initiatives (rows of the reported metric) and its
+    horizon value, unweighted and risk-weighted, from the engine."""
+    unweighted, weighted = _horizon(by_stage[False]), _horizon(by_stage[True])
+    attrs = detail.attributes
+    rows = attrs[attrs["metric"].astype(str) == metric_code]
+    counts = rows["stage"].astype(str).value_counts().to_dict()
+    return [FunnelStage(code=str(rec["code"]), name=str(rec["name"]),
+                        count=int(counts.get(str(rec["code"]), 0)),
+                        unweighted=unweighted.get(str(rec["code"]), Decimal(0)),
+                        weight=rec["weight"],
+                        weighted=weighted.get(str(rec["code"]), Decimal(0)))
+            for rec in stages.to_dict("records")]
+
+
+@dataclass
+class _TopInputs:
+    """Per-initiative horizon totals (minor units) the Top initiatives sheet ranks."""
+
+    plan: dict[int, int]
+    forecast: dict[int, int]
+    before: dict[int, int]
+    now: dict[int, int]
+    since: datetime | None
+
+
+def _totals(conn: Connection, scenario: str, sub: int, metric_id: int,
+            months: Sequence[date]) -> dict[int, int]:
+    """Each initiative's total of ``scenario`` in the horizon at submission ``sub``."""
+    frame = _phasing(conn, scenario, sub, [metric_id])
+    inside = {m.isoformat() for m in months}
+    frame = frame[frame["month"].astype(str).isin(inside).to_numpy()]
+    sums = frame.groupby("initiative_id")["amount_minor"].sum()
+    return {int(str(k)): int(v) for k, v in sums.items()}
+
+
+def _top_inputs(conn: Connection, scenario: str, sub: int | None, instant: datetime | None,
+                metric_id: int, months: Sequence[date]) -> _TopInputs:
+    """Plan and forecast totals now, and the scenario's totals at the start of the month
+    (of the as-of instant, else of today) and now."""
+    if sub is None:
+        return _TopInputs({}, {}, {}, {}, None)
+    point = instant if instant is not None else datetime.now(UTC)
+    since = datetime(point.year, point.month, 1, tzinfo=UTC)
+    before_sub = submission_as_of(conn, since)
+    plan = _totals(conn, "plan", sub, metric_id, months)
+    forecast = _totals(conn, "forecast", sub, metric_id, months)
+    now = {"plan": plan, "forecast": forecast}.get(scenario) or _totals(
+        conn, scenario, sub, metric_id, months)
+    before = (now if before_sub == sub else
+              _totals(conn, scenario, before_sub, metric_id, months) if before_sub else {})
+    return _TopInputs(plan, forecast, before, now, since)
+
+
+def _latest_notes(conn: Connection, ids: list[int], sub: int | None) -> dict[int, str]:
+    """The note of the latest submission (up to ``sub``) that changed each initiative's
+    attributes or phasing."""
+    if not ids or sub is None:
+        return {}
+    frame = read_frame_in(
+        conn,
+        "SELECT u.initiative_id, s.note FROM (SELECT initiative_id, MAX(valid_from) AS sub "
+        "FROM (SELECT initiative_id, valid_from FROM phasing WHERE initiative_id IN :ids "
+        "AND valid_from <= :sub UNION ALL SELECT initiative_id, valid_from FROM "
+        "initiative_version WHERE initiative_id IN :ids AND valid_from <= :sub) x "
+        "GROUP BY initiative_id) u JOIN submission s ON s.id = u.sub",
+        {"sub": int(sub)}, "ids", ids)
+    return {int(i): str(n or "") for i, n in zip(frame["initiative_id"], frame["note"],
+                                                  strict=True)}
+
+
+def _top_lists(conn: Connection, inputs: _TopInputs, detail: DetailTable,
+               initiatives: pd.DataFrame, metric: object, sub: int | None) -> TopLists:
+    """The three rankings, with each initiative's attributes and latest note."""
+    decimals = int(metric.decimals)  # type: ignore[attr-defined]
+    code = str(metric.code)  # type: ignore[attr-defined]
+
+    def amount(minor: int) -> Decimal:
+        return Decimal(int(minor)).scaleb(-decimals)
+
+    attrs = detail.attributes
+    metric_rows = np.flatnonzero((attrs["metric"].astype(str) == code).to_numpy())
+    totals = np.where(detail.present, detail.amounts, 0).sum(axis=1)
+    by_value_rows = sorted(metric_rows.tolist(), key=lambda r: (-int(totals[r]),
+                                                               str(attrs.at[r, "external_id"])))
+    info = initiatives.set_index("initiative_id")
+    by_external = {str(e): int(i) for i, e in zip(initiatives["initiative_id"],
+                                                   initiatives["external_id"], strict=True)}
+
+    def ranked(changes: dict[int, tuple[int, int, int]]) -> list[int]:
+        moved = [i for i, v in changes.items() if v[-1] != 0 and i in info.index]
+        return sorted(moved, key=lambda i: (-abs(changes[i][-1]),
+                                            str(info.at[i, "external_id"])))[:TOP_N]
+
+    ids = sorted(set(inputs.plan) | set(inputs.forecast))
+    variance = {i: (inputs.plan.get(i, 0), inputs.forecast.get(i, 0),
+                    inputs.forecast.get(i, 0) - inputs.plan.get(i, 0)) for i in ids}
+    ids = sorted(set(inputs.before) | set(inputs.now))
+    movement = {i: (inputs.before.get(i, 0), inputs.now.get(i, 0),
+                    inputs.now.get(i, 0) - inputs.before.get(i, 0)) for i in ids}
+    top_value = by_value_rows[:TOP_N]
+    top_variance, top_movement = ranked(variance), ranked(movement)
+    chosen = {by_external[str(attrs.at[r, "external_id"])] for r in top_value
+              if str(attrs.at[r, "external_id"]) in by_external}
+    notes = _latest_notes(conn, sorted(chosen | set(top_variance) | set(top_movement)), sub)
+
+    def about(initiative_id: int) -> dict[str, object]:
+        rec = info.loc[initiative_id]
+        return {"external_id": rec["external_id"], "name": rec["name"], "owner": rec["owner"],
+                "stage": rec["stage"], "note": notes.get(initiative_id, "")}
+
+    value_rows = []
+    for r in top_value:
+        external = str(attrs.at[r, "external_id"])
+        iid = by_external.get(external)
+        value_rows.append({"external_id": external, "name": attrs.at[r, "name"],
+                           "owner": attrs.at[r, "owner"], "stage": attrs.at[r, "stage"],
+                           "note": notes.get(iid, "") if iid is not None else "",
+                           "amount": amount(int(totals[r])), "detail_row": r})
+    columns = ["external_id", "name", "owner", "stage", "note"]
+    return TopLists(
+        by_value=pd.DataFrame(value_rows, columns=[*columns, "amount", "detail_row"]),
+        variance=pd.DataFrame([{**about(i), "plan": amount(variance[i][0]),
+                                "forecast": amount(variance[i][1]),
+                                "variance": amount(variance[i][2])} for i in top_variance],
+                              columns=[*columns, "plan", "forecast", "variance"]),
+        movement=pd.DataFrame([{**about(i), "before": amount(movement[i][0]),
+                                "now": amount(movement[i][1]),
+                                "movement": amount(movement[i][2])} for i in top_movement],
+                              columns=[*columns, "before", "now", "movement"]),
+        movement_since=inputs.since)

@@ -23,9 +23,11 @@ import pandas as pd
 import xlsxwriter
 
 from ledger.api import Ledger
+from ledger.engine import gap
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
+from ledger.months import fiscal_year, fiscal_year_label
 from ledger.owner_format import (
     DATA_SHEET,
     FIRST_DATA_ROW,
@@ -47,6 +49,8 @@ from ledger.phasing import (
 )
 from ledger.store import current_user, last_submission_id
 from ledger.vocabulary import check_scenario
+from reports.excel.formulas import criterion
+from reports.safe import looks_like_formula
 
 
 @dataclass
@@ -74,6 +78,14 @@ class OwnerExport:
     """The exporting ledger's id (:meth:`ledger.api.Ledger.identity`)."""
     signature: str = ""
     """HMAC of the stamp and the exported cells (:func:`ledger.owner_format.sign`)."""
+    fy_start_month: int = 7
+    plan_totals: dict[str, Decimal] = field(default_factory=dict)
+    """Context (not signed, not imported): each initiative's horizon plan."""
+    forecast_totals: dict[str, Decimal] = field(default_factory=dict)
+    """Context: each initiative's horizon forecast (the last one recorded)."""
+    units: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+    """Context: for each business unit of the owner's initiatives, its horizon target and
+    the bottom-up of all its initiatives (every owner), in the export's scenario."""
 
     def stamp_meta(self) -> dict[str, str]:
         """The stamp's signed metadata, as written (see :data:`META_KEYS`)."""
@@ -139,6 +151,8 @@ def collect_owner_export(
         p_versions = phasing_versions(conn, ids, m.id, scenario)
         a_versions = attribute_versions(conn, ids)
         ledger_id, stamp_key = ledger.identity(conn)
+        context = {sc: initiative_phasing(conn, ids, m.id, sc) for sc in ("plan", "forecast")}
+        by_unit = gap(ledger, metric=m.code, scenario=scenario, by="business_unit", conn=conn)
     rows = mine[["initiative_id", "external_id", "name", "owner", "business_unit", "lever",
                  "stage", "description"]].copy().reset_index(drop=True)
     rows["phasing_version"] = rows["initiative_id"].map(p_versions).astype("int64")
@@ -149,11 +163,24 @@ def collect_owner_export(
         for i, mon, a in zip(phasing["initiative_id"], phasing["month"],
                              phasing["amount_minor"], strict=True)
     }
+    inside = {mon.isoformat() for mon in prog.months}
+
+    def totals(frame: pd.DataFrame) -> dict[str, Decimal]:
+        kept = frame[frame["month"].astype(str).isin(inside).to_numpy()]
+        sums = kept.groupby("initiative_id")["amount_minor"].sum()
+        return {ext[int(str(i))]: from_minor(int(v), m.decimals) for i, v in sums.items()}
+
+    horizon = by_unit.fiscal[by_unit.fiscal["period"] == "Horizon"].set_index("part")
+    owned_units = sorted({str(u) for u in rows["business_unit"].dropna()})
     export = OwnerExport(
         programme=prog.name, currency=prog.currency, owner=str(mine["owner"].iloc[0]),
         metric=m.code, metric_unit=m.unit, decimals=m.decimals, scenario=scenario,
         months=prog.months, as_of=as_of, exported_at=datetime.now(UTC),
         exported_by=current_user(user), rows=rows, amounts=amounts, ledger_id=ledger_id,
+        fy_start_month=prog.fy_start_month,
+        plan_totals=totals(context["plan"]), forecast_totals=totals(context["forecast"]),
+        units=[(u, Decimal(str(horizon.at[u, "target"])), Decimal(str(horizon.at[u, "bottom_up"])))
+               for u in owned_units if u in horizon.index],
     )
     cells = exported_rows(
         rows.to_dict("records"),
@@ -178,6 +205,95 @@ def _col(index: int) -> str:
     return name
 
 
+def _header(text: str) -> str:
+    return text.replace("&", "&&")[:50]
+
+
+def _write_context(wb: xlsxwriter.Workbook, ws: xlsxwriter.worksheet.Worksheet,
+                   export: OwnerExport, first_month_col: int, total_col: int,
+                   num: str) -> None:
+    """Context beside the cells to fill (never read back by the import, not signed): the
+    column totals in row 3 above the month headers; after the Total column each fiscal
+    year's subtotal, the initiative's plan and last forecast over the horizon; then, per
+    business unit of the owner's initiatives, its target against the owner's total."""
+    n = len(export.rows)
+    first, last = FIRST_DATA_ROW, FIRST_DATA_ROW - 1 + max(n, 1)
+    ctx_head = wb.add_format({"bold": True, "bg_color": "#E2EFDA", "border": 1,
+                              "text_wrap": True, "locked": True, "align": "center"})
+    ctx = wb.add_format({"locked": True, "num_format": num, "font_color": "#375623"})
+    ctx_bold = wb.add_format({"locked": True, "num_format": num, "bold": True, "top": 1})
+    label = wb.add_format({"locked": True, "bold": True, "align": "right"})
+    pct = wb.add_format({"locked": True, "num_format": "0.0%", "bold": True})
+    ws.write_string(HEADER_ROW - 2, first_month_col - 1, "Column totals", label)
+    for col in range(first_month_col, total_col + 1):
+        letter = _col(col)
+        value = sum((export.amounts.get((str(e), export.months[col - first_month_col]
+                                         .isoformat()), Decimal(0))
+                     for e in export.rows["external_id"]), Decimal(0)) \
+            if col < total_col else sum(export.amounts.values(), Decimal(0))
+        ws.write_formula(HEADER_ROW - 2, col, f"=SUM({letter}{first}:{letter}{last})",
+                         ctx_bold, float(value))
+    groups: dict[str, list[int]] = {}
+    for j, mon in enumerate(export.months):
+        groups.setdefault(fiscal_year_label(fiscal_year(mon, export.fy_start_month)),
+                          []).append(first_month_col + j)
+    col = total_col + 1
+    ws.set_column(col, col, 2)  # a narrow gap between the cells to fill and the context
+    col += 1
+    context_cols: list[tuple[str, int]] = []
+    for fy, members in groups.items():
+        context_cols.append((fy, col))
+        ws.write_string(HEADER_ROW - 1, col, fy, ctx_head)
+        for k, row in enumerate(export.rows.to_dict("records")):
+            rr = FIRST_DATA_ROW - 1 + k
+            ext = str(row["external_id"])
+            value = sum((export.amounts.get((ext, export.months[c - first_month_col]
+                                             .isoformat()), Decimal(0)) for c in members),
+                        Decimal(0))
+            ws.write_formula(rr, col, f"=SUM({_col(members[0])}{rr + 1}:"
+                                      f"{_col(members[-1])}{rr + 1})", ctx, float(value))
+        col += 1
+    for heading, values in (("Plan (horizon)", export.plan_totals),
+                            ("Last forecast (horizon)", export.forecast_totals)):
+        ws.write_string(HEADER_ROW - 1, col, heading, ctx_head)
+        for k, row in enumerate(export.rows.to_dict("records")):
+            amount = values.get(str(row["external_id"]))
+            if amount is not None:
+                ws.write_number(FIRST_DATA_ROW - 1 + k, col, float(amount), ctx)
+        context_cols.append((heading, col))
+        col += 1
+    ws.set_column(total_col + 2, col - 1, 13)
+    if not export.units:
+        return
+    col += 1
+    unit_col = col
+    for pos, heading in enumerate(["Business unit", f"Unit target ({export.scenario} "
+                                   "horizon)", "Unit bottom-up (all owners)",
+                                   "Your initiatives (as filled in)", "Yours / target"]):
+        ws.write_string(HEADER_ROW - 1, unit_col + pos, heading, ctx_head)
+    units_range = f"$D${first}:$D${last}"
+    totals_range = f"${_col(total_col)}${first}:${_col(total_col)}${last}"
+    for k, (unit, target, bottom_up) in enumerate(export.units):
+        rr = FIRST_DATA_ROW - 1 + k
+        ws.write_string(rr, unit_col, unit, wb.add_format({"locked": True, "bold": True}))
+        ws.write_number(rr, unit_col + 1, float(target), ctx)
+        ws.write_number(rr, unit_col + 2, float(bottom_up), ctx)
+        yours = _col(unit_col + 3) + str(rr + 1)
+        mine = sum((sum((export.amounts.get((str(r["external_id"]), mon.isoformat()),
+                                             Decimal(0)) for mon in export.months), Decimal(0))
+                    for r in export.rows.to_dict("records") if r["business_unit"] == unit),
+                   Decimal(0))
+        ws.write_formula(rr, unit_col + 3,
+                         f"=SUMIF({units_range},{criterion(unit)},{totals_range})",
+                         ctx_bold, float(mine))
+        ws.write_formula(rr, unit_col + 4,
+                         f'=IF({_col(unit_col + 1)}{rr + 1}=0,"",{yours}/'
+                         f"{_col(unit_col + 1)}{rr + 1})", pct,
+                         float(mine / target) if target else "")
+    ws.set_column(unit_col, unit_col, 12)
+    ws.set_column(unit_col + 1, unit_col + 4, 15)
+
+
 def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
     """Write ``export`` as an owner workbook at ``path`` (overwritten if it exists).
 
@@ -197,8 +313,13 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
                                 "num_format": "mmm-yy", "locked": True})
     locked = wb.add_format({"locked": True, "bg_color": "#F2F2F2"})
     editable = wb.add_format({"locked": False, "num_format": num, "bg_color": "#FFF2CC"})
+    # Whole amounts show without ".00" (cents still show when there are any).
     total = wb.add_format({"locked": True, "num_format": num, "bold": True})
 
+    locked_wrap = wb.add_format({"locked": True, "bg_color": "#F2F2F2", "text_wrap": True,
+                                 "valign": "top"})
+    locked_quoted = wb.add_format({"locked": True, "bg_color": "#F2F2F2", "text_wrap": True,
+                                   "valign": "top", "quote_prefix": True})
     ws.write_string(0, 0, f"{export.programme}: phasing of {export.owner}'s initiatives "
                           f"({export.metric}, {export.scenario})", title)
     ws.write_string(1, 0, f"Amounts in {export.metric_unit}. Edit the yellow month cells only; "
@@ -220,7 +341,12 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
         values = [ext, row["name"], row["owner"], row["business_unit"], row["lever"],
                   row["stage"], row["description"], export.metric, export.scenario]
         for c, v in enumerate(values):
-            ws.write_string(rr, c, _text(v), locked)
+            text = _text(v)
+            # Text that starts like a formula keeps Excel's quote prefix: editing the cell
+            # never turns it into one.
+            cell_format = (locked_quoted if looks_like_formula(text) else
+                           locked_wrap if c in (1, 6) else locked)
+            ws.write_string(rr, c, text, cell_format)
         for j, mon in enumerate(export.months):
             amount = export.amounts.get((ext, mon.isoformat()))
             if amount is None:
@@ -235,6 +361,12 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
                          for mon in export.months), Decimal(0))
         ws.write_formula(rr, total_col, f"=SUM({first}:{last})", total, float(row_total))
     n = len(export.rows)
+    if n and decimals:
+        whole = wb.add_format({"num_format": "#,##0"})
+        top_left = f"{_col(first_month_col)}{FIRST_DATA_ROW}"
+        ws.conditional_format(FIRST_DATA_ROW - 1, first_month_col, FIRST_DATA_ROW - 2 + n,
+                              total_col, {"type": "formula", "format": whole,
+                                          "criteria": f"=MOD({top_left},1)=0"})
     if n:
         ws.data_validation(
             FIRST_DATA_ROW - 1, first_month_col, FIRST_DATA_ROW - 2 + n, total_col - 1,
@@ -244,11 +376,24 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
              "error_message": f"Enter an amount in {export.metric_unit} (a number), "
                               "or leave the cell empty."},
         )
+    _write_context(wb, ws, export, first_month_col, total_col, num)
     ws.freeze_panes(HEADER_ROW, 2)
     ws.set_column(0, 0, 12)
-    ws.set_column(1, 1, 30)
-    ws.set_column(2, 8, 12)
+    ws.set_column(1, 1, 42)
+    ws.set_column(2, 5, 13)
+    ws.set_column(6, 6, 42)
+    ws.set_column(7, 8, 10)
     ws.set_column(first_month_col, total_col, 12)
+    fiscal_years = {fiscal_year(mon, export.fy_start_month) for mon in export.months}
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1 + len(fiscal_years), 0)
+    ws.repeat_rows(0, HEADER_ROW - 1)
+    ws.repeat_columns(0, 1)
+    ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.6)
+    ws.set_header(f"&L&9{_header(export.programme)}&C&9{_header(export.owner)}"
+                  f"&R&9{export.metric}, {export.scenario}")
+    ws.set_footer("&L&8tledger owner workbook&R&8Page &P of &N")
     # No password: protection stops accidental edits; the import checks locked cells too.
     ws.protect("", {"format_columns": True, "format_rows": True, "select_locked_cells": True,
                     "select_unlocked_cells": True})

@@ -25,7 +25,7 @@ holds the nearest double, which reads back as the same Decimal at the metric's d
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,7 +46,7 @@ from ledger.models import SCENARIOS
 from ledger.months import month_iso
 from ledger.store import PhasingArrays, current_phasing_arrays, current_targets
 from ledger.vocabulary import check_scenario
-from reports.safe import write_text
+from reports.safe import looks_like_formula, write_text
 from reports.sheetxml import inject_rows, inline_text
 from reports.xlsxwriter_internals import style_index
 
@@ -87,8 +87,9 @@ LISTS_COLUMNS = {"Business unit": "A", "Lever": "B", "Stage": "C", "Metric": "D"
                  "Scenario": "E", "Scope": "F"}
 #: Empty rows below the data that still carry the dropdowns.
 SPARE_ROWS = 1000
-#: Rows of a blank template that carry the Total formula ready to fill.
-BLANK_FORMULA_ROWS = 100
+#: Rows of a blank template that carry the Total formula ready to fill: every row its
+#: dropdowns cover.
+BLANK_FORMULA_ROWS = SPARE_ROWS
 MONTH_FORMAT = "mmm-yy"
 
 _INITIATIVE_WIDTHS = [12, 36, 20, 14, 12, 8, 40, 12, 10]
@@ -329,10 +330,18 @@ class _Formats:
         head = {"bold": True, "bg_color": "#DDEBF7", "border": 1, "valign": "top",
                 "text_wrap": True}
         self.header = wb.add_format(head)
+        # Required columns: a warmer header (and a "Required" note on the cell).
+        self.header_required = wb.add_format({**head, "bg_color": "#F8CBAD"})
+        # The cells to fill in an empty template (a conditional format over the rows the
+        # dropdowns cover: the rest of the sheet stays white).
+        self.to_fill = wb.add_format({"bg_color": "#FFF2CC"})
         self.month_header = wb.add_format({**head, "num_format": MONTH_FORMAT, "align": "right"})
         self.total_header = wb.add_format({**head, "align": "right"})
         self.text = wb.add_format({"valign": "top"})
         self.wrap = wb.add_format({"valign": "top", "text_wrap": True})
+        # Text that starts like a formula: Excel's quote prefix keeps an edit of the cell
+        # from turning it into one.
+        self.quoted = wb.add_format({"valign": "top", "quote_prefix": True})
         self._amount: dict[int, Any] = {}
         self._total: dict[int, Any] = {}
         self.blank_total = wb.add_format({"bold": True, "num_format": '#,##0.00;-#,##0.00;""'})
@@ -389,13 +398,15 @@ def _write_lists(wb: Any, ctx: TemplateContext) -> dict[str, str]:
 
 
 def _dropdown(ws: Any, col: int, first_row: int, last_row: int, source: str | None,
-              what: str) -> None:
+              what: str, *, allow_blank: bool = True) -> None:
+    """A dropdown of ``source``'s codes; ``allow_blank`` False for a required column (a
+    cell cleared is refused, not passed as blank)."""
     if source is None:
         return
     ws.data_validation(first_row, col, last_row, col, {
         "validate": "list",
         "source": source,
-        "ignore_blank": True,
+        "ignore_blank": allow_blank,
         "error_title": f"Unknown {what}",
         "error_message": f"Pick a {what} from the list: the codes this ledger knows.",
     })
@@ -448,8 +459,14 @@ def _write_guide(wb: Any, fmt: _Formats, ctx: TemplateContext, sheet: str,
             row += 1
 
 
+def _required(guide: Sequence[tuple[str, str, str]]) -> set[str]:
+    """The columns a guide marks required."""
+    return {header for header, _text, required in guide if required == "yes"}
+
+
 def _start_sheet(out: Path, ctx: Any, sheet: str, what: str, headers: Sequence[str],
-                 widths: Sequence[int], title: str) -> tuple[Any, _Formats, Any, int]:
+                 widths: Sequence[int], title: str, required: Collection[str] = ()
+                 ) -> tuple[Any, _Formats, Any, int]:
     """A new template workbook and its data sheet with the title, unit note, headers,
     real-date month headers and the Total column: ``(workbook, formats, sheet,
     first month column)``."""
@@ -463,7 +480,10 @@ def _start_sheet(out: Path, ctx: Any, sheet: str, what: str, headers: Sequence[s
     write_text(ws, TITLE_ROW - 1, 0, title, fmt.title)
     write_text(ws, NOTE_ROW - 1, 0, _unit_note(ctx), fmt.note)
     for c, (head, width) in enumerate(zip(headers, widths, strict=True)):
-        write_text(ws, HEADER_ROW - 1, c, head, fmt.header)
+        write_text(ws, HEADER_ROW - 1, c, head,
+                   fmt.header_required if head in required else fmt.header)
+        if head in required:
+            ws.write_comment(HEADER_ROW - 1, c, f"Required: every row needs a {head}.")
         ws.set_column(c, c, width)
     _month_headers(ws, fmt, first_month_col, months)
     write_text(ws, HEADER_ROW - 1, total_col, TOTAL_HEADER, fmt.total_header)
@@ -509,7 +529,11 @@ def _filled_months(iso: Sequence[str], amounts: dict[str, int],
 
 def _blank_totals(ws: Any, fmt: _Formats, first_row: int, rows: int, first_col: int,
                   n_months: int) -> None:
+    """An empty template's Total formulas, on every row the dropdowns cover, and the cells
+    to fill shaded."""
     last_col = first_col + n_months - 1
+    ws.conditional_format(first_row, 0, first_row + rows - 1, last_col,
+                          {"type": "formula", "criteria": "=TRUE", "format": fmt.to_fill})
     for row in range(first_row, first_row + rows):
         ws.write_formula(row, last_col + 1,
                          f"=SUM({xl_rowcol_to_cell(row, first_col)}:"
@@ -530,7 +554,8 @@ def write_initiatives_template(
 
     Args:
         lines: pre-filled lines (see :func:`initiative_lines`); None writes an empty
-            template whose first 100 rows carry the Total formula.
+            template whose rows carry the Total formula and the shading as far as its
+            dropdowns go (1,000 rows).
         title: row 1's text (default: "<programme>: initiative phasing").
         finish: called with the XlsxWriter workbook before it is closed, to add sheets
             (e.g. an export stamp) to the same file.
@@ -549,7 +574,8 @@ def write_initiatives_template(
     frame = out.with_name(f".{out.name}.{os.getpid()}.frame") if n else out
     wb, fmt, ws, first_month_col = _start_sheet(
         frame, ctx, INITIATIVES_SHEET, "initiatives", INITIATIVE_HEADERS, _INITIATIVE_WIDTHS,
-        title or f"{ctx.programme.name}: initiative phasing")
+        title or f"{ctx.programme.name}: initiative phasing",
+        _required(_INITIATIVE_GUIDE))
 
     first = FIRST_DATA_ROW - 1
     rows: Iterable[str] = ()
@@ -563,7 +589,8 @@ def write_initiatives_template(
     for col, name, what in [(3, "Business unit", "business unit"), (4, "Lever", "lever"),
                             (5, "Stage", "stage gate"), (7, "Metric", "metric"),
                             (8, "Scenario", "scenario")]:
-        _dropdown(ws, col, first, last_row, sources.get(name), what)
+        _dropdown(ws, col, first, last_row, sources.get(name), what,
+                  allow_blank=name not in _required(_INITIATIVE_GUIDE))
     ws.freeze_panes(HEADER_ROW, 2)
     ws.autofilter(HEADER_ROW - 1, 0, max(HEADER_ROW - 1, first + n - 1),
                   first_month_col + len(months))
@@ -612,7 +639,7 @@ def _initiative_rows(lines: pd.DataFrame, ctx: TemplateContext, fmt: _Formats,
     """
     decimals_of = {m.code: m.decimals for m in ctx.metrics}
     default_decimals = ctx.metrics[0].decimals
-    text_style = style_index(fmt.text)
+    text_style = (style_index(fmt.text), style_index(fmt.quoted))
     amount_style: dict[int, int] = {}
     total_style: dict[int, int] = {}
     for d in {*decimals_of.values(), default_decimals}:
@@ -625,7 +652,7 @@ def _initiative_rows(lines: pd.DataFrame, ctx: TemplateContext, fmt: _Formats,
 def _initiative_row_chunks(lines: pd.DataFrame, ctx: TemplateContext, first_month_col: int,
                            progress: Callable[[int], None] | None, chunk: int,
                            decimals_of: dict[str, int], default_decimals: int,
-                           text_style: int, amount_style: dict[int, int],
+                           text_style: tuple[int, int], amount_style: dict[int, int],
                            total_style: dict[int, int]) -> Iterator[str]:
     months = ctx.programme.months
     iso = [m.isoformat() for m in months]
@@ -646,7 +673,8 @@ def _initiative_row_chunks(lines: pd.DataFrame, ctx: TemplateContext, first_mont
                 if value is None or value == "" or (not isinstance(value, str)
                                                     and pd.isna(value)):
                     continue
-                parts.append(f'<c r="{letters[c]}{r}" s="{text_style}" t="inlineStr">'
+                style = text_style[1] if looks_like_formula(value) else text_style[0]
+                parts.append(f'<c r="{letters[c]}{r}" s="{style}" t="inlineStr">'
                              f"<is>{inline_text(value)}</is></c>")
             d = decimals_of.get(str(rec[7]), default_decimals)
             scale = 10**d
@@ -673,7 +701,7 @@ def write_targets_template(
 
     Args:
         lines: pre-filled lines (see :func:`target_lines`); None writes an empty template
-            whose first 100 rows carry the Total formula.
+            whose rows carry the Total formula and the shading as far as its dropdowns go.
         title: row 1's text (default: "<programme>: top-down targets").
     """
     out = Path(path)
@@ -681,7 +709,7 @@ def write_targets_template(
     iso = [m.isoformat() for m in months]
     wb, fmt, ws, first_month_col = _start_sheet(
         out, ctx, TARGETS_SHEET, "targets", TARGET_HEADERS, [12, 18],
-        title or f"{ctx.programme.name}: top-down targets")
+        title or f"{ctx.programme.name}: top-down targets", _required(_TARGET_GUIDE))
     n = 0 if lines is None else len(lines)
     first = FIRST_DATA_ROW - 1
     if lines is not None:
@@ -697,8 +725,8 @@ def write_targets_template(
     last_row = first + n + SPARE_ROWS - 1
     _write_guide(wb, fmt, ctx, TARGETS_SHEET, _TARGET_GUIDE, _target_intro(ctx))
     sources = _write_lists(wb, ctx)
-    _dropdown(ws, 0, first, last_row, sources.get("Metric"), "metric")
-    _dropdown(ws, 1, first, last_row, sources.get("Scope"), "scope")
+    _dropdown(ws, 0, first, last_row, sources.get("Metric"), "metric", allow_blank=False)
+    _dropdown(ws, 1, first, last_row, sources.get("Scope"), "scope", allow_blank=False)
     ws.freeze_panes(HEADER_ROW, 2)
     ws.activate()
     _close(wb, out)

@@ -6,8 +6,6 @@ cached values; the Summary's run-rate lines tie to the engine's exit run-rates."
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import zipfile
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,13 +15,14 @@ from typing import Any
 import openpyxl
 import pytest
 from helpers.book import Book, mon
-from helpers.libreoffice import cents, recalculate, soffice
+from helpers.libreoffice import cents, pdf_pages, print_pdf, recalculate
 
 from ledger.api import Ledger
 from ledger.closing import close_month
 from ledger.engine import finance, gap
 from reports.excel import write_gap_report
-from reports.excel.dashboard import FINANCE_COLUMNS, FY_COLUMNS, HEADLINES, rag_text
+from reports.excel.dashboard import FINANCE_COLUMNS, FY_COLUMNS, HEADLINES
+from reports.excel.layout import rag_text
 from reports.gap_report import load_report
 from reports.summary_csv import summary_table
 
@@ -119,7 +118,9 @@ def assert_dashboard_ties(path: Path, ledger: Ledger) -> int:
     for pos, (key, _label) in enumerate(HEADLINES):
         _check(dash.cell(5, 2 + 2 * pos).value, fy[key], key, dec, f"headline {key}")
         compared += 1
-    assert dash.cell(5, 2 + 2 * len(HEADLINES)).value == rag_text(fy["coverage"])
+    # The RAG: the one rule, with the programme's thresholds (h-pack's programme settings).
+    assert dash.cell(5, 2 + 2 * len(HEADLINES)).value == rag_text(load_report(ledger),
+                                                                  fy["coverage"])
     # The movement lines equal the Bridge sheet's.
     bridge = wb["Bridge"]
     assert dash.cell(rows["Bottom-up now"], 2).value == pytest.approx(
@@ -189,23 +190,6 @@ def test_summary_csv_carries_the_run_rates(programme: Ledger) -> None:
     assert table.loc["Target run-rate (x 12)", "Horizon"] == (D("60000") + D("10.01") * 23) * 12
 
 
-def _pdf_pages(path: Path, workdir: Path) -> list[str]:
-    """The workbook printed to PDF by LibreOffice, as the text of each page."""
-    exe = soffice()
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) not installed")
-    profile = workdir / "lo-pdf-profile"
-    out = workdir / "pdf"
-    subprocess.run([exe, "--headless", "--norestore",
-                    f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "pdf",
-                    "--outdir", str(out), str(path)], check=True, capture_output=True,
-                   timeout=300)
-    pdf = out / (path.stem + ".pdf")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
-                          capture_output=True, timeout=120).stdout.decode()
-    return text.split("\f")
-
-
 def _anchors(path: Path) -> tuple[list[tuple[int, int]], tuple[int, int]]:
     """The Dashboard's charts' bottom-right anchor cells and its print area's last cell
     (0-based row, column)."""
@@ -239,21 +223,21 @@ def test_dashboard_is_one_landscape_page_with_its_charts_inside(programme: Ledge
     # negative variance (outturn below target).
     rules = {str(r.sqref): [(x.operator, x.formula) for x in r.rules]
              for r in ws.conditional_formatting}
-    assert rules["L8:L10"] == [("greaterThan", ["0"])]
-    assert rules["E8:E10"] == [("lessThan", ["0"])]
+    assert rules["L8:L10"] == [("greaterThan", ["0"]), ("lessThan", ["0"])]
+    assert rules["E8:E10"] == [("lessThan", ["0"]), ("greaterThan", ["0"])]
     ends, (last_row, last_col) = _anchors(path)
     assert len(ends) == 2, "the line chart and the waterfall"
     for row, col in ends:
         assert row <= last_row, "a chart reaches below the print area"
         assert col <= last_col, "a chart reaches right of the print area"
-    pages = _pdf_pages(path, tmp_path)
+    pages = pdf_pages(print_pdf(path, tmp_path), layout=True)
     # Page 1 is the whole Dashboard, from its title to its last movement line; page 2 is
     # already the Summary's.
     assert "dashboard (AUD 000)" in pages[0]
     assert "Bottom-up now" in pages[0]
-    assert re.search(r"^\s*Dashboard\b", pages[0], re.MULTILINE), "footer names the sheet"
+    assert re.search(r"\bDashboard\b", pages[0]), "the page header names the sheet"
     assert "Bottom-up now" not in pages[1]
-    assert re.search(r"^\s*Summary\b", pages[1], re.MULTILINE)
+    assert re.search(r"\bSummary\b", pages[1])
     assert "gap to target" in pages[1]
 
 
@@ -282,3 +266,28 @@ def test_dashboard_charts_carry_cached_values(programme: Ledger, tmp_path: Path)
     assert values == [fy["target"], fy["committed"], abs(fy["pipeline_weighted"]),
                       abs(fy["gap"])]
     assert "<c:v>Weighted pipeline</c:v>" in waterfall
+
+
+def test_dashboard_rag_takes_the_programmes_thresholds_at_its_as_of(programme: Ledger,
+                                                                   tmp_path: Path) -> None:
+    """One RAG rule (the report's coverage colours): the thresholds are programme settings,
+    and a report as of an earlier instant uses those then in force."""
+    seed_finance(programme)
+    before = datetime.now(UTC)
+    data = load_report(programme)
+    cov = finance(programme).fiscal.set_index("period")["coverage"]
+    year = next(p for p in cov.index if p != "Horizon" and cov[p] is not None)
+    coverage = Decimal(cov[year])
+    # Red below the year's coverage + 1 %, amber below + 2 %: the headline shows Red.
+    programme.set_coverage_thresholds(red=coverage + Decimal("0.01"),
+                                      amber=coverage + Decimal("0.02"), note="tighter")
+    now = load_report(programme)
+    assert (now.coverage_red, now.coverage_amber) == (coverage + Decimal("0.01"),
+                                                      coverage + Decimal("0.02"))
+    assert rag_text(now, coverage) == "Red"
+    assert rag_text(load_report(programme, as_of=before), coverage) == rag_text(data, coverage)
+    path = write_gap_report(now, tmp_path / "gap.xlsx")
+    dash = openpyxl.load_workbook(path)["Dashboard"]
+    formula = dash.cell(5, 2 + 2 * len(HEADLINES)).value
+    assert f"<{coverage + Decimal('0.01')}" in formula
+    assert f"<{coverage + Decimal('0.02')}" in formula

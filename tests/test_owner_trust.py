@@ -8,6 +8,7 @@ exported by tledger and then damaged at the XML level, as an attacker would.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -250,7 +251,8 @@ def _doctype(xml: bytes) -> bytes:
 
 
 def _nan(xml: bytes) -> bytes:
-    out = xml.replace(b'<c r="J5" s="5"><v>1000</v></c>', b'<c r="J5" s="5"><v>NaN</v></c>')
+    # (whatever style index the month cell has)
+    out = re.sub(rb'(<c r="J5" s="\d+"><v>)1000(</v></c>)', rb"\1NaN\2", xml)
     assert out != xml
     return out
 

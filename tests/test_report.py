@@ -8,223 +8,29 @@ import csv
 import io
 import re
 import zipfile
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import openpyxl
-import pandas as pd
 import pytest
-from helpers.libreoffice import cents, recalculate
+from helpers.libreoffice import recalculate
+from helpers.report_checks import (
+    EVIL_NAME,
+    LINE_FIELDS,
+    assert_bridge_ties,
+    assert_ties_to_engine,
+    engine_lookup,
+    seed,
+)
 
 from ledger.api import Ledger
 from ledger.engine import gap
-from ledger.initiatives import write_initiatives
-from ledger.store import new_submission, write_phasing, write_targets
 from reports.excel import ReportMismatch, write_gap_report
 from reports.gap_report import load_report
 
-EVIL_NAME = '=HYPERLINK("http://evil.example","click")'
-SHEETS = ["Dashboard", "Summary", "By unit", "By lever", "By stage", "Initiatives", "Checks",
-          "Bridge", "Finance", "About"]
-
-
-# --------------------------------------------------------------------------- data
-
-
-def seed(ledger: Ledger) -> dict[str, Any]:
-    """Initiatives with awkward text, an unallocated one, a withdrawn one, negatives, cents,
-    a lever code with wildcard characters, two metrics; targets for programme, a unit and a
-    lever (one month with a zero target). A second submission changes one initiative, so
-    the first one is a distinct as-of point."""
-    ledger.add_lever("X*?~", "Wildcards in a code")
-    bu = dict(zip(ledger.business_units()["code"], ledger.business_units()["id"], strict=True))
-    lv = dict(zip(ledger.levers()["code"], ledger.levers()["id"], strict=True))
-    sg = dict(zip(ledger.stage_gates()["code"], ledger.stage_gates()["id"], strict=True))
-    benefit, cost = ledger.metric("benefit"), ledger.metric("cost")
-    volume = ledger.metric("volume")
-    months = ledger.programme().months
-    rng = np.random.default_rng(7)
-    specs = [
-        ("GR-0001", EVIL_NAME, "+Ann", "PRO", "PROC", "L3"),
-        ("GR-0002", "-Fuel switch", "@Bob", "MIN", "X*?~", "L1"),
-        ("GR-0003", "No unit or lever", "Cy", None, None, "L5"),
-        ("GR-0004", "Haul roads", "Dee", "MIN", "MAINT", "L4"),
-        ("GR-0005", "Withdrawn later", "Eve", "PRO", "ENERGY", "L2"),
-        ("gr-0006", "Lower-case id", "Fay", "pro" if False else "PRO", "LAB", "L0"),
-    ]
-    with ledger.writing() as conn:
-        sub = new_submission(conn, kind="import", user="tester", note="seed")
-        frame = pd.DataFrame([{
-            "external_id": e, "name": n, "owner": o, "business_unit_id": bu.get(u) if u else None,
-            "lever_id": lv.get(lc) if lc else None, "stage_gate_id": sg[s], "description": "",
-        } for e, n, o, u, lc, s in specs])
-        ids = write_initiatives(conn, frame, sub.id).ids
-        rows = []
-        for ext, *_ in specs:
-            for i, m in enumerate(months):
-                if rng.random() < 0.8:
-                    rows.append((ids[ext], benefit.id, "plan", m.isoformat(),
-                                 int(rng.integers(-50_000, 2_500_000))))
-                if ext in ("GR-0001", "GR-0004") and i < 6:
-                    rows.append((ids[ext], cost.id, "plan", m.isoformat(), 1_234_567))
-                if ext == "GR-0004" and i % 2:
-                    rows.append((ids[ext], volume.id, "plan", m.isoformat(), 1_500_250 + i))
-        write_phasing(conn, pd.DataFrame(rows, columns=["initiative_id", "metric_id",
-                                                        "scenario", "month", "amount_minor"]),
-                      sub.id)
-        targets = []
-        for i, m in enumerate(months):
-            targets.append((benefit.id, "programme", "", m.isoformat(), 0 if i == 4 else
-                            9_000_000 + 10_000 * i))
-            targets.append((benefit.id, "business_unit", "PRO", m.isoformat(), 4_000_000))
-            targets.append((benefit.id, "lever", "PROC", m.isoformat(), 1_500_001))
-        write_targets(conn, pd.DataFrame(targets, columns=["metric_id", "scope_kind",
-                                                           "scope_code", "month",
-                                                           "amount_minor"]), sub.id)
-    first_instant = ledger.submissions().iloc[0]["created_at"]
-    with ledger.writing() as conn:
-        sub2 = new_submission(conn, kind="edit", user="tester", note="withdraw GR-0005")
-        w = frame[frame["external_id"] == "GR-0005"].assign(status="withdrawn")
-        write_initiatives(conn, w, sub2.id)
-        write_phasing(conn, pd.DataFrame([(ids["GR-0004"], benefit.id, "plan",
-                                           months[3].isoformat(), 777)],
-                                         columns=["initiative_id", "metric_id", "scenario",
-                                                  "month", "amount_minor"]),
-                      sub2.id, replace_scope=None)
-    return {"first_instant": first_instant}
-
-
-# --------------------------------------------------------------------------- LibreOffice
-
-
-# --------------------------------------------------------------------------- reading back
-
-
-def _columns(ws: Any, first_col: int) -> dict[int, str]:
-    """Header row 4: month columns -> 'YYYY-MM', subtotal columns -> 'FY27' / 'Horizon'."""
-    out = {}
-    for col in range(first_col, ws.max_column + 1):
-        v = ws.cell(4, col).value
-        if isinstance(v, datetime):
-            out[col] = f"{v:%Y-%m}"
-        elif isinstance(v, str):
-            out[col] = v
-    return out
-
-
-def _engine_lookup(report: Any) -> dict[tuple[str, str, str], Any]:
-    """(part, column key, field) -> engine value, cumulative subtotals at their last month."""
-    look: dict[tuple[str, str, str], Any] = {}
-    last_month: dict[tuple[str, str], str] = {}
-    for rec in report.monthly.to_dict("records"):
-        key = f"{rec['month']:%Y-%m}"
-        for f in ("target", "bottom_up", "gap", "cumulative_target", "cumulative_bottom_up",
-                  "cumulative_gap", "coverage"):
-            look[(rec["part"], key, f)] = rec[f]
-        last_month[(rec["part"], rec["fiscal_year"])] = key
-        last_month[(rec["part"], "Horizon")] = key
-    for rec in report.fiscal.to_dict("records"):
-        for f in ("target", "bottom_up", "gap", "coverage"):
-            look[(rec["part"], rec["period"], f)] = rec[f]
-        last = last_month[(rec["part"], rec["period"])]
-        for f in ("cumulative_target", "cumulative_bottom_up", "cumulative_gap"):
-            look[(rec["part"], rec["period"], f)] = look[(rec["part"], last, f)]
-    return look
-
-
-def _check_value(found: Any, expected: Any, field: str, decimals: int, where: str) -> None:
-    if field == "coverage":
-        if expected is None:
-            assert found in (None, ""), f"{where}: expected blank coverage, found {found!r}"
-        else:
-            got = Decimal(str(found)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-            assert got == expected, f"{where}: coverage {got} != engine {expected}"
-        return
-    assert cents(found, decimals) == expected, f"{where}: {found!r} != engine {expected}"
-
-
-_FIELD = {"Target": "target", "Bottom-up": "bottom_up", "Gap": "gap",
-          "Cumulative target": "cumulative_target",
-          "Cumulative bottom-up": "cumulative_bottom_up", "Cumulative gap": "cumulative_gap",
-          "Coverage": "coverage"}
-
-
-def assert_ties_to_engine(path: Path, ledger: Ledger, **kwargs: Any) -> int:
-    """Every Summary and breakdown figure in the (recalculated) workbook equals the engine's
-    to the cent. Returns the number of figures compared."""
-    wb = openpyxl.load_workbook(path, data_only=True)
-    compared = 0
-    summary = gap(ledger, **kwargs)
-    decimals = summary.metric.decimals
-    look = _engine_lookup(summary)
-    ws = wb["Summary"]
-    cols = _columns(ws, 2)
-    lines_seen = set()
-    for row in range(5, 12):
-        line = ws.cell(row, 1).value
-        lines_seen.add(line)
-        for col, key in cols.items():
-            _check_value(ws.cell(row, col).value, look[("Programme", key, _FIELD[line])],
-                         _FIELD[line], decimals, f"Summary {line} {key}")
-            compared += 1
-    assert lines_seen == set(_FIELD)
-    for by, sheet in (("business_unit", "By unit"), ("lever", "By lever"),
-                      ("stage", "By stage")):
-        rep = gap(ledger, by=by, **kwargs)
-        look = _engine_lookup(rep)
-        ws = wb[sheet]
-        cols = _columns(ws, 4)
-        parts_seen = set()
-        for row in range(5, ws.max_row + 1):
-            part, line = ws.cell(row, 1).value, ws.cell(row, 3).value
-            if part in (None, "Total", "Summary", "Difference") or line not in _FIELD:
-                continue
-            parts_seen.add(part)
-            for col, key in cols.items():
-                _check_value(ws.cell(row, col).value, look[(part, key, _FIELD[line])],
-                             _FIELD[line], decimals, f"{sheet} {part} {line} {key}")
-                compared += 1
-        assert parts_seen == set(rep.parts)
-        # Totals equal the Summary's; the difference rows are zero.
-        for row in range(5, ws.max_row + 1):
-            label, line = ws.cell(row, 1).value, ws.cell(row, 3).value
-            if label in ("Total", "Summary") and line in ("Target", "Bottom-up", "Gap"):
-                for col, key in cols.items():
-                    expected = _engine_lookup(summary)[("Programme", key, _FIELD[line])]
-                    _check_value(ws.cell(row, col).value, expected, _FIELD[line], decimals,
-                                 f"{sheet} {label} {line} {key}")
-                    compared += 1
-            if label == "Difference":
-                for col in cols:
-                    assert cents(ws.cell(row, col).value, decimals) == 0
-    return compared
-
-
-def assert_bridge_ties(path: Path, ledger: Ledger, start: datetime) -> None:
-    """The Bridge sheet: start, steps, end (a formula over the steps) equal the bridge's
-    figures, and the difference to the ledger's end total is 0."""
-    from ledger.bridge import bridge
-
-    result = bridge(ledger, start=start, end=datetime.now(UTC), metric="benefit")
-    ws = openpyxl.load_workbook(path, data_only=True)["Bridge"]
-    rows: dict[Any, Any] = {}
-    for r in range(5, ws.max_row + 1):
-        label = ws.cell(r, 1).value
-        if label == "Initiatives behind each step":
-            break
-        if label:
-            rows[label] = ws.cell(r, 2).value
-    start_label = next(k for k in rows if str(k).startswith("Bottom-up at start"))
-    end_label = next(k for k in rows if str(k).startswith("Bottom-up at end ("))
-    assert cents(rows[start_label], 2) == result.start_total
-    assert cents(rows[end_label], 2) == result.end_total
-    for rec in result.steps.to_dict("records"):
-        assert cents(rows[rec["step"]], 2) == rec["amount"]
-    assert cents(rows["Difference (0 when the bridge ties)"], 2) == 0
-    assert result.start_total != result.end_total, "the bridge has something to explain"
+SHEETS = ["Dashboard", "Summary", "By unit", "By lever", "Funnel", "By owner",
+          "Top initiatives", "Initiatives", "Checks", "Bridge", "Finance", "About"]
 
 
 # --------------------------------------------------------------------------- tests
@@ -271,11 +77,20 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert s["AB6"].value == "=SUM(N6,AA6)"
     assert s.freeze_panes == "B5"
     assert s.page_setup.orientation == "landscape"
-    assert s.sheet_properties.pageSetUpPr.fitToPage
+    assert s.page_setup.paperSize == 9, "A4 unless --paper A3"
     assert s.print_title_rows == "$1:$4"
-    assert "Red" in s["B5"].number_format
+    assert "Red" not in s["B5"].number_format, "a sign is not a judgement: colour by kind"
     assert "(" in s["B5"].number_format
-    assert s.conditional_formatting, "shortfall months are highlighted"
+    assert s.conditional_formatting, "favourable and unfavourable months are coloured"
+    # Every sheet has the same paper, orientation, a header and page numbers.
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9, ws.title
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert "Cost 2028" in ws.oddHeader.left.text, ws.title
+        assert "&P" in ws.oddFooter.right.text, ws.title
+    # The chart and its caches: months and amounts cached, axes in the report's format,
+    # no second axis; the charts are inside the print area, their data outside.
+    assert s.print_area is not None
     # The lever with wildcard characters is matched literally; unallocated by empty cell.
     lev = wb["By lever"]
     formulas = [c.value for row in lev.iter_rows(min_col=4, max_col=4) for c in row
@@ -298,16 +113,26 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     total_col = ini.max_column
     assert ini.cell(4, total_col).value == "Total"
     assert ini.cell(5, total_col).value.startswith("=SUM(I5:")
-    about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=3, max_row=14)}
+    about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=3, max_row=18)}
     assert about["Programme"] == "Cost 2028"
     assert about["Scenario"] == "plan"
     assert about["Written by"].startswith("tledger ")
     assert isinstance(about["Ledger's last submission id"], int)
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-        xmls = [z.read(c).decode() for c in charts]
-        # The Summary's chart: columns per month and the cumulative gap as a line.
-        assert any("<c:barChart>" in xml and "<c:lineChart>" in xml for xml in xmls)
+        assert charts
+        xml = "".join(z.read(c).decode() for c in charts)
+        assert "<c:barChart>" in xml
+        assert "<c:lineChart>" in xml
+        assert xml.count("<c:valAx>") == len(charts), "one value axis per chart"
+        body = s["B5"].number_format.split("_")[0]  # the table's own format, e.g. #,##0,
+        # Every value axis (Summary, Dashboard, Bridge) in the table's scale.
+        value_axes = re.findall(r"<c:valAx>.*?</c:valAx>", xml, re.DOTALL)
+        assert len(value_axes) == len(charts)
+        assert all(f'<c:numFmt formatCode="{body}"' in ax for ax in value_axes), "axes in scale"
+        assert re.search(r"<c:numCache><c:formatCode>[^<]*</c:formatCode><c:ptCount "
+                         r'val="24"/><c:pt idx="0"><c:v>-?\d', xml), "series values cached"
+        assert "<c:strCache>" in xml
         # No ledger text anywhere became a formula.
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
@@ -328,8 +153,17 @@ def test_other_metrics_units_and_shortfall_direction(programme: Ledger, tmp_path
     assert s["A4"].value == ("t" if metric == "volume" else "AUD")
     if metric == "volume":
         assert "#,##0.000" in s["B5"].number_format
-    rules = [r for rng in s.conditional_formatting for r in rng.rules]
-    assert {r.operator for r in rules} == {"lessThan" if metric == "cost" else "greaterThan"}
+    rules = {r.operator: r for rng in s.conditional_formatting for r in rng.rules
+             if r.type == "cellIs"}
+    # Unfavourable red, favourable green: for a cost the overrun (gap < 0) is red.
+    red, green = ("lessThan", "greaterThan") if metric == "cost" else ("greaterThan", "lessThan")
+    assert rules[red].dxf.fill.fgColor.rgb.endswith("FFC7CE") or \
+        rules[red].dxf.fill.bgColor.rgb.endswith("FFC7CE")
+    assert rules[green].dxf.fill.fgColor.rgb.endswith("C6EFCE") or \
+        rules[green].dxf.fill.bgColor.rgb.endswith("C6EFCE")
+    coverage = [r.formula[0] for rng in s.conditional_formatting for r in rng.rules
+                if r.type == "expression"]
+    assert any(("<0.9" if metric != "cost" else ">1.1") in f for f in coverage), coverage
     ini = wb["Initiatives"]
     assert ini.cell(4, 9).value == "Weight", "a risk-weighted report shows each weight"
 
@@ -379,8 +213,8 @@ def test_cli_report_gap_csv_is_the_summary_exactly(programme: Ledger, cli: Any) 
     assert header[-1] == "Horizon"
     table = {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows[1:]}
     rep = gap(programme, metric="benefit")
-    look = _engine_lookup(rep)
-    for line, field in _FIELD.items():
+    look = engine_lookup(rep)
+    for line, field in LINE_FIELDS.items():
         for key, text in table[line].items():
             expected = look[("Programme", key, field)]
             assert text == ("" if expected is None else str(expected)), (line, key)

@@ -143,6 +143,19 @@ def test_blank_initiatives_template_has_the_canonical_layout(programme, tmp_path
         assert _resolve(wb, source) == lists[name], col
         assert sqref == f"{col}5:{col}1004"
 
+    # Total formulas on every row the dropdowns cover; the cells to fill shaded there;
+    # required columns marked; Stage (required) refuses a cleared cell.
+    assert ws["AH1004"].value == "=SUM(J1004:AG1004)"
+    assert ws["AH1005"].value is None
+    shading = [(str(rng.sqref), r) for rng in ws.conditional_formatting for r in rng.rules]
+    assert [sq for sq, r in shading if r.formula == ["TRUE"]] == ["A5:AG1004"]
+    required = {c.value for c in ws[4] if c.fill.fgColor.rgb.endswith("F8CBAD")}
+    assert required == {"ID", "Name", "Owner", "Stage"}
+    assert ws["F4"].comment is not None
+    blanks = {str(dv.sqref)[0]: dv.allow_blank for dv in ws.data_validations.dataValidation}
+    assert blanks["F"] is False or blanks["F"] is None, "Stage: no blank"
+    assert blanks["D"] is True, "Business unit may stay empty"
+
     guide = [c.value for row in wb["Guide"].iter_rows() for c in row if c.value]
     for head in [*INITIATIVE_HEADERS, "Total", "Business units", "Stage gates"]:
         assert head in guide
@@ -169,6 +182,8 @@ def test_prefilled_template_round_trips_amounts_and_keeps_formula_like_text(prog
     for ref, text in [("B5", EVIL_NAME), ("C5", EVIL_OWNER), ("G5", EVIL_DESC)]:
         assert ws[ref].value == text
         assert ws[ref].data_type == "s", ref
+        assert ws[ref].quotePrefix == text.startswith(("=", "+", "-", "@")), ref
+    assert not ws["A5"].quotePrefix
     # amounts read back exactly at the metric's decimals (a float by its shortest repr)
     assert Decimal(repr(ws["J5"].value)) == Decimal("123456.78")
     assert Decimal(repr(ws["K5"].value)) == Decimal("0.01")

@@ -9,9 +9,11 @@ initiative's in-month phasing) or a live formula over cells it can see:
   Bottom-up cells are ``SUMIFS`` over the Initiatives sheet; gap, cumulative and subtotal
   cells are formulas over the cells above or beside them; coverage shows nothing where
   the target is zero.
-* **By unit / By lever / By stage**: each part's bottom-up (``SUMIFS`` over Initiatives)
-  against its target, the unallocated row, totals, and a difference-to-Summary row that is
-  zero when the breakdown ties.
+* **By unit / By lever / By owner**: each part's bottom-up (``SUMIFS`` over Initiatives)
+  against its target (owners: bottom-up only), the unallocated row, totals, and a
+  difference-to-Summary row that is zero when the breakdown ties.
+* **Funnel** (per stage gate: count and value, unweighted and risk-weighted) and **Top
+  initiatives** (by value, forecast-vs-plan variance, movement this month).
 * **Checks**, **Bridge** (when asked for) and **About** (what, as of when, written by which
   tledger).
 

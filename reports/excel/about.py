@@ -9,7 +9,7 @@ from typing import Any
 from xlsxwriter.worksheet import Worksheet
 
 from reports.excel.inputs import ReportInput
-from reports.excel.layout import Formats, unit_label
+from reports.excel.layout import Formats, print_setup, unit_label
 from reports.safe import safe_text
 
 _HOW_TO_AUDIT = [
@@ -21,7 +21,14 @@ _HOW_TO_AUDIT = [
     "Each breakdown sheet sums its parts' bottom-up from Initiatives; its Difference rows "
     "compare its totals with the Summary and are 0 when they tie (a target difference is "
     "a cascade gap: the parts' targets do not add up to the programme's).",
-    "Shaded gap cells are shortfalls against target.",
+    "Colours follow the metric's kind, not the sign: a gap that is unfavourable (a benefit "
+    "short of target, a cost above it) is red, a favourable one green. Coverage is red "
+    "below the programme's red threshold, amber below its amber threshold, green above "
+    "(mirrored around 100 % for a cost). Negative amounts are in parentheses.",
+    "Funnel: initiatives and their horizon value per stage gate, unweighted and "
+    "risk-weighted; its live column is SUMIFS over Initiatives and ties to the Summary.",
+    "The audit rows (Summary links, Difference) and the Bridge's chart helper columns are "
+    "outside the print area; they are in the sheet for anyone who checks.",
 ]
 
 
@@ -35,6 +42,11 @@ def _facts(data: ReportInput, scale: str) -> list[tuple[str, Any]]:
         ("Scenario", data.scenario),
         ("Risk-weighted", "yes" if data.weighted else "no"),
         ("Amounts shown in", unit_label(data, scale) + " (cells hold exact amounts)"),
+        ("Coverage colours", f"red below {data.coverage_red:.0%}, amber below "
+                             f"{data.coverage_amber:.0%}, green above"
+                             + (" (a cost: mirrored around 100 %)"
+                                if data.metric.kind == "cost" else "")),
+        ("Paper", f"{data.paper} landscape"),
         ("As of", data.as_of if data.as_of is not None else "current (latest submission)"),
         ("As-of submission", data.as_of_submission),
         ("Ledger's last submission id", data.last_submission_id),
@@ -58,7 +70,8 @@ def write_about(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str) -
         elif isinstance(value, int):
             sheet.write_number(row, 1, value, fmt.text)
         elif value is not None:
-            sheet.write_string(row, 1, safe_text(value), fmt.text)
+            text = safe_text(value)
+            sheet.write_string(row, 1, text, fmt.text_in(text))
         row += 1
     row += 1
     sheet.write_string(row, 0, "How to audit it", fmt.label_bold)
@@ -66,5 +79,7 @@ def write_about(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str) -
         row += 1
         sheet.write_string(row, 0, "•", fmt.text)
         sheet.write_string(row, 1, line, fmt.text)
-    sheet.set_column(0, 0, 28)
-    sheet.set_column(1, 1, 110)
+    sheet.set_column(0, 0, 26)
+    sheet.set_column(1, 1, 100, fmt.wrap)
+    print_setup(sheet, data, portrait=False)
+    sheet.print_area(0, 0, row, 1)

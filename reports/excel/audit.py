@@ -9,6 +9,7 @@ import numpy as np
 
 from ledger.money import to_minor
 from reports.excel.figures import Figures, as_decimal
+from reports.excel.formulas import needs_exact
 from reports.excel.inputs import UNALLOCATED, ReportInput, ReportMismatch
 
 #: Mismatches quoted in the error (the first few say enough to find the bug).
@@ -48,13 +49,18 @@ def verify(data: ReportInput) -> None:
     for breakdown in data.breakdowns:
         figures = Figures(breakdown.report)
         column = detail.attributes[breakdown.column]
-        keys = column.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                          else str(v).casefold())
+        texts = column.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                           else str(v))
+        keys = texts.map(lambda v: v.casefold() if isinstance(v, str) else None)
+        exact = needs_exact(p for p in figures.parts if p != UNALLOCATED)
         for part in figures.parts:
-            wanted = None if part == UNALLOCATED else part.casefold()
-            mask = metric_rows & (keys.isna().to_numpy() if wanted is None
-                                  else (keys == wanted).to_numpy())
-            compare(breakdown.sheet, part, mask, figures)
+            if part == UNALLOCATED:
+                matches = keys.isna().to_numpy()
+            elif part in exact:  # SUMPRODUCT(EXACT(...)): the text as it is
+                matches = (texts == part).to_numpy()
+            else:  # SUMIFS: ignoring case
+                matches = (keys == part.casefold()).to_numpy()
+            compare(breakdown.sheet, part, metric_rows & matches, figures)
     if problems:
         raise ReportMismatch("the report would not tie to the engine, nothing written: "
                              + "; ".join(problems))

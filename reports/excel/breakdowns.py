@@ -1,5 +1,6 @@
-"""A breakdown sheet (By unit / By lever / By stage): each part's target, bottom-up, gap
-and coverage, their totals, and the difference to the Summary that is zero when it ties."""
+"""A breakdown sheet (By unit / By lever / By owner): each part's target, bottom-up, gap
+and coverage (By owner: bottom-up only, owners have no targets), their totals, and the
+difference to the Summary that is zero when it ties (outside the print area)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ from xlsxwriter.worksheet import Worksheet
 
 from reports.excel.columns import Column, column_layout
 from reports.excel.figures import Figures, as_decimal, num
-from reports.excel.formulas import DetailRefs, cell, difference
+from reports.excel.formulas import DetailRefs, cell, difference, needs_exact
 from reports.excel.inputs import UNALLOCATED, BreakdownSheet, ReportInput
 from reports.excel.layout import (
     HEADER_ROW,
     Formats,
+    colour_gap,
     column_headers,
+    coverage_rules,
+    favourable_is,
     note,
+    period_pages,
     print_setup,
     set_period_column_widths,
-    shortfall_criteria,
     title,
     unit_label,
 )
@@ -31,6 +35,13 @@ from reports.safe import safe_text
 
 PART_LINES = ["Target", "Bottom-up", "Gap", "Coverage"]
 _LABEL_COLS = 3  # part, name, line
+_LABEL_WIDTHS = (14, 20, 10)
+
+
+def part_lines(breakdown: BreakdownSheet) -> list[str]:
+    """The lines each part shows: all four, or bottom-up alone for a dimension without
+    targets (owners)."""
+    return PART_LINES if breakdown.targets else ["Bottom-up"]
 _FIGURE_KEYS = {"Target": "target", "Bottom-up": "bottom_up", "Gap": "gap"}
 
 
@@ -45,12 +56,21 @@ class _Rows:
     difference: dict[str, int]
 
     @classmethod
-    def after_parts(cls, first_part: int, next_row: int) -> _Rows:
+    def after_parts(cls, first_part: int, next_row: int, targets: bool) -> _Rows:
         row = next_row + 1  # a blank row before the totals
-        return cls(first_part, next_row - 1,
-                   totals={"Target": row, "Bottom-up": row + 1, "Gap": row + 2},
-                   summary_link={"Target": row + 4, "Bottom-up": row + 5},
-                   difference={"Target": row + 7, "Bottom-up": row + 8})
+        total_lines = ["Target", "Bottom-up", "Gap"] if targets else ["Bottom-up"]
+        tie_lines = ["Target", "Bottom-up"] if targets else ["Bottom-up"]
+        totals = {line: row + i for i, line in enumerate(total_lines)}
+        row += len(total_lines) + 1
+        summary_link = {line: row + i for i, line in enumerate(tie_lines)}
+        row += len(tie_lines) + 1
+        difference = {line: row + i for i, line in enumerate(tie_lines)}
+        return cls(first_part, next_row - 1, totals, summary_link, difference)
+
+    @property
+    def last_printed(self) -> int:
+        """The last row inside the print area: the totals (the tie rows are the audit's)."""
+        return max(self.totals.values())
 
 
 def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet, fmt: Formats,
@@ -70,7 +90,7 @@ def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: BreakdownShe
 
     first_part_row = HEADER_ROW + 1
     next_row = _write_parts(sheet, data, breakdown, fmt, cols, figures, refs, first_part_row)
-    rows = _Rows.after_parts(first_part_row, next_row)
+    rows = _Rows.after_parts(first_part_row, next_row, breakdown.targets)
     _write_totals(sheet, fmt, cols, figures, rows)
     summary_figures = Figures(data.summary)
     summary_part = summary_figures.parts[0] if summary_figures.parts else "Programme"
@@ -79,38 +99,42 @@ def write_breakdown(sheet: Worksheet, data: ReportInput, breakdown: BreakdownShe
     _write_differences(sheet, fmt, cols, summary_cols, figures, summary_figures,
                        summary_part, rows)
     _flag(sheet, data, fmt, cols, rows)
-    sheet.set_column(0, 0, 15)
-    sheet.set_column(1, 1, 26)
-    sheet.set_column(2, 2, 11)
+    for pos, width in enumerate(_LABEL_WIDTHS):
+        sheet.set_column(pos, pos, width)
     set_period_column_widths(sheet, cols)
     sheet.freeze_panes(HEADER_ROW + 1, _LABEL_COLS)
-    print_setup(sheet, HEADER_ROW, _LABEL_COLS, paper=8)
+    print_setup(sheet, data, header_row=HEADER_ROW, label_cols=_LABEL_COLS)
+    period_pages(sheet, data, cols)
+    sheet.print_area(0, 0, rows.last_printed, cols[-1].index)
 
 
 def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet, fmt: Formats,
                  cols: Sequence[Column], figures: Figures, refs: DetailRefs, row: int) -> int:
     """Each part's four lines from ``row`` on; returns the row after the last part."""
+    exact = needs_exact(p for p in figures.parts if p != UNALLOCATED)
     for part in figures.parts:
         unallocated = part == UNALLOCATED
         name = ("no " + breakdown.heading.lower() if unallocated
                 else breakdown.names.get(part, ""))
-        rows = {line: row + i for i, line in enumerate(PART_LINES)}
+        shown = part_lines(breakdown)
+        rows = {line: row + i for i, line in enumerate(shown)}
         lines = PartLines(sheet, fmt, cols, figures, part)
-        for line in PART_LINES:
-            sheet.write_string(rows[line], 0, safe_text(part), fmt.label_bold)
-            sheet.write_string(rows[line], 1, safe_text(name), fmt.text)
+        part_text, name_text = safe_text(part), safe_text(name)
+        for line in shown:
+            sheet.write_string(rows[line], 0, part_text, fmt.text_in(part_text, fmt.label_bold))
+            sheet.write_string(rows[line], 1, name_text, fmt.text_in(name_text))
             sheet.write_string(rows[line], 2, line, fmt.label)
             if line == "Target":
                 lines.target(rows[line])
             elif line == "Bottom-up":
                 lines.bottom_up(rows[line], partial(
                     refs.sumifs, metric=data.metric.code, part_column=breakdown.column,
-                    part=part, unallocated=unallocated))
+                    part=part, unallocated=unallocated, exact=part in exact))
             elif line == "Gap":
                 lines.gap(rows[line], rows["Target"], rows["Bottom-up"])
             else:
                 lines.coverage(rows[line], rows["Target"], rows["Bottom-up"])
-        row += len(PART_LINES)
+        row += len(shown)
     return row
 
 
@@ -130,7 +154,7 @@ def _write_totals(sheet: Worksheet, fmt: Formats, cols: Sequence[Column], figure
                   rows: _Rows) -> None:
     """Target and bottom-up totals sum the parts' lines (SUMIF on the label); the total
     gap is their difference."""
-    for line in ("Target", "Bottom-up", "Gap"):
+    for line in rows.totals:
         sheet.write_string(rows.totals[line], 0, "Total", fmt.label_bold)
         sheet.write_string(rows.totals[line], 2, line, fmt.label_bold)
         for col in cols:
@@ -151,7 +175,7 @@ def _write_summary_links(sheet: Worksheet, fmt: Formats, cols: Sequence[Column],
                          summary_cols: Sequence[Column], summary_figures: Figures,
                          summary_part: str, summary_rows: dict[str, int], rows: _Rows) -> None:
     """The Summary's target and bottom-up, linked cell by cell."""
-    for line in ("Target", "Bottom-up"):
+    for line in rows.summary_link:
         sheet.write_string(rows.summary_link[line], 0, "Summary", fmt.label)
         sheet.write_string(rows.summary_link[line], 2, line, fmt.label)
         key = _FIGURE_KEYS[line]
@@ -166,7 +190,7 @@ def _write_differences(sheet: Worksheet, fmt: Formats, cols: Sequence[Column],
                        summary_cols: Sequence[Column], figures: Figures,
                        summary_figures: Figures, summary_part: str, rows: _Rows) -> None:
     """Total minus Summary, 0 when the breakdown ties."""
-    for line in ("Target", "Bottom-up"):
+    for line in rows.difference:
         sheet.write_string(rows.difference[line], 0, "Difference", fmt.label_bold)
         sheet.write_string(rows.difference[line], 1, "total minus Summary: 0 when it ties",
                            fmt.note)
@@ -184,29 +208,47 @@ def _write_differences(sheet: Worksheet, fmt: Formats, cols: Sequence[Column],
 
 def _flag(sheet: Worksheet, data: ReportInput, fmt: Formats, cols: Sequence[Column],
           rows: _Rows) -> None:
-    """Shade the parts' and the total's shortfalls; a difference that is not 0 shows red."""
+    """Colour the parts' and the total's gaps (favourable green, unfavourable red) and
+    coverage (red, amber, green); a difference that is not 0 shows red."""
     last_col = cols[-1].index
-    comparison, value = shortfall_criteria(data)
     labels_col = xl_col_to_name(2)
     first_data_col = xl_col_to_name(cols[0].index)
-    sheet.conditional_format(rows.first_part, cols[0].index, rows.last_part, last_col, {
-        "type": "formula",
-        "criteria": f'=AND(${labels_col}{rows.first_part + 1}="Gap",'
-                    f"{first_data_col}{rows.first_part + 1}{comparison}{value})",
-        "format": fmt.shortfall,
-    })
-    sheet.conditional_format(rows.totals["Gap"], cols[0].index, rows.totals["Gap"], last_col,
-                             {"type": "cell", "criteria": comparison, "value": value,
-                              "format": fmt.shortfall})
+    if "Gap" in rows.totals:
+        bad, good = favourable_is(data)
+        for comparison, cell_format in ((bad, fmt.unfavourable), (good, fmt.favourable)):
+            sheet.conditional_format(rows.first_part, cols[0].index, rows.last_part, last_col, {
+                "type": "formula",
+                "criteria": f'=AND(${labels_col}{rows.first_part + 1}="Gap",'
+                            f"{first_data_col}{rows.first_part + 1}{comparison}0)",
+                "format": cell_format,
+            })
+        colour_gap(sheet, data, fmt, rows.totals["Gap"], cols[0].index, rows.totals["Gap"],
+                   last_col)
+        _colour_part_coverage(sheet, data, fmt, cols, rows)
     # The bottom-up always ties; a target difference is the cascade gap (the parts'
     # targets do not add up to the programme's).
-    sheet.conditional_format(rows.difference["Target"], cols[0].index,
-                             rows.difference["Bottom-up"], last_col, {
+    first_diff = min(rows.difference.values())
+    sheet.conditional_format(first_diff, cols[0].index, max(rows.difference.values()),
+                             last_col, {
                                  "type": "formula",
-                                 "criteria": f"=ROUND({first_data_col}"
-                                             f"{rows.difference['Target'] + 1},6)<>0",
+                                 "criteria": f"=ROUND({first_data_col}{first_diff + 1},6)<>0",
                                  "format": fmt.mismatch,
                              })
+
+
+def _colour_part_coverage(sheet: Worksheet, data: ReportInput, fmt: Formats,
+                          cols: Sequence[Column], rows: _Rows) -> None:
+    """Red, amber, green on the parts' Coverage lines (only those rows)."""
+    labels_col = xl_col_to_name(2)
+    ref = f"{xl_col_to_name(cols[0].index)}{rows.first_part + 1}"
+    is_coverage = f'${labels_col}{rows.first_part + 1}="Coverage"'
+    for test, cell_format in coverage_rules(data, fmt):
+        sheet.conditional_format(rows.first_part, cols[0].index, rows.last_part,
+                                 cols[-1].index, {
+                                     "type": "formula",
+                                     "criteria": f"=AND({is_coverage},ISNUMBER({ref}),"
+                                                 f"{ref}{test})",
+                                     "format": cell_format, "stop_if_true": True})
 
 
 def _summary_col(col: Column, cols: Sequence[Column],

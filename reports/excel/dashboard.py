@@ -37,15 +37,16 @@ from reports.excel.layout import (
     FIRST_DATA_ROW,
     HEADER_ROW,
     Formats,
-    shortfall_criteria,
+    colour_gap,
+    favourable_is,
+    print_setup,
+    rag_formula,
+    rag_text,
     title,
     unit_label,
 )
 from reports.safe import safe_text
 from reports.xlsxwriter_internals import cached_series
-
-#: Coverage RAG: green from this ratio up, amber from AMBER up, red below.
-GREEN, AMBER = Decimal("1.00"), Decimal("0.90")
 
 #: The Finance sheet's columns: engine field, header.
 FINANCE_COLUMNS: list[tuple[str, str]] = [
@@ -200,6 +201,7 @@ def write_finance(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str,
     sheet.set_column(0, 2, 11)
     sheet.set_column(3, len(FINANCE_COLUMNS) - 1, 13)
     sheet.freeze_panes(HEADER_ROW + 1, 1)
+    print_setup(sheet, data, header_row=HEADER_ROW, label_cols=1)
     return layout
 
 
@@ -237,7 +239,7 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
           f"{data.metric.code}; outturn = actuals ({_closed_text(rep)}) + forecast; gap = "
           "target - committed - weighted pipeline; coverage = (committed + weighted "
           f"pipeline) / target; as of submission {rep.as_of_submission}.")
-    head_cols = _headline(workbook, sheet, fmt, year, fy_rows[year], by_period[year])
+    head_cols = _headline(workbook, sheet, data, fmt, year, fy_rows[year], by_period[year])
 
     # The fiscal-year table (its headers on two lines).
     sheet.set_row(_FY_HEADER_ROW, 26)
@@ -255,14 +257,16 @@ def write_dashboard(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt
                      head_cols, year, by_period[year])
     movement_rows = _movement(sheet, data, fmt, chart_row + _CHART_ROWS + 1, bridge_rows)
     last_row = max([chart_row + _CHART_ROWS, *movement_rows])
-    _one_page(sheet, last_row)
+    _one_page(sheet, data, last_row)
     return DashboardCells(_HEAD_VALUE_ROW, head_cols, fy_rows, movement_rows, last_row)
 
 
-def _headline(workbook: Workbook, sheet: Worksheet, fmt: Formats, year: str, fy_row: int,
-              rec: dict[str, Any]) -> dict[str, int]:
+def _headline(workbook: Workbook, sheet: Worksheet, data: ReportInput, fmt: Formats,
+              year: str, fy_row: int, rec: dict[str, Any]) -> dict[str, int]:
     """The headline tiles (a label over a value, two columns each; each value a link to the
-    year's row of the table) and the coverage's RAG. Returns each figure's column."""
+    year's row of the table) and the coverage's RAG (the programme's thresholds in force at
+    the report's as-of: :func:`reports.excel.layout.rag_bands`). Returns each figure's
+    column."""
     def add(**props: Any) -> Any:
         return workbook.add_format({"font_name": "Calibri", "align": "center", **props})
 
@@ -289,10 +293,8 @@ def _headline(workbook: Workbook, sheet: Worksheet, fmt: Formats, year: str, fy_
         sheet.write_formula(_HEAD_VALUE_ROW, head_cols[key],
                             f"={cell(fy_row, _DCOL[key])}", style, cached)
     cov = cell(_HEAD_VALUE_ROW, head_cols["coverage"])
-    sheet.write_formula(_HEAD_VALUE_ROW, rag_col,
-                        f'=IF({cov}="","",IF({cov}>={GREEN},"Green",'
-                        f'IF({cov}>={AMBER},"Amber","Red")))', add(font_size=10, bold=True),
-                        rag_text(rec["coverage"]))
+    sheet.write_formula(_HEAD_VALUE_ROW, rag_col, rag_formula(data, cov),
+                        add(font_size=10, bold=True), rag_text(data, rec["coverage"]))
     for text, colour in (("Green", "#C6EFCE"), ("Amber", "#FFEB9C"), ("Red", "#FFC7CE")):
         rag_colour = workbook.add_format({"bg_color": colour})
         for col in (head_cols["coverage"], rag_col):
@@ -323,36 +325,27 @@ def _movement(sheet: Worksheet, data: ReportInput, fmt: Formats, row: int,
     return rows
 
 
-def _one_page(sheet: Worksheet, last_row: int) -> None:
-    """A4 landscape, everything on one page, no gridlines."""
+def _one_page(sheet: Worksheet, data: ReportInput, last_row: int) -> None:
+    """The pack's page set-up (paper, header and footer), everything on one landscape
+    page, no gridlines."""
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, _LAST_COL, 11)
     sheet.hide_gridlines(2)
-    sheet.set_landscape()
-    sheet.set_paper(9)
+    print_setup(sheet, data)
     sheet.fit_to_pages(1, 1)
-    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
-    sheet.set_footer("&L&A&C&D &T&RPage &P of &N")
     sheet.print_area(0, 0, last_row, _LAST_COL)
 
 
 def _shade_unfavourable(sheet: Worksheet, fmt: Formats, data: ReportInput, first: int,
                         last: int) -> None:
     """The metric's kind decides what is unfavourable: for a benefit, a gap above zero and
-    an outturn below target; for a cost, the opposite signs."""
-    gap_test, limit = shortfall_criteria(data)
-    variance_test = "<" if gap_test == ">" else ">"
-    for key, test in (("gap", gap_test), ("variance", variance_test)):
-        sheet.conditional_format(first, _DCOL[key], last, _DCOL[key], {
-            "type": "cell", "criteria": test, "value": limit, "format": fmt.shortfall})
-
-
-def rag_text(coverage: Any) -> str:
-    """The RAG the formula shows for a coverage ratio."""
-    value = as_decimal(coverage)
-    if value is None:
-        return ""
-    return "Green" if value >= GREEN else "Amber" if value >= AMBER else "Red"
+    an outturn below target; for a cost, the opposite signs. Unfavourable red, favourable
+    green, as on every sheet."""
+    colour_gap(sheet, data, fmt, first, _DCOL["gap"], last, _DCOL["gap"])
+    bad, good = favourable_is(data)  # the variance (outturn - target) is a negated gap
+    for comparison, cell_format in ((good, fmt.unfavourable), (bad, fmt.favourable)):
+        sheet.conditional_format(first, _DCOL["variance"], last, _DCOL["variance"], {
+            "type": "cell", "criteria": comparison, "value": 0, "format": cell_format})
 
 
 def _net_of(data: ReportInput, period: str) -> Decimal:

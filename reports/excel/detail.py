@@ -12,9 +12,18 @@ import numpy as np
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
+from ledger.months import fiscal_year
 from reports.excel.inputs import DETAIL_ATTRS, DetailTable, ReportInput
-from reports.excel.layout import FIRST_DATA_ROW, HEADER_ROW, Formats, fit, note, print_setup, title
-from reports.safe import safe_text
+from reports.excel.layout import (
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    Formats,
+    fit,
+    note,
+    print_setup,
+    title,
+)
+from reports.safe import looks_like_formula, safe_text
 from reports.sheetxml import inject_rows, inline_text
 from reports.xlsxwriter_internals import style_index
 
@@ -28,6 +37,9 @@ class DetailPlan:
     first_month_col: int
     total_col: int
     text_style: int
+    quoted_style: int
+    """Text that starts like a formula (``= + - @``): Excel's quote prefix keeps an edit
+    of the cell from turning it into one."""
     weight_style: int
     amount_styles: dict[int, int]
 
@@ -67,6 +79,7 @@ def write_detail(sheet: Worksheet, data: ReportInput, fmt: Formats) -> DetailPla
         first_month_col=first_month_col,
         total_col=total_col,
         text_style=style_index(fmt.text),
+        quoted_style=style_index(fmt.text_in("=")),
         weight_style=style_index(fmt.weight),
         amount_styles={int(d): style_index(fmt.detail(int(d)))
                        for d in sorted(set(detail.decimals.tolist()))},
@@ -74,8 +87,17 @@ def write_detail(sheet: Worksheet, data: ReportInput, fmt: Formats) -> DetailPla
     last_row = FIRST_DATA_ROW + max(len(detail), 1) - 1
     sheet.autofilter(HEADER_ROW, 0, last_row, total_col)
     sheet.freeze_panes(HEADER_ROW + 1, 1)
-    print_setup(sheet, HEADER_ROW, 1)
+    print_setup(sheet, data, header_row=HEADER_ROW, label_cols=2)
+    _detail_pages(sheet, data)
     return plan
+
+
+def _detail_pages(sheet: Worksheet, data: ReportInput) -> None:
+    """One page across for the attributes and one per fiscal year of months (ID and name
+    repeat on each), however many pages tall."""
+    months = data.detail.months
+    fiscal_years = {fiscal_year(m, data.programme.fy_start_month) for m in months}
+    sheet.fit_to_pages(1 + max(1, len(fiscal_years)), 0)
 
 
 def inject_detail_rows(src: str, dst: str, data: ReportInput, plan: DetailPlan,
@@ -87,21 +109,30 @@ def inject_detail_rows(src: str, dst: str, data: ReportInput, plan: DetailPlan,
                 _detail_rows(data.detail, plan, progress))
 
 
-def _attribute_cells(detail: DetailTable, plan: DetailPlan) -> list[list[str | None]]:
+def _attribute_cells(detail: DetailTable, plan: DetailPlan
+                     ) -> tuple[list[list[str | None]], list[list[int]]]:
     """Each attribute column's cell text, cleaned once (characters XML cannot hold
-    dropped); None for an empty cell, a weight as the repr of its double."""
+    dropped); None for an empty cell, a weight as the repr of its double. Beside it, each
+    text cell's style: quote-prefixed when it starts like a formula."""
     columns: list[list[str | None]] = []
+    styles: list[list[int]] = []
     for name in plan.attrs:
         cells: list[str | None] = []
+        cell_styles: list[int] = []
         for value in detail.attributes[name].tolist():
+            style = plan.text_style
             if value is None or (isinstance(value, float) and value != value):
                 cells.append(None)
             elif isinstance(value, Decimal):
                 cells.append(f"{float(value)!r}")
             else:
                 cells.append(inline_text(value))
+                if looks_like_formula(value):
+                    style = plan.quoted_style
+            cell_styles.append(style)
         columns.append(cells)
-    return columns
+        styles.append(cell_styles)
+    return columns, styles
 
 
 def _detail_rows(detail: DetailTable, plan: DetailPlan,
@@ -123,7 +154,7 @@ def _detail_rows(detail: DetailTable, plan: DetailPlan,
     divisor = np.power(10.0, detail.decimals.astype(np.float64))
     totals = (np.where(detail.present, detail.amounts, 0).sum(axis=1) / divisor).tolist()
     styles = [plan.amount_styles[int(d)] for d in detail.decimals.tolist()]
-    columns = _attribute_cells(detail, plan)
+    columns, text_styles = _attribute_cells(detail, plan)
     is_weight = [name == "weight" for name in plan.attrs]
     for start in range(0, n_rows, chunk):
         stop = min(n_rows, start + chunk)
@@ -143,7 +174,7 @@ def _detail_rows(detail: DetailTable, plan: DetailPlan,
                     parts.append(f'<c r="{letters[pos]}{row}" s="{plan.weight_style}">'
                                  f"<v>{text}</v></c>")
                 else:
-                    parts.append(f'<c r="{letters[pos]}{row}" s="{plan.text_style}" '
+                    parts.append(f'<c r="{letters[pos]}{row}" s="{text_styles[pos][index]}" '
                                  f't="inlineStr"><is>{text}</is></c>')
             row_values, row_present = values[offset], present[offset]
             parts.extend(f'<c r="{month_letters[j]}{row}" s="{style}"><v>{row_values[j]!r}</v></c>'

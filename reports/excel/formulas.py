@@ -26,6 +26,23 @@ def criterion(code: str | None) -> str:
     return '"=' + escaped.replace('"', '""') + '"'
 
 
+def literal_of(text: str) -> str:
+    """``text`` as a formula string literal."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def needs_exact(parts: Iterable[str]) -> set[str]:
+    """The parts SUMIFS cannot tell apart from another (equal ignoring case) or would
+    read as a number (``01``, ``1E3``): they are matched by exact text."""
+    from ledger.codes import numeric_value
+
+    folded: dict[str, list[str]] = {}
+    for part in parts:
+        folded.setdefault(part.casefold(), []).append(part)
+    return {p for group in folded.values() for p in group
+            if len(group) > 1 or numeric_value(p) is not None}
+
+
 def sum_cells(row: int, cols: Iterable[int]) -> str:
     """``=SUM(B5:M5)`` for a contiguous run of columns, else ``=SUM(B5,O5,...)``."""
     indices = list(cols)
@@ -68,7 +85,17 @@ class DetailRefs:
         return self.column(self.attr_col[name])
 
     def sumifs(self, month_pos: int, metric: str, part_column: str | None = None,
-               part: str | None = None, unallocated: bool = False) -> str:
+               part: str | None = None, unallocated: bool = False,
+               exact: bool = False) -> str:
+        """The month's sum over Initiatives for ``metric`` (and ``part`` of
+        ``part_column``). SUMIFS matches text ignoring case and reads a number-like
+        criterion as a number; ``exact`` matches the part by exact text instead
+        (``SUMPRODUCT(EXACT(...))``), for parts such as owners ``Ann`` and ``ann`` or
+        ``01`` and ``1`` that SUMIFS would add together."""
+        if exact and part_column is not None and part is not None and not unallocated:
+            literal = '"' + part.replace('"', '""') + '"'
+            return (f"=SUMPRODUCT(EXACT({self.attr(part_column)},{literal})"
+                    f"*({self.attr('metric')}={literal_of(metric)}),{self.month(month_pos)})")
         formula = f"SUMIFS({self.month(month_pos)},{self.attr('metric')},{criterion(metric)}"
         if part_column is not None:
             formula += f",{self.attr(part_column)},{criterion(None if unallocated else part)}"

@@ -22,11 +22,13 @@ from ledger.reconcile import weigh
 
 UNALLOCATED = "(unallocated)"
 
-#: The breakdown sheets: engine ``by`` value, sheet name, detail column, heading.
-BREAKDOWN_SHEETS: list[tuple[str, str, str, str]] = [
-    ("business_unit", "By unit", "business_unit", "Business unit"),
-    ("lever", "By lever", "lever", "Lever"),
-    ("stage", "By stage", "stage", "Stage gate"),
+#: The breakdown sheets: engine ``by`` value, sheet name, detail column, heading, and
+#: whether the parts have targets (owners do not: their sheet shows bottom-up only).
+#: Stage gates have their own sheet, the Funnel.
+BREAKDOWN_SHEETS: list[tuple[str, str, str, str, bool]] = [
+    ("business_unit", "By unit", "business_unit", "Business unit", True),
+    ("lever", "By lever", "lever", "Lever", True),
+    ("owner", "By owner", "owner", "Owner", False),
 ]
 
 SCALES: dict[str, tuple[int, str]] = {
@@ -35,6 +37,13 @@ SCALES: dict[str, tuple[int, str]] = {
     "thousands": (3, " 000"),
     "millions": (6, " m"),
 }
+
+#: Paper sizes the pack prints on: name -> (XlsxWriter paper index, long side in inches).
+PAPERS: dict[str, tuple[int, float]] = {"A4": (9, 11.69), "A3": (8, 16.54)}
+
+#: Coverage below which the report shows red, and below which amber (programme defaults).
+COVERAGE_RED = Decimal("0.9")
+COVERAGE_AMBER = Decimal("1.0")
 
 DETAIL_ATTRS: list[tuple[str, str, int]] = [
     # (frame column, header, width)
@@ -84,6 +93,38 @@ class BreakdownSheet:
     heading: str
     report: GapReport
     names: dict[str, str] = field(default_factory=dict)
+    targets: bool = True
+
+
+@dataclass
+class FunnelStage:
+    """One stage gate's row of the funnel: the initiatives at that gate (counted on the
+    reported metric's rows) and their horizon value, unweighted and risk-weighted (each
+    fact weighted and rounded as the engine does)."""
+
+    code: str
+    name: str
+    count: int
+    unweighted: Decimal
+    weight: Decimal | None
+    weighted: Decimal
+
+
+@dataclass
+class TopLists:
+    """The Top initiatives sheet's three tables (each at most :data:`TOP_N` rows, largest
+    first), each row with ``external_id, name, owner, stage, note`` and its amounts:
+    ``by_value`` (``amount``), ``variance`` (``plan, forecast, variance``) and
+    ``movement`` (``before, now, movement``, since ``movement_since``)."""
+
+    by_value: pd.DataFrame
+    variance: pd.DataFrame
+    movement: pd.DataFrame
+    movement_since: datetime | None = None
+
+
+#: Rows in each Top initiatives table.
+TOP_N = 10
 
 
 @dataclass
@@ -111,6 +152,11 @@ class ReportInput:
     finance: FinanceReport | None = None
     """The engine's finance view (outturn, committed, pipeline, net value): the Dashboard
     and the Finance sheet; None leaves both out."""
+    paper: str = "A4"
+    coverage_red: Decimal = COVERAGE_RED
+    coverage_amber: Decimal = COVERAGE_AMBER
+    funnel: list[FunnelStage] | None = None
+    top: TopLists | None = None
 
 
 def build_detail(

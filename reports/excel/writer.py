@@ -18,9 +18,11 @@ from reports.excel.checks import write_checks
 from reports.excel.dashboard import write_dashboard, write_finance
 from reports.excel.detail import DetailPlan, inject_detail_rows, write_detail
 from reports.excel.formulas import DetailRefs
+from reports.excel.funnel import write_funnel
 from reports.excel.inputs import SCALES, ReportInput
 from reports.excel.layout import FIRST_DATA_ROW, Formats, pick_scale
-from reports.excel.summary import write_summary
+from reports.excel.summary import summary_last_col, write_summary
+from reports.excel.top import write_top
 from reports.xlsxwriter_internals import write_formulas_verbatim
 
 
@@ -56,11 +58,21 @@ def write_gap_report(
             inject_detail_rows(frame_name, tmp_name, data, plan, progress)
         finally:
             Path(frame_name).unlink(missing_ok=True)
+        # mkstemp makes the file 0600: give it the mode any new file gets (0644 under the
+        # usual umask 022), so colleagues on a shared drive can open the report.
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
@@ -85,19 +97,34 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
     refs = DetailRefs(data.detail)
     dashboard_sheet = workbook.add_worksheet("Dashboard") if data.finance is not None else None
     summary_sheet = workbook.add_worksheet("Summary")
-    breakdown_sheets = [workbook.add_worksheet(bd.sheet) for bd in data.breakdowns]
+    # The Funnel (stage gates) follows the breakdowns with targets (units, levers); the
+    # people views (By owner, Top initiatives) come after it.
+    breakdown_sheets, funnel_sheet = [], None
+    for bd in data.breakdowns:
+        if not bd.targets and funnel_sheet is None and data.funnel is not None:
+            funnel_sheet = workbook.add_worksheet("Funnel")
+        breakdown_sheets.append(workbook.add_worksheet(bd.sheet))
+    if funnel_sheet is None and data.funnel is not None:
+        funnel_sheet = workbook.add_worksheet("Funnel")
+    top_sheet = workbook.add_worksheet("Top initiatives") if data.top is not None else None
     detail_sheet = workbook.add_worksheet("Initiatives")
     checks_sheet = workbook.add_worksheet("Checks")
     bridge_sheet = workbook.add_worksheet("Bridge") if data.bridge is not None else None
     finance_sheet = workbook.add_worksheet("Finance") if data.finance is not None else None
     about_sheet = workbook.add_worksheet("About")
     for sheet in workbook.worksheets():
-        # Its formulas use SUM, SUMIF(S), IF, MIN, MAX, ROUND and AND only: no prefixes.
+        # Its formulas use SUM, SUMIF(S), COUNTIFS, SUMPRODUCT, EXACT, IF, MIN, MAX, ROUND,
+        # AND and ISNUMBER only: no prefixes.
         write_formulas_verbatim(sheet)
 
     summary_rows = write_summary(workbook, summary_sheet, data, fmt, scale, refs)
     for sheet, breakdown in zip(breakdown_sheets, data.breakdowns, strict=True):
         write_breakdown(sheet, data, breakdown, fmt, scale, refs, summary_rows)
+    if funnel_sheet is not None:
+        write_funnel(funnel_sheet, data, fmt, scale, refs,
+                     (summary_rows["Bottom-up"], summary_last_col(data)))
+    if top_sheet is not None:
+        write_top(top_sheet, data, fmt, scale, refs)
     plan = write_detail(detail_sheet, data, fmt)
     write_checks(checks_sheet, data, fmt)
     if bridge_sheet is not None:

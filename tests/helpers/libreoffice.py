@@ -73,3 +73,25 @@ def recalculate(paths: list[Path], workdir: Path) -> list[Path]:
 def cents(value: Any, decimals: int) -> Decimal:
     assert isinstance(value, (int, float)), f"expected a number, found {value!r}"
     return Decimal(str(round(value, decimals))).quantize(Decimal(1).scaleb(-decimals))
+
+
+def print_pdf(path: Path, workdir: Path) -> Path:
+    """``path`` printed to PDF by headless LibreOffice (a private profile); the PDF."""
+    exe = soffice()
+    out = workdir / "pdf"
+    profile = workdir / "lo-pdf-profile"
+    subprocess.run([exe, "--headless", "--norestore",
+                    f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "pdf",
+                    "--outdir", str(out), str(path)], check=True, capture_output=True,
+                   timeout=300)
+    return out / (path.stem + ".pdf")
+
+
+def pdf_pages(pdf: Path, *, layout: bool = False) -> list[str]:
+    """The text of each non-blank page of ``pdf`` (pdftotext; ``layout`` keeps columns)."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    text = subprocess.run([exe, *(["-layout"] if layout else []), str(pdf), "-"],
+                          capture_output=True, text=True, check=True, timeout=120).stdout
+    return [page for page in text.split("\f") if page.strip()]

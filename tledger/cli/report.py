@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ledger.errors import LedgerError
 from ledger.wording import plural
 from tledger.cli import app
 from tledger.cli.common import DbOption, committed, console, err_console, open_ledger
@@ -20,6 +21,12 @@ app.add_typer(report_app, name="report")
 class ReportFormat(StrEnum):
     xlsx = "xlsx"
     csv = "csv"
+    pdf = "pdf"
+
+
+class Paper(StrEnum):
+    A4 = "A4"
+    A3 = "A3"
 
 
 class Scale(StrEnum):
@@ -48,8 +55,12 @@ def report_gap(
         "date (end of that day, UTC) or datetime; default: the last month-end.")
     ] = None,
     fmt: Annotated[ReportFormat, typer.Option(
-        "--format", "-f", help="xlsx: the workbook; csv: the Summary table only.")
+        "--format", "-f", help="xlsx: the workbook; pdf: the workbook printed by LibreOffice "
+        "(the pack finance attaches); csv: the Summary table only.")
     ] = ReportFormat.xlsx,
+    paper: Annotated[Paper, typer.Option(
+        "--paper", help="Paper the pack prints on, landscape (every sheet the same).")
+    ] = Paper.A4,
     scale: Annotated[Scale, typer.Option(
         "--scale", help="How money is shown on Summary and breakdown sheets (cells keep the "
         "exact amount): auto picks thousands from a million up.")] = Scale.auto,
@@ -59,9 +70,10 @@ def report_gap(
 
     Sheets: Dashboard (one page: headline, fiscal years, charts, the month's movement),
     Summary (months, fiscal-year subtotals, horizon; bottom-up as SUMIFS over the
-    Initiatives sheet), By unit, By lever, By stage (each tying to the Summary),
-    Initiatives (the detail), Checks, Bridge (since the last month-end, or --since),
-    Finance (outturn, committed, pipeline, net value by month) and About. The report is
+    Initiatives sheet), By unit, By lever (each tying to the Summary), Funnel (stage
+    gates, unweighted and risk-weighted), By owner, Top initiatives, Initiatives (the
+    detail), Checks, Bridge (since the last month-end, or --since), Finance (outturn,
+    committed, pipeline, net value by month) and About. The report is
     refused, with nothing written, if its formulas would not recalculate to the engine's
     figures.
 
@@ -87,17 +99,29 @@ def report_gap(
                       soft_wrap=True)
         return
 
+    if fmt == ReportFormat.pdf:
+        from reports.pdf import NO_LIBREOFFICE, soffice
+
+        if soffice() is None:  # before reading the ledger: say so at once
+            raise LedgerError(NO_LIBREOFFICE)
     data = load_report(ledger, metric=metric, scenario=scenario, as_of=as_of,
-                       weighted=weighted, bridge_from=bridge_from, scale=scale.value)
-    path = out or Path("gap-report.xlsx")
+                       weighted=weighted, bridge_from=bridge_from, scale=scale.value,
+                       paper=paper.value)
     rows = len(data.detail)
-    if err_console.is_terminal and rows >= 2000:
+    if fmt == ReportFormat.pdf:
+        from reports.pdf import write_gap_pdf
+
+        path = out or Path("gap-report.pdf")
+        write_gap_pdf(data, path)
+    elif err_console.is_terminal and rows >= 2000:
+        path = out or Path("gap-report.xlsx")
         from rich.progress import Progress
 
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("writing Initiatives", total=rows)
             write_gap_report(data, path, progress=lambda n: progress.update(task, completed=n))
     else:
+        path = out or Path("gap-report.xlsx")
         write_gap_report(data, path)
     committed(f"{path} WAS written")
     console.print(_summary_line(data, path), highlight=False, soft_wrap=True)

@@ -181,6 +181,44 @@ def programme_show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) 
     emit(frame, fmt, title="Programme")
 
 
+@programme_app.command("set")
+def programme_set(
+    coverage_red: Annotated[str | None, typer.Option(
+        "--coverage-red", help="Coverage below which reports show red, as a ratio "
+        "(0.9 = 90 %; default 0.9).")] = None,
+    coverage_amber: Annotated[str | None, typer.Option(
+        "--coverage-amber", help="Coverage below which reports show amber (default 1.0).")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Why (kept with the submission).")] = "",
+    db: DbOption = None,
+) -> None:
+    """Change programme settings: the coverage thresholds of the reports' red, amber and
+    green. Each change is a submission; a report as of an earlier date uses the thresholds
+    then in force.
+
+    Example: tledger programme set --coverage-red 0.9 --coverage-amber 1.0
+    """
+    if coverage_red is None and coverage_amber is None:
+        raise LedgerError("nothing to set: give --coverage-red and/or --coverage-amber")
+
+    def ratio(option: str, raw: str | None) -> Decimal | None:
+        if raw is None:
+            return None
+        try:
+            return Decimal(raw.strip().rstrip("%")) / (100 if raw.strip().endswith("%") else 1)
+        except InvalidOperation:
+            raise LedgerError(f"{option} {raw!r}: expected a ratio such as 0.9 "
+                              "(or 90%)") from None
+
+    ledger = open_ledger(db)
+    red, amber = ledger.set_coverage_thresholds(
+        red=ratio("--coverage-red", coverage_red),
+        amber=ratio("--coverage-amber", coverage_amber), note=note)
+    committed("the coverage thresholds WERE set")
+    console.print(f"coverage thresholds: red below {red:.1%}, amber below {amber:.1%}, "
+                  "green from there", highlight=False)
+
+
 # ---------------------------------------------------------------- units and levers
 unit_app = typer.Typer(help="Business units: add and list.", no_args_is_help=True)
 lever_app = typer.Typer(help="Levers: add and list.", no_args_is_help=True)
