@@ -129,7 +129,8 @@ def _write_parts(sheet: Worksheet, data: ReportInput, breakdown: BreakdownSheet,
             elif line == "Bottom-up":
                 lines.bottom_up(rows[line], partial(
                     refs.sumifs, metric=data.metric.code, part_column=breakdown.column,
-                    part=part, unallocated=unallocated, exact=part in exact))
+                    part=part, unallocated=unallocated, exact=part in exact,
+                    part_ref=cell(rows[line], 0, absolute=True)))
             elif line == "Gap":
                 lines.gap(rows[line], rows["Target"], rows["Bottom-up"])
             else:

@@ -33,14 +33,17 @@ def literal_of(text: str) -> str:
 
 def needs_exact(parts: Iterable[str]) -> set[str]:
     """The parts SUMIFS cannot tell apart from another (equal ignoring case) or would
-    read as a number (``01``, ``1E3``): they are matched by exact text."""
+    read as a number (``01``, ``1E3``): they are matched by exact text. So are parts that
+    start like a formula (an owner ``=cmd|...``): matched against their own label cell,
+    their text never goes into a formula."""
     from ledger.codes import numeric_value
+    from reports.safe import looks_like_formula
 
     folded: dict[str, list[str]] = {}
     for part in parts:
         folded.setdefault(part.casefold(), []).append(part)
     return {p for group in folded.values() for p in group
-            if len(group) > 1 or numeric_value(p) is not None}
+            if len(group) > 1 or numeric_value(p) is not None or looks_like_formula(p)}
 
 
 def sum_cells(row: int, cols: Iterable[int]) -> str:
@@ -86,14 +89,15 @@ class DetailRefs:
 
     def sumifs(self, month_pos: int, metric: str, part_column: str | None = None,
                part: str | None = None, unallocated: bool = False,
-               exact: bool = False) -> str:
+               exact: bool = False, part_ref: str | None = None) -> str:
         """The month's sum over Initiatives for ``metric`` (and ``part`` of
         ``part_column``). SUMIFS matches text ignoring case and reads a number-like
         criterion as a number; ``exact`` matches the part by exact text instead
         (``SUMPRODUCT(EXACT(...))``), for parts such as owners ``Ann`` and ``ann`` or
-        ``01`` and ``1`` that SUMIFS would add together."""
+        ``01`` and ``1`` that SUMIFS would add together; with ``part_ref`` (the cell
+        holding the part's text) against that cell, not a copy of the text."""
         if exact and part_column is not None and part is not None and not unallocated:
-            literal = '"' + part.replace('"', '""') + '"'
+            literal = part_ref or '"' + part.replace('"', '""') + '"'
             return (f"=SUMPRODUCT(EXACT({self.attr(part_column)},{literal})"
                     f"*({self.attr('metric')}={literal_of(metric)}),{self.month(month_pos)})")
         formula = f"SUMIFS({self.month(month_pos)},{self.attr('metric')},{criterion(metric)}"
