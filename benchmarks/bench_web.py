@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import socket
 import statistics
@@ -86,7 +87,7 @@ def _now():  # type: ignore[no-untyped-def]
 
 async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
                  timings: dict[str, list[float]], saves: list[tuple[int, str, str, str, int]],
-                 errors: list[str]) -> None:
+                 errors: list[str], think: float = 0.0) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) as client:
         page = await client.get("/login")
         done = await client.post("/login", data={
@@ -98,11 +99,20 @@ async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
         end = time.monotonic() + seconds
         i = 0
         run = int(time.time()) % 10**6
+        pause = random.Random(k)
+
+        async def read() -> None:
+            # A person reads what came back before the next click: 0.5 to 1.5 x --think.
+            if think:
+                await asyncio.sleep(think * (0.5 + pause.random()))
+
         while time.monotonic() < end:
             i += 1
             listing = await _timed(client, "GET", "/initiatives", "my initiatives", timings)
+            await read()
             page = await _timed(client, "GET", f"/initiatives/{ext}", "initiative page",
                                 timings)
+            await read()
             for kind, response in (("my initiatives", listing), ("initiative page", page)):
                 if response.status_code != 200:
                     errors.append(f"{kind} {response.status_code}: {response.text[-200:]!r}")
@@ -128,6 +138,7 @@ async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
                               f"{said.group(1) if said else saved.text[-200:]!r}")
                 continue
             saves.append((int(found.group(1)), email, ext, month, value * 100))
+            await read()
 
 
 async def _timed(client: httpx.AsyncClient, method: str, url: str, kind: str,
@@ -156,6 +167,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds an owner reads each answer before the next request "
+                        "(0.5 to 1.5 times this, at random; default 0: a closed loop)")
     parser.add_argument("--pg-url", default=os.environ.get("TLEDGER_BENCH_POSTGRES_URL")
                         or os.environ.get("TLEDGER_TEST_POSTGRES_URL")
                         or "postgresql://postgres@127.0.0.1/postgres")
@@ -187,7 +201,8 @@ def main() -> None:
 
         async def run() -> None:
             await asyncio.gather(*(_owner(base, email, ext, ns.seconds, k, timings, saves,
-                                          errors) for k, (email, ext) in enumerate(owners)))
+                                          errors, ns.think)
+                                   for k, (email, ext) in enumerate(owners)))
 
         load = os.getloadavg()
         asyncio.run(run())
@@ -207,7 +222,7 @@ def main() -> None:
             if row is None or row[0] != email or int(row[1]) != minor:
                 lost += 1
     engine.dispose()
-    print(f"{ns.owners} owners, {ns.seconds:.0f} s, {ns.workers} workers, "
+    print(f"{ns.owners} owners, {ns.seconds:.0f} s, {ns.workers} workers, think {ns.think:g} s, "
           f"{ns.initiatives:,} initiatives x {ns.months} months; load average (1 min) "
           f"{load[0]:.1f} before, {load_after[0]:.1f} after")
     print(f"{'request':16} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")

@@ -372,7 +372,7 @@ class Target(Base):
     valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
 
 
-# ---------------------------------------------------------------- baselines (0011)
+# ---------------------------------------------------------------- baselines (0007)
 BASELINE_SERIES = ("baseline", "actual")
 
 

@@ -6,7 +6,7 @@ and ``initiative_version.valid_from`` had no index, so each seal scanned both ta
 sequential scans per web save on a ledger of 10,000 initiatives).
 
 Revision ID: 0009
-Revises: 0011
+Revises: 0007
 Create Date: 2026-12-01 19:15:00
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0009'
-down_revision: str | None = '0011'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

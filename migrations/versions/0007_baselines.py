@@ -2,7 +2,7 @@
 (with recorded actuals and an optional driver flex), and unit-cost metrics defined as a
 numerator over a denominator (issue 18; docs/baselines.md)
 
-Revision ID: 0011
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 19:10:00
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0011'
+revision: str = '0007'
 down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
