@@ -20,6 +20,8 @@ import sys
 import time
 
 POINTS = ("reading", "grid_planned", "mid_write", "before_commit")
+#: The points a workbook import passes, in order (``grid_planned`` is the web save's).
+IMPORT_POINTS = ("reading", "mid_write", "before_commit")
 
 
 def pause_point(point: str) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from importers import import_initiatives
 from ledger.api import Ledger
-from ledger.faults import POINTS
+from ledger.faults import IMPORT_POINTS
 from reliability.support import (
     TLEDGER,
     Child,
@@ -100,7 +100,7 @@ def _crash_then_succeed(url: str, tmp_path: Path, journal: str, bulk: bool = Fal
     db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
 
     reached: dict[str, float] = {}
-    for n, point in enumerate(POINTS):
+    for n, point in enumerate(IMPORT_POINTS):
         child = Forked(args[1:], child_env(url, TLEDGER_TEST_PAUSE_AT=point, **env),
                        tmp_path / f"kill-{point}.err")
         reached[point] = child.wait_for(f"tledger-paused-at {point}")
@@ -127,7 +127,7 @@ def _crash_then_succeed(url: str, tmp_path: Path, journal: str, bulk: bool = Fal
         with sqlite3.connect(db_file) as raw:
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == journal
         raw.close()
-    record("crash: faults injected", len(POINTS) + RANDOM_KILLS, backend=journal or "pg")
+    record("crash: faults injected", len(IMPORT_POINTS) + RANDOM_KILLS, backend=journal or "pg")
 
     # The same import now succeeds, completely: the real console script, a cold start.
     child = Child(args, child_env(url, **env), tmp_path / "succeed.err")
