@@ -255,8 +255,9 @@ def _ratio_summary(rep: RatioReport) -> str:
 
 @baseline_app.command("import")
 def baseline_import(
-    file: Annotated[Path, typer.Argument(help="A baselines workbook (.xlsx/.xlsm): sheet "
-                                         "Baselines, the targets layout.")],
+    file: Annotated[Path, typer.Argument(help="A baselines workbook (.xlsx, .xlsm, .xls, "
+                                         ".xlsb, .ods) or .csv file: sheet Baselines, the "
+                                         "targets layout.")],
     actual: ActualOption = False,
     mapping: MappingOption = None,
     scale: ScaleOption = None,
