@@ -98,7 +98,7 @@ def _check_columns(table: SheetTable, places: np.ndarray, pos: np.ndarray,
         if not len(filled):
             continue
         wanted = {m.isoformat() for m in total.months}
-        inside = np.fromiter((m in wanted for m in month), dtype=bool, count=len(month))
+        inside = pd.Series(month, dtype=object).isin(wanted).to_numpy()
         sums = np.zeros(n, dtype=np.int64)
         np.add.at(sums, pos[inside], amount[inside])
         slack = np.zeros(n, dtype=np.int64)
@@ -107,19 +107,21 @@ def _check_columns(table: SheetTable, places: np.ndarray, pos: np.ndarray,
         round_total = np.zeros(len(filled), dtype=np.int64)
         round_total[[i for i, _r, _k in got.rounded]] = 1
         first, last = min(total.months), max(total.months)
+        bad = {i for i, _v, _e in got.errors}
         for k, p in enumerate(filled.tolist()):
-            cell = cell_ref(int(row0[p]), col)
             if not got.present[k]:
-                if any(i == k for i, _v, _e in got.errors):
-                    log.warn(table.sheet, cell, f"{raw[p]!r} in the total column "
+                if k in bad:
+                    log.warn(table.sheet, cell_ref(int(row0[p]), col),
+                             f"{raw[p]!r} in the total column "
                              f"{total.label!r}", "a number (total columns are not imported: "
                              "only checked against their months)")
                 continue
             diff = int(got.minor[k]) - int(sums[p])
             if 2 * abs(diff) > int(slack[p]) + int(round_total[k]):
-                log.warn(table.sheet, cell, f"{_shown(int(got.minor[k]), int(places[p]))} "
-                         f"in {total.label!r}, but its months {first:%b-%y} to "
-                         f"{last:%b-%y} add up to {_shown(int(sums[p]), int(places[p]))}",
+                log.warn(table.sheet, cell_ref(int(row0[p]), col),
+                         f"{_shown(int(got.minor[k]), int(places[p]))} in {total.label!r}, "
+                         f"but its months {first:%b-%y} to {last:%b-%y} add up to "
+                         f"{_shown(int(sums[p]), int(places[p]))}",
                          "a total equal to its months (it is not imported: the months are; "
                          "check the sheet)")
 
@@ -130,8 +132,12 @@ def _check_rows(table: SheetTable, metric_ids: np.ndarray, scenarios: np.ndarray
                 log: ProblemLog) -> None:
     row0 = table.rows["row"].to_numpy(dtype=np.int64)
     month_cols = sorted(table.month_columns)
-    col_index = {c: j for j, c in enumerate(month_cols)}
-    fact_j = np.array([col_index.get(int(c), -1) for c in cols], dtype=np.int64)
+    # Each fact's position among the month columns (-1: not a month column), by lookup.
+    cols = np.asarray(cols, dtype=np.int64)
+    size = max(max(month_cols, default=0), int(cols.max(initial=0))) + 1
+    index = np.full(size, -1, dtype=np.int64)
+    index[month_cols] = np.arange(len(month_cols), dtype=np.int64)
+    fact_j = index[cols]
     fact_row = row0[pos] if len(pos) else np.zeros(0, dtype=np.int64)
     previous = -1
     for r, label in table.total_rows:
