@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -58,6 +58,8 @@ from ledger.grid import (
 from ledger.history import history_page
 from ledger.months import fiscal_year, fiscal_year_label
 from tledger.web import views
+from tledger.web.context import ALL_ROLES, Forbidden, Handler, Web
+from tledger.web.features import FEATURES
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
@@ -104,10 +106,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-class Forbidden(Exception):
-    """A request the account may not make (403)."""
 
 
 def _now() -> datetime:
@@ -190,9 +188,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
     def owners_edit_actual(conn: Connection | None = None) -> bool:
         return (setting(ledger, "owners_edit_actual", conn) or "").lower() == "yes"
 
-    Handler = Callable[[Request, Session, FormData | None], Response]
-
-    def page(handler: Handler, *, roles: tuple[str, ...] = ("office", "finance", "owner")
+    def page(handler: Handler, *, roles: tuple[str, ...] = ALL_ROLES
              ) -> Callable[[Request], Awaitable[Response]]:
         """A route that needs a live session of one of ``roles`` (and, for POST, the
         session's CSRF token)."""
@@ -436,7 +432,9 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                         "spreadsheetml.sheet",
                         headers={"content-disposition": f'attachment; filename="{name}"'})
 
-    routes = [
+    web = Web(ledger=ledger, env=env, clock=clock, render=render, page=page, flash=flash,
+              flashed=flashed, this_fy=this_fy, signer=signer)
+    routes: list[BaseRoute] = [
         Route("/", page(home)),
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
@@ -449,6 +447,10 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
               page(initiative_post, roles=("office", "owner")), methods=["POST"]),
         Route("/programme", page(programme)),
         Route("/reports/gap.xlsx", page(gap_report, roles=("office", "finance"))),
+    ]
+    for feature in FEATURES:
+        routes.extend(feature(web))
+    routes += [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
