@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -77,7 +78,7 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
     from ledger.api import Ledger
 
     ledger = Ledger.open(url)
-    add_account(ledger, EMAIL, "office", None)
+    add_account(ledger, EMAIL, "office", None, now=datetime.now(UTC))
     set_password(ledger, EMAIL, PASSWORD)
     ledger.dispose()
     proc = subprocess.Popen([*TLEDGER, "serve", "--db", url, "--port", str(port)], env=ENV,
@@ -131,12 +132,12 @@ def bench(backend: str, workbook: Path, pg_admin: str | None) -> None:
     page_url = _fresh_ledger(backend, pg_admin)
     try:
         cli = time_cli(cli_url, workbook)
+        print(f"CLI import (process wall time)     {cli:8.2f} s", flush=True)
         total, dry, confirm = time_page(page_url, workbook)
         same = _phasing_total(cli_url) == _phasing_total(page_url)
     finally:
         _drop(cli_url, pg_admin)
         _drop(page_url, pg_admin)
-    print(f"CLI import (process wall time)     {cli:8.2f} s")
     print(f"page: upload + dry run + confirm   {total:8.2f} s")
     print(f"  upload + dry run page            {dry:8.2f} s")
     print(f"  confirm + result page            {confirm:8.2f} s")

@@ -36,6 +36,12 @@ def bad_and_fixed(tmp_path: Path) -> tuple[Path, Path]:
     return bad, fixed
 
 
+def office_and_workbooks(programme: Ledger, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The seeded site, the office's client, and the bad and fixed pipeline.xlsx."""
+    site = quick_site(programme)
+    return site, session_client(site, "off@example.com"), *bad_and_fixed(tmp_path)
+
+
 def upload(client, path: Path, kind: str = "initiatives", **fields: str):  # type: ignore[no-untyped-def]
     page = client.get("/imports")
     return client.post("/imports", data={"csrf": csrf_of(page.text), "kind": kind, **fields},
@@ -65,9 +71,7 @@ def last_submission(led: Ledger) -> dict:
 
 def test_a_dry_run_with_errors_lists_every_cell_and_its_report_is_the_clis(
         programme, cli, tmp_path):
-    site = quick_site(programme)
-    office = session_client(site, "off@example.com")
-    bad, _ = bad_and_fixed(tmp_path)
+    _, office, bad, _ = office_and_workbooks(programme, tmp_path)
     before = submissions(programme)
     token = token_of(upload(office, bad))
     page = office.get(f"/imports/{token}")
@@ -102,9 +106,7 @@ def test_a_dry_run_with_errors_lists_every_cell_and_its_report_is_the_clis(
 
 def test_confirm_is_the_clis_import_and_the_same_file_again_adds_nothing(
         programme, cli, tmp_path):
-    site = quick_site(programme)
-    office = session_client(site, "off@example.com")
-    _, fixed = bad_and_fixed(tmp_path)
+    _, office, _, fixed = office_and_workbooks(programme, tmp_path)
     before = submissions(programme)
     token = token_of(upload(office, fixed, note="October pipeline"))
     page = office.get(f"/imports/{token}").text
@@ -133,9 +135,7 @@ def test_confirm_is_the_clis_import_and_the_same_file_again_adds_nothing(
 
 
 def test_a_ledger_changed_since_the_dry_run_is_said_not_imported(programme, tmp_path):
-    site = quick_site(programme)
-    office = session_client(site, "off@example.com")
-    _, fixed = bad_and_fixed(tmp_path)
+    _, office, _, fixed = office_and_workbooks(programme, tmp_path)
     token = token_of(upload(office, fixed))
     page = office.get(f"/imports/{token}").text
     programme.add_lever("NEW", "New lever", user="someone")  # a write in between
@@ -168,9 +168,7 @@ def test_a_targets_workbook_shows_totals_per_scope_and_lands_as_one_revision(
 
 
 def test_cancel_and_timeout_remove_the_upload(programme, tmp_path):
-    site = quick_site(programme)
-    office = session_client(site, "off@example.com")
-    _, fixed = bad_and_fixed(tmp_path)
+    site, office, _, fixed = office_and_workbooks(programme, tmp_path)
     token = token_of(upload(office, fixed))
     assert [p.name for p in kept(programme)] == ["pipeline.xlsx", "upload.json"]
     page = office.get(f"/imports/{token}").text
@@ -218,9 +216,7 @@ def test_an_upload_past_the_size_limit_is_refused_and_nothing_kept(
 
 
 def test_owners_and_finance_get_403_on_every_imports_route(programme, tmp_path):
-    site = quick_site(programme)
-    office = session_client(site, "off@example.com")
-    _, fixed = bad_and_fixed(tmp_path)
+    site, office, _, fixed = office_and_workbooks(programme, tmp_path)
     token = token_of(upload(office, fixed))
     for email in ("ana@example.com", "fin@example.com"):
         refused_everything(programme, session_client(site, email), token, fixed)
