@@ -422,7 +422,6 @@ def _set_up(ledger: Ledger, programme: str, user: str, say: Callable[[str], None
     say(f"ledger {db_path}: programme {programme!r}, AUD, FY from July, "
         f"{FIRST:%Y-%m} to {LAST:%Y-%m}; units {', '.join(c for c, _ in UNITS)}; "
         f"levers {', '.join(c for c, _ in LEVERS)}")
-    case.set_up_case(ledger, user=user, profile=PROFILE)
     note = "demo: steerco targets"
     set_target(ledger, metric="benefit", amount=PROGRAMME_TARGET, first=FIRST, last=LAST,
                scope="programme", profile=PROFILE, user=user, note=note)
@@ -434,6 +433,7 @@ def _set_up(ledger: Ledger, programme: str, user: str, say: Callable[[str], None
                    scope=f"lever:{code}", profile=PROFILE, user=user, note=note)
     set_target(ledger, metric="cost", amount=COST_BUDGET, fiscal_year="FY27",
                scope="programme", profile="even", user=user, note="demo: cost budget")
+    case.set_up_case(ledger, user=user, profile=PROFILE)
     say(f"targets: benefit {PROGRAMME_TARGET:,} AUD over the horizon (ramp in FY27, "
         f"plateau in FY28), cascaded to 2 units and 4 levers; one-off cost budget "
         f"{COST_BUDGET:,} AUD in FY27; volume +{case.VOLUME_TARGET:,} t; unit cost down to "

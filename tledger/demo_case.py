@@ -150,10 +150,12 @@ def set_up_case(ledger: Ledger, *, user: str, profile: str) -> None:
         set_baseline(ledger, metric="benefit", per_month=fixed, scope=scope, driver="volume",
                      rate=str(rate), first=FIRST, last=LAST, user=user,
                      note=f"demo: FY26 cost base, fixed + {rate} AUD/t")
-        for month, tonnes in ACTUAL_TONNES.items():
-            set_baseline(ledger, metric="volume", series="actual", per_month=tonnes,
-                         scope=scope, first=month, last=month, user=user,
-                         note=f"demo: {month:%B %Y} tonnes, finance close")
+        # One revision: the weights are the tonnes themselves, so each month gets its own.
+        set_baseline(ledger, metric="volume", series="actual",
+                     amount=sum(ACTUAL_TONNES.values()),
+                     profile="weights:" + ",".join(map(str, ACTUAL_TONNES.values())),
+                     scope=scope, first=CLOSED[0], last=CLOSED[-1], user=user,
+                     note="demo: tonnes produced July-October 2026, finance close")
     set_target(ledger, metric="volume", amount=VOLUME_TARGET, first=FIRST, last=LAST,
                scope="programme", profile=profile, user=user, note="demo: steerco volume")
     set_target(ledger, metric="unit_cost", amount=UNIT_COST_TARGET, first=FIRST, last=LAST,
