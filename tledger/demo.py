@@ -380,12 +380,14 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         _import_workbooks(ledger, files, cost_out, throughput, programme, user, say)
         gl = case.gl_case(initiatives)
         case.write_gl_files(directory, gl)
-        say(f"{case.GL_EXTRACT} + {case.GL_MAPPING} (finance's GL, Jul-Oct 2026): "
-            f"{case.describe_gl(gl)}")
         if case.reconcile_available():
-            say("P&L reconciliation, Jul-Oct 2026 (tledger reconcile):")
+            say(f"import actuals {case.GL_EXTRACT} --mapping {case.GL_MAPPING} (finance's GL, "
+                "Jul-Oct 2026); P&L reconciliation (tledger reconcile), Jul-Oct 2026:")
             case.import_and_reconcile(ledger, files["gl extract"], files["gl mapping"],
                                       user=user, say=say)
+        else:
+            say(f"{case.GL_EXTRACT} + {case.GL_MAPPING} (finance's GL, Jul-Oct 2026): "
+                f"{case.describe_gl(gl)}")
         if show is not None:
             _show_gaps(ledger, show, say)
 
