@@ -82,7 +82,7 @@ def _values(frame: pd.DataFrame, part: str, key: str, column: str) -> list[objec
     return frame[frame["part"] == part].set_index(key)[column].tolist()
 
 
-def test_flexed_baseline_rounds_per_month_half_away_from_zero(example: Ledger) -> None:
+def _flexed_baseline_rounds_per_month_half_away_from_zero(example: Ledger) -> None:
     # MIN July: 3,000.00 + 2.125 x 501 t = 3,000.00 + 1,064.625 -> 4,064.63
     mins = baseline_by_month(example, metric="benefit", scope="unit:MIN")
     assert mins["baseline"].tolist() == [D("4064.63"), D("4275.00"), D("4275.00")]
@@ -93,7 +93,7 @@ def test_flexed_baseline_rounds_per_month_half_away_from_zero(example: Ledger) -
     assert prog["baseline"].tolist() == [D("6914.63"), D("7125.00"), D("7125.00")]
 
 
-def test_unit_cost_is_the_ratio_of_sums_not_the_average_of_ratios(example: Ledger) -> None:
+def _unit_cost_is_the_ratio_of_sums_not_the_average_of_ratios(example: Ledger) -> None:
     rep = ratio_gap(example, metric="unit_cost")
     m = rep.monthly
     assert _values(m, "Programme", "month", "numerator") == [
@@ -110,7 +110,7 @@ def test_unit_cost_is_the_ratio_of_sums_not_the_average_of_ratios(example: Ledge
         D("21164.63"), D("3000"), D("7.05"))
 
 
-def test_the_interaction_is_shared_and_the_parts_add_up_to_the_cent(example: Ledger) -> None:
+def _the_interaction_is_shared_and_the_parts_add_up_to_the_cent(example: Ledger) -> None:
     rep = ratio_gap(example, metric="unit_cost", by="lever")
     c = rep.contributions
     assert c is not None
@@ -126,7 +126,7 @@ def test_the_interaction_is_shared_and_the_parts_add_up_to_the_cent(example: Led
                                                              D("-3.87"))
 
 
-def test_adopting_the_weighted_bottom_up_is_exact_to_the_cent(example: Ledger) -> None:
+def _adopting_the_weighted_bottom_up_is_exact_to_the_cent(example: Ledger) -> None:
     adopt_target(example, metric="benefit", weighted=True, note="plans complete")
     target = target_by_month(example, metric="benefit")
     # per fact: X 500.02 x 0.75 = 375.015 -> 375.02; Y 100.05 x 0.90 = 90.045 -> 90.05
@@ -135,7 +135,7 @@ def test_adopting_the_weighted_bottom_up_is_exact_to_the_cent(example: Ledger) -
     assert set(rep.monthly["gap"]) == {D("0.00")}
 
 
-def test_the_reconciliation_inputs(example: Ledger) -> None:
+def _the_reconciliation_inputs(example: Ledger) -> None:
     """The doc's P&L line: MIN July flexed baseline 4,064.63 and claim 400.00 (the GL actual
     3,900.00 and so movement 164.63, unexplained -235.37 need ``tledger import actuals``)."""
     rep = gap(example, metric="benefit", scenario="actual", by="business_unit")
@@ -143,3 +143,12 @@ def test_the_reconciliation_inputs(example: Ledger) -> None:
     assert claims[("MIN", date(2026, 7, 1))] == D("400.00")
     base = baseline_by_month(example, metric="benefit", scope="unit:MIN")["baseline"].iloc[0]
     assert base - D("3900.00") == D("164.63")
+
+
+def test_the_worked_example(example: Ledger) -> None:
+    """One ledger per backend (building it is most of the cost); adopting writes, so last."""
+    _flexed_baseline_rounds_per_month_half_away_from_zero(example)
+    _unit_cost_is_the_ratio_of_sums_not_the_average_of_ratios(example)
+    _the_interaction_is_shared_and_the_parts_add_up_to_the_cent(example)
+    _the_reconciliation_inputs(example)
+    _adopting_the_weighted_bottom_up_is_exact_to_the_cent(example)
