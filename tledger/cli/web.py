@@ -113,8 +113,11 @@ def serve(
 
     import uvicorn
 
+    from ledger import settings
     from ledger.db import resolve_url
 
+    settings.password_login()  # a bad single sign-on setting is one line here, not in a worker
+    settings.oidc()
     ledger = open_ledger(db)  # refuses an unmigrated ledger before the server starts
     url = resolve_url(db)
     if workers > 1 and url.startswith("sqlite"):
