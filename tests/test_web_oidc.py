@@ -9,14 +9,13 @@ those of the token it issues."""
 
 from __future__ import annotations
 
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from helpers.oidc import oidc_provider, sso_environment
 from helpers.web import Site, TestClient, csrf_of, make_site, submissions
 from sqlalchemy import text
 
@@ -34,30 +33,13 @@ APP = "http://localhost"
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
-    """The provider's issuer URL (nonce required, as our app always sends one)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Authlib's deprecation notices inside the mock
-        import oidc_provider_mock
-        import werkzeug.serving
-
-        server = werkzeug.serving.make_server(
-            "127.0.0.1", 0, oidc_provider_mock.app(require_nonce=True), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        HTTP.close()
-        thread.join(5)
+    with oidc_provider() as issuer:
+        yield issuer
+    HTTP.close()
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, issuer: str, **more: str) -> None:
-    for name, value in {"TLEDGER_OIDC_ISSUER": issuer, "TLEDGER_OIDC_CLIENT_ID": CLIENT_ID,
-                        "TLEDGER_OIDC_CLIENT_SECRET": "s3cret-of-the-app",
-                        "TLEDGER_BASE_URL": APP, **more}.items():
+    for name, value in {**sso_environment(issuer, APP, CLIENT_ID), **more}.items():
         monkeypatch.setenv(name, value)
 
 
