@@ -23,7 +23,7 @@ from ledger import settings
 from ledger.accounts import list_accounts
 from ledger.settings import SettingError
 from tledger.web.app import create_app
-from tledger.web.sso import SSO_COOKIE
+from tledger.web.sso import SSO_COOKIE, signing_algorithms
 
 CLIENT_ID = "tledger-web"
 #: The test's own calls to the provider (one client: a TLS context costs ~0.1 s to make).
@@ -272,3 +272,10 @@ def test_bad_sso_settings_are_one_line_naming_the_variable(monkeypatch, values, 
     with pytest.raises(SettingError, match=message) as caught:
         settings.password_login() and settings.oidc()  # both read: one refuses
     assert "\n" not in str(caught.value)
+
+
+def test_only_public_key_signatures_are_accepted_for_id_tokens():
+    offered = {"id_token_signing_alg_values_supported": ["none", "HS256", "RS256", "ES256"]}
+    assert signing_algorithms(offered) == ["RS256", "ES256"]
+    assert signing_algorithms({"id_token_signing_alg_values_supported": ["none"]}) == ["RS256"]
+    assert signing_algorithms({}) == ["RS256"]

@@ -54,6 +54,9 @@ SSO_WINDOW = timedelta(minutes=10)
 LEEWAY_S = 60
 #: Seconds to wait for the provider's discovery, keys and token endpoints.
 PROVIDER_TIMEOUT_S = 10.0
+#: The ID token signatures accepted: public-key ones only.
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+              "ES512", "EdDSA")
 #: How long the provider's discovery document is reused before it is read again.
 METADATA_TTL_S = 300.0
 SCOPE = "openid email"
@@ -176,12 +179,11 @@ class Provider:
         client_id = self.config.client_id
         try:
             decoded = jwt.decode(token["id_token"], KeySet.import_key_set(keys),  # type: ignore[arg-type]
-                                 registry=JWSRegistry(
-                                     algorithms=meta.get("id_token_signing_alg_values_supported")
-                                     or ["RS256"]))
+                                 registry=JWSRegistry(algorithms=signing_algorithms(meta)))
             claims = CodeIDToken(
                 decoded.claims, decoded.header,
-                {"iss": {"essential": True, "value": self.config.issuer},
+                # The issuer exactly as discovery spells it (some end in "/").
+                {"iss": {"essential": True, "value": meta["issuer"]},
                  "aud": {"essential": True, "value": client_id},
                  "exp": {"essential": True}, "nonce": {"essential": True}},
                 {"nonce": pending.nonce, "client_id": client_id,
@@ -191,6 +193,13 @@ class Provider:
             raise Refused(f"the identity provider's ID token was refused ({_why(exc)}): "
                           "start again") from exc
         return dict(claims)
+
+
+def signing_algorithms(meta: dict[str, Any]) -> list[str]:
+    """The provider's ID token algorithms that a public key verifies: never ``none``, and
+    never an HMAC one (keyed by the client secret, which is not the provider's proof)."""
+    offered = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
+    return [alg for alg in offered if isinstance(alg, str) and alg in ASYMMETRIC] or ["RS256"]
 
 
 def _why(exc: Exception) -> str:
@@ -257,7 +266,7 @@ class Pages:
         try:
             with self.web.ledger.reading() as conn:
                 account = find_account(conn, email)
-        except (NotFound, LedgerError):
+        except NotFound:
             raise Refused(f"{NO_ACCESS} ({email[:60]})", 403) from None
         if account.disabled:
             raise Refused(f"{NO_ACCESS} ({email[:60]})", 403)
