@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
+from tledger.web import sso
 from tledger.web.context import Web
 
-FEATURES: list[Callable[[Web], list[BaseRoute]]] = []
+FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
+    sso.routes,
+]
