@@ -325,7 +325,8 @@ def _amounts(frame: pd.DataFrame, amounts: list[Any], cells: list[str],
              metrics: dict[str, MetricInfo], mapping: ActualsMapping, sheet: str,
              log: ProblemLog) -> np.ndarray:
     """The amounts in their metric's minor units (bad and missing ones logged)."""
-    decimals = np.array([metrics[m].decimals if m else 2 for m in frame["metric"]],
+    decimals = np.array([metrics[m].decimals if isinstance(m, str) else 2
+                         for m in frame["metric"]],
                         dtype=np.int64)
     values = np.array([("" if v is None else v) for v in amounts], dtype=object)
     converted = convert(values, decimals, Decimal(1), mapping.decimal)
