@@ -156,3 +156,38 @@ def test_tolerance_check_and_as_of(example, tmp_path, cli) -> None:
     assert rows[0]["part"] == "Programme"
     assert rows[0]["movement"] == "97654.33"
 
+
+
+def test_the_report_sheet_recalculates_to_the_ledgers_figures(example, cli, tmp_path) -> None:
+    """The gap report's "P&L reconciliation" sheet: LibreOffice recalculates it (cached
+    values stripped) and every figure equals the ledger's, to the cent."""
+    import openpyxl
+    from helpers.libreoffice import recalculate
+
+    path = tmp_path / "gap.xlsx"
+    out = cli("report", "gap", "--out", str(path))
+    assert out.exit_code == 0, out.output
+    ws = openpyxl.load_workbook(path)["P&L reconciliation"]
+    # Rows 5-7 are MIN's months, 8 its FY27; PRO 9-12; the programme 13-16.
+    assert (ws["G5"].value, ws["I5"].value) == ("=E5-F5", "=G5-H5")
+    assert ws["G7"].value is None  # September: not reported, no formula
+    assert ws["E8"].value == "=SUMPRODUCT(D5:D7,E5:E7)"
+    assert ws["G13"].value == "=D5*G5+D9*G9"
+    assert ws["I16"].value == "=SUMPRODUCT(D13:D15,I13:I15)"
+    (recalculated,) = recalculate([path], tmp_path)
+    values = openpyxl.load_workbook(recalculated, data_only=True)["P&L reconciliation"]
+    months = reconcile(example).frame
+    expected = {(r["part"], r["period"]): r for r in pd.concat(
+        [months, reconcile(example, fiscal_year=True).frame]).to_dict("records")}
+    checked = 0
+    for row in range(5, 17):
+        rec = expected[(values[f"B{row}"].value, values[f"C{row}"].value)]
+        for col, key in zip("EFGHI", ["baseline", "actual", "movement", "claimed",
+                                      "unexplained"], strict=True):
+            got, want = values[f"{col}{row}"].value, rec[key]
+            if want is None:
+                assert got is None, (row, col)
+                continue
+            assert D(str(round(got, 2))).quantize(want) == want, (row, col, got, want)
+            checked += 1
+    assert checked == 49  # 12 rows x 5 figures, 11 of them empty (September)
