@@ -29,7 +29,7 @@ from importers.command import transaction
 from importers.headers import serial_month
 from importers.layout import cell_ref
 from importers.problems import ImportProblems, ProblemLog
-from importers.reading import CSV_SUFFIXES, ImportParams, _is_zip, _read_csv, already_imported
+from importers.reading import ImportParams, already_imported, is_csv_file, read_csv_grid
 from importers.workbook import STAMP_SHEET, content_digest, file_sha256, open_workbook, read_grid
 from ledger.api import Ledger, MetricInfo
 from ledger.errors import LedgerError
@@ -178,8 +178,8 @@ class _Grid:
 
 
 def _read(path: Path, mapping: ActualsMapping, log: ProblemLog) -> _Grid | None:
-    if path.suffix.lower() in CSV_SUFFIXES and path.is_file() and not _is_zip(path):
-        grid = _read_csv(path, log)
+    if is_csv_file(path):
+        grid = read_csv_grid(path, log)
         return None if grid is None else _Grid(grid, "")
     book = open_workbook(path, log, other_formats=True)
     if book is None:
