@@ -113,3 +113,26 @@ def test_mapping_errors_are_one_line(tmp_path) -> None:
     with pytest.raises(LedgerError, match=r"actuals\.centres"):
         ActualsMapping.load(path)
     assert GL_CSV.startswith("Period,Cost centre,Account,Amount")
+
+
+def test_gl_lines_are_sealed_in_the_chain_and_guarded(programme, tmp_path, cli,
+                                                      backend) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from ledger import chain
+
+    import_example(programme, tmp_path)
+    with programme.reading() as conn:
+        assert chain.verify(conn).ok
+    if backend == "postgresql":
+        # The history guard (installed by `db grant`) refuses it, for the owner too.
+        assert cli("db", "grant", "postgres").exit_code == 0
+        with pytest.raises(DBAPIError, match="append-only"), programme.engine.begin() as conn:
+            conn.execute(text("UPDATE gl_actual SET amount_minor = 1"))
+        return
+    # SQLite has no guard: a line changed outside tledger breaks the chain.
+    with programme.engine.begin() as conn:
+        conn.execute(text("UPDATE gl_actual SET amount_minor = 1 WHERE id = 1"))
+    with programme.reading() as conn:
+        assert not chain.verify(conn).ok
