@@ -59,7 +59,7 @@ def example(programme, tmp_path):
     return programme
 
 
-def test_reconcile_worked_example(example, cli, db_url) -> None:
+def test_reconcile_worked_example(example, cli, db_url, backend) -> None:
     rep = reconcile(example)
     assert rep.kinds == {"benefit": "cost"}
     # MIN July: flexed baseline 1,000,000.00 + 10 AUD/t x 40,000 t (July's actual) =
@@ -97,7 +97,8 @@ def test_reconcile_worked_example(example, cli, db_url) -> None:
                                               D("297654.33"), D("220000.00"), D("77654.33"))
     only = reconcile(example, by="programme", fiscal_year=True).frame
     assert list(only["part"]) == ["Programme"]
-    _cli_table(cli, db_url)
+    if backend == "sqlite":  # the table's layout does not depend on the database
+        _cli_table(cli, db_url)
 
 
 def _cli_table(cli, db_url: str) -> None:
