@@ -889,8 +889,7 @@ def checks(
         collisions = _code_findings(conn)
         from ledger.pnl import claim_findings
 
-        over_claimed = claim_findings(ledger, conn, as_of_sub,
-                                      metric if metric is not None else None)
+        over_claimed = claim_findings(ledger, conn, as_of_sub, metric)
 
     if chain.problem is not None:
         found.append(_finding("history_chain", "error", None, "", None,

@@ -39,7 +39,8 @@ from ledger.api import Ledger, MetricInfo
 from ledger.asof import parse_as_of, submission_at
 from ledger.errors import LedgerError
 from ledger.money import from_minor
-from ledger.months import fiscal_year, fiscal_year_label, month_range
+from ledger.months import fiscal_year as fiscal_year_number
+from ledger.months import fiscal_year_label, month_range
 from ledger.store import current_user, new_submission, read_frame, version_filter
 from ledger.vocabulary import TargetScope
 
@@ -278,8 +279,7 @@ def load_rows(ledger: Ledger, conn: Connection, *, metric: str | None = None,
 def _fiscal(rows: list[dict[str, Any]], fy_start: int) -> list[dict[str, Any]]:
     years: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        years.setdefault(fiscal_year(date.fromisoformat(row["period"] + "-01"), fy_start),
-                         []).append(row)
+        years.setdefault(fiscal_year_of(row["period"], fy_start), []).append(row)
     return [{"period": fiscal_year_label(fy), **total_rows([part])}
             for fy, part in years.items()]
 
@@ -322,7 +322,7 @@ def reconcile(ledger: Ledger, *, metric: str | None = None, by: str = "business_
 
 def fiscal_year_of(period: str, fy_start: int) -> int:
     """The fiscal year of a ``YYYY-MM`` period."""
-    return fiscal_year(date.fromisoformat(period + "-01"), fy_start)
+    return fiscal_year_number(date.fromisoformat(period + "-01"), fy_start)
 
 
 # --------------------------------------------------------------------------- tolerance
