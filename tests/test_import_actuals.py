@@ -59,9 +59,10 @@ def test_bad_input_is_reported_in_one_run_with_cells_and_nothing_written(program
         assert conn.exec_driver_sql(
             "SELECT COUNT(*) FROM submission WHERE kind = 'import'").scalar_one() == 0
     out = cli("import", "actuals", str(tmp_path / "bad.csv"), "--mapping",
-              str(tmp_path / "gl.toml"))
+              str(tmp_path / "gl.toml"), "--report", str(tmp_path / "problems.csv"))
     assert out.exit_code != 0
     assert "5 problems in bad.csv" in out.stderr
+    assert "'CC-XX-9' (2 rows)" in (tmp_path / "problems.csv").read_text(encoding="utf-8")
     assert "Traceback" not in out.output
 
 

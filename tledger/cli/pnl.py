@@ -24,7 +24,7 @@ from tledger.cli.common import (
     open_ledger,
 )
 from tledger.cli.gap import AsOfOption
-from tledger.cli.imports import DryRunOption, MappingOption, import_app
+from tledger.cli.imports import DryRunOption, MappingOption, ReportOption, import_app
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +59,7 @@ def import_actuals_cmd(
         "unit), Account (or Account group) and Amount.")],
     mapping: MappingOption = None,
     dry_run: DryRunOption = False,
+    report: ReportOption = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
     user: UserOption = None,
@@ -77,14 +78,15 @@ def import_actuals_cmd(
     """
     from importers.actuals import import_actuals
     from importers.problems import ImportProblems
-    from tledger.cli.imports import _show_problems
+    from tledger.cli.imports import _check_report, _show_problems
 
+    _check_report(report)
     ledger = open_ledger(db)
     try:
         result = import_actuals(ledger, file, mapping=mapping, dry_run=dry_run, user=user,
                                 note=note)
     except ImportProblems as exc:
-        _show_problems(exc.problems, None)
+        _show_problems(exc.problems, report)
         raise
     if result.submission_id is not None:
         committed(f"the actuals WERE saved (submission {result.submission_id})")
