@@ -782,6 +782,9 @@ def checks(
       :data:`ledger.chain.CHECKS_FULL_LIMIT` phasing versions; above, only the submission
       table's chain is, and ``history_not_reverified`` (warning) says when ``tledger
       verify`` last re-hashed every row.
+    * ``claim_over_pnl`` (warning): per business unit, metric and month with a GL extract,
+      the initiatives' claimed actuals exceed the P&L movement the accounts show by more
+      than the claim tolerance (:mod:`ledger.pnl`, docs/reconciliation.md).
 
     Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
     the metric-specific checks to one metric; ``conn`` reads inside a caller's snapshot.
@@ -884,6 +887,9 @@ def checks(
         levels = {int(i) for i in conn.execute(text("SELECT metric_id FROM metric_ratio"))
                   .scalars()}
         collisions = _code_findings(conn)
+        from ledger.pnl import claim_findings
+
+        over_claimed = claim_findings(ledger, conn, as_of_sub, metric)
 
     if chain.problem is not None:
         found.append(_finding("history_chain", "error", None, "", None,
@@ -931,6 +937,7 @@ def checks(
             "late_stage_no_actuals", "warning", metric, "actual", None, str(row['external_id']),
             f"at stage gate {row['stage']} but no actuals"
             + (f" for {metric}" if metric else ""), None))
+    found += over_claimed
     # Errors first, otherwise in the order the checks are listed above.
     found.sort(key=lambda f: f["severity"] != "error")
     # dtype=object keeps None as None (not NaN) and amounts as Decimals.

@@ -25,6 +25,7 @@ from ledger.engine import as_of_instant, checks, finance, gap
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
+from ledger.pnl import has_gl_actuals, reconcile
 from ledger.store import month_number_sql, read_frame_in, submission_as_of, version_filter
 from reports.excel import BREAKDOWN_SHEETS, BreakdownSheet, ReportInput, build_detail
 from reports.excel.inputs import PAPERS, TOP_N, DetailTable, FunnelStage, TopLists
@@ -91,6 +92,8 @@ def load_report(
         detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
                               weighted=weighted, report_metric_id=summary.metric.id)
         top = _top_lists(conn, top_inputs, detail, initiatives, summary.metric, sub)
+        pnl = (reconcile(ledger, as_of=sub, conn=conn) if has_gl_actuals(conn, sub)
+               else None)
     funnel = _funnel(stages, by_stage, detail, summary.metric.code)
     if paper not in PAPERS:
         raise LedgerError(f"paper {paper!r}: expected {' or '.join(PAPERS)}")
@@ -118,6 +121,7 @@ def load_report(
         coverage_amber=coverage_amber,
         funnel=funnel,
         top=top,
+        pnl=pnl,
     )
 
 

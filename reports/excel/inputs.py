@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ledger.api import MetricInfo, ProgrammeInfo
     from ledger.bridge import BridgeResult
     from ledger.engine import FinanceReport, GapReport
+    from ledger.pnl import Reconciliation
 from ledger.reconcile import weigh
 
 UNALLOCATED = "(unallocated)"
@@ -157,6 +158,9 @@ class ReportInput:
     coverage_amber: Decimal = COVERAGE_AMBER
     funnel: list[FunnelStage] | None = None
     top: TopLists | None = None
+    pnl: Reconciliation | None = None
+    """The P&L reconciliation (:func:`ledger.pnl.reconcile`): its sheet, written only when
+    the ledger has GL actuals."""
 
 
 def build_detail(

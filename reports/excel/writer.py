@@ -21,6 +21,7 @@ from reports.excel.formulas import DetailRefs
 from reports.excel.funnel import write_funnel
 from reports.excel.inputs import SCALES, ReportInput
 from reports.excel.layout import FIRST_DATA_ROW, Formats, pick_scale
+from reports.excel.pnl import write_pnl
 from reports.excel.summary import summary_last_col, write_summary
 from reports.excel.top import write_top
 from reports.xlsxwriter_internals import write_formulas_verbatim
@@ -111,6 +112,8 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
     checks_sheet = workbook.add_worksheet("Checks")
     bridge_sheet = workbook.add_worksheet("Bridge") if data.bridge is not None else None
     finance_sheet = workbook.add_worksheet("Finance") if data.finance is not None else None
+    pnl_sheet = (workbook.add_worksheet("P&L reconciliation") if data.pnl is not None
+                 and len(data.pnl.frame) else None)
     about_sheet = workbook.add_worksheet("About")
     for sheet in workbook.worksheets():
         # Its formulas use SUM, SUMIF(S), COUNTIFS, SUMPRODUCT, EXACT, IF, MIN, MAX, ROUND,
@@ -133,6 +136,8 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
         finance = write_finance(finance_sheet, data, fmt, scale, summary_rows)
         write_dashboard(workbook, dashboard_sheet, data, fmt, scale, finance, finance_sheet,
                         _bridge_rows(data) if bridge_sheet is not None else None)
+    if pnl_sheet is not None:
+        write_pnl(pnl_sheet, data, fmt)
     write_about(about_sheet, data, fmt, scale)
     (dashboard_sheet or summary_sheet).activate()
     workbook.close()

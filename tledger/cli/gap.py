@@ -379,7 +379,8 @@ def checks_cmd(
 
     Errors: part targets over-allocating the programme target (cascade gap), phasing or
     targets outside the horizon. Warnings: programme target left unallocated, initiatives
-    without phasing, negative benefits, initiatives at L4/L5 without actuals.
+    without phasing, negative benefits, initiatives at L4/L5 without actuals, claimed
+    savings above the P&L movement beyond the claim tolerance.
 
     Example: tledger checks --format json
     """
