@@ -380,14 +380,10 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         _import_workbooks(ledger, files, cost_out, throughput, programme, user, say)
         gl = case.gl_case(initiatives)
         case.write_gl_files(directory, gl)
-        if case.reconcile_available():
-            say(f"import actuals {case.GL_EXTRACT} --mapping {case.GL_MAPPING} (finance's GL, "
-                "Jul-Oct 2026); P&L reconciliation (tledger reconcile), Jul-Oct 2026:")
-            case.import_and_reconcile(ledger, files["gl extract"], files["gl mapping"],
-                                      user=user, say=say)
-        else:
-            say(f"{case.GL_EXTRACT} + {case.GL_MAPPING} (finance's GL, Jul-Oct 2026): "
-                f"{case.describe_gl(gl)}")
+        say(f"import actuals {case.GL_EXTRACT} --mapping {case.GL_MAPPING} (finance's GL, "
+            "Jul-Oct 2026); P&L reconciliation (tledger reconcile), Jul-Oct 2026:")
+        case.import_and_reconcile(ledger, files["gl extract"], files["gl mapping"],
+                                  user=user, say=say)
         if show is not None:
             _show_gaps(ledger, show, say)
 

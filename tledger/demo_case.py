@@ -23,7 +23,6 @@ units' to the cent.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -251,33 +250,13 @@ def write_gl_files(directory: Path, case: GlCase) -> tuple[Path, Path]:
     return extract, mapping
 
 
-def describe_gl(case: GlCase) -> str:
-    """One line per unit: claimed savings against the accounts' movement, Jul-Oct 2026."""
-    def aud(cents: int) -> str:
-        return f"{Decimal(cents) / 100:,.2f}"
-
-    return "; ".join(
-        f"{u} claims {aud(case.claimed[u])} against a P&L movement of "
-        f"{aud(case.movement[u])} (unexplained {aud(case.movement[u] - case.claimed[u])})"
-        for u in ("MIN", "PRO"))
-
-
-def reconcile_available() -> bool:
-    """Whether this tree has the GL import and the reconciliation (``tledger import
-    actuals``, ``tledger reconcile``)."""
-    return all(importlib.util.find_spec(m) is not None
-               for m in ("importers.actuals", "ledger.pnl"))
-
-
 def import_and_reconcile(ledger: Ledger, extract: Path, mapping: Path, *, user: str,
                          say: Callable[[str], None]) -> Any:
-    """Import the GL extract and print the reconciliation of the closed months per unit,
-    when the tree has them (:func:`reconcile_available`); else None, and nothing done."""
-    if not reconcile_available():
-        return None
-    # Looked up at run time: the modules come from another branch (issue 18).
-    import_actuals = importlib.import_module("importers.actuals").import_actuals
-    reconcile = importlib.import_module("ledger.pnl").reconcile
+    """Import the GL extract and print the reconciliation of the closed months per unit
+    (what ``tledger import actuals`` and ``tledger reconcile`` do)."""
+    from importers.actuals import import_actuals
+    from ledger.pnl import reconcile
+
     import_actuals(ledger, extract, mapping=mapping, user=user,
                    note="demo: GL extract July-October 2026")
     rec = reconcile(ledger, metric="benefit", by="business_unit")
