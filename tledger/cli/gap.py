@@ -459,4 +459,9 @@ def reviewed_cmd(db: DbOption = None, fmt: FormatOption = OutputFormat.table) ->
     """
     from ledger.claims import reviewed_pairs
 
-    emit(reviewed_pairs(open_ledger(db)), fmt, title="Reviewed pairs")
+    pairs = reviewed_pairs(open_ledger(db))
+    if fmt == OutputFormat.table and pairs.empty:
+        console.print("no pair reviewed yet (tledger checks review-pair A B --note ...)",
+                      highlight=False)
+        return
+    emit(pairs, fmt, title="Reviewed pairs")
