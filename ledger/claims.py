@@ -70,10 +70,11 @@ __all__ = [
     "similar_pairs",
 ]
 
-#: Names are similar from this Jaccard index of their word stems (shared / all) upwards:
-#: half the words in common, e.g. "Diesel contract renegotiation" and "Renegotiate the
-#: diesel supply contract" (3 of 4 stems).
-SIMILARITY = Fraction(1, 2)
+#: Names are similar from this Jaccard index of their word stems (shared / all) upwards,
+#: e.g. "Diesel contract renegotiation" and "Renegotiate the diesel supply contracts" (3
+#: of 4 stems), not "Diesel supply contract reset (Haul fleet)" and "... (Drill & blast)"
+#: (4 of 8).
+SIMILARITY = Fraction(3, 5)
 #: A word's stem is its first five letters: "reduce", "reduced" and "reduction" are one.
 STEM_LENGTH = 5
 #: Words that say nothing about what an initiative does.
@@ -177,9 +178,11 @@ def actual_not_closed(facts: pd.DataFrame, closed: date | None, external_ids: di
 
 def name_stems(name: str) -> frozenset[str]:
     """The stems of a name's words: lower-cased runs of letters and digits, without
-    :data:`STOPWORDS` and one-letter words, cut to :data:`STEM_LENGTH` characters."""
+    :data:`STOPWORDS` and one-letter words (numbers stay: "Mill 1" is not "Mill 2"), cut
+    to :data:`STEM_LENGTH` characters."""
     words = re.findall(r"[^\W_]+", name.casefold())
-    return frozenset(w[:STEM_LENGTH] for w in words if len(w) > 1 and w not in STOPWORDS)
+    return frozenset(w[:STEM_LENGTH] for w in words
+                     if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS)
 
 
 def name_similarity(a: str, b: str) -> Fraction:

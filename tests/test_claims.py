@@ -152,6 +152,10 @@ def test_name_similarity_is_a_jaccard_index_of_word_stems():
                            "Renegotiate the diesel supply contracts") == Fraction(3, 4)
     assert name_similarity("Reduce diesel use", "Diesel use reduction") == 1
     assert name_similarity("Conveyor belt wear monitoring", "Diesel contract") == 0
+    assert name_similarity("Diesel supply contract reset (Haul fleet)",
+                           "Diesel supply contract reset (Drill & blast)") == Fraction(1, 2)
+    assert name_similarity("Shutdown reduction (Mill 1)",
+                           "Shutdown reduction (Mill 2)") == Fraction(3, 5)
     assert name_similarity("", "the of") == 0
 
 
