@@ -253,12 +253,13 @@ def double_counts(facts: pd.DataFrame, initiatives: pd.DataFrame,
     phasing of one of ``metrics`` overlaps in a month, less the ``reviewed`` pairs (lower
     id first). One finding per pair: the first metric (in ``metrics``' order) and month
     they overlap in."""
-    masks, base = _month_masks(facts)
+    pairs = [(a, b, sim) for a, b, sim in similar_pairs(initiatives) if (a, b) not in reviewed]
+    # Only the initiatives in a pair need their months.
+    involved = {i for a, b, _sim in pairs for i in (a, b)}
+    masks, base = _month_masks(facts[facts["initiative_id"].isin(list(involved))])
     info = initiatives.set_index("initiative_id")
     found = []
-    for a, b, similarity in similar_pairs(initiatives):
-        if (a, b) in reviewed:
-            continue
+    for a, b, similarity in pairs:
         for mid, met in metrics.items():
             common = masks.get((a, mid), 0) & masks.get((b, mid), 0)
             if not common:
