@@ -402,6 +402,28 @@ class Target(Base):
     valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
 
 
+class ReviewedPair(Base):
+    """Two initiatives the office reviewed as *not* counting the same saving twice
+    (``tledger checks review-pair``): ``possible_double_count`` no longer reports them.
+    Append-only, written once per pair; the pair is stored in id order."""
+
+    __tablename__ = "reviewed_pair"
+    __table_args__ = (
+        CheckConstraint("first_initiative_id < second_initiative_id", name="ordered"),
+        Index("uq_reviewed_pair_pair", "first_initiative_id", "second_initiative_id",
+              unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    """The pair's initiative with the lower id."""
+    second_initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    """The pair's initiative with the higher id."""
+    note: Mapped[str] = mapped_column(Text)
+    """Why the pair is not a double count, in the reviewer's words."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+
+
 # ---------------------------------------------------------------- baselines (0007)
 BASELINE_SERIES = ("baseline", "actual")
 

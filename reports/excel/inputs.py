@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ledger.bridge import BridgeResult
     from ledger.engine import FinanceReport, GapReport
     from ledger.pnl import Reconciliation
+    from ledger.ratio import RatioReport
 from ledger.reconcile import weigh
 
 UNALLOCATED = "(unallocated)"
@@ -161,6 +162,9 @@ class ReportInput:
     pnl: Reconciliation | None = None
     """The P&L reconciliation (:func:`ledger.pnl.reconcile`): its sheet, written only when
     the ledger has GL actuals."""
+    unit_costs: list[RatioReport] = field(default_factory=list)
+    """Each ratio metric's unit-cost gap (``ledger.ratio.ratio_gap``): a ``Unit cost``
+    sheet each (the programme, then the units with baselines of their own)."""
 
 
 def build_detail(

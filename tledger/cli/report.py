@@ -73,7 +73,8 @@ def report_gap(
     Initiatives sheet), By unit, By lever (each tying to the Summary), Funnel (stage
     gates, unweighted and risk-weighted), By owner, Top initiatives, Initiatives (the
     detail), Checks, Bridge (since the last month-end, or --since), Finance (outturn,
-    committed, pipeline, net value by month) and About. The report is
+    committed, pipeline, net value by month), Unit cost (with a ratio metric: live
+    formulas, as report unit-cost) and About. The report is
     refused, with nothing written, if its formulas would not recalculate to the engine's
     figures.
 
