@@ -23,6 +23,9 @@ NO_UPLOAD = "A" * 43
 EXPECTED = {
     "GET /":                       (303, 303, 303, 303, 303, 303),
     "GET /login":                  (200, 200, 200, 200, 200, 200),
+    # Single sign-on is off in this matrix (no TLEDGER_OIDC_ISSUER): tests/test_web_oidc.py
+    "GET /login/sso":              (404, 404, 404, 404, 404, 404),
+    "GET /login/sso/callback":     (404, 404, 404, 404, 404, 404),
     "GET /initiatives":            (303, 200, 200, 200, 200, 303),
     "GET /initiatives/GR-0001":    (303, 200, 404, 200, 200, 303),
     "GET /initiatives/GR-0003":    (303, 404, 200, 200, 200, 303),
