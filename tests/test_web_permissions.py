@@ -13,6 +13,10 @@ from ledger.store import new_submission
 # A forecast change needs no note, so a permitted save is a plain 200.
 CHANGE = {"benefit|forecast|2026-10-01": "42"}
 
+#: An upload token of the right shape that no upload has (the imports' own tests cover
+#: a real one: 403 for every role but the office's).
+NO_UPLOAD = "A" * 43
+
 #: route -> expected status for each viewer: anonymous, ana and ben (owners), finance,
 #: office, a disabled account. 303 sends to the login page; 404 answers an owner reaching
 #: another owner's initiative exactly as for one that does not exist.
@@ -33,6 +37,15 @@ EXPECTED = {
     "POST /initiatives/GR-0001":   (403, 303, 404, 403, 303, 403),
     "POST /initiatives/GR-0003":   (403, 404, 303, 403, 303, 403),
     "POST /initiatives/GR-0001/description": (403, 303, 404, 403, 303, 403),
+    "GET /imports":                (303, 403, 403, 403, 200, 303),
+    "POST /imports":               (403, 403, 403, 403, 400, 403),
+    f"GET /imports/{NO_UPLOAD}":   (303, 403, 403, 403, 404, 303),
+    f"GET /imports/{NO_UPLOAD}/problems.csv": (303, 403, 403, 403, 404, 303),
+    f"POST /imports/{NO_UPLOAD}/confirm": (403, 403, 403, 403, 404, 403),
+    f"POST /imports/{NO_UPLOAD}/cancel": (403, 403, 403, 403, 404, 403),
+    "GET /targets":                (303, 403, 403, 200, 200, 303),
+    "GET /targets/scope?metric=benefit&scope=programme": (303, 403, 403, 200, 200, 303),
+    "POST /targets":               (403, 403, 403, 403, 400, 403),
     "POST /logout":                (403, 303, 303, 303, 303, 403),
 }
 VIEWERS = {"anon": None, "ana": "ana@example.com", "ben": "ben@example.com",

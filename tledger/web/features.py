@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from tledger.web import sso
+from tledger.web import imports, sso, targets
 from tledger.web.context import Web
 
 FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
     sso.routes,
+    imports.routes,
+    targets.routes,
 ]
