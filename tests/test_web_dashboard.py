@@ -9,6 +9,7 @@ import io
 import re
 import warnings
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -123,7 +124,8 @@ def test_a_bad_switch_is_a_400_with_one_line(demo: Demo, query: str, message: st
     page = demo.login("office@demo.example").get(f"/dashboard?{query}")
     assert page.status_code == 400
     shown = re.findall(r'<p class="error">([^<]*)</p>', page.text)
-    assert len(shown) == 1 and "\n" not in shown[0]
+    assert len(shown) == 1
+    assert "\n" not in shown[0]
     assert shown[0].replace("&#39;", "'").startswith(message)
 
 
@@ -192,8 +194,6 @@ def test_the_summary_csv_is_the_cli_reports_and_the_bridge_adds_up(demo: Demo) -
     page = fin.get("/reports/bridge", params={"from": first.isoformat()})
     assert page.status_code == 200, page.text
     values = re.findall(r'<td class="num" data-value="([^"]+)">', page.text)
-    from decimal import Decimal
-
     amounts = [Decimal(v) for v in values]
     assert amounts[0] + sum(amounts[1:-1]) == amounts[-1]
     assert amounts[-1] != amounts[0]  # the second workbook's initiatives are new
