@@ -37,9 +37,14 @@ def test_finance_sees_the_clis_figures_and_downloads_a_board_pack_that_ties(
                                       accept_downloads=True)
         page = context.new_page()
         problems: list[str] = []
+        # A CSP refusal or a script error is a console error; a failed load is named by
+        # its response (the browser's own favicon request is no page's).
         page.on("console", lambda msg: problems.append(msg.text) if msg.type in (
-            "error", "warning") else None)
+            "error", "warning") and not msg.text.startswith("Failed to load resource")
+            else None)
         page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400
+                and not r.url.endswith("/favicon.ico") else None)
         page.goto(f"{base}/login")
         page.fill('input[name="email"]', "fin@example.com")
         page.fill('input[name="password"]', PASSWORD)

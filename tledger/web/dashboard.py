@@ -15,6 +15,9 @@ initiatives there, and may not break the programme down by owner).
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,6 +37,7 @@ from ledger.money import from_minor
 from ledger.phasing import phasing_sums
 from ledger.ratio import ratio_metric_codes
 from ledger.reconcile import HORIZON, UNALLOCATED, coverage_rag
+from ledger.store import last_submission_id
 from tledger.web.context import ALL_ROLES, Forbidden, Web, owner_of
 from tledger.web.switches import Switches, fiscal_years, parse_switches
 
@@ -103,6 +107,8 @@ class Dashboard:
     breakdown: Table | None
     chart: str
     """The chart's data as JSON, safe inside ``<script type="application/json">``."""
+    newest: int
+    """The ledger's newest submission when the figures were read."""
 
 
 def _figure(col: str, value: Any, rag: tuple[str, Decimal, Decimal]) -> Figure:
@@ -157,8 +163,7 @@ def build_dashboard(ledger: Ledger, switches: Switches, *, owner: str | None) ->
     """
     from ledger.engine import gap
 
-    if owner is not None and switches.by == "owner":
-        raise Forbidden("the breakdown by owner is for the office and finance")
+    check_breakdown(switches, owner)
     with ledger.reading() as conn:
         metrics = ledger.metrics(conn)
         ratios = ratio_metric_codes(conn, [m.id for m in metrics])
@@ -186,7 +191,59 @@ def build_dashboard(ledger: Ledger, switches: Switches, *, owner: str | None) ->
     prog = rep.programme
     return Dashboard(prog, switches, rep.metric, [m for m in metrics if m.code not in ratios],
                      ratios, fiscal_years(prog), title, when, (red, amber), monthly, fiscal,
-                     breakdown, chart_json(rep))
+                     breakdown, chart_json(rep), rep.last_submission_id)
+
+
+def check_breakdown(switches: Switches, owner: str | None) -> None:
+    """Owners see the programme's gap by unit, lever and stage, not other owners' totals.
+
+    Raises:
+        Forbidden: an owner asking for the breakdown by owner.
+    """
+    if owner is not None and switches.by == "owner":
+        raise Forbidden("the breakdown by owner is for the office and finance")
+
+
+class RecentDashboards:
+    """The dashboards built lately, by switches and the ledger's newest submission when
+    they were read: one asked for again before anything new is written is not read again,
+    and requests for the same one at the same time wait for a single build. Nothing is
+    served that a later submission could have changed (the key holds the newest
+    submission, checked on every request). Per process; thread-safe."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._built: OrderedDict[tuple[Switches, int], Dashboard] = OrderedDict()
+        self._building: dict[tuple[Switches, int], threading.Event] = {}
+
+    def get(self, switches: Switches, newest: int,
+            build: Callable[[], Dashboard]) -> Dashboard:
+        """The dashboard of ``switches`` at submission ``newest``, built by ``build`` (which
+        reads the ledger now) unless built already."""
+        key = (switches, newest)
+        while True:
+            with self._lock:
+                if key in self._built:
+                    self._built.move_to_end(key)
+                    return self._built[key]
+                waiting = self._building.get(key)
+                if waiting is None:
+                    self._building[key] = threading.Event()
+            if waiting is None:
+                break
+            waiting.wait()  # another request builds it; if it failed, build it here
+        try:
+            board = build()
+            with self._lock:
+                # Read at ``newest`` or later: as current as the request that asked for it.
+                self._built[key] = self._built[(switches, board.newest)] = board
+                while len(self._built) > self._size:
+                    self._built.popitem(last=False)
+            return board
+        finally:
+            with self._lock:
+                self._building.pop(key).set()
 
 
 # --------------------------------------------------------------------------- drill-down
@@ -233,9 +290,16 @@ def routes(web: Web) -> list[BaseRoute]:
             metrics = web.ledger.metrics(conn)
         return parse_switches(request.query_params, metrics)
 
+    recent = RecentDashboards()
+
     def dashboard(request: Request, session: Session, form: FormData | None) -> Response:
         switches = switches_of(request)
-        board = build_dashboard(web.ledger, switches, owner=owner_of(session))
+        owner = owner_of(session)
+        check_breakdown(switches, owner)
+        with web.ledger.reading() as conn:
+            newest = last_submission_id(conn)
+        board = recent.get(switches, newest,
+                           lambda: build_dashboard(web.ledger, switches, owner=owner))
         return web.render("dashboard.html", session=session, prog=board.programme, board=board,
                           sw=switches, by_labels=BY_LABELS, horizon=HORIZON,
                           title="Dashboard")
@@ -246,8 +310,7 @@ def routes(web: Web) -> list[BaseRoute]:
         if switches.by is None:
             raise LedgerError("by: choose the breakdown the part belongs to (business_unit, "
                               "lever, stage or owner)")
-        if owner is not None and switches.by == "owner":
-            raise Forbidden("the breakdown by owner is for the office and finance")
+        check_breakdown(switches, owner)
         part = request.query_params.get("part", "").strip()
         if not part:
             raise LedgerError("part: name the part to list, e.g. part=PRO")
