@@ -7,23 +7,28 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 import warnings
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from conftest import BACKENDS
 from helpers.dashboard import assert_matches_cli, build_demo, cli_gap, dashboard_figures
-from helpers.web import log_in
+from helpers.web import log_in, make_site, save_form
 from sqlalchemy import text
 
 from ledger.api import Ledger
 from ledger.engine import gap
+from ledger.errors import LedgerError
 from ledger.reconcile import coverage_rag
 from reports.summary_csv import summary_table
 from tledger.demo import DEMO_ACCOUNTS
 from tledger.web.app import create_app
+from tledger.web.dashboard import RecentDashboards
+from tledger.web.switches import Switches
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -200,3 +205,54 @@ def test_the_summary_csv_is_the_cli_reports_and_the_bridge_adds_up(demo: Demo) -
     assert 'class="list step-detail" data-step="new initiatives"' in page.text
     assert fin.get("/reports/bridge?from=2030-01-01&to=2029-01-01").status_code == 400
     assert fin.get("/reports/bridge").status_code == 400
+
+
+class _Built:
+    def __init__(self, newest: int) -> None:
+        self.newest = newest
+
+
+def test_recent_dashboards_build_once_for_concurrent_requests_and_again_after_a_write(
+        ) -> None:
+    recent = RecentDashboards(size=2)
+    calls: list[int] = []
+    release = threading.Event()
+
+    def build(newest: int) -> Any:
+        calls.append(newest)
+        release.wait(5)
+        return _Built(newest)
+
+    sw = Switches(metric="benefit")
+    threads = [threading.Thread(target=recent.get, args=(sw, 7, lambda: build(7)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join()
+    assert calls == [7]
+    assert recent.get(sw, 8, lambda: build(8)).newest == 8  # a write: built again
+    assert calls == [7, 8]
+
+    def fail() -> Any:
+        raise LedgerError("boom")
+
+    with pytest.raises(LedgerError):
+        recent.get(Switches(metric="cost"), 8, fail)
+    assert recent.get(Switches(metric="cost"), 8, lambda: build(8)).newest == 8
+
+
+def test_a_save_shows_on_the_dashboard_at_once(programme: Ledger) -> None:
+    site = make_site(programme)
+    office = site.login("off@example.com")
+    before = dashboard_figures(office.get("/dashboard").text)
+    key = ("monthly", "Programme", "2026-10", "bottom_up")
+    ana = site.login("ana@example.com")
+    saved = ana.post("/initiatives/GR-0001", data=save_form(
+        ana, "GR-0001", {"benefit|plan|2026-10-01": "1000"}, note="more"))
+    assert saved.status_code == 303, saved.text
+    after = dashboard_figures(office.get("/dashboard").text)
+    assert after[key] != before[key]
+    assert after[key][0] == str(gap(programme).programme_monthly.set_index("month")
+                                .loc[date(2026, 10, 1), "bottom_up"])
