@@ -5,7 +5,9 @@ Builds (once; ``--rebuild`` to redo) a PostgreSQL ledger of 10,000 initiatives x
 each), adds one web account per simulated owner, starts ``tledger serve --workers N`` and
 runs ``--owners`` simulated owners (a bounded asyncio loop with httpx) for ``--seconds``:
 each opens "My initiatives", opens one of its initiatives and saves a forecast change, over
-and over; a save answered with a redirect is followed (timed as "page after save"). Prints
+and over; a save answered with a redirect is followed (timed as "page after save"). With
+``--dashboard``, each round also opens the dashboard (``/dashboard``, the programme's gap
+by month and fiscal year; every other round by business unit). Prints
 p50/p95 per request kind, the 1-minute load average before and after, errors, and lost
 updates: every accepted save is looked up afterwards (its submission, its author and the
 saved value valid from it).
@@ -14,6 +16,7 @@ The ledger's schema must be this tledger's: after a migration, run ``tledger db 
 on the cached database (or ``--rebuild``).
 
     .venv/bin/python benchmarks/bench_web.py --owners 20 --seconds 60 --workers 2
+    .venv/bin/python benchmarks/bench_web.py --owners 20 --seconds 60 --workers 2 --dashboard
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def _now():  # type: ignore[no-untyped-def]
 
 async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
                  timings: dict[str, list[float]], saves: list[tuple[int, str, str, str, int]],
-                 errors: list[str], think: float = 0.0) -> None:
+                 errors: list[str], think: float = 0.0, dashboard: bool = False) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) as client:
         page = await client.get("/login")
         done = await client.post("/login", data={
@@ -113,7 +116,13 @@ async def _owner(base: str, email: str, ext: str, seconds: float, k: int,
             page = await _timed(client, "GET", f"/initiatives/{ext}", "initiative page",
                                 timings)
             await read()
-            for kind, response in (("my initiatives", listing), ("initiative page", page)):
+            shown = [("my initiatives", listing), ("initiative page", page)]
+            if dashboard:
+                url = "/dashboard" + ("?by=business_unit" if i % 2 else "")
+                shown.append(("dashboard", await _timed(client, "GET", url, "dashboard",
+                                                        timings)))
+                await read()
+            for kind, response in shown:
                 if response.status_code != 200:
                     errors.append(f"{kind} {response.status_code}: {response.text[-200:]!r}")
             token = CSRF.search(page.text)
@@ -170,6 +179,9 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds an owner reads each answer before the next request "
                         "(0.5 to 1.5 times this, at random; default 0: a closed loop)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="each round also opens the dashboard (every other round by "
+                        "business unit)")
     parser.add_argument("--pg-url", default=os.environ.get("TLEDGER_BENCH_POSTGRES_URL")
                         or os.environ.get("TLEDGER_TEST_POSTGRES_URL")
                         or "postgresql://postgres@127.0.0.1/postgres")
@@ -201,7 +213,7 @@ def main() -> None:
 
         async def run() -> None:
             await asyncio.gather(*(_owner(base, email, ext, ns.seconds, k, timings, saves,
-                                          errors, ns.think)
+                                          errors, ns.think, ns.dashboard)
                                    for k, (email, ext) in enumerate(owners)))
 
         load = os.getloadavg()
@@ -226,7 +238,7 @@ def main() -> None:
           f"{ns.initiatives:,} initiatives x {ns.months} months; load average (1 min) "
           f"{load[0]:.1f} before, {load_after[0]:.1f} after")
     print(f"{'request':16} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for kind in ("my initiatives", "initiative page", "save", "page after save"):
+    for kind in ("my initiatives", "initiative page", "dashboard", "save", "page after save"):
         values = timings[kind]
         if values:
             print(f"{kind:16} {len(values):6} {_pct(values, 0.5):8.0f} {_pct(values, 0.95):8.0f} "

@@ -68,6 +68,27 @@ def coverage(bottom_up: pd.Series, target: pd.Series) -> list[Decimal | None]:
     ]
 
 
+def coverage_bands(kind: str, red: Decimal, amber: Decimal) -> list[tuple[str, Decimal, str]]:
+    """The one coverage RAG rule, for every face (the Excel report, the web dashboard):
+    (comparison, threshold, colour) tested in order, Green when none holds. A benefit:
+    below ``red`` Red, below ``amber`` Amber; a cost (``kind == "cost"``) mirrors them
+    around 100 % (above 2 - red Red, above 2 - amber Amber). The thresholds are the
+    programme's (:meth:`ledger.api.Ledger.coverage_thresholds`)."""
+    if kind == "cost":
+        return [(">", 2 - red, "Red"), (">", 2 - amber, "Amber")]
+    return [("<", red, "Red"), ("<", amber, "Amber")]
+
+
+def coverage_rag(value: Decimal | None, kind: str, red: Decimal, amber: Decimal) -> str:
+    """Red, Amber or Green for a coverage ratio by :func:`coverage_bands`; blank for none."""
+    if value is None:
+        return ""
+    for test, limit, colour in coverage_bands(kind, red, amber):
+        if (value < limit) if test == "<" else (value > limit):
+            return colour
+    return "Green"
+
+
 def series_frame(
     parts: Sequence[str],
     months: Sequence[str],

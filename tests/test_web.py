@@ -337,7 +337,7 @@ def test_finance_downloads_the_excel_gap_report_as_of_now(site, tmp_path):
 
     response = site.login("fin@example.com").get("/reports/gap.xlsx?scenario=forecast")
     assert response.status_code == 200
-    assert 'filename="gap-forecast-as-of-' in response.headers["content-disposition"]
+    assert 'filename="gap-benefit-forecast-as-of-' in response.headers["content-disposition"]
     path = tmp_path / "gap.xlsx"
     path.write_bytes(response.content)
     assert "Summary" in openpyxl.load_workbook(path, read_only=True).sheetnames

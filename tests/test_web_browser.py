@@ -112,7 +112,9 @@ def test_the_office_sees_every_initiative_and_the_programme(programme, db_url, t
         page.fill('input[name="password"]', PASSWORD)
         with page.expect_navigation():
             page.click("button[type=submit]")
-        assert page.url == f"{base}/initiatives"
+        assert page.url == f"{base}/dashboard"  # the office's home page
+        with page.expect_navigation():
+            page.click("header >> text=Initiatives")
         assert all(ext in page.content() for ext in ("GR-0001", "GR-0002", "GR-0003"))
         with page.expect_navigation():
             page.click("text=Programme")

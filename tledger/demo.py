@@ -354,8 +354,12 @@ def prepare_directory(directory: Path) -> None:
 
 
 def run_demo(directory: Path, *, say: Callable[[str], None] = print,
-             show: Callable[[Any], None] | None = None) -> DemoResult:
-    """Run the whole demo in ``directory``; ``say`` prints a line, ``show`` a Rich table."""
+             show: Callable[[Any], None] | None = None,
+             db_url: str | None = None, report: bool = True) -> DemoResult:
+    """Run the whole demo in ``directory``; ``say`` prints a line, ``show`` a Rich table.
+    ``db_url``: build the demo in that ledger (an empty one, e.g. on PostgreSQL) instead
+    of ``directory``'s SQLite file; ``report=False`` leaves out the Excel report (tests
+    that need only the ledger)."""
     from reports.excel import write_gap_report
     from reports.gap_report import load_report
 
@@ -363,7 +367,7 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
     directory = directory.resolve()
     prepare_directory(directory)
     db_path = directory / DB_FILE
-    db_url = f"sqlite:///{db_path}"
+    db_url = db_url or f"sqlite:///{db_path}"
     user = "demo"
 
     ledger = Ledger.init(db_url)
@@ -387,10 +391,12 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         if show is not None:
             _show_gaps(ledger, show, say)
 
-        data = load_report(ledger, metric="benefit")
-        write_gap_report(data, files["report"])
-        say(f"report {files['report']}: Summary, By unit/lever/stage, Initiatives "
-            f"({plural(len(data.detail), 'row')}), Checks, About; formulas tie to the engine")
+        if report:
+            data = load_report(ledger, metric="benefit")
+            write_gap_report(data, files["report"])
+            say(f"report {files['report']}: Summary, By unit/lever/stage, Initiatives "
+                f"({plural(len(data.detail), 'row')}), Checks, About; formulas tie to the "
+                "engine")
 
         from ledger.accounts import add_account, set_password
 

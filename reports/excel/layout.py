@@ -13,6 +13,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from ledger.errors import LedgerError
+from ledger.reconcile import coverage_bands, coverage_rag
 from reports.excel.columns import Column
 from reports.excel.figures import as_decimal
 from reports.excel.inputs import PAPERS, SCALES, ReportInput
@@ -243,25 +244,15 @@ def colour_gap(sheet: Worksheet, data: ReportInput, fmt: Formats, first_row: int
 
 
 def rag_bands(data: ReportInput) -> list[tuple[str, Decimal, str]]:
-    """The one coverage RAG rule, from the programme's thresholds in force at the report's
-    as-of: (comparison, threshold, colour) tested in order, Green when none holds. A
-    benefit: below ``coverage_red`` Red, below ``coverage_amber`` Amber; a cost mirrors
-    them around 100 % (above 2 - red Red, above 2 - amber Amber)."""
-    red, amber = data.coverage_red, data.coverage_amber
-    if data.metric.kind == "cost":
-        return [(">", 2 - red, "Red"), (">", 2 - amber, "Amber")]
-    return [("<", red, "Red"), ("<", amber, "Amber")]
+    """The coverage RAG rule (:func:`ledger.reconcile.coverage_bands`) with the programme's
+    thresholds in force at the report's as-of."""
+    return coverage_bands(data.metric.kind, data.coverage_red, data.coverage_amber)
 
 
 def rag_text(data: ReportInput, coverage: Any) -> str:
     """The RAG (Red, Amber, Green) of a coverage ratio; blank for none."""
-    value = as_decimal(coverage)
-    if value is None:
-        return ""
-    for test, limit, colour in rag_bands(data):
-        if (value < limit) if test == "<" else (value > limit):
-            return colour
-    return "Green"
+    return coverage_rag(as_decimal(coverage), data.metric.kind, data.coverage_red,
+                        data.coverage_amber)
 
 
 def rag_formula(data: ReportInput, ref: str) -> str:

@@ -273,7 +273,10 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
 
     # ------------------------------------------------------------------ pages
     def home(request: Request, session: Session, form: FormData | None) -> Response:
-        return RedirectResponse("/initiatives", status_code=303)
+        # Owners start at their own initiatives (what they come to change); office and
+        # finance at the dashboard (the programme's gap).
+        home_page = "/initiatives" if session.account.role == "owner" else "/dashboard"
+        return RedirectResponse(home_page, status_code=303)
 
     def this_fy(prog: Any) -> int:
         fys = [fiscal_year(m, prog.fy_start_month) for m in prog.months]
@@ -419,23 +422,6 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             headline = views.headline(ledger, conn)
         return render("programme.html", session=session, prog=prog, headline=headline)
 
-    def gap_report(request: Request, session: Session, form: FormData | None) -> Response:
-        import tempfile
-
-        from reports.excel import write_gap_report
-        from reports.gap_report import load_report
-
-        scenario = request.query_params.get("scenario", "plan")
-        if scenario not in ("plan", "forecast", "actual"):
-            raise LedgerError(f"scenario {scenario[:20]!r}: expected plan, forecast or actual")
-        data = load_report(ledger, metric=ledger.metric(None).code, scenario=scenario)
-        with tempfile.TemporaryDirectory() as tmp:
-            body = write_gap_report(data, Path(tmp) / "gap.xlsx").read_bytes()
-        name = f"gap-{scenario}-as-of-{data.as_of_submission}.xlsx"
-        return Response(body, media_type="application/vnd.openxmlformats-officedocument."
-                        "spreadsheetml.sheet",
-                        headers={"content-disposition": f'attachment; filename="{name}"'})
-
     web = Web(ledger=ledger, env=env, clock=clock, render=render, page=page, flash=flash,
               flashed=flashed, this_fy=this_fy, signer=signer)
     routes: list[BaseRoute] = [
@@ -450,7 +436,6 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         Route("/initiatives/{external_id:path}",
               page(initiative_post, roles=("office", "owner")), methods=["POST"]),
         Route("/programme", page(programme)),
-        Route("/reports/gap.xlsx", page(gap_report, roles=("office", "finance"))),
     ]
     for feature in FEATURES:
         routes.extend(feature(web))

@@ -11,11 +11,13 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from tledger.web import imports, sso, targets
+from tledger.web import dashboard, imports, reporting, sso, targets
 from tledger.web.context import Web
 
 FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
     sso.routes,
+    dashboard.routes,
+    reporting.routes,
     imports.routes,
     targets.routes,
 ]
