@@ -58,14 +58,12 @@ from ledger.grid import (
 from ledger.history import history_page
 from ledger.months import fiscal_year, fiscal_year_label
 from tledger.web import views
-from tledger.web.context import ALL_ROLES, Forbidden, Handler, Web
+from tledger.web.context import ALL_ROLES, FLASH_COOKIE, Forbidden, Handler, Web
 from tledger.web.features import FEATURES
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
 LOGIN_COOKIE = "tledger_login"
-#: What a save did, shown once by the page it redirects to (signed; read and cleared there).
-FLASH_COOKIE = "tledger_flash"
 #: Changes the initiative page lists (whole submissions: the last one's every change); a
 #: link leads to older ones.
 HISTORY_ROWS = 50

@@ -29,6 +29,8 @@ Handler = Callable[[Request, Session, FormData | None], Response]
 ALL_ROLES = ("office", "finance", "owner")
 OFFICE_FINANCE = ("office", "finance")
 OFFICE = ("office",)
+#: What a write did, shown once by the page it redirects to (signed; read and cleared there).
+FLASH_COOKIE = "tledger_flash"
 
 
 class Forbidden(Exception):

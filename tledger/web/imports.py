@@ -31,12 +31,10 @@ from ledger.errors import LedgerError
 from ledger.store import last_submission_id
 from ledger.vocabulary import parse_scale
 from tledger.cli.imports import describe_import, describe_owner_import
-from tledger.web.context import OFFICE, Web
+from tledger.web.context import FLASH_COOKIE, OFFICE, Web
 from tledger.web.uploads import KEEP_MINUTES, TooLarge, Upload, UploadStore, copy_limited, safe_name
 
 FLASH_KEY = "/imports"
-#: The app's flash cookie (tledger.web.app.FLASH_COOKIE; that module imports this one).
-FLASH_COOKIE = "tledger_flash"
 KINDS = ("initiatives", "targets")
 #: Room in a request beyond the workbook's limit: the mapping file and the form's fields.
 FORM_ROOM = 256 << 10

@@ -27,10 +27,9 @@ from ledger.targets import (
     target_revisions,
     target_summary,
 )
-from tledger.web.context import OFFICE, OFFICE_FINANCE, Web
+from tledger.web.context import FLASH_COOKIE, OFFICE, OFFICE_FINANCE, Web
 
 FLASH_KEY = "/targets"
-FLASH_COOKIE = "tledger_flash"
 PROFILES = ("even", "ramp")
 #: The set form's fields, carried back to it when a revision is refused.
 FIELDS = ("metric", "scope", "amount", "fiscal_year", "first", "last", "profile", "note")
