@@ -189,17 +189,33 @@ def programme_set(
     coverage_amber: Annotated[str | None, typer.Option(
         "--coverage-amber", help="Coverage below which reports show amber (default 1.0).")
     ] = None,
+    approval_gates: Annotated[str | None, typer.Option(
+        "--approval-gates", help="Stage gates whose entry needs the office's approval, "
+        "comma-separated (default L3,L5; 'none' for none).")] = None,
     note: Annotated[str, typer.Option("--note", help="Why (kept with the submission).")] = "",
     db: DbOption = None,
 ) -> None:
     """Change programme settings: the coverage thresholds of the reports' red, amber and
-    green. Each change is a submission; a report as of an earlier date uses the thresholds
-    then in force.
+    green, and the stage gates that need approval. Each change is a submission; a report
+    as of an earlier date uses the thresholds then in force.
 
     Example: tledger programme set --coverage-red 0.9 --coverage-amber 1.0
+
+    Example: tledger programme set --approval-gates L3,L5
     """
-    if coverage_red is None and coverage_amber is None:
-        raise LedgerError("nothing to set: give --coverage-red and/or --coverage-amber")
+    if coverage_red is None and coverage_amber is None and approval_gates is None:
+        raise LedgerError("nothing to set: give --coverage-red, --coverage-amber and/or "
+                          "--approval-gates")
+    if approval_gates is not None:
+        from ledger.approvals import set_approval_gates
+
+        wanted = [] if approval_gates.strip().lower() == "none" else approval_gates.split(",")
+        gates = set_approval_gates(open_ledger(db), wanted, note=note)
+        committed("the approval gates WERE set")
+        console.print("stage gates needing approval: " + (", ".join(gates) or "none"),
+                      highlight=False)
+        if coverage_red is None and coverage_amber is None:
+            return
 
     def ratio(option: str, raw: str | None) -> Decimal | None:
         if raw is None:
