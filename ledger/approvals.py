@@ -239,6 +239,12 @@ def pending(ledger: Ledger, conn: Connection | None = None) -> list[StageRequest
     return _requests(conn, "WHERE d.id IS NULL", {})
 
 
+def decided(conn: Connection, limit: int) -> list[StageRequestInfo]:
+    """The ``limit`` requests decided last, newest decision first."""
+    found = _requests(conn, "WHERE d.id IS NOT NULL", {})
+    return sorted(found, key=lambda r: -(r.decision_submission or 0))[:limit]
+
+
 def initiative_requests(conn: Connection, initiative_id: int) -> list[StageRequestInfo]:
     """Every request made for one initiative, oldest first."""
     return _requests(conn, "WHERE r.initiative_id = :i", {"i": initiative_id})

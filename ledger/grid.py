@@ -355,7 +355,8 @@ def _plan_save(ledger: Ledger, conn: Connection, req: _SaveRequest) -> _SavePlan
     plan_changed = any(key[1] == "plan" for key, *_ in changed)
     committed = commitment(conn, iid) if plan_changed else None
     if committed is not None and req.lock_plan:
-        raise LedgerError(f"{ext}: {commitment_line(committed)} to change the plan")
+        raise LedgerError(f"{ext}: its plan is committed ({commitment_line(committed)} "
+                          "to change the plan)")
     if committed is not None and not req.note.strip():
         raise LedgerError(f"{ext}'s plan is committed (at {committed.stage}, submission "
                           f"{committed.submission}): a note is required to change it")

@@ -288,7 +288,8 @@ def lever_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> N
 
 
 # ---------------------------------------------------------------- stage gates
-stage_app = typer.Typer(help="Stage gates L0-L5 and their risk weights.", no_args_is_help=True)
+stage_app = typer.Typer(help="Stage gates L0-L5, their risk weights, and stage requests and "
+                        "approvals.", no_args_is_help=True)
 app.add_typer(stage_app, name="stage")
 
 

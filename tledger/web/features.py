@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
+from tledger.web import approvals
 from tledger.web.context import Web
 
-FEATURES: list[Callable[[Web], list[BaseRoute]]] = []
+FEATURES: list[Callable[[Web], list[BaseRoute]]] = [approvals.routes]
