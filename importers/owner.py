@@ -45,6 +45,7 @@ from importers.workbook import (
     read_grid,
 )
 from ledger.api import Ledger, MetricInfo
+from ledger.approvals import commitments
 from ledger.errors import Conflict, LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.money import AmountError, amount_text, from_minor, parse_amount, to_minor
@@ -530,6 +531,10 @@ def import_owner_workbook(  # noqa: C901
                     name, DATA_SHEET, f"A{int(srow)}", "(row removed)",
                     f"the row for {ext} as exported (to empty its phasing, clear its month "
                     "cells)", "error"))
+        locked: list[int] = []
+        if stamp.scenario == "plan":
+            edits, locked = _committed_plan_edits(conn, book, metric, now)
+            problems += edits
         if problems:
             raise ImportProblems(problems)
 
@@ -545,6 +550,10 @@ def import_owner_workbook(  # noqa: C901
         # Months outside the workbook (beyond the horizon it was exported with) are kept.
         wb_months = {m.isoformat() for m in stamp.months}
         keep = current[~current["month"].isin(wb_months)]
+        if locked:  # a committed plan is never written from an owner's workbook
+            incoming = incoming[~incoming["initiative_id"].isin(locked)]
+            keep = current[~current["month"].isin(wb_months)
+                           | current["initiative_id"].isin(locked)]
         incoming = pd.concat([incoming, keep[["initiative_id", "month", "amount_minor"]]],
                              ignore_index=True)
 
@@ -596,6 +605,46 @@ def import_owner_workbook(  # noqa: C901
         unchanged=changes.unchanged, submission_id=sub_id, forced=bool(force and len(conflicts)),
         overrode=conflicts if force else conflicts.iloc[0:0], dry_run=dry_run,
     )
+
+
+def _committed_plan_edits(conn: Connection, book: OwnerWorkbook, metric: MetricInfo,
+                          now: pd.DataFrame) -> tuple[list[Problem], list[int]]:
+    """Month cells of a plan workbook that differ from the plan exported, on initiatives
+    whose plan is committed now (:mod:`ledger.approvals`), each named; and the ids of the
+    committed initiatives (their plan is kept as it is in the ledger)."""
+    stamp = book.stamp
+    owner = stamp.owner.strip().casefold()
+    ids = {str(e): int(now.loc[e, "initiative_id"]) for e in stamp.initiatives["external_id"]
+           if e in now.index and now.loc[e, "status"] == "active"
+           and str(now.loc[e, "owner"]).strip().casefold() == owner}
+    since = commitments(conn, ids.values())
+    locked = {e: i for e, i in ids.items() if i in since}
+    if not locked:
+        return [], []
+    ext_of = {i: e for e, i in locked.items()}
+    exported = initiative_phasing(conn, list(ext_of), metric.id, "plan", as_of=stamp.as_of)
+    was = {(ext_of[int(i)], str(m)[:10]): int(a) for i, m, a in zip(
+        exported["initiative_id"], exported["month"], exported["amount_minor"], strict=True)}
+    typed = {(str(e), str(m)): to_minor(a, metric.decimals) for e, m, a in zip(
+        book.amounts["external_id"], book.amounts["month"], book.amounts["amount"],
+        strict=True)}
+    rows = dict(zip(book.rows["ID"].astype(str), book.rows["row"], strict=True))
+    first_col = len(FIXED_HEADERS) + 1
+    problems: list[Problem] = []
+    for ext in sorted(e for e in locked if e in rows):
+        for j, mon in enumerate(stamp.months):
+            key = (ext, mon.isoformat())
+            old, new = was.get(key), typed.get(key)
+            if old == new:
+                continue
+            shown = "(empty)" if new is None else amount_text(from_minor(new, metric.decimals))
+            then = "(empty)" if old is None else amount_text(from_minor(old, metric.decimals))
+            problems.append(Problem(
+                book.path.name, DATA_SHEET, f"{get_column_letter(first_col + j)}{rows[ext]}",
+                shown, f"the committed plan {then} as exported ({ext}'s plan is committed "
+                f"since submission {since[locked[ext]]}: change the forecast, or ask the "
+                "office to change the plan)", "error"))
+    return problems, list(ext_of)
 
 
 def _str(value: Any) -> str | None:

@@ -85,6 +85,10 @@ _TABLES = (
            added_later=True),
     _Table("reviewed_pair", "id, first_initiative_id, second_initiative_id, note",
            "created_submission_id", False, added_later=True),
+    _Table("stage_request", "id, initiative_id, from_stage, to_stage, note, requested_by",
+           "created_submission_id", False, added_later=True),
+    _Table("stage_decision", "id, request_id, decision, decided_by, note",
+           "created_submission_id", False, added_later=True),
 )
 #: Written with the programme (the set-up submission); the table has no submission column.
 _STAGE_GATE_COLUMNS = "id, code, name, ordinal"
@@ -631,7 +635,7 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
 #: Tables written once, never updated or deleted (the trigger refuses it, for every role).
 _FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
           "ledger_identity", "chain_verification", "month_close", "metric_ratio", "gl_actual",
-          "reviewed_pair")
+          "reviewed_pair", "stage_request", "stage_decision")
 #: Tables of the web app's accounts and sessions (migration 0005): state, not history, so
 #: the application role may change and delete their rows.
 _MUTABLE = ("account", "web_session", "login_attempt", "web_setting")

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
+from ledger.approvals import COMMIT_ORDINAL, commitment, commitment_line
 from ledger.errors import Conflict, LedgerError, NotFound
 from ledger.faults import pause_point
 from ledger.initiatives import current_initiatives
@@ -33,8 +34,10 @@ CellKey = tuple[str, str, str]
 #: A row of the grid: (metric code, scenario).
 RowKey = tuple[str, str]
 #: Stage gate ordinal from which the plan is committed (L3, approved for execution): an
-#: owner then moves only the forecast; the office may still change the plan.
-PLAN_LOCK_ORDINAL = 3
+#: owner then moves only the forecast; the office may still change the plan, with a note.
+#: Whether an initiative is committed is :func:`ledger.approvals.commitments` (it entered
+#: L3+ and has not gone back below).
+PLAN_LOCK_ORDINAL = COMMIT_ORDINAL
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,8 @@ def save_grid(
         read_as_of, read_versions: what the editor was read at (:class:`Grid`).
         owner: when given, the initiative must belong to this owner *now* (checked under the
             write lock, so a reassignment after the page was read is caught).
-        lock_plan: refuse plan changes from stage :data:`PLAN_LOCK_ORDINAL` on.
+        lock_plan: refuse plan changes of a committed initiative (an owner's save);
+            without it, a committed plan's change needs a note (the office's).
 
     Raises:
         NotFound: no such initiative, or (with ``owner``) not this owner's: the same answer,
@@ -349,9 +353,13 @@ def _plan_save(ledger: Ledger, conn: Connection, req: _SaveRequest) -> _SavePlan
             "see the newer values, then make your change again:\n" + "\n".join(lines),
             differences)
     plan_changed = any(key[1] == "plan" for key, *_ in changed)
-    if plan_changed and req.lock_plan and int(ini["stage_ordinal"]) >= PLAN_LOCK_ORDINAL:
-        raise LedgerError(f"{ext} is at {ini['stage']}: its plan is committed; change "
-                          "the forecast, or ask the office to change the plan")
+    committed = commitment(conn, iid) if plan_changed else None
+    if committed is not None and req.lock_plan:
+        raise LedgerError(f"{ext}: its plan is committed ({commitment_line(committed)} "
+                          "to change the plan)")
+    if committed is not None and not req.note.strip():
+        raise LedgerError(f"{ext}'s plan is committed (at {committed.stage}, submission "
+                          f"{committed.submission}): a note is required to change it")
     if plan_changed and not req.note.strip():
         raise LedgerError("a note is required when a plan changes: say why")
     writes = [

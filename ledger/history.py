@@ -45,8 +45,8 @@ class Change:
 
     submission: int
     order: int
-    """Attributes first (``created`` 0, then as :data:`_ATTRIBUTE_LABEL` lists them), then
-    phasing months (100)."""
+    """Attributes first (``created`` 0, then as :data:`_ATTRIBUTE_LABEL` lists them), stage
+    requests and decisions (90, 91), then phasing months (100)."""
     what: str
     old: str | None
     new: str | None
@@ -134,7 +134,24 @@ def initiative_changes(conn: Connection, initiative_id: int,
         "LEFT JOIN lever lv ON lv.id = v.lever_id WHERE v.initiative_id = :i"),
         {"i": initiative_id})
     versions = [dict(zip(result.keys(), row, strict=True)) for row in result.all()]
-    return _sorted(_phasing_changes(metrics, phasing) + _attribute_changes(versions))
+    return _sorted(_phasing_changes(metrics, phasing) + _attribute_changes(versions)
+                   + _stage_requests(conn, initiative_id))
+
+
+def _stage_requests(conn: Connection, initiative_id: int) -> list[Change]:
+    """``stage request`` items (old: the gate then, new: the gate asked for) and ``stage
+    request approved`` / ``rejected`` items, from the approvals' tables."""
+    rows = conn.execute(text(
+        "SELECT r.id, r.from_stage, r.to_stage, r.created_submission_id, d.decision, "
+        "d.created_submission_id FROM stage_request r LEFT JOIN stage_decision d "
+        "ON d.request_id = r.id WHERE r.initiative_id = :i"), {"i": initiative_id}).all()
+    out = []
+    for rid, old, new, sub, decision, decided in rows:
+        out.append(Change(int(sub), 90, f"stage request #{rid}", str(old), str(new)))
+        if decision is not None:
+            out.append(Change(int(decided), 91, f"stage request #{rid} {decision}", str(old),
+                              str(new)))
+    return out
 
 
 def _submissions(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:

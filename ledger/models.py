@@ -487,6 +487,43 @@ class MetricRatio(Base):
     created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
 
 
+# ---------------------------------------------------------------- stage approvals (0013)
+STAGE_DECISIONS = ("approved", "rejected")
+
+
+class StageRequest(Base):
+    """A request to move an initiative into a stage gate that needs the office's approval
+    (``ledger.approvals``). Written once; the answer is a :class:`StageDecision` row."""
+
+    __tablename__ = "stage_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"), index=True)
+    from_stage: Mapped[str] = mapped_column(String(40))
+    """The stage gate code the initiative was at when the request was made."""
+    to_stage: Mapped[str] = mapped_column(String(40))
+    """The stage gate code asked for."""
+    note: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+
+
+class StageDecision(Base):
+    """The office's answer to a :class:`StageRequest`: one per request, written once. An
+    approval's submission is also the stage change (and, into L3, the plan's commitment)."""
+
+    __tablename__ = "stage_decision"
+    __table_args__ = (CheckConstraint(_in("decision", STAGE_DECISIONS), name="decision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("stage_request.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    """approved or rejected."""
+    decided_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+
+
 # ---------------------------------------------------------------- web accounts (0005)
 ROLES = ("office", "finance", "owner")
 

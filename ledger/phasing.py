@@ -234,7 +234,8 @@ def set_phasing(
 
     Raises:
         NotFound: unknown initiative or metric.
-        LedgerError: month outside the horizon, withdrawn initiative, bad scenario.
+        LedgerError: month outside the horizon, withdrawn initiative, bad scenario, a
+            committed plan changed without a note.
     """
     check_scenario(scenario)
     month = first_of_month(month)
@@ -261,6 +262,14 @@ def set_phasing(
         new = None if new_minor is None else from_minor(new_minor, m.decimals)
         if old_minor == new_minor:
             return PhasingEdit(ini.external_id, m.code, scenario, month, old, new, None)
+        if scenario == "plan" and not note.strip():
+            from ledger.approvals import commitment
+
+            committed = commitment(conn, ini.id)
+            if committed is not None:
+                raise LedgerError(
+                    f"{ini.external_id}'s plan is committed (at {committed.stage}, submission "
+                    f"{committed.submission}): give --note to change it")
         sub = new_submission(
             conn, kind="edit", user=current_user(user), note=note,
             details={"edit": "phasing", "initiative": ini.external_id, "metric": m.code,

@@ -23,6 +23,7 @@ import pandas as pd
 import xlsxwriter
 
 from ledger.api import Ledger
+from ledger.approvals import commitments
 from ledger.engine import gap
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
@@ -83,6 +84,9 @@ class OwnerExport:
     """Context (not signed, not imported): each initiative's horizon plan."""
     forecast_totals: dict[str, Decimal] = field(default_factory=dict)
     """Context: each initiative's horizon forecast (the last one recorded)."""
+    committed: set[str] = field(default_factory=set)
+    """Context: in a plan workbook, the initiatives whose plan is committed (L3+): their
+    month cells are written locked, and the import refuses a change to them."""
     units: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     """Context: for each business unit of the owner's initiatives, its horizon target and
     the bottom-up of all its initiatives (every owner), in the export's scenario."""
@@ -153,6 +157,7 @@ def collect_owner_export(
         ledger_id, stamp_key = ledger.identity(conn)
         context = {sc: initiative_phasing(conn, ids, m.id, sc) for sc in ("plan", "forecast")}
         by_unit = gap(ledger, metric=m.code, scenario=scenario, by="business_unit", conn=conn)
+        locked = set(commitments(conn, ids)) if scenario == "plan" else set()
     rows = mine[["initiative_id", "external_id", "name", "owner", "business_unit", "lever",
                  "stage", "description"]].copy().reset_index(drop=True)
     rows["phasing_version"] = rows["initiative_id"].map(p_versions).astype("int64")
@@ -178,6 +183,7 @@ def collect_owner_export(
         months=prog.months, as_of=as_of, exported_at=datetime.now(UTC),
         exported_by=current_user(user), rows=rows, amounts=amounts, ledger_id=ledger_id,
         fy_start_month=prog.fy_start_month,
+        committed={str(ext[i]) for i in locked},
         plan_totals=totals(context["plan"]), forecast_totals=totals(context["forecast"]),
         units=[(u, Decimal(str(horizon.at[u, "target"])), Decimal(str(horizon.at[u, "bottom_up"])))
                for u in owned_units if u in horizon.index],
@@ -313,6 +319,7 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
                                 "num_format": "mmm-yy", "locked": True})
     locked = wb.add_format({"locked": True, "bg_color": "#F2F2F2"})
     editable = wb.add_format({"locked": False, "num_format": num, "bg_color": "#FFF2CC"})
+    committed = wb.add_format({"locked": True, "num_format": num, "bg_color": "#F2F2F2"})
     # Whole amounts show without ".00" (cents still show when there are any).
     total = wb.add_format({"locked": True, "num_format": num, "bold": True})
 
@@ -324,7 +331,9 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
                           f"({export.metric}, {export.scenario})", title)
     ws.write_string(1, 0, f"Amounts in {export.metric_unit}. Edit the yellow month cells only; "
                           "leave a cell empty for no amount. Send the file back unchanged "
-                          "otherwise.")
+                          "otherwise." + (" Grey month cells are a committed plan (L3 "
+                                          "or later): change the forecast, or ask the "
+                                          "office." if export.committed else ""))
     headers = FIXED_HEADERS
     r = HEADER_ROW - 1
     for c, h in enumerate(headers):
@@ -347,14 +356,15 @@ def write_owner_workbook(export: OwnerExport, path: str | Path) -> Path:
             cell_format = (locked_quoted if looks_like_formula(text) else
                            locked_wrap if c in (1, 6) else locked)
             ws.write_string(rr, c, text, cell_format)
+        month_format = committed if ext in export.committed else editable
         for j, mon in enumerate(export.months):
             amount = export.amounts.get((ext, mon.isoformat()))
             if amount is None:
-                ws.write_blank(rr, first_month_col + j, None, editable)
+                ws.write_blank(rr, first_month_col + j, None, month_format)
             else:
                 # The spreadsheet's number type is binary floating point: this is the
                 # boundary where the exact Decimal becomes a cell value.
-                ws.write_number(rr, first_month_col + j, float(amount), editable)
+                ws.write_number(rr, first_month_col + j, float(amount), month_format)
         first = f"{_col(first_month_col)}{rr + 1}"
         last = f"{_col(total_col - 1)}{rr + 1}"
         row_total = sum((export.amounts.get((ext, mon.isoformat()), Decimal(0))

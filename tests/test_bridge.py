@@ -57,7 +57,8 @@ def _scenario(led):
          plan={**PLAN, ("GR-0005", "2026-12-01"): D("300.00")})
     t0 = _now()
     set_phasing(led, "GR-0001", date(2027, 3, 1), D("3500"), user="ana")
-    set_phasing(led, "GR-0002", date(2026, 9, 1), D("400.25"), user="ana")
+    set_phasing(led, "GR-0002", date(2026, 9, 1), D("400.25"), user="ana",
+                note="committed plan (L3): changed with a note")
     set_phasing(led, "GR-0003", date(2026, 7, 1), None, user="ben")
     set_phasing(led, "GR-0003", date(2027, 7, 1), D("700"), user="ben")
     _withdraw(led, "GR-0005")
@@ -240,7 +241,7 @@ def test_bridge_steps_sum_exactly_on_a_real_ledger(programme, backend, edits, sp
         with programme.reading() as conn:
             status = current_initiatives(conn).set_index("external_id")["status"]
         if kind == "set" and status[ext] == "active":
-            set_phasing(programme, ext, arg, amount, user="h")
+            set_phasing(programme, ext, arg, amount, user="h", note="h")
         elif kind == "stage":
             set_stage(programme, ext, arg, user="h")
         elif kind == "withdraw" and status[ext] == "active":

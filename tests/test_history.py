@@ -6,7 +6,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from helpers.owner_seed import seed
+from helpers.owner_seed import INITIATIVES, seed
 from openpyxl import load_workbook
 
 from importers.owner import import_owner_workbook
@@ -19,7 +19,8 @@ def test_history_lists_every_change_newest_first(programme, tmp_path):
     seed(programme)
     set_phasing(programme, "GR-0001", date(2027, 3, 1), Decimal("125000"), user="ana",
                 note="slipped")
-    set_stage(programme, "GR-0001", "L3", user="pmo", note="steerco")
+    # Back to L1, not on to L3: a committed plan is not changed from an owner's workbook.
+    set_stage(programme, "GR-0001", "L1", user="pmo", note="steerco")
     path = write_owner_workbook(collect_owner_export(programme, "Ana Lima"),
                                 tmp_path / "ana.xlsx")
     wb = load_workbook(path)
@@ -37,7 +38,7 @@ def test_history_lists_every_change_newest_first(programme, tmp_path):
     assert rows == [
         ("ana", "import", "benefit plan 2026-08", "2000.50", None, "monthly update"),
         ("ana", "import", "benefit plan 2026-09", None, "10.00", "monthly update"),
-        ("pmo", "stage", "stage", "L2", "L3", "steerco"),
+        ("pmo", "stage", "stage", "L2", "L1", "steerco"),
         ("ana", "edit", "benefit plan 2027-03", "3000.00", "125000.00", "slipped"),
         ("office", "import", "created", None, "Spares pooling (Ana Lima, L2)", "seed"),
         ("office", "import", "benefit plan 2026-07", None, "1000.00", "seed"),
@@ -54,7 +55,9 @@ def test_history_lists_every_change_newest_first(programme, tmp_path):
 
 
 def test_history_marks_forced_imports_and_owner_changes(programme, tmp_path):
-    seed(programme)
+    # GR-0002 at L2: a committed plan (L3+) is never written from an owner's workbook.
+    seed(programme, initiatives={**INITIATIVES, "GR-0002": ("Shift roster", "Ana Lima", "MIN",
+                                                           "LAB", "L2")})
     path = write_owner_workbook(collect_owner_export(programme, "Ana Lima"),
                                 tmp_path / "ana.xlsx")
     wb = load_workbook(path)
@@ -67,7 +70,7 @@ def test_history_marks_forced_imports_and_owner_changes(programme, tmp_path):
     frame = history(programme, "GR-0002")
     top = frame[frame["submission"] == frame["submission"].max()]
     assert sorted(zip(top["what"], top["old"], top["new"], strict=True)) == [
-        ("owner", "Ana Lima", "Ben Okafor"), ("stage", "L3", "L4")]
+        ("owner", "Ana Lima", "Ben Okafor"), ("stage", "L2", "L4")]
     forced = frame[frame["forced"]]
     assert set(forced["what"]) == {"benefit plan 2026-07", "benefit plan 2026-09"}
 

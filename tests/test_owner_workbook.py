@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers.owner_seed import plan_of, seed
+from helpers.owner_seed import INITIATIVES, plan_of, seed
 from openpyxl import load_workbook
 from sqlalchemy import text
 
@@ -49,6 +49,11 @@ def _submissions(led) -> int:
 def _phasing_rows(led) -> int:
     with led.reading() as conn:
         return int(conn.execute(text("SELECT COUNT(*) FROM phasing")).scalar_one())
+
+
+#: The seed with GR-0002 at L2: its plan is not committed, so these round trips may change
+#: it (a committed plan's cells are locked: test_a_committed_plan_is_locked_in_the_workbook).
+UNCOMMITTED = {**INITIATIVES, "GR-0002": (*INITIATIVES["GR-0002"][:4], "L2")}
 
 
 # Column letters of the standard programme (2026-07 .. 2028-06): J = Jul-26, K = Aug-26,
@@ -118,7 +123,7 @@ def test_unchanged_workbook_writes_nothing(programme, tmp_path):
 
 
 def test_round_trip_changes_only_the_owners_initiatives(programme, tmp_path):
-    seed(programme)
+    seed(programme, initiatives=UNCOMMITTED)
     ben_before = plan_of(programme, "GR-0003")
     src = _export(programme, tmp_path)
     # Re-phase: change Jul, empty Aug, add Sep; GR-0002 loses all its phasing.
@@ -216,7 +221,7 @@ def test_a_stamp_edited_to_name_another_programme_is_refused(programme, tmp_path
 
 
 def test_conflict_stops_the_import_and_lists_each_month(programme, tmp_path):
-    seed(programme)
+    seed(programme, initiatives=UNCOMMITTED)
     path = _edit(_export(programme, tmp_path), tmp_path / "stale.xlsx",
                  {"J5": 1200, "R5": 3300, "L6": 600})
     # After the export, the office re-phases GR-0001 in July and March.
@@ -243,7 +248,7 @@ def test_conflict_stops_the_import_and_lists_each_month(programme, tmp_path):
 
 
 def test_a_stale_workbook_does_not_revert_a_newer_change_it_did_not_touch(programme, tmp_path):
-    seed(programme)
+    seed(programme, initiatives=UNCOMMITTED)
     path = _edit(_export(programme, tmp_path), tmp_path / "s.xlsx", {"L6": 600})
     set_phasing(programme, "GR-0001", date(2026, 7, 1), Decimal("1500"), user="office")
     with pytest.raises(OwnerConflict) as info:
@@ -252,7 +257,7 @@ def test_a_stale_workbook_does_not_revert_a_newer_change_it_did_not_touch(progra
 
 
 def test_changes_to_other_owners_or_matching_values_are_not_conflicts(programme, tmp_path):
-    seed(programme)
+    seed(programme, initiatives=UNCOMMITTED)
     path = _edit(_export(programme, tmp_path), tmp_path / "ok.xlsx", {"J5": 1500, "L6": 600})
     set_phasing(programme, "GR-0003", date(2026, 7, 1), Decimal("1"), user="ben")
     set_phasing(programme, "GR-0001", date(2026, 7, 1), Decimal("1500"), user="office")
@@ -337,7 +342,7 @@ def test_a_workbook_saved_by_libreoffice_still_round_trips(programme, backend, t
         pytest.skip("a file-format test: the SQLite run covers it")
     if shutil.which("soffice") is None:  # pragma: no cover
         pytest.skip("LibreOffice not installed")
-    seed(programme)
+    seed(programme, initiatives=UNCOMMITTED)
     src = _edit(_export(programme, tmp_path), tmp_path / "edited.xlsx", {"K6": 77.7})
     outdir = tmp_path / "lo"
     subprocess.run(
@@ -385,3 +390,33 @@ def test_dry_run_reports_and_writes_nothing(programme, tmp_path):
     assert (result.changed, result.removed, result.submission_id) == (1, 1, None)
     assert "would change 2 months" in describe_owner_import(result)
     assert (_submissions(programme), _phasing_rows(programme)) == before
+
+
+def test_a_committed_plan_is_locked_in_the_workbook_and_refused_by_cell(programme, tmp_path):
+    """GR-0002 is at L3: its plan is committed. The export writes its month cells locked
+    (grey) while GR-0001's stay editable; a changed committed cell is refused by name, an
+    untouched one passes and the plan stays as the ledger has it."""
+    seed(programme)
+    src = _export(programme, tmp_path)
+    ws = load_workbook(src)["Initiatives"]
+    assert ws["J5"].protection.locked is False
+    assert ws["L6"].protection.locked is True
+    assert ws["J6"].protection.locked is True
+    assert "Grey month cells are a committed plan" in ws["A2"].value
+    bad = _edit(src, tmp_path / "bad.xlsx", {"J5": 1500, "L6": 600, "J6": 1})
+    before = _submissions(programme)
+    with pytest.raises(ImportProblems) as info:
+        import_owner_workbook(programme, bad, user="ana")
+    problems = {p.cell: p for p in info.value.problems}
+    assert sorted(problems) == ["J6", "L6"]
+    assert "the committed plan 500.25 as exported" in problems["L6"].expected
+    assert problems["J6"].found == "1.00"
+    assert _submissions(programme) == before
+    good = _edit(src, tmp_path / "good.xlsx", {"J5": 1500})
+    import_owner_workbook(programme, good, user="ana")
+    assert plan_of(programme, "GR-0001")["2026-07"] == Decimal("1500.00")
+    assert plan_of(programme, "GR-0002") == {"2026-09": Decimal("500.25")}
+    # A forecast workbook of the same initiative stays editable.
+    forecast = load_workbook(_export(programme, tmp_path, name="f.xlsx",
+                                     scenario="forecast"))["Initiatives"]
+    assert forecast["J6"].protection.locked is False

@@ -43,12 +43,14 @@ def test_set_changes_one_month_and_records_who_and_why(programme):
 
 def test_set_adds_clears_rounds_and_skips_no_ops(programme):
     seed(programme)
-    add = set_phasing(programme, "GR-0002", date(2026, 10, 1), Decimal("2.345"), user="x")
+    add = set_phasing(programme, "GR-0002", date(2026, 10, 1), Decimal("2.345"), user="x",
+                      note="GR-0002 is at L3: a committed plan changes with a note")
     assert add.old is None
     assert add.new == Decimal("2.35")
     same = set_phasing(programme, "GR-0002", date(2026, 10, 1), Decimal("2.35"), user="x")
     assert same.submission_id is None
-    cleared = set_phasing(programme, "GR-0002", date(2026, 10, 1), None, user="x")
+    cleared = set_phasing(programme, "GR-0002", date(2026, 10, 1), None, user="x",
+                          note="cleared")
     assert cleared.old == Decimal("2.35")
     assert cleared.new is None
     assert plan_of(programme, "GR-0002") == {"2026-09": Decimal("500.25")}

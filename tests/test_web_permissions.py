@@ -7,6 +7,7 @@ import pytest
 from helpers.web import csrf_of, make_site, save_form, submissions
 
 from ledger.accounts import disable_account
+from ledger.approvals import request_stage
 from ledger.initiatives import ATTRIBUTES, current_initiatives, write_initiatives
 from ledger.store import new_submission
 
@@ -57,6 +58,14 @@ EXPECTED = {
     "GET /targets":                (303, 403, 403, 200, 200, 303),
     "GET /targets/scope?metric=benefit&scope=programme": (303, 403, 403, 200, 200, 303),
     "POST /targets":               (403, 403, 403, 403, 400, 403),
+    # Stage approvals (tledger/web/approvals.py): owners ask, the office decides, finance
+    # reads. Requests 1 (GR-0002 to L5) and 2 (GR-0003 to L3) are pending beforehand.
+    "GET /approvals":              (303, 403, 403, 200, 200, 303),
+    "POST /stage-requests/GR-0001": (403, 303, 404, 403, 403, 403),
+    "POST /stage-requests/GR-0003": (403, 404, 303, 403, 403, 403),
+    "POST /approvals/1/reject":    (403, 403, 403, 403, 303, 403),
+    "POST /approvals/2/approve":   (403, 403, 403, 403, 303, 403),
+    "POST /approvals/99/approve":  (403, 403, 403, 403, 404, 403),
     "POST /logout":                (403, 303, 303, 303, 303, 403),
 }
 VIEWERS = {"anon": None, "ana": "ana@example.com", "ben": "ben@example.com",
@@ -66,6 +75,10 @@ VIEWERS = {"anon": None, "ana": "ana@example.com", "ben": "ben@example.com",
 @pytest.mark.parametrize("viewer", list(VIEWERS))
 def test_every_route_answers_each_role_as_the_matrix_says(programme, viewer):
     site = make_site(programme, disable_gone=False)
+    request_stage(programme, "GR-0002", "L5", note="realised", user="ana@example.com",
+                  owner="Ana Lima")
+    request_stage(programme, "GR-0003", "L3", note="approved?", user="ben@example.com",
+                  owner="Ben Okafor")
     email = VIEWERS[viewer]
     client = site.login(email) if email else site.client()
     # A form as a permitted editor's page carries it (csrf of this client's session when it
@@ -87,6 +100,7 @@ def test_every_route_answers_each_role_as_the_matrix_says(programme, viewer):
         form = save_form(source, ext, CHANGE, page_html=view.text if view.status_code == 200
                          else office.get(f"/initiatives/{ext}").text)
         form["description"] = f"described by {viewer}"
+        form.update({"to": "L3", "note": f"by {viewer}"})
         if own:  # this client's own token, so CSRF passes and only the role decides
             form["csrf"] = csrf_of(own)
         got[route] = client.post(path, data=form).status_code

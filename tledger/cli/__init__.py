@@ -81,6 +81,7 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on ``app`` when imported.
+from tledger.cli import approvals as _approvals  # noqa: E402,F401
 from tledger.cli import baselines as _baselines  # noqa: E402,F401
 from tledger.cli import finance as _finance  # noqa: E402,F401
 from tledger.cli import gap as _gap  # noqa: E402,F401

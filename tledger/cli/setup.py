@@ -193,18 +193,35 @@ def programme_set(
         "--claim-tolerance", help="How far claimed savings may exceed the P&L movement "
         "before `tledger checks` warns, as a share of the movement (5% or 0.05; default "
         "5%).")] = None,
+    approval_gates: Annotated[str | None, typer.Option(
+        "--approval-gates", help="Stage gates whose entry needs the office's approval, "
+        "comma-separated (default L3,L5; 'none' for none).")] = None,
     note: Annotated[str, typer.Option("--note", help="Why (kept with the submission).")] = "",
     db: DbOption = None,
 ) -> None:
     """Change programme settings: the coverage thresholds of the reports' red, amber and
-    green, and the claim tolerance of the P&L reconciliation. Each change is a submission;
-    a report as of an earlier date uses the settings then in force.
+    green, the claim tolerance of the P&L reconciliation and the stage gates that need
+    approval. Each change is a submission; a report as of an earlier date uses the settings
+    then in force.
 
     Example: tledger programme set --coverage-red 0.9 --coverage-amber 1.0
+
+    Example: tledger programme set --approval-gates L3,L5
     """
-    if coverage_red is None and coverage_amber is None and claim_tolerance is None:
-        raise LedgerError("nothing to set: give --coverage-red, --coverage-amber and/or "
-                          "--claim-tolerance")
+    if (coverage_red is None and coverage_amber is None and claim_tolerance is None
+            and approval_gates is None):
+        raise LedgerError("nothing to set: give --coverage-red, --coverage-amber, "
+                          "--claim-tolerance and/or --approval-gates")
+    if approval_gates is not None:
+        from ledger.approvals import set_approval_gates
+
+        wanted = [] if approval_gates.strip().lower() == "none" else approval_gates.split(",")
+        gates = set_approval_gates(open_ledger(db), wanted, note=note)
+        committed("the approval gates WERE set")
+        console.print("stage gates needing approval: " + (", ".join(gates) or "none"),
+                      highlight=False)
+        if coverage_red is None and coverage_amber is None and claim_tolerance is None:
+            return
 
     def ratio(option: str, raw: str | None) -> Decimal | None:
         if raw is None:
@@ -288,7 +305,8 @@ def lever_list(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> N
 
 
 # ---------------------------------------------------------------- stage gates
-stage_app = typer.Typer(help="Stage gates L0-L5 and their risk weights.", no_args_is_help=True)
+stage_app = typer.Typer(help="Stage gates L0-L5, their risk weights, and stage requests and "
+                        "approvals.", no_args_is_help=True)
 app.add_typer(stage_app, name="stage")
 
 

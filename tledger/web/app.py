@@ -58,6 +58,7 @@ from ledger.grid import (
 from ledger.history import history_page
 from ledger.months import fiscal_year, fiscal_year_label
 from tledger.web import views
+from tledger.web.approvals import stage_panel
 from tledger.web.context import ALL_ROLES, FLASH_COOKIE, Forbidden, Handler, Web
 from tledger.web.features import FEATURES
 
@@ -316,6 +317,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             changes = history_page(conn, int(ini["initiative_id"]), str(ini["external_id"]),
                                    {m.id: m for m in grid.metrics}, limit=HISTORY_ROWS,
                                    before=int(before) if before.isdigit() else None)
+            stage = stage_panel(ledger, conn, ini, session)
         # The submission that wrote the attributes shown (current_initiatives' valid_from).
         attributes_version = int(ini["valid_from"])
         editable = may_edit(session) and ini["status"] == "active"
@@ -324,7 +326,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         table = views.grid_table(grid, editable=editable, plan_locked=plan_locked,
                                  typed=typed or {}, errors=errors or {}, rounded=rounded or {})
         return render("initiative.html", status, session=session, grid=grid, ini=ini,
-                      table=table, editable=editable, plan_locked=plan_locked,
+                      table=table, editable=editable, plan_locked=plan_locked, stage=stage,
                       history=changes.rows, older=changes.older, totals=totals,
                       fy=fiscal_year_label(fy), conflict=conflict, message=message, note=note,
                       errors=errors or {}, rounded=rounded or {},

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from tledger.web import dashboard, imports, reporting, sso, targets
+from tledger.web import approvals, dashboard, imports, reporting, sso, targets
 from tledger.web.context import Web
 
 FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
@@ -20,4 +20,5 @@ FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
     reporting.routes,
     imports.routes,
     targets.routes,
+    approvals.routes,
 ]
