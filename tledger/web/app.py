@@ -60,6 +60,7 @@ from ledger.months import fiscal_year, fiscal_year_label
 from tledger.web import views
 from tledger.web.context import ALL_ROLES, Forbidden, Handler, Web
 from tledger.web.features import FEATURES
+from tledger.web.initiatives import office_form
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
@@ -276,16 +277,6 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         today = fiscal_year(clock().date(), prog.fy_start_month)
         return min(max(today, fys[0]), fys[-1])
 
-    def initiatives(request: Request, session: Session, form: FormData | None) -> Response:
-        with ledger.reading() as conn:
-            prog = ledger.programme(conn)
-            fy = this_fy(prog)
-            owner = session.account.owner_name if session.account.role == "owner" else None
-            listing = views.initiative_list(ledger, conn, owner=owner, fy=fy)
-        return render("initiatives.html", session=session, prog=prog, listing=listing,
-                      fy=fiscal_year_label(fy),
-                      title="My initiatives" if owner else "Initiatives")
-
     def may_edit(session: Session) -> bool:
         return session.account.role in ("office", "owner")
 
@@ -311,6 +302,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
             changes = history_page(conn, int(ini["initiative_id"]), str(ini["external_id"]),
                                    {m.id: m for m in grid.metrics}, limit=HISTORY_ROWS,
                                    before=int(before) if before.isdigit() else None)
+            office = office_form(ledger, conn, session)
         # The submission that wrote the attributes shown (current_initiatives' valid_from).
         attributes_version = int(ini["valid_from"])
         editable = may_edit(session) and ini["status"] == "active"
@@ -323,7 +315,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                       history=changes.rows, older=changes.older, totals=totals,
                       fy=fiscal_year_label(fy), conflict=conflict, message=message, note=note,
                       errors=errors or {}, rounded=rounded or {},
-                      attributes_version=attributes_version,
+                      attributes_version=attributes_version, office=office,
                       hidden=hidden or views.hidden_fields(grid))
 
     def initiative_get(request: Request, session: Session, form: FormData | None) -> Response:
@@ -434,12 +426,16 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
 
     web = Web(ledger=ledger, env=env, clock=clock, render=render, page=page, flash=flash,
               flashed=flashed, this_fy=this_fy, signer=signer)
-    routes: list[BaseRoute] = [
+    # The page modules' routes first: their more specific paths (``/initiatives/{id}/
+    # attributes``) before the grid's ``/initiatives/{id}``, which would match them too.
+    routes: list[BaseRoute] = []
+    for feature in FEATURES:
+        routes.extend(feature(web))
+    routes += [
         Route("/", page(home)),
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", page(logout), methods=["POST"]),
-        Route("/initiatives", page(initiatives)),
         Route("/initiatives/{external_id:path}/description",
               page(description_post, roles=("office", "owner")), methods=["POST"]),
         Route("/initiatives/{external_id:path}", page(initiative_get), methods=["GET"]),
@@ -447,10 +443,6 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
               page(initiative_post, roles=("office", "owner")), methods=["POST"]),
         Route("/programme", page(programme)),
         Route("/reports/gap.xlsx", page(gap_report, roles=("office", "finance"))),
-    ]
-    for feature in FEATURES:
-        routes.extend(feature(web))
-    routes += [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -11,6 +11,10 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
+from tledger.web import checks, initiatives
 from tledger.web.context import Web
 
-FEATURES: list[Callable[[Web], list[BaseRoute]]] = []
+FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
+    initiatives.routes,
+    checks.routes,
+]
