@@ -33,6 +33,9 @@ from ledger.vocabulary import did_you_mean
 
 #: Rows per page unless asked, and the most a page shows.
 DEFAULT_PER, MAX_PER = 50, 500
+#: Above this many matching initiatives, their sums scan the phasing of the metric (one
+#: pass over a covering index) instead of seeking each initiative's rows.
+SCAN_ABOVE = 200
 #: The amount columns: this fiscal year's plan and forecast, the plan over every month.
 AMOUNTS = ("fy_plan", "fy_forecast", "total")
 #: What a list can be sorted by -> its SQL (unset unit or lever sort as empty text).
@@ -167,19 +170,24 @@ def _where(ledger: Ledger, conn: Connection, query: ListQuery, only_owner: str |
     return " AND ".join(clauses), params, lists
 
 
-def _amounts_sql(only: str) -> str:
-    """Per initiative (``only``: a condition on ``p.initiative_id``), its :data:`AMOUNTS`
-    in minor units."""
+def _amounts_sql(conn: Connection, only: str, *, per_initiative: bool, scan: bool) -> str:
+    """The :data:`AMOUNTS` in minor units of the initiatives ``only`` (a condition on
+    ``p.initiative_id``) selects: one row per initiative, or their sums in one row.
+
+    ``scan``: many initiatives; SQLite then reads its covering index (amounts included)
+    rather than looking each row up through the per-initiative unique index."""
     in_fy = "p.month >= :fy_first AND p.month <= :fy_last"
+    hint = " INDEXED BY ix_phasing_scan" if scan and conn.dialect.name == "sqlite" else ""
     return (
-        "SELECT p.initiative_id, "  # noqa: S608  (only: fixed SQL text; values bound)
+        f"SELECT {'p.initiative_id, ' if per_initiative else ''}"  # noqa: S608  (only, hint: fixed SQL text; values bound)
         f"SUM(CASE WHEN p.scenario = 'plan' AND {in_fy} THEN p.amount_minor ELSE 0 END) "
         "AS fy_plan, "
         f"SUM(CASE WHEN p.scenario = 'forecast' AND {in_fy} THEN p.amount_minor ELSE 0 END) "
         "AS fy_forecast, "
         "SUM(CASE WHEN p.scenario = 'plan' THEN p.amount_minor ELSE 0 END) AS total "
-        f"FROM phasing p WHERE p.metric_id = :metric AND p.scenario IN ('plan', 'forecast') "
-        f"AND p.valid_to = {OPEN} AND {only} GROUP BY p.initiative_id"
+        f"FROM phasing p{hint} WHERE p.metric_id = :metric "
+        f"AND p.scenario IN ('plan', 'forecast') AND p.valid_to = {OPEN} AND {only}"
+        + (" GROUP BY p.initiative_id" if per_initiative else "")
     )
 
 
@@ -210,8 +218,9 @@ def list_page(ledger: Ledger, query: ListQuery, *, fy_first: date, fy_last: date
         page = min(max(int(query.page), 1), pages)
         by_amount = query.sort in AMOUNTS
         matching = f"p.initiative_id IN (SELECT v.initiative_id {_FROM} WHERE {where})"
-        join = (f" LEFT JOIN ({_amounts_sql(matching)}) a ON a.initiative_id = v.initiative_id"
-                if by_amount else "")
+        scan = matched > SCAN_ABOVE
+        join = (f" LEFT JOIN ({_amounts_sql(c, matching, per_initiative=True, scan=scan)}) a "
+                "ON a.initiative_id = v.initiative_id" if by_amount else "")
         direction = "DESC" if query.descending else "ASC"
         rows = read_frame(
             c,
@@ -221,18 +230,19 @@ def list_page(ledger: Ledger, query: ListQuery, *, fy_first: date, fy_last: date
             "LIMIT :limit OFFSET :offset",
             {**params, "limit": per, "offset": (page - 1) * per}, lists=lists)
         ids = [int(i) for i in rows["initiative_id"]]
-        sums = read_frame(c, _amounts_sql("p.initiative_id IN :ids"),
+        sums = read_frame(c, _amounts_sql(c, "p.initiative_id IN :ids", per_initiative=True,
+                                           scan=False),
                           {**params, "ids": ids}, lists=["ids"]) if ids else None
-        totals = c.execute(_bind(
-            "SELECT SUM(fy_plan), SUM(fy_forecast), SUM(total) FROM ("  # noqa: S608  (fixed SQL text; values bound)
-            + _amounts_sql(matching) + ") s", lists), params).one()
+        totals = c.execute(_bind(_amounts_sql(c, matching, per_initiative=False, scan=scan), lists),
+                           params).one()
     per_id: dict[int, tuple[int, int, int]] = {}
     if sums is not None:
         per_id = {int(i): (int(a), int(b), int(t)) for i, a, b, t in zip(
             sums["initiative_id"], sums["fy_plan"], sums["fy_forecast"], sums["total"],
             strict=True)}
-    out = []
-    for rec in rows.to_dict("records"):
+    out: list[dict[str, Any]] = []
+    for raw in rows.to_dict("records"):
+        rec = {str(k): v for k, v in raw.items()}
         minors = per_id.get(int(rec.pop("initiative_id")), (0, 0, 0))
         rec["unit"] = rec["unit"] if isinstance(rec["unit"], str) else None
         rec["lever"] = rec["lever"] if isinstance(rec["lever"], str) else None
