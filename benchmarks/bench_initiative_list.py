@@ -4,6 +4,7 @@ Builds (once, cached like ``bench_gap.py``) a ledger of ``--initiatives`` initia
 ``--months`` months x 2 metrics x 3 scenarios with ``--revisions`` earlier revisions of
 every fact (bench_gap's set-based build), adds an office login and times, warm (median of
 ``--repeat`` after one warm-up), the whole page through the app (session, SQL, template)
+(and this process's CPU time: on SQLite the whole work, whatever else loads the machine)
 for a few typical requests: the first page, a filtered and searched one, a sort by an
 amount (the database sums every matching initiative's phasing first), the last page.
 
@@ -73,14 +74,16 @@ def measure(url: str, repeat: int) -> None:
     client = _client(led)
     for label, path in REQUESTS.items():
         client.get(path)  # warm-up
-        times = []
+        times, cpu = [], []
         for _ in range(repeat):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             response = client.get(path)
             times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
             assert response.status_code == 200, response.text[-300:]
         shown = COUNT.search(response.text)
-        print(f"  {label:<32} {statistics.median(times):7.1f} ms  "
+        print(f"  {label:<32} {statistics.median(times):7.1f} ms "
+              f"(this process's CPU {statistics.median(cpu):6.1f} ms)  "
               f"({shown.group(1) if shown else '?'})", flush=True)
     led.dispose()
 

@@ -113,8 +113,8 @@ def routes(web: Web) -> list[BaseRoute]:
         return web.render("initiatives.html", status, session=session, prog=prog,
                           fy=fiscal_year_label(fy), page=page, query=query, params=params,
                           links=_links(params, query, page), choices=choices,
-                          amounts=AMOUNTS, message=message,
-                          filtered=filtered, per_choices=(20, 50, 100, 200, MAX_PER),
+                          amounts=AMOUNTS, message=message, filtered=filtered,
+                          per_choices=sorted({20, 50, 100, 200, MAX_PER, page.per}),
                           title="My initiatives" if owner is not None else "Initiatives")
 
     def read_version(form: FormData) -> int:
