@@ -52,8 +52,9 @@ def subject_links(finding: dict[str, Any], ids: set[str]) -> list[tuple[str, str
     scope or a metric to the dashboard; anything else unlinked."""
     subject = str(finding["subject"] or "")
     parts = [p for p in _SEPARATORS.split(subject) if p]
-    if parts and all(p in ids for p in parts):
-        return [(p, f"/initiatives/{quote(p, safe='')}") for p in parts]
+    if any(p in ids for p in parts):  # "A / B", or "A, B, C … (+2)": the ids link
+        return [(p, f"/initiatives/{quote(p, safe='')}" if p in ids else None)
+                for p in parts]
     metric = finding["metric"]
     if metric:
         query = {"metric": str(metric)}
