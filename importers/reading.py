@@ -165,7 +165,7 @@ def _choose_sheets(book: Workbook, mapping: Mapping, default: str, programme: Pr
     return holding, grids, why
 
 
-def _read_csv(path: Path, log: ProblemLog) -> list[list[Any]] | None:
+def read_csv_grid(path: Path, log: ProblemLog) -> list[list[Any]] | None:
     """A .csv (or .txt/.tsv) file as a grid of text cells: UTF-8 (with or without BOM),
     else Windows-1252; the delimiter of the first line (comma, semicolon or tab)."""
     try:
@@ -215,8 +215,8 @@ def read_file(path: Path, mapping: Mapping, programme: ProgrammeInfo, *, default
     parsed = ParsedFile(path=path, sha256=sha, log=log, digest=digest)
     if digest is not None:
         digest.start()  # its SHA-256, recorded with the submission, beside the parse
-    if path.suffix.lower() in CSV_SUFFIXES and path.is_file() and not _is_zip(path):
-        grid = _read_csv(path, log)
+    if is_csv_file(path):
+        grid = read_csv_grid(path, log)
         if grid is not None:
             _locate(parsed, grid, "", mapping, programme, key_role, None)
             parsed.sheet_choice = "a CSV file"
@@ -243,6 +243,12 @@ def read_file(path: Path, mapping: Mapping, programme: ProgrammeInfo, *, default
         pool.shutdown(wait=True)
         book.close()
     return parsed
+
+
+def is_csv_file(path: Path) -> bool:
+    """Whether ``path`` is read as CSV text: a .csv, .tsv or .txt file that is no ZIP
+    package (a workbook misnamed .csv is read as the workbook it is)."""
+    return path.suffix.lower() in CSV_SUFFIXES and path.is_file() and not _is_zip(path)
 
 
 def _is_zip(path: Path) -> bool:

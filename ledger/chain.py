@@ -80,6 +80,11 @@ _TABLES = (
     _Table("baseline", "id, metric_id, series, scope_kind, scope_code, "
            "CAST(month AS VARCHAR(10)), amount_minor, driver_metric_id, rate_micro",
            "valid_from", True, added_later=True),
+    _Table("gl_actual", "id, CAST(month AS VARCHAR(10)), business_unit_id, metric_id, pnl_kind, "
+           "amount_minor, cost_centre, account", "created_submission_id", False,
+           added_later=True),
+    _Table("reviewed_pair", "id, first_initiative_id, second_initiative_id, note",
+           "created_submission_id", False, added_later=True),
 )
 #: Written with the programme (the set-up submission); the table has no submission column.
 _STAGE_GATE_COLUMNS = "id, code, name, ordinal"
@@ -625,7 +630,8 @@ def _describe(kind: Any, source: Any, note: Any) -> str:
 
 #: Tables written once, never updated or deleted (the trigger refuses it, for every role).
 _FIXED = ("programme", "metric", "business_unit", "lever", "stage_gate", "initiative",
-          "ledger_identity", "chain_verification", "month_close", "metric_ratio")
+          "ledger_identity", "chain_verification", "month_close", "metric_ratio", "gl_actual",
+          "reviewed_pair")
 #: Tables of the web app's accounts and sessions (migration 0005): state, not history, so
 #: the application role may change and delete their rows.
 _MUTABLE = ("account", "web_session", "login_attempt", "web_setting")

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, overload
 
 import pandas as pd
@@ -61,6 +60,8 @@ from sqlalchemy import Connection, text
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.asof import as_instant, parse_as_of, submission_at
 from ledger.chain import for_checks as chain_for_checks
+from ledger.claims import claim_findings
+from ledger.claims import finding as _finding
 from ledger.closing import closed_through
 from ledger.db import storage_damage
 from ledger.errors import LedgerError
@@ -689,12 +690,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
-def _finding(check: str, severity: str, metric: str | None, scope: str, month: date | None,
-             subject: str, detail: str, amount: Decimal | None) -> dict[str, Any]:
-    return {"check": check, "severity": severity, "metric": metric, "scope": scope,
-            "month": month, "subject": subject, "detail": detail, "amount": amount}
-
-
 def _code_findings(conn: Connection) -> list[dict[str, Any]]:
     """``code_collision`` (error): codes Excel would match as one (equal but for case, or
     the same number, as ``01`` and ``1``), and unit, lever or metric codes that read as
@@ -774,6 +769,11 @@ def checks(
     * ``negative_benefit`` (warning): negative amounts for a benefit metric.
     * ``late_stage_no_actuals`` (warning): an active initiative at L4 or L5 without any
       actuals.
+    * ``actual_before_start``, ``actual_not_closed`` and ``possible_double_count``
+      (warnings): what initiatives claim (see :mod:`ledger.claims`): actuals before the
+      initiative's first planned month, actuals in months not closed, and pairs of similar
+      initiatives of one unit and lever phasing the same metric in the same months that the
+      office has not reviewed.
     * ``ledger_damaged`` (error): SQLite's ``PRAGMA quick_check`` finds the file corrupt;
       then it is the only kind of finding, since nothing read from the file can be trusted.
     * ``history_chain`` (error): the history's hash chain is broken: a submission or a
@@ -782,6 +782,9 @@ def checks(
       :data:`ledger.chain.CHECKS_FULL_LIMIT` phasing versions; above, only the submission
       table's chain is, and ``history_not_reverified`` (warning) says when ``tledger
       verify`` last re-hashed every row.
+    * ``claim_over_pnl`` (warning): per business unit, metric and month with a GL extract,
+      the initiatives' claimed actuals exceed the P&L movement the accounts show by more
+      than the claim tolerance (:mod:`ledger.pnl`, docs/reconciliation.md).
 
     Withdrawn initiatives are not checked. Args as for :func:`gap`; ``metric`` restricts
     the metric-specific checks to one metric; ``conn`` reads inside a caller's snapshot.
@@ -884,6 +887,11 @@ def checks(
         levels = {int(i) for i in conn.execute(text("SELECT metric_id FROM metric_ratio"))
                   .scalars()}
         collisions = _code_findings(conn)
+        from ledger.pnl import claim_findings as over_pnl_findings
+
+        over_claimed = over_pnl_findings(ledger, conn, as_of_sub, metric)
+        claims = claim_findings(conn, as_of_sub,
+                                [m for m in selected if m.id not in levels])
 
     if chain.problem is not None:
         found.append(_finding("history_chain", "error", None, "", None,
@@ -931,6 +939,8 @@ def checks(
             "late_stage_no_actuals", "warning", metric, "actual", None, str(row['external_id']),
             f"at stage gate {row['stage']} but no actuals"
             + (f" for {metric}" if metric else ""), None))
+    found += over_claimed
+    found += claims
     # Errors first, otherwise in the order the checks are listed above.
     found.sort(key=lambda f: f["severity"] != "error")
     # dtype=object keeps None as None (not NaN) and amounts as Decimals.

@@ -38,6 +38,7 @@ OPEN = 9_223_372_036_854_775_807
 SCENARIOS = ("plan", "forecast", "actual")
 METRIC_KINDS = ("benefit", "cost")
 SCOPE_KINDS = ("programme", "business_unit", "lever")
+PNL_KINDS = ("cost", "income")
 INITIATIVE_STATUSES = ("active", "withdrawn")
 SUBMISSION_KINDS = ("setup", "reference", "import", "edit", "target", "stage")
 
@@ -182,6 +183,35 @@ class MonthClose(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[date] = mapped_column(Date)
     """The last closed month (first day of that month)."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+
+
+class GlActual(Base):
+    """One general-ledger actual line as imported (``tledger import actuals``,
+    docs/reconciliation.md). Append-only: the lines of a month are those of the newest
+    submission that has lines in that month (as of any instant); nothing is updated."""
+
+    __tablename__ = "gl_actual"
+    __table_args__ = (
+        CheckConstraint(_in("pnl_kind", PNL_KINDS), name="pnl_kind"),
+        Index("ix_gl_actual_month_sub", "month", "created_submission_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    """The period (first day of the month)."""
+    business_unit_id: Mapped[int] = mapped_column(ForeignKey("business_unit.id"))
+    """The unit the line's cost centre maps to."""
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metric.id"))
+    """The metric the line's account maps to."""
+    pnl_kind: Mapped[str] = mapped_column(String(8))
+    """cost (movement = baseline - actual) or income (movement = actual - baseline)."""
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    """The amount in the metric's minor units, signed as in the extract (a cost positive)."""
+    cost_centre: Mapped[str] = mapped_column(String(120))
+    """The cost centre (or unit) as written in the extract, for drill-down."""
+    account: Mapped[str] = mapped_column(String(200))
+    """The account (or account group) as written in the extract."""
     created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
 
 
@@ -370,6 +400,28 @@ class Target(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     valid_from: Mapped[int] = mapped_column(ForeignKey("submission.id"))
     valid_to: Mapped[int] = mapped_column(BigInteger, default=OPEN)
+
+
+class ReviewedPair(Base):
+    """Two initiatives the office reviewed as *not* counting the same saving twice
+    (``tledger checks review-pair``): ``possible_double_count`` no longer reports them.
+    Append-only, written once per pair; the pair is stored in id order."""
+
+    __tablename__ = "reviewed_pair"
+    __table_args__ = (
+        CheckConstraint("first_initiative_id < second_initiative_id", name="ordered"),
+        Index("uq_reviewed_pair_pair", "first_initiative_id", "second_initiative_id",
+              unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    """The pair's initiative with the lower id."""
+    second_initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    """The pair's initiative with the higher id."""
+    note: Mapped[str] = mapped_column(Text)
+    """Why the pair is not a double count, in the reviewer's words."""
+    created_submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
 
 
 # ---------------------------------------------------------------- baselines (0007)

@@ -359,7 +359,8 @@ def _as_decimals(frame: pd.DataFrame, ratio: Ratio) -> pd.DataFrame:
 
 def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | None = None,
               as_of: Any = None, weighted: bool = False,
-              fiscal_year: int | str | None = None) -> RatioReport:
+              fiscal_year: int | str | None = None,
+              conn: Connection | None = None) -> RatioReport:
     """The unit-cost gap of ratio metric ``metric``: target level, implied bottom-up, gap
     in the ratio's unit and its money equivalent, per month, fiscal year and horizon.
 
@@ -367,7 +368,8 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
     targets (unit ratios do not add up to the programme's; the programme rows stand alone).
     ``by`` lever, owner or stage fills ``contributions``: each part's share of the
     programme's change from its baseline level (:func:`contribution_rows`).
-    Other arguments as for :func:`ledger.engine.gap`.
+    Other arguments as for :func:`ledger.engine.gap`; ``conn`` reads inside a caller's
+    snapshot (the gap report reads every sheet in one).
 
     Raises:
         LedgerError: not a ratio metric, an unsupported breakdown, a bad as-of or year.
@@ -378,7 +380,7 @@ def ratio_gap(ledger: Ledger, *, metric: str, scenario: str = "plan", by: str | 
         raise LedgerError(f"breakdown {by!r}: expected one of {', '.join(RATIO_BREAKDOWNS)}")
     fy = parse_fiscal_year(fiscal_year) if isinstance(fiscal_year, str) else fiscal_year
     point = parse_as_of(as_of)
-    with ledger.reading() as conn:
+    with ledger.snapshot(conn) as conn:
         prog = ledger.programme(conn)
         ratio = ratio_of(conn, find_metric(ledger, metric, conn))
         if ratio is None:

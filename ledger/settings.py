@@ -15,6 +15,12 @@ variable, what it holds and what is accepted (a :class:`SettingError`), instead 
 | ``TLEDGER_IMPORT_MAX_CELLS`` | count | ``30000000`` |
 | ``TLEDGER_PREFETCH_MIN_FACTS`` | count | ``100000`` |
 | ``TLEDGER_BULK_LOAD_MIN_FACTS`` | count | ``100000`` |
+| ``TLEDGER_OIDC_ISSUER`` | https URL | unset: no single sign-on |
+| ``TLEDGER_OIDC_CLIENT_ID`` | text | (needed with the issuer) |
+| ``TLEDGER_OIDC_CLIENT_SECRET`` / ``..._FILE`` | text / file path | (one needed) |
+| ``TLEDGER_OIDC_EMAIL_CLAIM`` | claim name | ``email`` |
+| ``TLEDGER_BASE_URL`` | https URL | (needed with the issuer) |
+| ``TLEDGER_PASSWORD_LOGIN`` | ``on``, ``off`` | ``on`` |
 
 Durations: a number of seconds (``30``, ``0.5``) or a number with ``ms``, ``s``, ``m`` or
 ``h`` (``500ms``, ``30s``, ``2m``). Sizes: a number of bytes or a number with ``K``, ``M``,
@@ -27,7 +33,10 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from ledger.errors import LedgerError
 
@@ -143,3 +152,97 @@ def count(name: str, default: int) -> int:
     """A count setting such as ``TLEDGER_BULK_LOAD_MIN_FACTS``, else ``default``."""
     raw = _raw(name)
     return default if raw is None else parse_count(name, raw)
+
+
+# ------------------------------------------------------------------ single sign-on
+#: The claim of the ID token that holds the account's email unless TLEDGER_OIDC_EMAIL_CLAIM
+#: names another (e.g. ``upn`` or ``preferred_username`` at some providers).
+DEFAULT_EMAIL_CLAIM = "email"
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on with an OpenID Connect provider (all from ``TLEDGER_OIDC_*``)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    email_claim: str
+    #: The app's address as browsers reach it; the redirect URI is this plus
+    #: ``/login/sso/callback``, registered with the provider.
+    base_url: str
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.base_url + "/login/sso/callback"
+
+
+def _web_url(name: str, raw: str) -> str:
+    """An https URL (http only for this machine), without a trailing slash."""
+    expected = ("an https:// URL such as https://login.example.com/tenant (http:// only for "
+                "localhost or 127.0.0.1)")
+    try:
+        parts = urlsplit(raw.strip())
+    except ValueError as exc:
+        raise _refuse(name, raw, expected) from exc
+    secure = parts.scheme == "https" or (parts.scheme == "http"
+                                         and parts.hostname in _LOOPBACK)
+    if not secure or not parts.hostname or parts.query or parts.fragment:
+        raise _refuse(name, raw, expected)
+    return raw.strip().rstrip("/")
+
+
+def oidc() -> OidcSettings | None:
+    """The single sign-on settings, or None when ``TLEDGER_OIDC_ISSUER`` is unset (SSO off).
+
+    The client secret comes from ``TLEDGER_OIDC_CLIENT_SECRET`` or, better, from the file
+    ``TLEDGER_OIDC_CLIENT_SECRET_FILE`` names (a secrets mount): never from a command line.
+    """
+    raw_issuer = _raw("TLEDGER_OIDC_ISSUER")
+    if raw_issuer is None:
+        return None
+    issuer = _web_url("TLEDGER_OIDC_ISSUER", raw_issuer)
+    needed = "must be set with TLEDGER_OIDC_ISSUER"
+    client_id = _raw("TLEDGER_OIDC_CLIENT_ID")
+    if client_id is None:
+        raise SettingError(f"environment variable TLEDGER_OIDC_CLIENT_ID {needed} (the "
+                           "client id the provider gave this app)")
+    base = _raw("TLEDGER_BASE_URL")
+    if base is None:
+        raise SettingError(f"environment variable TLEDGER_BASE_URL {needed} (the app's "
+                           "address as browsers reach it, e.g. https://tledger.example.com)")
+    secret = _raw("TLEDGER_OIDC_CLIENT_SECRET")
+    secret_file = _raw("TLEDGER_OIDC_CLIENT_SECRET_FILE")
+    if secret is not None and secret_file is not None:
+        raise SettingError("environment variables TLEDGER_OIDC_CLIENT_SECRET and "
+                           "TLEDGER_OIDC_CLIENT_SECRET_FILE are both set: expected one")
+    if secret_file is not None:
+        try:
+            secret = Path(secret_file.strip()).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _refuse("TLEDGER_OIDC_CLIENT_SECRET_FILE", secret_file,
+                          f"a readable file holding the client secret ({exc.__class__.__name__})"
+                          ) from exc
+    if not secret:
+        raise SettingError("environment variable TLEDGER_OIDC_CLIENT_SECRET_FILE (or "
+                           f"TLEDGER_OIDC_CLIENT_SECRET) {needed}: the client secret")
+    claim = (_raw("TLEDGER_OIDC_EMAIL_CLAIM") or DEFAULT_EMAIL_CLAIM).strip()
+    if not re.fullmatch(r"[A-Za-z_][\w.:-]{0,99}", claim):
+        raise _refuse("TLEDGER_OIDC_EMAIL_CLAIM", claim, "a claim name such as email or upn")
+    return OidcSettings(issuer=issuer, client_id=client_id.strip(), client_secret=secret,
+                        email_claim=claim, base_url=_web_url("TLEDGER_BASE_URL", base))
+
+
+def password_login() -> bool:
+    """Whether the login page takes passwords (``TLEDGER_PASSWORD_LOGIN``: ``on``, the
+    default, or ``off`` for a ledger whose users all sign in through SSO)."""
+    raw = _raw("TLEDGER_PASSWORD_LOGIN")
+    if raw is None or raw.strip().lower() == "on":
+        return True
+    if raw.strip().lower() != "off":
+        raise _refuse("TLEDGER_PASSWORD_LOGIN", raw, "on or off")
+    if oidc() is None:
+        raise SettingError("environment variable TLEDGER_PASSWORD_LOGIN=off needs single "
+                           "sign-on (TLEDGER_OIDC_ISSUER ...): otherwise nobody could log in")
+    return False

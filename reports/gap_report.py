@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -25,13 +25,17 @@ from ledger.engine import as_of_instant, checks, finance, gap
 from ledger.errors import LedgerError
 from ledger.initiatives import current_initiatives
 from ledger.months import month_iso
+from ledger.pnl import has_gl_actuals, reconcile
+from ledger.ratio import PROGRAMME_PART
 from ledger.store import month_number_sql, read_frame_in, submission_as_of, version_filter
 from reports.excel import BREAKDOWN_SHEETS, BreakdownSheet, ReportInput, build_detail
 from reports.excel.inputs import PAPERS, TOP_N, DetailTable, FunnelStage, TopLists
 
 if TYPE_CHECKING:
+    from ledger.api import MetricInfo
     from ledger.bridge import BridgeResult
     from ledger.engine import GapReport
+    from ledger.ratio import RatioReport
 
 __all__ = ["last_month_end", "load_report"]
 
@@ -91,6 +95,10 @@ def load_report(
         detail = build_detail(initiatives, phasing, detail_metrics, summary.programme.months,
                               weighted=weighted, report_metric_id=summary.metric.id)
         top = _top_lists(conn, top_inputs, detail, initiatives, summary.metric, sub)
+        pnl = (reconcile(ledger, as_of=sub, conn=conn) if has_gl_actuals(conn, sub)
+               else None)
+        unit_costs = _unit_costs(ledger, conn, metrics, scenario=scenario, weighted=weighted,
+                                 as_of=sub)
     funnel = _funnel(stages, by_stage, detail, summary.metric.code)
     if paper not in PAPERS:
         raise LedgerError(f"paper {paper!r}: expected {' or '.join(PAPERS)}")
@@ -118,7 +126,30 @@ def load_report(
         coverage_amber=coverage_amber,
         funnel=funnel,
         top=top,
+        pnl=pnl,
+        unit_costs=unit_costs,
     )
+
+
+def _unit_costs(ledger: Ledger, conn: Connection, metrics: Sequence[MetricInfo], *,
+                scenario: str, weighted: bool, as_of: int) -> list[RatioReport]:
+    """Each ratio metric's unit-cost gap, by business unit, keeping the programme and the
+    units that have baselines of their own (a unit without any would be a block of empty
+    cells)."""
+    from ledger.ratio import ratio_gap, ratio_metric_codes
+
+    out = []
+    for code in ratio_metric_codes(conn, [m.id for m in metrics]):
+        rep = ratio_gap(ledger, metric=code, scenario=scenario, by="business_unit",
+                        as_of=as_of, weighted=weighted, conn=conn)
+        monthly = rep.monthly
+        has_baseline = (monthly["numerator_baseline"].notna()
+                        | monthly["denominator_baseline"].notna())
+        keep = {PROGRAMME_PART, *monthly.loc[has_baseline, "part"]}
+        out.append(replace(
+            rep, monthly=monthly[monthly["part"].isin(keep)].reset_index(drop=True),
+            fiscal=rep.fiscal[rep.fiscal["part"].isin(keep)].reset_index(drop=True)))
+    return out
 
 
 _CHUNK = 100_000

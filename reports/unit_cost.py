@@ -31,7 +31,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from ledger.ratio import HORIZON, RatioReport
 from reports.safe import write_text
 
-__all__ = ["COLUMNS", "write_unit_cost_workbook"]
+__all__ = ["COLUMNS", "write_unit_cost_sheet", "write_unit_cost_workbook"]
 
 #: The sheet's columns, in order: (header, the report's column).
 COLUMNS = [
@@ -149,6 +149,39 @@ def _write_part(ws: Any, fmt: _Formats, rep: RatioReport, part: str, row: int) -
     return row + 1
 
 
+def write_unit_cost_sheet(wb: Any, ws: Any, rep: RatioReport) -> None:
+    """Write ``rep`` on worksheet ``ws`` of XlsxWriter workbook ``wb`` (rows in order, so
+    a ``constant_memory`` workbook takes it too): the title, the rule, the headers, then a
+    block per part. The gap report's ``Unit cost`` sheet is this same sheet."""
+    if rep.fiscal_year is not None:
+        raise ValueError("write the whole horizon: the Horizon row sums every month")
+
+    def number_format(decimals: int) -> Any:
+        return wb.add_format({"num_format": "#,##0" + ("." + "0" * decimals
+                                                        if decimals else "")})
+
+    fmt = _Formats(wb.add_format(), wb.add_format({"bold": True}),
+                   number_format(rep.ratio.numerator.decimals),
+                   number_format(rep.ratio.denominator.decimals),
+                   number_format(rep.ratio.metric.decimals))
+    r = rep.ratio
+    ws.set_column(0, 1, 14)
+    ws.set_column(2, len(COLUMNS) - 1, 16)
+    ws.freeze_panes(HEADER_ROW + 1, 2)
+    write_text(ws, 0, 0, f"{rep.programme.name}: {r.metric.code} ({r.metric.unit}) = "
+               f"{r.label}, {rep.scenario}{', risk-weighted' if rep.weighted else ''}, "
+               f"as of submission {rep.as_of_submission}", fmt.bold)
+    write_text(ws, 1, 0, "Numerator = baseline - savings; denominator = baseline + "
+               "uplift; implied = ROUND(numerator / denominator); a period's figures "
+               "are ratios of its sums, never averages of months. Gap = target - "
+               "implied; money gap = ROUND(target x denominator) - numerator.", fmt.text)
+    for col, (header, _key) in enumerate(COLUMNS):
+        write_text(ws, HEADER_ROW, col, header, fmt.bold)
+    row = HEADER_ROW + 1
+    for part in dict.fromkeys(rep.monthly["part"]):
+        row = _write_part(ws, fmt, rep, str(part), row)
+
+
 def write_unit_cost_workbook(rep: RatioReport, path: str | Path) -> Path:
     """Write ``rep`` (from :func:`ledger.ratio.ratio_gap`, without a fiscal-year filter) as
     the unit-cost workbook at ``path``."""
@@ -158,33 +191,7 @@ def write_unit_cost_workbook(rep: RatioReport, path: str | Path) -> Path:
     wb = xlsxwriter.Workbook(str(out), {"strings_to_formulas": False,
                                         "strings_to_numbers": False})
     try:
-        def number_format(decimals: int, bold: bool = False) -> Any:
-            return wb.add_format({"num_format": "#,##0" + ("." + "0" * decimals
-                                                            if decimals else ""),
-                                  "bold": bold})
-
-        fmt = _Formats(wb.add_format(), wb.add_format({"bold": True}),
-                       number_format(rep.ratio.numerator.decimals),
-                       number_format(rep.ratio.denominator.decimals),
-                       number_format(rep.ratio.metric.decimals))
-        ws = wb.add_worksheet("Unit cost")
-        r = rep.ratio
-        write_text(ws, 0, 0, f"{rep.programme.name}: {r.metric.code} ({r.metric.unit}) = "
-                   f"{r.label}, {rep.scenario}{', risk-weighted' if rep.weighted else ''}, "
-                   f"as of submission {rep.as_of_submission}", fmt.bold)
-        write_text(ws, 1, 0, "Numerator = baseline - savings; denominator = baseline + "
-                   "uplift; implied = ROUND(numerator / denominator); a period's figures "
-                   "are ratios of its sums, never averages of months. Gap = target - "
-                   "implied; money gap = ROUND(target x denominator) - numerator.", fmt.text)
-        for col, (header, _key) in enumerate(COLUMNS):
-            write_text(ws, HEADER_ROW, col, header, fmt.bold)
-        ws.set_column(0, 1, 14)
-        ws.set_column(2, len(COLUMNS) - 1, 16)
-        ws.freeze_panes(HEADER_ROW + 1, 2)
-        row = HEADER_ROW + 1
-        for part in dict.fromkeys(rep.monthly["part"]):
-            row = _write_part(ws, fmt, rep, str(part), row)
+        write_unit_cost_sheet(wb, wb.add_worksheet("Unit cost"), rep)
     finally:
         wb.close()
     return out
-

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from importers import import_initiatives
 from ledger import chain
 from ledger.api import Ledger
+from ledger.claims import review_pair
 from ledger.db import make_engine, resolve_url
 from ledger.phasing import set_phasing
 
@@ -258,9 +259,12 @@ def test_an_application_role_appends_history_but_cannot_rewrite_it(programme, cl
                                                    pipeline_rows(3, bump=1))],
                            user="office", note="again")
         set_phasing(app, "GR-0001", MONTHS[2], Decimal("12.34"), user="ana", note="edit")
+        review_pair(app, "GR-0001", "GR-0002", note="different sites", user="office")
         with app.reading() as conn:
             assert chain.verify(conn).ok
         refused = [
+            "UPDATE reviewed_pair SET note = 'x'",
+            "DELETE FROM reviewed_pair",
             "UPDATE phasing SET amount_minor = 1 WHERE id = (SELECT MAX(id) FROM phasing)",
             "DELETE FROM phasing WHERE id = (SELECT MAX(id) FROM phasing)",
             "UPDATE submission SET note = 'x' WHERE id = (SELECT MAX(id) FROM submission)",

@@ -397,6 +397,8 @@ def test_checks_report_what_the_office_must_act_on(programme):
         ("no_phasing", "warning", "EMPTY", None, None),
         ("negative_benefit", "warning", "NEG", date(2026, 7, 1), D("-7.00")),
         ("late_stage_no_actuals", "warning", "LATE", None, None),
+        # No month is closed: OK's July actual is not in the outturn yet.
+        ("actual_not_closed", "warning", "OK", date(2026, 7, 1), D("9.00")),
     }
     # Errors come first, so a scheduled job can read the top line.
     sev = found["severity"].tolist()
@@ -418,7 +420,7 @@ def test_checks_as_of_see_the_ledger_as_it_was(programme):
     book.phasing({"A": {mon(0): "10.00"}})
     before = between()
     book.phasing({"A": {mon(0): "10.00"}}, scenario="actual")
-    assert checks(programme).empty
+    assert checks(programme)["check"].tolist() == ["actual_not_closed"]  # no month closed
     old = checks(programme, as_of=before)
     assert old["check"].tolist() == ["late_stage_no_actuals"]
 

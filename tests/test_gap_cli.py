@@ -185,7 +185,7 @@ def test_checks_table_shows_a_run_of_months_as_one_line(programme, cli):
     assert lines[0].rstrip(" │").endswith("1,200.00")
     assert "negative_benefit" in r.stdout
     assert "late_stage_no_actuals" in r.stdout
-    assert "0 errors, 26 warnings; runs of consecutive months shown as one line" in \
+    assert "0 errors, 27 warnings; runs of consecutive months shown as one line" in \
         " ".join(r.stdout.split())
     rows = list(csv.DictReader(io.StringIO(cli("checks", "--format", "csv").stdout)))
     assert sum(rec["check"] == "cascade_gap" for rec in rows) == 24

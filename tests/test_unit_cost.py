@@ -6,6 +6,7 @@ The worked example of docs/baselines.md, computed by hand there and here."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -270,15 +271,51 @@ def test_adopt_refuses_a_ratio_metric_in_one_line(example, cli):
     assert "Traceback" not in r.output
 
 
-def test_the_unit_cost_workbook_recalculates_to_the_ledgers_figures(example, cli, tmp_path):
-    """Live formulas that tie: LibreOffice recalculates the workbook (cached values
-    stripped) and every figure equals the ledger's, to the cent."""
+def _ties(values, rep) -> int:
+    """Every figure of a recalculated ``Unit cost`` sheet against ``rep``, to the minor
+    unit; how many were compared."""
+    expected = {(part, f"{m:%Y-%m}"): rec for part, m, rec in zip(
+        rep.monthly["part"], rep.monthly["month"], rep.monthly.to_dict("records"),
+        strict=True)}
+    expected.update({(rec["part"], rec["period"]): rec for rec in rep.fiscal.to_dict("records")})
+    columns = {"C": "numerator_baseline", "E": "numerator", "H": "denominator",
+               "I": "target", "J": "implied", "K": "gap", "M": "money_gap"}
+    checked = 0
+    for row in range(5, values.max_row + 1):
+        if values[f"A{row}"].value is None:
+            continue  # the blank row after a part's block
+        rec = expected.pop((values[f"A{row}"].value, values[f"B{row}"].value))
+        for col, key in columns.items():
+            want = rec[key]
+            got = values[f"{col}{row}"].value
+            if want is None:
+                assert got is None, (row, col)
+                continue
+            assert D(str(round(got, 3))).quantize(want) == want, (row, col, got, want)
+            checked += 1
+    assert expected == {}, f"rows missing from the sheet: {sorted(expected)}"
+    return checked
+
+
+def test_the_unit_cost_workbook_and_the_gap_reports_sheet_recalculate_to_the_ledgers_figures(
+        example, cli, tmp_path):
+    """Live formulas that tie: LibreOffice recalculates the unit-cost workbook and the gap
+    report (cached values stripped, both in one run) and every figure of their Unit cost
+    sheets equals the ledger's, to the cent. The gap report's sheet has the programme and
+    the units with baselines of their own (PRO), not MIN."""
     import openpyxl
     from helpers.libreoffice import recalculate
 
     set_target(example, metric="unit_cost", amount="25", fiscal_year="FY27", note="board")
+    set_baseline(example, metric="volume", per_month="4000", fiscal_year="FY27",
+                 scope="unit:PRO", note="PRO volume")
+    set_baseline(example, metric="benefit", per_month="50000", fiscal_year="FY27",
+                 scope="unit:PRO", note="PRO cost base")
     path = tmp_path / "unit_cost.xlsx"
     r = cli("report", "unit-cost", "--metric", "unit_cost", "--out", str(path))
+    assert r.exit_code == 0, r.output
+    report = tmp_path / "gap.xlsx"
+    r = cli("report", "gap", "--out", str(report))
     assert r.exit_code == 0, r.output
     ws = openpyxl.load_workbook(path)["Unit cost"]
     # Row 5 is July 2026; FY27's row follows the 24 months.
@@ -290,25 +327,22 @@ def test_the_unit_cost_workbook_recalculates_to_the_ledgers_figures(example, cli
     assert ws["E29"].value == "=C29-D29"
     assert ws["C29"].value == "=SUM(C5:C16)"
     assert ws["I29"].value == "=ROUND(L29/H29,2)"
-    (recalculated,) = recalculate([path], tmp_path)
-    values = openpyxl.load_workbook(recalculated, data_only=True)["Unit cost"]
-    rep = ratio_gap(example, metric="unit_cost")
-    expected = {(f"{m:%Y-%m}"): rec for m, rec in zip(
-        rep.monthly["month"], rep.monthly.to_dict("records"), strict=True)}
-    expected.update({rec["period"]: rec for rec in rep.fiscal.to_dict("records")})
-    columns = {"C": "numerator_baseline", "E": "numerator", "H": "denominator",
-               "I": "target", "J": "implied", "K": "gap", "M": "money_gap"}
-    checked = 0
-    for row in range(5, 32):
-        rec = expected[values[f"B{row}"].value]
-        for col, key in columns.items():
-            want = rec[key]
-            got = values[f"{col}{row}"].value
-            if want is None:
-                assert got is None, (row, col)
-                continue
-            assert D(str(round(got, 3))).quantize(want) == want, (row, col, got, want)
-            checked += 1
-    assert checked == 13 * 7  # FY27: 12 months and the year; FY28 has no baselines
+    book = openpyxl.load_workbook(report)
+    assert book.sheetnames[-2:] == ["Unit cost", "About"]
+    assert book["Unit cost"]["J29"].value == "=ROUND(E29/H29,2)"
+    assert book["Unit cost"].print_title_rows == "$1:$4"
+    recalculated = recalculate([path, report], tmp_path)
+    values = openpyxl.load_workbook(recalculated[0], data_only=True)["Unit cost"]
+    assert _ties(values, ratio_gap(example, metric="unit_cost")) == 13 * 7  # FY27: 12
+    # months and the year; FY28 has no baselines
     assert values["J29"].value == pytest.approx(27.15)
     assert values["M29"].value == pytest.approx(-280000.00)
+    in_report = openpyxl.load_workbook(recalculated[1], data_only=True)["Unit cost"]
+    by_unit = ratio_gap(example, metric="unit_cost", by="business_unit")
+    kept = by_unit.monthly["part"].isin(["Programme", "PRO"])
+    assert _ties(in_report, replace(
+        by_unit, monthly=by_unit.monthly[kept],
+        fiscal=by_unit.fiscal[by_unit.fiscal["part"].isin(["Programme", "PRO"])])) == (
+        13 * 7 + 13 * 4)  # PRO has no target of its own: no target, gap or money gap
+    assert {in_report[f"A{r}"].value for r in range(5, in_report.max_row + 1)} == {
+        "Programme", "PRO", None}

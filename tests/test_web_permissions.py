@@ -19,6 +19,9 @@ CHANGE = {"benefit|forecast|2026-10-01": "42"}
 EXPECTED = {
     "GET /":                       (303, 303, 303, 303, 303, 303),
     "GET /login":                  (200, 200, 200, 200, 200, 200),
+    # Single sign-on is off in this matrix (no TLEDGER_OIDC_ISSUER): tests/test_web_oidc.py
+    "GET /login/sso":              (404, 404, 404, 404, 404, 404),
+    "GET /login/sso/callback":     (404, 404, 404, 404, 404, 404),
     "GET /initiatives":            (303, 200, 200, 200, 200, 303),
     "GET /initiatives?unit=PRO&owner=Ben+Okafor&sort=total:desc&page=2&per=1":
                                    (303, 200, 200, 200, 200, 303),

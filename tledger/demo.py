@@ -31,8 +31,10 @@ from ledger.api import Ledger
 from ledger.errors import LedgerError
 from ledger.months import add_months, month_range
 from ledger.wording import plural
+from tledger import demo_case as case
 
-__all__ = ["DEMO_FILES", "DemoResult", "Initiative", "generate_initiatives", "run_demo"]
+__all__ = ["DEMO_FILES", "DemoResult", "Initiative", "generate_case", "generate_initiatives",
+           "run_demo"]
 
 SEED = 2028
 FIRST, LAST = date(2026, 7, 1), date(2028, 6, 1)
@@ -44,7 +46,8 @@ MAPPING = "mining-pipeline.toml"
 REPORT = "gap-report.xlsx"
 #: Every file the demo may write (and a re-run may delete).
 DEMO_FILES = [MARKER, DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal",
-              CANONICAL, MESSY, MAPPING, REPORT]
+              CANONICAL, MESSY, MAPPING, REPORT, case.THROUGHPUT, case.CLAIMS,
+              case.GL_EXTRACT, case.GL_MAPPING]
 
 UNITS = [("PRO", "Processing"), ("MIN", "Mining")]
 LEVERS = [("PROC", "Procurement"), ("LAB", "Labour"), ("MAINT", "Maintenance"),
@@ -98,6 +101,19 @@ class Initiative:
     description: str
     benefit: dict[date, int] = field(default_factory=dict)
     cost: dict[date, int] = field(default_factory=dict)
+    volume: dict[date, int] = field(default_factory=dict)
+    """Tonnes added (``volume`` plan, whole tonnes)."""
+    actual: dict[date, int] = field(default_factory=dict)
+    """Claimed savings in the closed months (``benefit`` actual)."""
+
+    def plan_rows(self) -> list[tuple[str, str, dict[date, int]]]:
+        """(metric, scenario, phasing) of the initiative's plan, for a workbook."""
+        return [("benefit", "plan", self.benefit), ("cost", "plan", self.cost),
+                ("volume", "plan", self.volume)]
+
+    def claim_rows(self) -> list[tuple[str, str, dict[date, int]]]:
+        """(metric, scenario, phasing) of its claimed actual savings."""
+        return [("benefit", "actual", self.actual)]
 
 
 #: Web logins the demo creates: email, role, owner name (owners own demo initiatives) and
@@ -161,6 +177,15 @@ def generate_initiatives(seed: int = SEED, count: int = 200) -> list[Initiative]
     return out
 
 
+def generate_case(seed: int = SEED) -> tuple[list[Initiative], list[Initiative]]:
+    """The demo's initiatives: the ~200 that take cost out (those approved with claimed
+    actual savings in the closed months) and a dozen that add tonnes. Deterministic."""
+    cost_out = generate_initiatives(seed)
+    counters = {u: sum(i.business_unit == u for i in cost_out) for u, _ in UNITS}
+    case.add_claims(cost_out, seed)
+    return cost_out, case.generate_throughput(counters, seed, _OWNERS, _SITES, Initiative)
+
+
 _STAGE_WORDS = {"L0": "idea", "L1": "validated", "L2": "business case in progress",
                 "L3": "approved for execution", "L4": "implemented", "L5": "realised"}
 
@@ -168,9 +193,14 @@ _STAGE_WORDS = {"L0": "idea", "L1": "validated", "L2": "business case in progres
 # --------------------------------------------------------------------------- workbooks
 
 
-def write_canonical_workbook(path: Path, initiatives: list[Initiative], programme: str) -> None:
+def write_canonical_workbook(
+        path: Path, initiatives: list[Initiative], programme: str, *,
+        title: str = "Processing initiatives", note: str = "Amounts in AUD",
+        rows: Callable[[Initiative], list[tuple[str, str, dict[date, int]]]]
+        = Initiative.plan_rows) -> None:
     """The canonical initiatives layout (docs/workbook-format.md): title, unit note and a
-    blank row, the header in row 4, month headers as real dates, a Total formula column."""
+    blank row, the header in row 4, month headers as real dates, a Total formula column.
+    One row per initiative, metric and scenario that ``rows`` gives with phasing."""
     months = month_range(FIRST, LAST)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
                                          "strings_to_numbers": False})
@@ -180,8 +210,8 @@ def write_canonical_workbook(path: Path, initiatives: list[Initiative], programm
     month_head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
                                 "num_format": "mmm-yy"})
     money = wb.add_format({"num_format": "#,##0.00"})
-    ws.write_string(0, 0, f"{programme}: Processing initiatives", bold)
-    ws.write_string(1, 0, "Amounts in AUD")
+    ws.write_string(0, 0, f"{programme}: {title}", bold)
+    ws.write_string(1, 0, note)
     headers = ["ID", "Name", "Owner", "Business unit", "Lever", "Stage", "Description",
                "Metric", "Scenario"]
     for c, h in enumerate(headers):
@@ -193,11 +223,11 @@ def write_canonical_workbook(path: Path, initiatives: list[Initiative], programm
     ws.write_string(3, total_col, "Total", head)
     row = 4
     for ini in initiatives:
-        for metric, phasing in (("benefit", ini.benefit), ("cost", ini.cost)):
+        for metric, scenario, phasing in rows(ini):
             if not phasing:
                 continue
             values = [ini.external_id, ini.name, ini.owner, ini.business_unit, ini.lever,
-                      ini.stage, ini.description, metric, "plan"]
+                      ini.stage, ini.description, metric, scenario]
             for c, v in enumerate(values):
                 ws.write_string(row, c, v)
             for j, m in enumerate(months):
@@ -326,11 +356,8 @@ def prepare_directory(directory: Path) -> None:
 def run_demo(directory: Path, *, say: Callable[[str], None] = print,
              show: Callable[[Any], None] | None = None) -> DemoResult:
     """Run the whole demo in ``directory``; ``say`` prints a line, ``show`` a Rich table."""
-    from importers.api import import_initiatives
-    from ledger.targets import set_target
     from reports.excel import write_gap_report
     from reports.gap_report import load_report
-    from tledger.cli.imports import describe_import
 
     started = time.perf_counter()
     directory = directory.resolve()
@@ -342,75 +369,23 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
     ledger = Ledger.init(db_url)
     try:
         programme = "Cost 2028"
-        ledger.create_programme(name=programme, currency="AUD", fy_start_month=7,
-                                first_month=FIRST, last_month=LAST, user=user,
-                                note="demo programme")
-        for code, name in UNITS:
-            ledger.add_business_unit(code, name, user=user)
-        for code, name in LEVERS:
-            ledger.add_lever(code, name, user=user)
-        say(f"ledger {db_path}: programme {programme!r}, AUD, FY from July, "
-            f"{FIRST:%Y-%m} to {LAST:%Y-%m}; units {', '.join(c for c, _ in UNITS)}; "
-            f"levers {', '.join(c for c, _ in LEVERS)}")
-
-        note = "demo: steerco targets"
-        set_target(ledger, metric="benefit", amount=PROGRAMME_TARGET, first=FIRST, last=LAST,
-                   scope="programme", profile=PROFILE, user=user, note=note)
-        for code, amount in UNIT_TARGETS.items():
-            set_target(ledger, metric="benefit", amount=amount, first=FIRST, last=LAST,
-                       scope=f"unit:{code}", profile=PROFILE, user=user, note=note)
-        for code, amount in LEVER_TARGETS.items():
-            set_target(ledger, metric="benefit", amount=amount, first=FIRST, last=LAST,
-                       scope=f"lever:{code}", profile=PROFILE, user=user, note=note)
-        set_target(ledger, metric="cost", amount=COST_BUDGET, fiscal_year="FY27",
-                   scope="programme", profile="even", user=user, note="demo: cost budget")
-        say(f"targets: benefit {PROGRAMME_TARGET:,} AUD over the horizon (ramp in FY27, "
-            f"plateau in FY28), cascaded to 2 units and 4 levers; one-off cost budget "
-            f"{COST_BUDGET:,} AUD in FY27")
-
-        initiatives = generate_initiatives()
-        pro = [i for i in initiatives if i.business_unit == "PRO"]
-        mining = [i for i in initiatives if i.business_unit == "MIN"]
+        _set_up(ledger, programme, user, say, db_path)
+        cost_out, throughput = generate_case()
+        initiatives = [*cost_out, *throughput]
         files = {"ledger": db_path, "canonical": directory / CANONICAL,
                  "messy": directory / MESSY, "mapping": directory / MAPPING,
-                 "report": directory / REPORT}
-        write_canonical_workbook(files["canonical"], pro, programme)
-        write_messy_workbook(files["messy"], mining, programme)
-        files["mapping"].write_text(MAPPING_TEXT, encoding="utf-8")
-        say(f"workbooks: {CANONICAL} ({len(pro)} Processing initiatives, template layout), "
-            f"{MESSY} ({len(mining)} Mining initiatives, a PMO's own layout) + {MAPPING}")
-
-        result = import_initiatives(ledger, [files["canonical"]], user=user,
-                                    note="demo: Processing workbook")
-        say(f"import {CANONICAL}: {describe_import(result)}")
-        result = import_initiatives(ledger, [files["messy"]], mapping=files["mapping"],
-                                    user=user, note="demo: Mining pipeline")
-        say(f"import {MESSY} --mapping {MAPPING}: {describe_import(result)}")
-
+                 "throughput": directory / case.THROUGHPUT, "claims": directory / case.CLAIMS,
+                 "gl extract": directory / case.GL_EXTRACT,
+                 "gl mapping": directory / case.GL_MAPPING, "report": directory / REPORT}
+        _import_workbooks(ledger, files, cost_out, throughput, programme, user, say)
+        gl = case.gl_case(initiatives)
+        case.write_gl_files(directory, gl)
+        say(f"import actuals {case.GL_EXTRACT} --mapping {case.GL_MAPPING} (finance's GL, "
+            "Jul-Oct 2026); P&L reconciliation (tledger reconcile), Jul-Oct 2026:")
+        case.import_and_reconcile(ledger, files["gl extract"], files["gl mapping"],
+                                  user=user, say=say)
         if show is not None:
-            from ledger.engine import checks, gap
-            from tledger.cli.gap import _gap_tables, _summary
-
-            rep = gap(ledger, metric="benefit", by="business_unit")
-            show(_gap_tables(rep)[-1])
-            say(_summary(rep))
-            found = checks(ledger)
-            if len(found):
-                from rich.table import Table
-                from rich.text import Text
-
-                # One line per kind of finding: the office reads the detail in the report.
-                # Cells are Text: a detail naming an initiative is never markup, whatever
-                # console ``show`` prints on.
-                table = Table(title=f"Checks: {plural(len(found), 'finding')} "
-                                    "(all in the Checks sheet)")
-                for col in ("check", "severity", "findings", "for example"):
-                    table.add_column(col, justify="right" if col == "findings" else "left")
-                for (check, severity), group in found.groupby(["check", "severity"],
-                                                              sort=False):
-                    table.add_row(Text(str(check)), Text(str(severity)), Text(str(len(group))),
-                                  Text(str(group.iloc[0]["detail"])))
-                show(table)
+            _show_gaps(ledger, show, say)
 
         data = load_report(ledger, metric="benefit")
         write_gap_report(data, files["report"])
@@ -427,3 +402,132 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print,
         ledger.dispose()
     return DemoResult(directory, db_url, files, len(initiatives),
                       time.perf_counter() - started, list(DEMO_ACCOUNTS))
+
+
+def _set_up(ledger: Ledger, programme: str, user: str, say: Callable[[str], None],
+            db_path: Path) -> None:
+    """The programme, its units and levers, the seed case's metrics and baselines, and the
+    steerco's targets: cost-out (cascaded), one-off cost budget, volume and unit cost."""
+    from ledger.targets import set_target
+
+    ledger.create_programme(name=programme, currency="AUD", fy_start_month=7,
+                            first_month=FIRST, last_month=LAST, user=user,
+                            note="demo programme")
+    for code, name in UNITS:
+        ledger.add_business_unit(code, name, user=user)
+    for code, name in LEVERS:
+        ledger.add_lever(code, name, user=user)
+    say(f"ledger {db_path}: programme {programme!r}, AUD, FY from July, "
+        f"{FIRST:%Y-%m} to {LAST:%Y-%m}; units {', '.join(c for c, _ in UNITS)}; "
+        f"levers {', '.join(c for c, _ in LEVERS)}")
+    note = "demo: steerco targets"
+    set_target(ledger, metric="benefit", amount=PROGRAMME_TARGET, first=FIRST, last=LAST,
+               scope="programme", profile=PROFILE, user=user, note=note)
+    for code, amount in UNIT_TARGETS.items():
+        set_target(ledger, metric="benefit", amount=amount, first=FIRST, last=LAST,
+                   scope=f"unit:{code}", profile=PROFILE, user=user, note=note)
+    for code, amount in LEVER_TARGETS.items():
+        set_target(ledger, metric="benefit", amount=amount, first=FIRST, last=LAST,
+                   scope=f"lever:{code}", profile=PROFILE, user=user, note=note)
+    set_target(ledger, metric="cost", amount=COST_BUDGET, fiscal_year="FY27",
+               scope="programme", profile="even", user=user, note="demo: cost budget")
+    case.set_up_case(ledger, user=user, profile=PROFILE)
+    say(f"targets: benefit {PROGRAMME_TARGET:,} AUD over the horizon (ramp in FY27, "
+        f"plateau in FY28), cascaded to 2 units and 4 levers; one-off cost budget "
+        f"{COST_BUDGET:,} AUD in FY27; volume +{case.VOLUME_TARGET:,} t; unit cost down to "
+        f"{case.UNIT_COST_TARGET} AUD/t by {LAST:%b %Y}")
+    say(f"baselines per unit: {case.VOLUME_PER_MONTH:,} t of ore a month; cost base "
+        + ", ".join(f"{u} {f:,} AUD + {r} AUD/t" for u, (f, r) in case.COST_BASE.items())
+        + " a month, flexed by the tonnes produced Jul-Oct 2026 ("
+        + ", ".join(f"{t:,}" for t in case.ACTUAL_TONNES.values()) + " t)")
+
+
+def _import_workbooks(ledger: Ledger, files: dict[str, Path], cost_out: list[Initiative],
+                      throughput: list[Initiative], programme: str, user: str,
+                      say: Callable[[str], None]) -> None:
+    """Write the office's workbooks and import them through the real importer: the plans,
+    then (after finance's October close) the claimed actual savings."""
+    from importers.api import import_initiatives
+    from tledger.cli.imports import describe_import
+
+    pro = [i for i in cost_out if i.business_unit == "PRO"]
+    mining = [i for i in cost_out if i.business_unit == "MIN"]
+    write_canonical_workbook(files["canonical"], pro, programme)
+    write_messy_workbook(files["messy"], mining, programme)
+    files["mapping"].write_text(MAPPING_TEXT, encoding="utf-8")
+    write_canonical_workbook(files["throughput"], throughput, programme,
+                             title="throughput initiatives (both units)",
+                             note="Amounts in AUD; volume in tonnes")
+    claimed = [i for i in cost_out if i.actual]
+    write_canonical_workbook(files["claims"], claimed, programme,
+                             title="claimed savings to October 2026",
+                             rows=Initiative.claim_rows)
+    say(f"workbooks: {CANONICAL} ({len(pro)} Processing initiatives, template layout), "
+        f"{MESSY} ({len(mining)} Mining initiatives, a PMO's own layout) + {MAPPING}, "
+        f"{case.THROUGHPUT} ({len(throughput)} initiatives that add tonnes), "
+        f"{case.CLAIMS} ({len(claimed)} initiatives' claimed savings, Jul-Oct 2026)")
+    for key, label, mapping, note in (
+            ("canonical", CANONICAL, None, "demo: Processing workbook"),
+            ("messy", f"{MESSY} --mapping {MAPPING}", files["mapping"],
+             "demo: Mining pipeline"),
+            ("throughput", case.THROUGHPUT, None, "demo: throughput initiatives")):
+        result = import_initiatives(ledger, [files[key]], mapping=mapping, user=user,
+                                    note=note)
+        say(f"import {label}: {describe_import(result)}")
+    case.close_months(ledger, user=user)
+    result = import_initiatives(ledger, [files["claims"]], user=user,
+                                note="demo: claimed savings, October close")
+    say(f"programme close 2026-10; import {case.CLAIMS}: {describe_import(result)}")
+
+
+def _show_gaps(ledger: Ledger, show: Callable[[Any], None], say: Callable[[str], None]) -> None:
+    """The cost-out gap by unit, the volume and unit-cost headlines, and the checks."""
+    from ledger.engine import checks, gap
+    from tledger.cli.gap import _gap_tables, _summary
+
+    rep = gap(ledger, metric="benefit", by="business_unit")
+    show(_gap_tables(rep)[-1])
+    say(_summary(rep))
+    say(_summary(gap(ledger, metric="volume")))
+    show(unit_cost_table(ledger))
+    found = checks(ledger)
+    if len(found):
+        from rich.table import Table
+        from rich.text import Text
+
+        # One line per kind of finding: the office reads the detail in the report.
+        # Cells are Text: a detail naming an initiative is never markup, whatever
+        # console ``show`` prints on.
+        table = Table(title=f"Checks: {plural(len(found), 'finding')} "
+                            "(all in the Checks sheet)")
+        for col in ("check", "severity", "findings", "for example"):
+            table.add_column(col, justify="right" if col == "findings" else "left")
+        for (check, severity), group in found.groupby(["check", "severity"], sort=False):
+            table.add_row(Text(str(check)), Text(str(severity)), Text(str(len(group))),
+                          Text(str(group.iloc[0]["detail"])))
+        show(table)
+
+
+def unit_cost_table(ledger: Ledger) -> Any:
+    """The programme's unit cost per fiscal year and over the horizon: the do-nothing
+    level, the target, what the bottom-up implies, the gap and its money equivalent."""
+    from rich.table import Table
+
+    from ledger.ratio import ratio_gap
+
+    rep = ratio_gap(ledger, metric="unit_cost")
+    fy = rep.fiscal[rep.fiscal["part"] == "Programme"]
+    table = Table(title="Unit cost (AUD/t, plan): ratio of each year's sums; gap = target - "
+                        "implied, money at the year's volume")
+    for col in ("period", "cost base", "savings", "tonnes", "uplift", "baseline",
+                "target", "implied", "gap", "money gap"):
+        table.add_column(col, justify="left" if col == "period" else "right")
+    for row in fy.to_dict("records"):
+        table.add_row(str(row["period"]), *(_fmt(row[c]) for c in (
+            "numerator_baseline", "savings", "denominator_baseline", "uplift",
+            "baseline_level", "target", "implied", "gap", "money_gap")))
+    return table
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{value:,}"

@@ -75,7 +75,14 @@ def write_about(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str) -
         row += 1
     row += 1
     sheet.write_string(row, 0, "How to audit it", fmt.label_bold)
-    for line in _HOW_TO_AUDIT:
+    lines = list(_HOW_TO_AUDIT)
+    if data.unit_costs:
+        lines.append("Unit cost: baselines, savings, uplift and target levels are numbers; "
+                     "numerator, denominator, implied unit cost, gap and money gap are "
+                     "formulas (ROUND, as the ledger rounds: half away from zero); a fiscal "
+                     "year's unit cost is ROUND(SUM(numerator) / SUM(denominator)), a ratio "
+                     "of its sums.")
+    for line in lines:
         row += 1
         sheet.write_string(row, 0, "•", fmt.text)
         sheet.write_string(row, 1, line, fmt.text)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ledger.api import MetricInfo, ProgrammeInfo
     from ledger.bridge import BridgeResult
     from ledger.engine import FinanceReport, GapReport
+    from ledger.pnl import Reconciliation
+    from ledger.ratio import RatioReport
 from ledger.reconcile import weigh
 
 UNALLOCATED = "(unallocated)"
@@ -157,6 +159,12 @@ class ReportInput:
     coverage_amber: Decimal = COVERAGE_AMBER
     funnel: list[FunnelStage] | None = None
     top: TopLists | None = None
+    pnl: Reconciliation | None = None
+    """The P&L reconciliation (:func:`ledger.pnl.reconcile`): its sheet, written only when
+    the ledger has GL actuals."""
+    unit_costs: list[RatioReport] = field(default_factory=list)
+    """Each ratio metric's unit-cost gap (``ledger.ratio.ratio_gap``): a ``Unit cost``
+    sheet each (the programme, then the units with baselines of their own)."""
 
 
 def build_detail(

@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xlsxwriter
 
@@ -20,10 +21,16 @@ from reports.excel.detail import DetailPlan, inject_detail_rows, write_detail
 from reports.excel.formulas import DetailRefs
 from reports.excel.funnel import write_funnel
 from reports.excel.inputs import SCALES, ReportInput
-from reports.excel.layout import FIRST_DATA_ROW, Formats, pick_scale
+from reports.excel.layout import FIRST_DATA_ROW, Formats, pick_scale, print_setup
+from reports.excel.pnl import write_pnl
 from reports.excel.summary import summary_last_col, write_summary
 from reports.excel.top import write_top
+from reports.unit_cost import HEADER_ROW as UNIT_COST_HEADER_ROW
+from reports.unit_cost import write_unit_cost_sheet
 from reports.xlsxwriter_internals import write_formulas_verbatim
+
+if TYPE_CHECKING:
+    from ledger.ratio import RatioReport
 
 
 def write_gap_report(
@@ -111,6 +118,10 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
     checks_sheet = workbook.add_worksheet("Checks")
     bridge_sheet = workbook.add_worksheet("Bridge") if data.bridge is not None else None
     finance_sheet = workbook.add_worksheet("Finance") if data.finance is not None else None
+    pnl_sheet = (workbook.add_worksheet("P&L reconciliation") if data.pnl is not None
+                 and len(data.pnl.frame) else None)
+    unit_cost_sheets = [(workbook.add_worksheet(unit_cost_sheet_name(data, rep)), rep)
+                        for rep in data.unit_costs]
     about_sheet = workbook.add_worksheet("About")
     for sheet in workbook.worksheets():
         # Its formulas use SUM, SUMIF(S), COUNTIFS, SUMPRODUCT, EXACT, IF, MIN, MAX, ROUND,
@@ -133,10 +144,24 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
         finance = write_finance(finance_sheet, data, fmt, scale, summary_rows)
         write_dashboard(workbook, dashboard_sheet, data, fmt, scale, finance, finance_sheet,
                         _bridge_rows(data) if bridge_sheet is not None else None)
+    if pnl_sheet is not None:
+        write_pnl(pnl_sheet, data, fmt)
+    for sheet, rep in unit_cost_sheets:
+        write_unit_cost_sheet(workbook, sheet, rep)
+        print_setup(sheet, data, header_row=UNIT_COST_HEADER_ROW, label_cols=2)
     write_about(about_sheet, data, fmt, scale)
     (dashboard_sheet or summary_sheet).activate()
     workbook.close()
     return plan
+
+
+def unit_cost_sheet_name(data: ReportInput, rep: RatioReport) -> str:
+    """``Unit cost``, or ``Unit cost CODE`` when the ledger has several ratio metrics
+    (Excel allows 31 characters and no ``[]:*?/\\`` in a sheet name)."""
+    if len(data.unit_costs) == 1:
+        return "Unit cost"
+    code = "".join("_" if c in "[]:*?/\\" else c for c in rep.ratio.metric.code)
+    return f"Unit cost {code}"[:31]
 
 
 def _bridge_rows(data: ReportInput) -> list[tuple[str, int]]:

@@ -23,9 +23,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db_url: str, *args: str) -> Iterator[str]:
-    """A running `tledger serve` on a free port; its base URL."""
-    port = free_port()
+def serving(db_url: str, *args: str, port: int | None = None) -> Iterator[str]:
+    """A running `tledger serve` on ``port`` (default: a free one); its base URL."""
+    port = port or free_port()
     proc = subprocess.Popen([*SERVE, "--db", db_url, "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": os.getcwd()})

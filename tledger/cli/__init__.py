@@ -87,6 +87,7 @@ from tledger.cli import gap as _gap  # noqa: E402,F401
 from tledger.cli import imports as _imports  # noqa: E402,F401
 from tledger.cli import initiatives as _initiatives  # noqa: E402,F401
 from tledger.cli import phasing as _phasing  # noqa: E402,F401
+from tledger.cli import pnl as _pnl  # noqa: E402,F401
 from tledger.cli import report as _report  # noqa: E402,F401
 from tledger.cli import setup as _setup  # noqa: E402,F401
 from tledger.cli import targets as _targets  # noqa: E402,F401

@@ -21,6 +21,8 @@ from tledger.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    UserOption,
+    committed,
     console,
     emit,
     err_console,
@@ -368,8 +370,14 @@ def group_monthly_findings(found: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(found.columns))
 
 
-@app.command("checks")
+# `tledger checks` alone runs the checks (the callback); its commands review pairs.
+checks_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+app.add_typer(checks_app, name="checks")
+
+
+@checks_app.callback(invoke_without_command=True)
 def checks_cmd(
+    ctx: typer.Context,
     metric: MetricOption = None,
     as_of: AsOfOption = None,
     db: DbOption = None,
@@ -379,10 +387,16 @@ def checks_cmd(
 
     Errors: part targets over-allocating the programme target (cascade gap), phasing or
     targets outside the horizon. Warnings: programme target left unallocated, initiatives
-    without phasing, negative benefits, initiatives at L4/L5 without actuals.
+    without phasing, negative benefits, initiatives at L4/L5 without actuals, claimed
+    savings above the P&L movement beyond the claim tolerance, actuals before an
+    initiative's first planned month or in a month not closed, and pairs of similar
+    initiatives (same unit and lever, same metric in the same months) that may count one
+    saving twice, until the office reviews them (checks review-pair).
 
     Example: tledger checks --format json
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from ledger.engine import checks
 
     ledger = open_ledger(db)
@@ -410,3 +424,45 @@ def checks_cmd(
         err_console.print(summary, highlight=False)
     if errors:
         raise typer.Exit(1)
+
+
+@checks_app.command("review-pair")
+def review_pair_cmd(
+    first: Annotated[str, typer.Argument(help="One initiative's id, e.g. GR-0001.")],
+    second: Annotated[str, typer.Argument(help="The other initiative's id.")],
+    note: Annotated[str, typer.Option("--note", help="Why the pair does not count one "
+                                      "saving twice (required; kept with the submission).")
+                    ] = "",
+    db: DbOption = None,
+    user: UserOption = None,
+) -> None:
+    """Record that the office reviewed two initiatives that possible_double_count reported
+    and they do not count the same saving: a submission; the pair is not reported again.
+
+    Example: tledger checks review-pair PRO-003 PRO-011 --note "different sites"
+    """
+    from ledger.claims import review_pair
+
+    ledger = open_ledger(db)
+    done = review_pair(ledger, first, second, note=note, user=user)
+    committed("the review WAS recorded")
+    console.print(f"{done.first} and {done.second} reviewed (submission "
+                  f"{done.submission_id}): no longer reported as a possible double count",
+                  highlight=False, soft_wrap=True)
+
+
+@checks_app.command("reviewed")
+def reviewed_cmd(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """List the pairs of initiatives the office reviewed as no double count: the pair,
+    the submission, when, who and the note.
+
+    Example: tledger checks reviewed --format csv
+    """
+    from ledger.claims import reviewed_pairs
+
+    pairs = reviewed_pairs(open_ledger(db))
+    if fmt == OutputFormat.table and pairs.empty:
+        console.print("no pair reviewed yet (tledger checks review-pair A B --note ...)",
+                      highlight=False)
+        return
+    emit(pairs, fmt, title="Reviewed pairs")

@@ -73,7 +73,8 @@ def report_gap(
     Initiatives sheet), By unit, By lever (each tying to the Summary), Funnel (stage
     gates, unweighted and risk-weighted), By owner, Top initiatives, Initiatives (the
     detail), Checks, Bridge (since the last month-end, or --since), Finance (outturn,
-    committed, pipeline, net value by month) and About. The report is
+    committed, pipeline, net value by month), Unit cost (with a ratio metric: live
+    formulas, as report unit-cost) and About. The report is
     refused, with nothing written, if its formulas would not recalculate to the engine's
     figures.
 
@@ -156,11 +157,15 @@ def demo_cmd(
 ) -> None:
     """Run a realistic programme end to end: ledger, targets, workbooks, import, gap, report.
 
-    Creates a SQLite ledger in DIR with a two-year cost programme (AUD, fiscal year from
-    July), cascades targets to two business units and four levers, writes ~200 initiatives
-    as workbooks (one in the template layout, one in a messy PMO layout read with a mapping
-    file), imports them through the importer, prints the gap and the checks, and writes the
-    Excel gap report. Deterministic; running it again starts the demo afresh.
+    Creates a SQLite ledger in DIR with a miner's two-year programme (AUD, fiscal year
+    from July): cost-out targets cascaded to two business units and four levers, a volume
+    target and a unit-cost target (AUD/t); baselines per unit (ore tonnes, and a cost base
+    flexed by the tonnes produced); ~200 initiatives that take cost out and a dozen that add
+    tonnes, written as workbooks (the template layout, and a messy PMO layout read with a
+    mapping file) and imported through the importer; July-October 2026 closed with the
+    claimed savings imported, and finance's GL extract for them written. Prints the gap, the
+    volume gap, the unit-cost gap per fiscal year and the checks, and writes the Excel gap
+    report. Deterministic; running it again starts the demo afresh.
 
     Example: tledger demo --dir /tmp/tledger-demo
     """
@@ -185,6 +190,8 @@ def demo_cmd(
         f"tledger phasing export --db {db} --owner \"A. Nguyen\" "
         f"--out {shown / 'a-nguyen.xlsx'}",
         f"tledger target list --db {db}",
+        f"tledger gap --db {db} --metric unit_cost --by lever --fiscal-year FY28",
+        f"tledger baseline show --db {db} --metric benefit --scope unit:MIN",
     ):
         console.print(f"  {cmd}", highlight=False, soft_wrap=True)
     console.print(f"\ndemo ready in {result.seconds:.1f} s: "

@@ -189,17 +189,22 @@ def programme_set(
     coverage_amber: Annotated[str | None, typer.Option(
         "--coverage-amber", help="Coverage below which reports show amber (default 1.0).")
     ] = None,
+    claim_tolerance: Annotated[str | None, typer.Option(
+        "--claim-tolerance", help="How far claimed savings may exceed the P&L movement "
+        "before `tledger checks` warns, as a share of the movement (5% or 0.05; default "
+        "5%).")] = None,
     note: Annotated[str, typer.Option("--note", help="Why (kept with the submission).")] = "",
     db: DbOption = None,
 ) -> None:
     """Change programme settings: the coverage thresholds of the reports' red, amber and
-    green. Each change is a submission; a report as of an earlier date uses the thresholds
-    then in force.
+    green, and the claim tolerance of the P&L reconciliation. Each change is a submission;
+    a report as of an earlier date uses the settings then in force.
 
     Example: tledger programme set --coverage-red 0.9 --coverage-amber 1.0
     """
-    if coverage_red is None and coverage_amber is None:
-        raise LedgerError("nothing to set: give --coverage-red and/or --coverage-amber")
+    if coverage_red is None and coverage_amber is None and claim_tolerance is None:
+        raise LedgerError("nothing to set: give --coverage-red, --coverage-amber and/or "
+                          "--claim-tolerance")
 
     def ratio(option: str, raw: str | None) -> Decimal | None:
         if raw is None:
@@ -211,6 +216,17 @@ def programme_set(
                               "(or 90%)") from None
 
     ledger = open_ledger(db)
+    if claim_tolerance is not None:
+        from ledger.pnl import percent, set_claim_tolerance
+
+        share = ratio("--claim-tolerance", claim_tolerance)
+        assert share is not None  # noqa: S101  (narrows the type: a value was given)
+        set_claim_tolerance(ledger, share, note=note)
+        committed("the claim tolerance WAS set")
+        console.print(f"claim tolerance: {percent(share)} of the P&L movement",
+                      highlight=False)
+        if coverage_red is None and coverage_amber is None:
+            return
     red, amber = ledger.set_coverage_thresholds(
         red=ratio("--coverage-red", coverage_red),
         amber=ratio("--coverage-amber", coverage_amber), note=note)

@@ -31,7 +31,8 @@ def user_add(
         "--owner-name", help="For an owner: the owner as the initiatives name them.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Add a web account (it can log in once `tledger user set-password` gave it a password).
+    """Add a web account. It logs in once `tledger user set-password` gave it a password,
+    or at once through single sign-on where the server has it (docs/web.md).
 
     Example: tledger user add ana.lima@example.com --role owner --owner-name "Ana Lima"
     """
@@ -40,7 +41,8 @@ def user_add(
     acc = add_account(open_ledger(db), email, role.value, owner_name, now=datetime.now(UTC))
     who = f" for owner {acc.owner_name}" if acc.owner_name else ""
     console.print(f"account {acc.email} added ({acc.role}{who}); set its password with "
-                  f"`tledger user set-password {acc.email}`", highlight=False)
+                  f"`tledger user set-password {acc.email}` (not needed to sign in by "
+                  "single sign-on)", highlight=False)
 
 
 @user_app.command("list")
@@ -113,8 +115,11 @@ def serve(
 
     import uvicorn
 
+    from ledger import settings
     from ledger.db import resolve_url
 
+    settings.password_login()  # a bad single sign-on setting is one line here, not in a worker
+    settings.oidc()
     ledger = open_ledger(db)  # refuses an unmigrated ledger before the server starts
     url = resolve_url(db)
     if workers > 1 and url.startswith("sqlite"):

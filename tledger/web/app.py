@@ -124,6 +124,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
     lifetime = lifetime or timedelta(minutes=settings.count("TLEDGER_SESSION_LIFETIME_MINUTES",
                                                             LIFETIME_MINUTES))
     signer = URLSafeSerializer(secret_key(ledger), salt="tledger-web")
+    sso = settings.oidc() is not None  # single sign-on (tledger/web/sso.py) offered
+    passwords = settings.password_login()
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
@@ -228,7 +230,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                    email: str = "") -> Response:
         token = secrets.token_urlsafe(32)
         response = render("login.html", status, csrf=token, message=message, email=email,
-                          session=None)
+                          session=None, sso=sso, passwords=passwords)
         cookie(response, request, LOGIN_COOKIE, token)
         return response
 
@@ -236,6 +238,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         return login_page(request)
 
     async def login_post(request: Request) -> Response:
+        if not passwords:
+            return login_page(request, "this ledger signs in through single sign-on only", 403)
         form = await request.form()
         expected = unsigned(request, LOGIN_COOKIE)
         given = form.get("csrf")

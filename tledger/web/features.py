@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from tledger.web import checks, initiatives
+from tledger.web import checks, initiatives, sso
 from tledger.web.context import Web
 
 FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
+    sso.routes,
     initiatives.routes,
     checks.routes,
 ]
