@@ -129,6 +129,10 @@ def make_engine(url: str, *, journal_mode: str | None = None) -> Engine:
     )
 
 
+def _casefold(value: object) -> str | None:
+    return None if value is None else str(value).casefold()
+
+
 def _sqlite_engine(url: str, *, journal_mode: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
@@ -142,6 +146,8 @@ def _sqlite_engine(url: str, *, journal_mode: str) -> Engine:
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is possible.
         dbapi_connection.isolation_level = None
+        # Case-insensitive search as Python folds case (SQLite's LOWER folds ASCII only).
+        dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")

@@ -33,6 +33,7 @@ from ledger.initiatives import ATTRIBUTES, current_initiatives, write_initiative
 from ledger.models import INITIATIVE_STATUSES, OPEN, SCENARIOS
 from ledger.money import from_minor
 from ledger.months import fiscal_year, fiscal_year_label
+from ledger.phasing import check_attribute_version
 from ledger.store import (
     current_user,
     last_submission_id,
@@ -472,14 +473,16 @@ def _known_owner_spelling(conn: Connection, owner: str) -> str:
 
 
 def set_status(ledger: Ledger, external_id: str, status: str, *, user: str | None = None,
-               note: str = "") -> InitiativeEdit:
+               note: str = "", read_version: int | None = None) -> InitiativeEdit:
     """Withdraw (``status="withdrawn"``) or reinstate (``"active"``) one initiative: one
     submission (kind ``edit``). A withdrawn initiative leaves the bottom-up (the bridge
     shows it as withdrawn) and keeps its phasing on record; reinstated, it counts again.
-    Nothing is written when it already has that status.
+    Nothing is written when it already has that status. ``read_version`` as for
+    :func:`set_attributes`.
 
     Raises:
         NotFound: no such initiative.
+        Conflict: the attributes changed after ``read_version``; nothing written.
     """
     if status not in INITIATIVE_STATUSES:
         raise LedgerError(f"status {status[:40]!r}: expected {' or '.join(INITIATIVE_STATUSES)}")
@@ -489,6 +492,8 @@ def set_status(ledger: Ledger, external_id: str, status: str, *, user: str | Non
         row = _row(conn, iid)
         cur = row.iloc[0]
         ext = str(cur["external_id"])
+        if read_version is not None:
+            check_attribute_version(conn, iid, ext, read_version)
         if cur["status"] == status:
             return InitiativeEdit(ext, [], None)
         sub = new_submission(conn, kind="edit", user=current_user(user), note=note.strip(),

@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo
-from ledger.errors import LedgerError, NotFound
+from ledger.errors import Conflict, LedgerError, NotFound
 from ledger.initiatives import ATTRIBUTES, current_initiatives, write_initiatives
 from ledger.models import OPEN, Phasing
 from ledger.money import from_minor, to_minor
@@ -81,6 +81,16 @@ def attribute_versions(conn: Connection, initiative_ids: Iterable[int]) -> dict[
     found = {int(i): int(v) for i, v in zip(frame["initiative_id"], frame["valid_from"],
                                             strict=True)}
     return {i: found.get(i, 0) for i in ids}
+
+
+def check_attribute_version(conn: Connection, initiative_id: int, external_id: str,
+                            read_version: int) -> None:
+    """Refuse (:class:`Conflict`) a write made from attributes read at ``read_version``
+    when a newer submission has changed them since."""
+    now = attribute_versions(conn, [initiative_id])[initiative_id]
+    if now != read_version:
+        raise Conflict(f"the attributes of {external_id} changed after you read them "
+                       f"(submission {now}); nothing was saved: read them again")
 
 
 def initiative_phasing(
@@ -306,12 +316,17 @@ def set_stage(
     *,
     user: str | None = None,
     note: str = "",
+    read_version: int | None = None,
 ) -> StageMove:
     """Move an initiative to stage gate ``stage`` (e.g. ``L3``): one submission (kind
     ``stage``) with who and why; the previous attributes stay on record.
 
+    ``read_version``, when given, is the submission that wrote the attributes the editor
+    saw (:func:`attribute_versions`): a newer change refuses the move.
+
     Raises:
         NotFound: unknown initiative or stage gate.
+        Conflict: the attributes changed after ``read_version``; nothing written.
     """
     code = stage.strip().upper()
     with ledger.writing() as conn:
@@ -322,6 +337,8 @@ def set_stage(
         if code not in gates:
             raise NotFound(f"no stage gate {stage!r} (known: {', '.join(gates)})")
         ini = find_initiative(conn, external_id)
+        if read_version is not None:
+            check_attribute_version(conn, ini.id, ini.external_id, read_version)
         if ini.stage == code:
             return StageMove(ini.external_id, ini.stage, code, None)
         sub = new_submission(

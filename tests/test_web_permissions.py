@@ -28,6 +28,9 @@ EXPECTED = {
     "GET /login/sso":              (404, 404, 404, 404, 404, 404),
     "GET /login/sso/callback":     (404, 404, 404, 404, 404, 404),
     "GET /initiatives":            (303, 200, 200, 200, 200, 303),
+    "GET /initiatives?unit=PRO&owner=Ben+Okafor&sort=total:desc&page=2&per=1":
+                                   (303, 200, 200, 200, 200, 303),
+    "GET /initiatives?unit=NOPE":  (303, 400, 400, 400, 400, 303),
     "GET /initiatives/GR-0001":    (303, 200, 404, 200, 200, 303),
     "GET /initiatives/GR-0003":    (303, 404, 200, 200, 200, 303),
     "GET /initiatives/GR-9999":    (303, 404, 404, 404, 404, 303),
@@ -46,6 +49,8 @@ EXPECTED = {
     "GET /static/dashboard.js":    (200, 200, 200, 200, 200, 200),
     "GET /static/vendor/chart.umd.js": (200, 200, 200, 200, 200, 200),
     "GET /static/app.css":         (200, 200, 200, 200, 200, 200),
+    "GET /checks":                 (303, 403, 403, 200, 200, 303),
+    "GET /checks.json":            (303, 403, 403, 200, 200, 303),
     "POST /initiatives/GR-0001":   (403, 303, 404, 403, 303, 403),
     "POST /initiatives/GR-0003":   (403, 404, 303, 403, 303, 403),
     "POST /initiatives/GR-0001/description": (403, 303, 404, 403, 303, 403),
@@ -66,6 +71,8 @@ EXPECTED = {
     "POST /approvals/1/reject":    (403, 403, 403, 403, 303, 403),
     "POST /approvals/2/approve":   (403, 403, 403, 403, 303, 403),
     "POST /approvals/99/approve":  (403, 403, 403, 403, 404, 403),
+    "POST /initiatives/GR-0001/attributes": (403, 403, 403, 403, 303, 403),
+    "POST /initiatives/GR-0003/status": (403, 403, 403, 403, 303, 403),
     "POST /logout":                (403, 303, 303, 303, 303, 403),
 }
 VIEWERS = {"anon": None, "ana": "ana@example.com", "ben": "ben@example.com",
@@ -101,6 +108,7 @@ def test_every_route_answers_each_role_as_the_matrix_says(programme, viewer):
                          else office.get(f"/initiatives/{ext}").text)
         form["description"] = f"described by {viewer}"
         form.update({"to": "L3", "note": f"by {viewer}"})
+        form.update(name=f"named by {viewer}", action="withdraw")  # the office's forms
         if own:  # this client's own token, so CSRF passes and only the role decides
             form["csrf"] = csrf_of(own)
         got[route] = client.post(path, data=form).status_code

@@ -61,6 +61,7 @@ from tledger.web import views
 from tledger.web.approvals import stage_panel
 from tledger.web.context import ALL_ROLES, FLASH_COOKIE, Forbidden, Handler, Web
 from tledger.web.features import FEATURES
+from tledger.web.initiatives import office_form
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tledger_session"
@@ -282,16 +283,6 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
         today = fiscal_year(clock().date(), prog.fy_start_month)
         return min(max(today, fys[0]), fys[-1])
 
-    def initiatives(request: Request, session: Session, form: FormData | None) -> Response:
-        with ledger.reading() as conn:
-            prog = ledger.programme(conn)
-            fy = this_fy(prog)
-            owner = session.account.owner_name if session.account.role == "owner" else None
-            listing = views.initiative_list(ledger, conn, owner=owner, fy=fy)
-        return render("initiatives.html", session=session, prog=prog, listing=listing,
-                      fy=fiscal_year_label(fy),
-                      title="My initiatives" if owner else "Initiatives")
-
     def may_edit(session: Session) -> bool:
         return session.account.role in ("office", "owner")
 
@@ -318,6 +309,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                                    {m.id: m for m in grid.metrics}, limit=HISTORY_ROWS,
                                    before=int(before) if before.isdigit() else None)
             stage = stage_panel(ledger, conn, ini, session)
+            office = office_form(ledger, conn, session)
         # The submission that wrote the attributes shown (current_initiatives' valid_from).
         attributes_version = int(ini["valid_from"])
         editable = may_edit(session) and ini["status"] == "active"
@@ -330,7 +322,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
                       history=changes.rows, older=changes.older, totals=totals,
                       fy=fiscal_year_label(fy), conflict=conflict, message=message, note=note,
                       errors=errors or {}, rounded=rounded or {},
-                      attributes_version=attributes_version,
+                      attributes_version=attributes_version, office=office,
                       hidden=hidden or views.hidden_fields(grid))
 
     def initiative_get(request: Request, session: Session, form: FormData | None) -> Response:
@@ -424,22 +416,22 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _now,  # noqa:
 
     web = Web(ledger=ledger, env=env, clock=clock, render=render, page=page, flash=flash,
               flashed=flashed, this_fy=this_fy, signer=signer)
-    routes: list[BaseRoute] = [
+    # The page modules' routes first: their more specific paths (``/initiatives/{id}/
+    # attributes``) before the grid's ``/initiatives/{id}``, which would match them too.
+    routes: list[BaseRoute] = []
+    for feature in FEATURES:
+        routes.extend(feature(web))
+    routes += [
         Route("/", page(home)),
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", page(logout), methods=["POST"]),
-        Route("/initiatives", page(initiatives)),
         Route("/initiatives/{external_id:path}/description",
               page(description_post, roles=("office", "owner")), methods=["POST"]),
         Route("/initiatives/{external_id:path}", page(initiative_get), methods=["GET"]),
         Route("/initiatives/{external_id:path}",
               page(initiative_post, roles=("office", "owner")), methods=["POST"]),
         Route("/programme", page(programme)),
-    ]
-    for feature in FEATURES:
-        routes.extend(feature(web))
-    routes += [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)

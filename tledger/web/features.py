@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from tledger.web import approvals, dashboard, imports, reporting, sso, targets
+from tledger.web import approvals, checks, dashboard, imports, initiatives, reporting, sso, targets
 from tledger.web.context import Web
 
 FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
@@ -21,4 +21,6 @@ FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
     imports.routes,
     targets.routes,
     approvals.routes,
+    initiatives.routes,
+    checks.routes,
 ]

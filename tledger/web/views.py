@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,6 @@ from sqlalchemy import Connection
 from ledger.accounts import Session
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.grid import CellKey, Grid, owner_initiative_ids
-from ledger.initiatives import current_initiatives
 from ledger.money import from_minor
 from ledger.months import fiscal_year, fiscal_year_label
 from ledger.phasing import phasing_sums
@@ -46,38 +45,6 @@ def _fy_sums(conn: Connection, ids: list[int], metric: MetricInfo, prog: Program
         if ids else {}
     return {s: {i: from_minor(sums.get((i, s), 0), metric.decimals) for i in ids}
             for s in SCENARIOS_SHOWN}
-
-
-@dataclass
-class Listing:
-    metric: str
-    unit: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    plan: Decimal = Decimal(0)
-    forecast: Decimal = Decimal(0)
-
-
-def initiative_list(ledger: Ledger, conn: Connection, *, owner: str | None, fy: int) -> Listing:
-    """Active initiatives (only ``owner``'s when given) with this fiscal year's plan and
-    forecast of the first metric."""
-    prog = ledger.programme(conn)
-    metric = ledger.metric(None, conn)
-    ids_of = None if owner is None else owner_initiative_ids(conn, owner)
-    cur = current_initiatives(conn, initiative_ids=ids_of)
-    cur = cur[cur["status"] == "active"]
-    ids = [int(i) for i in cur["initiative_id"]]
-    sums = _fy_sums(conn, ids, metric, prog, fy)
-    listing = Listing(metric.code, metric.unit)
-    for rec in cur.to_dict("records"):
-        iid = int(rec["initiative_id"])
-        listing.rows.append({
-            "external_id": rec["external_id"], "name": rec["name"], "owner": rec["owner"],
-            "unit": rec["business_unit"] if isinstance(rec["business_unit"], str) else "",
-            "stage": rec["stage"], "plan": sums["plan"][iid], "forecast": sums["forecast"][iid],
-        })
-        listing.plan += sums["plan"][iid]
-        listing.forecast += sums["forecast"][iid]
-    return listing
 
 
 @dataclass(frozen=True)
