@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 from helpers.web import PASSWORD, make_site, submissions
+from helpers.web_imports import bad_and_fixed, last_submission
 from helpers.web_serve import serving
-from test_web_imports import bad_and_fixed, last_submission
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [

@@ -45,7 +45,7 @@ def test_an_office_account_signs_in_through_the_provider_and_a_stranger_does_not
             browser = pw.chromium.launch(executable_path=CHROMIUM)
             page = browser.new_page(viewport={"width": 1000, "height": 600})
             through_provider(page, base, "sub-off")
-            assert page.url == f"{base}/initiatives"
+            assert page.url == f"{base}/dashboard"  # the office's home
             assert "off@example.com (office)" in page.inner_text("header")
             page.screenshot(path=str(tmp_path / "signed-in.png"))
             with page.expect_navigation():

@@ -11,29 +11,16 @@ import re
 from pathlib import Path
 
 import openpyxl
-from fixtures_workbooks import canonical_workbook, initiative_row, targets_workbook
+from fixtures_workbooks import targets_workbook
 from helpers.web import csrf_of, submissions
+from helpers.web_imports import bad_and_fixed, last_submission
 from helpers.web_sessions import quick_site, session_client
-from sqlalchemy import text
 
 from ledger.api import Ledger
 from tledger.web.uploads import UploadStore
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TOKEN_PATH = re.compile(r"^/imports/([A-Za-z0-9_-]+)$")
-
-
-def bad_and_fixed(tmp_path: Path) -> tuple[Path, Path]:
-    """pipeline.xlsx twice: with a text amount (J5) and an unknown unit (D6), then fixed."""
-    bad = tmp_path / "bad" / "pipeline.xlsx"
-    fixed = tmp_path / "fixed" / "pipeline.xlsx"
-    bad.parent.mkdir()
-    fixed.parent.mkdir()
-    canonical_workbook(bad, [initiative_row("GR-0101", ["12x", 100]),
-                             initiative_row("GR-0102", [5], unit="NOPE")])
-    canonical_workbook(fixed, [initiative_row("GR-0101", [12, 100]),
-                               initiative_row("GR-0102", [5])])
-    return bad, fixed
 
 
 def office_and_workbooks(programme: Ledger, tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -59,14 +46,6 @@ def kept(led: Ledger) -> list[Path]:
     """Every file the app keeps for uploads of this ledger."""
     root = UploadStore(led.engine.url.render_as_string(hide_password=False)).root
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def last_submission(led: Ledger) -> dict:
-    with led.reading() as conn:
-        row = conn.execute(text('SELECT id, kind, "user" AS user_name, source_name, '
-                                "source_sha256 FROM submission ORDER BY id DESC LIMIT 1")
-                           ).mappings().one()
-    return dict(row)
 
 
 def test_a_dry_run_with_errors_lists_every_cell_and_its_report_is_the_clis(

@@ -192,8 +192,9 @@ def test_a_stale_office_edit_is_refused_and_writes_nothing(site):
     off = site.login("off@example.com")
     stale = _office_form(off, "GR-0002")
     status_stale = dict(stale)
-    set_phasing(site.ledger, "GR-0002", date(2026, 9, 1), Decimal(1), user="x")  # phasing
-    # only: the attributes' version is unchanged, so the edit goes through
+    set_phasing(site.ledger, "GR-0002", date(2026, 9, 1), Decimal(1), user="x",  # phasing
+                note="re-plan")  # only (its plan is committed at L3, hence the note): the
+    # attributes' version is unchanged, so the edit goes through
     assert off.post("/initiatives/GR-0002/attributes",
                     data={**stale, "name": "Roster v2"}).status_code == 303
     before = submissions(site.ledger)

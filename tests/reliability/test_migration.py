@@ -12,7 +12,8 @@ later revisions change), runs ``Ledger.init`` (which upgrades to head), and comp
 Regenerate the dump only while 0001 is head:
 ``PYTHONPATH=tests .venv/bin/python -m reliability.test_migration``. Since then, one
 presentation change was applied to the dumped reports by hand: the cascade-gap details of
-``checks`` carry thousands separators (no figure changed).
+``checks`` carry thousands separators (no figure changed). Checks added since (issue 18's
+claim checks) are left out of the comparison: the 0001 ledger had no such check to print.
 """
 
 from __future__ import annotations
@@ -175,6 +176,12 @@ def _load_at_first_revision(url: str, dump: dict[str, Any]) -> None:
     led.dispose()
 
 
+#: Checks tledger gained after the dump was made (they find things in its ledger, e.g.
+#: actuals in months never closed, that the reports of then could not show).
+CHECKS_ADDED_SINCE = {"actual_not_closed", "actual_before_start", "possible_double_count",
+                      "claim_over_pnl"}
+
+
 def test_ledger_from_first_migration_upgrades_to_the_same_reports(empty_db_url: str,
                                                                   tmp_path: Path) -> None:
     dump = json.loads(DUMP.read_text())
@@ -183,7 +190,9 @@ def test_ledger_from_first_migration_upgrades_to_the_same_reports(empty_db_url: 
 
     Ledger.init(url).dispose()  # upgrade to head
 
-    assert _reports(url, dump["as_of"]) == dump["reports"]
+    reports = _reports(url, dump["as_of"])
+    reports["checks"] = [f for f in reports["checks"] if f["check"] not in CHECKS_ADDED_SINCE]
+    assert reports == dump["reports"]
     # Every row of every 0001 table is still there, its 0001 columns unchanged.
     engine = make_engine(resolve_url(url))
     meta = MetaData()

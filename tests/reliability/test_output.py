@@ -273,7 +273,9 @@ def test_an_owner_workbook_import_whose_output_fails_still_exits_0(programme, cl
 
     _seed(programme)
     out = tmp_path / "ana.xlsx"
-    _ok(cli("phasing", "export", "--owner", "Ana Lima", "--out", str(out)))
+    # The forecast: GR-0099 is at L3, so its plan is committed and locked in the workbook.
+    _ok(cli("phasing", "export", "--owner", "Ana Lima", "--scenario", "forecast",
+            "--out", str(out)))
     wb = load_workbook(out)
     wb["Initiatives"]["K5"] = 55  # Aug-26
     wb.save(out)
@@ -283,7 +285,7 @@ def test_an_owner_workbook_import_whose_output_fails_still_exits_0(programme, cl
     assert "the change WAS saved (submission" in r.stderr
     assert "MarkupError" in r.stderr
     assert len(r.stderr.splitlines()) == 1
-    assert plan_of(programme, ODD_ID)["2026-08"] == Decimal("55.00")
+    assert plan_of(programme, ODD_ID, "forecast")["2026-08"] == Decimal("55.00")
 
 
 def test_a_target_revision_whose_output_fails_still_exits_0(programme, cli, monkeypatch):
