@@ -13,7 +13,6 @@ import fnmatch
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,6 +27,7 @@ from importers.amounts import convert
 from importers.command import transaction
 from importers.headers import serial_month
 from importers.layout import cell_ref
+from importers.mapping import read_mapping_toml
 from importers.problems import ImportProblems, ProblemLog
 from importers.reading import ImportParams, already_imported, is_csv_file, read_csv_grid
 from importers.workbook import STAMP_SHEET, content_digest, file_sha256, open_workbook, read_grid
@@ -80,12 +80,7 @@ class ActualsMapping:
         """
         if path is None:
             return cls()
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise LedgerError(f"mapping file {path}: no such file") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise LedgerError(f"mapping file {path}: not valid TOML ({exc})") from exc
+        raw = read_mapping_toml(path)
         unknown = sorted(set(raw) - {"actuals", "sheet", "decimal"})
         if unknown:
             raise LedgerError(f"mapping file {path}: unknown key {unknown[0]!r} for an "

@@ -48,7 +48,7 @@ import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -227,6 +227,20 @@ class Mapping(BaseModel):
             raise ValueError(str(exc).strip()) from exc
 
 
+def read_mapping_toml(path: Path) -> dict[str, Any]:
+    """The TOML of mapping file ``path``, as a dict (any kind of import's mapping).
+
+    Raises:
+        LedgerError: no such file, or not valid UTF-8 TOML (the message names the file).
+    """
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise LedgerError(f"mapping file {path}: no such file") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"mapping file {path}: not valid TOML ({exc})") from exc
+
+
 def load_mapping(path: Path | None) -> Mapping:
     """Read and check a mapping file (None: the empty mapping, i.e. auto-detection).
 
@@ -235,12 +249,7 @@ def load_mapping(path: Path | None) -> Mapping:
     """
     if path is None:
         return Mapping()
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise LedgerError(f"mapping file {path}: no such file") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise LedgerError(f"mapping file {path}: not valid TOML ({exc})") from exc
+    raw = read_mapping_toml(path)
     try:
         mapping = Mapping.model_validate(raw)
     except ValidationError as exc:
