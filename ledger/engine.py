@@ -45,7 +45,9 @@ index ``ix_phasing_scan`` answers the unbroken query on its own), read inside on
 into Decimals only at the end. Withdrawn initiatives contribute nothing. A risk-weighted
 amount is computed per fact, ``amount_minor * weight_bp / 10000`` rounded half away from
 zero to a minor unit with integer arithmetic in SQL, then summed; weighted totals are exact
-sums of weighted facts. Stage gates and weights are those valid at ``as_of``.
+sums of weighted facts. Stage gates and weights are those valid at ``as_of``. A current
+report rolls the process's last sum of the same view forward by the facts changed since
+(:mod:`ledger.rolling`), exact by the same argument as "as of".
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from typing import Any, overload
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from ledger import rolling
 from ledger.api import Ledger, MetricInfo, ProgrammeInfo
 from ledger.asof import as_instant, parse_as_of, submission_at
 from ledger.chain import for_checks as chain_for_checks
@@ -322,9 +325,12 @@ def _bottom_up(
 
 
 def _bottom_up_joined(conn: Connection, base: str, params: dict[str, Any],
-                      as_of_sub: int | None, by: str | None, weighted: bool) -> pd.DataFrame:
+                      as_of_sub: int | None, by: str | None, weighted: bool,
+                      slices: list[str] | None = None) -> pd.DataFrame:
     """Breakdowns and weighting by joining the initiative versions (hash join on PostgreSQL).
-    """
+
+    ``slices``: the conditions on ``phasing p`` to sum, each read on its own (default: the
+    facts valid at ``as_of_sub``)."""
     v_where, _ = version_filter(as_of_sub, "v")
     part = _PART_COLUMN[by] if by else "NULL"
     select = ["SUM(p.amount_minor) AS amount"]
@@ -344,7 +350,39 @@ def _bottom_up_joined(conn: Connection, base: str, params: dict[str, Any],
         f"WHERE {base} AND {where} AND COALESCE(v.status, 'active') <> 'withdrawn' "
         f"GROUP BY {group}",
         params,
-    ) for where, _keys in _slices(conn, as_of_sub)], ignore_index=True)
+    ) for where in (slices or [w for w, _keys in _slices(conn, as_of_sub)])],
+        ignore_index=True)
+
+
+#: The facts a submission after ``:since`` changed, with the sign they move the sum by:
+#: opened since and still current (+), current at ``since`` and closed since (-).
+_CHANGED_SINCE = (
+    (f"p.valid_to = {OPEN} AND p.valid_from > :since", 1),
+    (f"p.valid_to > :since AND p.valid_to < {OPEN} AND p.valid_from <= :since", -1),
+)
+
+
+def _changed_since(conn: Connection, *, metric_id: int, scenario: str, since: int,
+                   by: str | None, weighted: bool) -> pd.DataFrame:
+    """What the submissions after ``since`` added to the current bottom-up, per month and
+    part key, signed (see :mod:`ledger.rolling`; parts and weights are the current ones,
+    which the caller made sure are those at ``since``). Index range scans of recent facts.
+    """
+    params = {"metric": metric_id, "scenario": scenario, "since": int(since)}
+    base = "p.metric_id = :metric AND p.scenario = :scenario"
+    frames = []
+    for where, sign in _CHANGED_SINCE:
+        frame = _bottom_up_joined(conn, base, params, None, by, weighted, [where])
+        if frame.empty:
+            continue
+        for col in ("amount", "weighted") if weighted else ("amount",):
+            frame[col] = _ints(frame[col]) * sign
+        frames.append(frame)
+    if not frames:
+        return _empty_bottom_up(weighted)
+    frame = pd.concat(frames, ignore_index=True)
+    frame["month"] = frame["month"].map(_iso)
+    return frame
 
 
 def _bottom_up_sqlite(conn: Connection, base: str, params: dict[str, Any],
@@ -529,11 +567,21 @@ def gap(
         part_keys = catalogue["part_key"].tolist() if catalogue is not None else []
         common: dict[str, Any] = {"metric_id": met.id, "as_of_sub": as_of_sub, "by": by,
                                   "weighted": weighted, "part_keys": part_keys}
-        bottom_up = _bottom_up(conn, scenario=scenario, **common)
+        def bottom_up_of(scen: str) -> pd.DataFrame:
+            if as_of_sub is not None:
+                return _bottom_up(conn, scenario=scen, **common)
+            key = (ledger.identity(conn)[0], met.id, scen, by, weighted)
+            return rolling.current_bottom_up(
+                conn, key, newest,
+                full=lambda: _bottom_up(conn, scenario=scen, **common),
+                delta=lambda since: _changed_since(conn, metric_id=met.id, scenario=scen,
+                                                   since=since, by=by, weighted=weighted))
+
+        bottom_up = bottom_up_of(scenario)
         target_sub = (submission_at(conn, target_point)[0] if target_point is not None
                       else None)
         if compare is not None:
-            versus = _bottom_up(conn, scenario=compare, **common)
+            versus = bottom_up_of(compare)
             targets = None
         else:
             versus = None
