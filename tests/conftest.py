@@ -3,7 +3,9 @@
 
 Each test gets its own database: a copy of a migrated SQLite file, or a PostgreSQL database
 created from a migrated template (``CREATE DATABASE ... TEMPLATE``), so tests and parallel
-runs (pytest-xdist workers, several developers) never collide. Set
+runs (pytest-xdist workers, several developers) never collide. A PostgreSQL database a test
+has finished with is emptied back to the template's state and handed to the worker's next
+test when its catalogue is still the template's (``helpers/pg_reuse.py``), else dropped. Set
 ``TLEDGER_REQUIRE_POSTGRES=1`` (as ``.ci/run`` does) to fail instead of skipping when
 PostgreSQL is not configured.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from helpers import clock
+from helpers.pg_reuse import Template
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -56,7 +59,11 @@ class _Databases:
         self.tmp_root = tmp_root
         self._sqlite_template: Path | None = None
         self._pg_template: str | None = None
+        self._template: Template | None = None
         self._created_pg: list[str] = []
+        self._migrated_pg: set[str] = set()
+        self._free_pg: list[str] = []
+        """Migrated databases emptied back to the template's state, ready for a test."""
         self.tag = uuid.uuid4().hex[:10]
 
     def sqlite(self, dest: Path, migrated: bool = True) -> str:
@@ -75,6 +82,8 @@ class _Databases:
             if REQUIRE_PG:
                 pytest.fail("PostgreSQL required but TLEDGER_TEST_POSTGRES_URL is not set")
             pytest.skip("TLEDGER_TEST_POSTGRES_URL not set")
+        if migrated and self._free_pg:
+            return _pg_url_for(self._free_pg.pop())
         admin = _admin_engine()
         name = f"tl_{self.tag}_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
@@ -86,7 +95,9 @@ class _Databases:
                     led.dispose()
                     self._pg_template = tpl
                     self._created_pg.append(tpl)
+                    self._template = Template(_pg_url_for(tpl))
                 conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._pg_template}"'))
+                self._migrated_pg.add(name)
             else:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
@@ -97,6 +108,11 @@ class _Databases:
         if not url.startswith("postgresql"):
             return
         name = make_url(url).database
+        if name in self._migrated_pg and name not in self._free_pg and \
+                self._template is not None and self._template.reset(url):
+            self._free_pg.append(name)
+            return
+        self._migrated_pg.discard(name)
         admin = _admin_engine()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -105,6 +121,7 @@ class _Databases:
             self._created_pg.remove(name)
 
     def drop_all(self) -> None:
+        self._migrated_pg.clear()
         for name in list(self._created_pg):
             self.drop(_pg_url_for(name))
 
