@@ -86,3 +86,95 @@ def test_cli_outturn_committed_rows_and_keys(programme: Ledger, cli: Any) -> Non
     monthly = json.loads(cli("outturn", "--view", "monthly", "--format", "json").stdout)
     aug = next(r for r in monthly if r["month"] == "2026-08-01")
     assert (aug["committed_plan"], aug["committed_forecast"]) == ("2000.50", "0.00")
+
+
+def _committed_workbook(path: Any) -> Any:
+    """GR-0002 (committed at the seed: plan Sep-26 500.25): plan Sep-26 600, Jul-27 100
+    (FY27 +99.75, FY28 +100.00) and a forecast; GR-0003 (L1, not committed) re-planned."""
+    from fixtures_workbooks import canonical_workbook, initiative_row
+
+    sep = [None, None, 600]
+    return canonical_workbook(path, [
+        initiative_row("GR-0002", [*sep, *[None] * 9, 100], name="Shift roster", unit="MIN",
+                       lever="LAB", stage="L3"),
+        initiative_row("GR-0002", [None, 50], name="Shift roster", unit="MIN", lever="LAB",
+                       stage="L3", scenario="forecast"),
+        initiative_row("GR-0003", [800], name="Energy audit", owner="Ben Okafor",
+                       lever="ENERGY", stage="L1"),
+    ])
+
+
+LINES = ("plan of committed initiative GR-0002 changed: benefit FY27 +99.75",
+         "plan of committed initiative GR-0002 changed: benefit FY28 +100.00")
+
+
+def test_an_import_changing_a_committed_plan_lists_it_and_needs_a_note(
+        programme: Ledger, cli: Any, tmp_path: Any) -> None:
+    from helpers.web import submissions
+    from helpers.web_imports import last_submission
+
+    seed(programme)
+    book = _committed_workbook(tmp_path / "pipeline.xlsx")
+    dry = cli("import", "initiatives", str(book), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    for line in LINES:
+        assert line in dry.stdout
+    assert "GR-0003 changed" not in dry.stdout  # not committed: no line
+    assert "the plan of 1 committed initiative" in dry.stdout
+    as_json = cli("import", "initiatives", str(book), "--dry-run", "--format", "json")
+    assert LINES[0] in as_json.stderr
+    json.loads(as_json.stdout)  # the JSON itself keeps its shape
+    before = submissions(programme)
+    refused = cli("import", "initiatives", str(book))
+    assert refused.exit_code != 0
+    assert "committed initiative GR-0002 would change" in refused.output
+    assert "a note is required to change a committed plan; give --note" in refused.output
+    assert "GR-0002 benefit FY27 +99.75" in refused.output
+    assert submissions(programme) == before  # nothing written
+    done = cli("import", "initiatives", str(book), "--note", "re-plan agreed at steerco")
+    assert done.exit_code == 0, done.output
+    assert LINES[1] in done.stdout
+    assert submissions(programme) == before + 1
+    with programme.reading() as conn:
+        from sqlalchemy import text
+
+        note = conn.execute(text("SELECT note FROM submission WHERE id = :i"),
+                            {"i": last_submission(programme)["id"]}).scalar_one()
+    assert note == "re-plan agreed at steerco"
+    # The committed plan stays the plan as approved: the import moved the current plan only.
+    detail = committed_plan(programme, metric="benefit")
+    sep = detail[(detail["external_id"] == "GR-0002") & (detail["month"] == "2026-09")]
+    assert (sep.iloc[0]["committed_plan"], sep.iloc[0]["plan"]) == (D("500.25"), D("600.00"))
+
+
+def test_web_import_confirm_asks_for_the_note_of_a_committed_plan_change(
+        programme: Ledger, tmp_path: Any) -> None:
+    from helpers.web import csrf_of, submissions
+    from helpers.web_imports import last_submission, token_of, upload
+    from helpers.web_sessions import quick_site, session_client
+
+    site = quick_site(programme)
+    office = session_client(site, "off@example.com")
+    book = _committed_workbook(tmp_path / "pipeline.xlsx")
+    token = token_of(upload(office, book))
+    page = office.get(f"/imports/{token}").text
+    for line in LINES:
+        assert line in page
+    assert 'name="note"' in page
+    before = submissions(programme)
+    again = office.post(f"/imports/{token}/confirm", data={"csrf": csrf_of(page)})
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/imports/{token}"
+    shown = office.get(f"/imports/{token}").text
+    assert "a note is required to change a committed plan" in shown
+    assert submissions(programme) == before
+    done = office.post(f"/imports/{token}/confirm",
+                       data={"csrf": csrf_of(shown), "note": "steerco re-plan"})
+    assert done.headers["location"] == "/imports"
+    assert submissions(programme) == before + 1
+    with programme.reading() as conn:
+        from sqlalchemy import text
+
+        row = conn.execute(text('SELECT note, "user" FROM submission WHERE id = :i'),
+                           {"i": last_submission(programme)["id"]}).one()
+    assert tuple(row) == ("steerco re-plan", "off@example.com")
