@@ -49,7 +49,7 @@ def write_committed(sheet: Worksheet, data: ReportInput, fmt: Formats,
     header = top + 1
     for col, (_key, heading) in enumerate(BLOCK_COLUMNS):
         sheet.write_string(header, col, heading, fmt.header_left if col == 0 else fmt.header)
-    records: list[dict[str, Any]] = rep.fiscal.to_dict("records")
+    records = [{str(k): v for k, v in r.items()} for r in rep.fiscal.to_dict("records")]
     years = [str(r["period"]) for r in records if r["period"] != "Horizon"]
     rows = {str(r["period"]): header + 1 + i for i, r in enumerate(records)}
     for rec in records:
