@@ -10,8 +10,6 @@ committed initiative the sheet says so in one line.
 
 from __future__ import annotations
 
-from typing import Any
-
 from xlsxwriter.worksheet import Worksheet
 
 from reports.excel.dashboard import FinanceLayout, fin_range, waterfall_row
