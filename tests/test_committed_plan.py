@@ -4,7 +4,7 @@ committed plans changed by office imports; on both backends."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from helpers.owner_seed import seed
 
 from ledger.api import Ledger
 from ledger.approvals import committed_plan
+from ledger.closing import close_month
 from ledger.engine import finance
 from ledger.phasing import set_phasing, set_stage
 
@@ -35,36 +36,51 @@ def _row(frame: Any, period: str) -> dict[str, Any]:
     return dict(frame[frame["period"] == period].iloc[0])
 
 
-def test_finance_committed_plan_ties_to_committed_plan_and_reads_as_of(
+def test_finance_committed_plan_beside_its_outturn_ties_and_reads_as_of(
         programme: Ledger) -> None:
     moved = _committed(programme)
+    # July 2026 closed, GR-0001's actual 950.10 (its forecast said 900.00).
+    set_phasing(programme, "GR-0001", date(2026, 7, 1), D("950.10"), scenario="actual",
+                user="finance")
+    close_month(programme, date(2026, 7, 1), user="finance", note="July close",
+                now=datetime(2026, 12, 1, tzinfo=UTC))
     rep = finance(programme)
     assert rep.committed_initiatives == 2
     fy27, fy28 = _row(rep.fiscal, "FY27"), _row(rep.fiscal, "FY28")
-    # FY27: 1000 + 2000.50 + 3000 (GR-0001 as approved) + 500.25 (GR-0002); the office's
-    # later re-plan (Aug 5.00) does not move it. Forecast: 900; FY28: 40.
-    assert (fy27["committed_plan"], fy27["committed_forecast"],
-            fy27["committed_plan_variance"]) == (D("6500.75"), D("900.00"), D("-5600.75"))
-    assert (fy28["committed_plan"], fy28["committed_forecast"],
+    # Committed plan FY27: 1000 + 2000.50 + 3000 (GR-0001 as approved) + 500.25 (GR-0002);
+    # the office's later re-plan (Aug 5.00) does not move it. Outturn of committed FY27:
+    # GR-0001 Jul closed: its actual 950.10 (not the forecast 900); Aug and Mar open, it
+    # has a forecast: its forecast there, 0 (not the plan 5.00 / 3000); GR-0002 has no
+    # forecast: its plan Sep 500.25. 950.10 + 500.25 = 1450.35. FY28: GR-0001's forecast 40.
+    assert (fy27["committed_plan"], fy27["committed_outturn"],
+            fy27["committed_plan_variance"]) == (D("6500.75"), D("1450.35"), D("-5050.40"))
+    assert (fy28["committed_plan"], fy28["committed_outturn"],
             fy28["committed_plan_variance"]) == (D("0.00"), D("40.00"), D("40.00"))
-    assert _row(rep.fiscal, "Horizon")["committed_plan_variance"] == D("-5560.75")
-    # To the cent, the totals of `tledger stage committed` per fiscal year and per month.
+    horizon = _row(rep.fiscal, "Horizon")
+    assert (horizon["committed_outturn"], horizon["committed_plan_variance"]) == (
+        D("1490.35"), D("-5010.40"))
+    # The same initiatives as Committed (L3-L5): their outturn is that column's.
+    assert fy27["committed_outturn"] == fy27["committed"]
+    monthly = rep.monthly.set_index(rep.monthly["month"].map(lambda m: m.strftime("%Y-%m")))
+    assert [monthly.at[m, "committed_outturn"] for m in ("2026-07", "2026-08", "2026-09")] \
+        == [D("950.10"), D("0.00"), D("500.25")]
+    assert monthly.at["2027-03", "committed_plan_variance"] == D("-3000.00")
+    # The committed plan: to the cent, the totals of `tledger stage committed` per fiscal
+    # year and per month.
     detail = committed_plan(programme, metric="benefit")
     for period in ("FY27", "FY28"):
         part = detail[detail["fiscal_year"] == period]
-        row = _row(rep.fiscal, period)
-        assert row["committed_plan"] == sum(part["committed_plan"], D(0))
-        assert row["committed_forecast"] == sum(part["forecast"], D(0))
-    monthly = rep.monthly.set_index(rep.monthly["month"].map(lambda m: m.strftime("%Y-%m")))
+        assert _row(rep.fiscal, period)["committed_plan"] == sum(part["committed_plan"], D(0))
     by_month = detail.groupby("month")["committed_plan"].sum()
     for month, amount in by_month.items():
         assert monthly.at[month, "committed_plan"] == amount
     assert sum(rep.monthly["committed_plan"], D(0)) == sum(detail["committed_plan"], D(0))
-    # As of the submission before the stage move, only GR-0002 was committed.
-    before = finance(programme, as_of=moved - 1)
-    assert before.committed_initiatives == 1
-    assert _row(before.fiscal, "FY27")["committed_plan"] == D("500.25")
-    assert _row(before.fiscal, "FY27")["committed_forecast"] == D("0.00")
+    # As of the submission before the stage move, only GR-0002 was committed (no month
+    # closed then): its plan, its outturn the plan (no forecast).
+    before = _row(finance(programme, as_of=moved - 1).fiscal, "FY27")
+    assert (before["committed_plan"], before["committed_outturn"]) == (D("500.25"),
+                                                                       D("500.25"))
+    assert finance(programme, as_of=moved - 1).committed_initiatives == 1
 
 
 def test_cli_outturn_committed_rows_and_keys(programme: Ledger, cli: Any) -> None:
@@ -74,18 +90,19 @@ def test_cli_outturn_committed_rows_and_keys(programme: Ledger, cli: Any) -> Non
     _committed(programme)
     people = cli("outturn", "--fiscal-year", "FY27")
     assert people.exit_code == 0, people.output
-    for label in ("Committed plan (at L3)", "Forecast of committed",
-                  "Forecast - committed plan"):
+    for label in ("Committed plan (at L3)", "Outturn of committed",
+                  "Outturn - committed plan"):
         assert label in people.stdout
-    assert "-5,600.75" in people.stdout or "-5600.75" in people.stdout
+    assert "-5,100.50" in people.stdout or "-5100.50" in people.stdout
     assert "no initiative is committed" not in people.stdout
     rows = {r["period"]: r for r in json.loads(cli("outturn", "--format", "json").stdout)}
-    assert (rows["FY27"]["committed_plan"], rows["FY27"]["committed_forecast"],
-            rows["FY27"]["committed_plan_variance"]) == ("6500.75", "900.00", "-5600.75")
+    # Outturn of committed FY27: GR-0001's forecast Jul 900 + GR-0002's plan Sep 500.25.
+    assert (rows["FY27"]["committed_plan"], rows["FY27"]["committed_outturn"],
+            rows["FY27"]["committed_plan_variance"]) == ("6500.75", "1400.25", "-5100.50")
     assert rows["FY27"]["outturn"]  # the existing keys stay
     monthly = json.loads(cli("outturn", "--view", "monthly", "--format", "json").stdout)
     aug = next(r for r in monthly if r["month"] == "2026-08-01")
-    assert (aug["committed_plan"], aug["committed_forecast"]) == ("2000.50", "0.00")
+    assert (aug["committed_plan"], aug["committed_outturn"]) == ("2000.50", "0.00")
 
 
 def _committed_workbook(path: Any) -> Any:

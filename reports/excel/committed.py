@@ -1,5 +1,6 @@
 """The committed plan on the Finance sheet: per fiscal year, the plan of the committed
-initiatives as approved at L3 beside their forecast, and the variance as a live formula.
+initiatives as approved at L3 beside their outturn (actuals of closed months, forecast of
+open ones, plan where an initiative has no forecast), and the variance as a live formula.
 
 The Finance sheet's table carries the monthly columns (``COMMITTED_COLUMNS`` of
 :mod:`reports.excel.dashboard`); below the Dashboard's waterfall data, a small table sums
@@ -20,11 +21,11 @@ from reports.excel.layout import Formats
 
 #: The block's columns: engine field, header.
 BLOCK_COLUMNS = [("period", "Period"), ("committed_plan", "Committed plan (at L3)"),
-                 ("committed_forecast", "Forecast of committed"),
-                 ("committed_plan_variance", "Forecast - committed plan")]
-TITLE = "Committed plan (as approved at L3) beside the forecast of the same initiatives"
+                 ("committed_outturn", "Outturn of committed"),
+                 ("committed_plan_variance", "Outturn - committed plan")]
+TITLE = "Committed plan (as approved at L3) beside the outturn of the same initiatives"
 NONE_COMMITTED = ("No initiative is committed (at L3 or beyond): no committed plan to "
-                  "compare with the forecast.")
+                  "compare with the outturn.")
 
 
 def committed_title_row(fin: FinanceLayout) -> int:
@@ -43,7 +44,8 @@ def write_committed(sheet: Worksheet, data: ReportInput, fmt: Formats,
         sheet.write_string(top, 0, NONE_COMMITTED, fmt.note)
         return {}
     sheet.write_string(top, 0, f"{TITLE} ({rep.committed_initiatives} committed "
-                       "initiatives; the forecast scenario, 0 where none)", fmt.note)
+                       "initiatives; outturn: actuals of closed months, forecast of open "
+                       "ones, plan where an initiative has no forecast)", fmt.note)
     header = top + 1
     for col, (_key, heading) in enumerate(BLOCK_COLUMNS):
         sheet.write_string(header, col, heading, fmt.header_left if col == 0 else fmt.header)

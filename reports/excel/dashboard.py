@@ -61,8 +61,8 @@ FINANCE_COLUMNS: list[tuple[str, str]] = [
 ]
 #: Written after them when some initiative is committed (reports/excel/committed.py).
 COMMITTED_COLUMNS: list[tuple[str, str]] = [
-    ("committed_plan", "Committed plan (at L3)"), ("committed_forecast", "Forecast of committed"),
-    ("committed_plan_variance", "Forecast - committed plan"),
+    ("committed_plan", "Committed plan (at L3)"), ("committed_outturn", "Outturn of committed"),
+    ("committed_plan_variance", "Outturn - committed plan"),
 ]
 _FCOL = {key: i for i, (key, _h) in enumerate(FINANCE_COLUMNS + COMMITTED_COLUMNS)}
 
@@ -210,10 +210,10 @@ def write_finance(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str,
         sheet.write_formula(row, _FCOL["net"], f"={c['benefit']}-{c['cost']}", fmt.amount,
                             num(net))
         if with_committed:
-            for key in ("committed_plan", "committed_forecast"):
+            for key in ("committed_plan", "committed_outturn"):
                 sheet.write_number(row, _FCOL[key], num(rec[key]), fmt.amount)
             sheet.write_formula(row, _FCOL["committed_plan_variance"],
-                                f"={c['committed_forecast']}-{c['committed_plan']}",
+                                f"={c['committed_outturn']}-{c['committed_plan']}",
                                 fmt.amount, num(rec["committed_plan_variance"]))
     last = first + max(len(monthly), 1) - 1
     layout = FinanceLayout(sheet.name, first, last, last_of_year, {})
