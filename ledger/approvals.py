@@ -476,7 +476,8 @@ def committed_cells(conn: Connection, metric_id: int, since: dict[int, int],
 def committed_plan(ledger: Ledger, *, metric: str | None = None,
                    conn: Connection | None = None) -> pd.DataFrame:
     """The committed plan beside the current plan and forecast, per committed initiative
-    (at L3+ now) and month of the horizon where any of the three has an amount.
+    (active and at L3+ now: a withdrawn initiative is left out, as the finance view leaves
+    it out) and month of the horizon where any of the three has an amount.
 
     ``committed_plan`` is the plan as of the initiative's committing submission
     (``committed_at``), read from the phasing versions (exact, nothing copied); ``plan``
@@ -491,11 +492,14 @@ def committed_plan(ledger: Ledger, *, metric: str | None = None,
     prog = ledger.programme(conn)
     m = ledger.metric(metric, conn)
     since = commitments(conn)
-    if not since:
+    current = (current_initiatives(conn, initiative_ids=list(since)).set_index("initiative_id")
+               if since else None)
+    if current is not None:
+        since = {i: s for i, s in since.items() if current.at[i, "status"] == "active"}
+    if not since or current is None:
         return pd.DataFrame(columns=COMMITTED_PLAN_COLUMNS)
     horizon = {mo.isoformat(): mo for mo in prog.months}
     cells = committed_cells(conn, m.id, since, set(horizon))
-    current = current_initiatives(conn, initiative_ids=list(since)).set_index("initiative_id")
     rows = []
     for (iid, month), values in sorted(cells.items(), key=lambda kv: (
             str(current.at[kv[0][0], "external_id"]), kv[0][1])):

@@ -14,6 +14,7 @@ from ledger.api import Ledger
 from ledger.approvals import committed_plan
 from ledger.closing import close_month
 from ledger.engine import finance
+from ledger.initiative_admin import set_status
 from ledger.phasing import set_phasing, set_stage
 
 D = Decimal
@@ -81,6 +82,22 @@ def test_finance_committed_plan_beside_its_outturn_ties_and_reads_as_of(
     assert (before["committed_plan"], before["committed_outturn"]) == (D("500.25"),
                                                                        D("500.25"))
     assert finance(programme, as_of=moved - 1).committed_initiatives == 1
+
+
+def test_a_withdrawn_committed_initiative_leaves_both_committed_plans(
+        programme: Ledger) -> None:
+    _committed(programme)
+    assert "GR-0002" in set(committed_plan(programme, metric="benefit")["external_id"])
+    set_status(programme, "GR-0002", "withdrawn", user="office", note="merged")
+    detail = committed_plan(programme, metric="benefit")
+    assert set(detail["external_id"]) == {"GR-0001"}
+    rep = finance(programme)
+    assert rep.committed_initiatives == 1
+    fy27 = _row(rep.fiscal, "FY27")
+    # GR-0001 only: plan 1000 + 2000.50 + 3000; outturn its forecast Jul 900.
+    assert (fy27["committed_plan"], fy27["committed_outturn"]) == (D("6000.50"), D("900.00"))
+    assert fy27["committed_plan"] == sum(
+        detail[detail["fiscal_year"] == "FY27"]["committed_plan"], D(0))
 
 
 def test_cli_outturn_committed_rows_and_keys(programme: Ledger, cli: Any) -> None:
