@@ -27,6 +27,7 @@ from helpers.report_checks import (
 from ledger.api import Ledger
 from ledger.engine import gap
 from reports.excel import ReportMismatch, write_gap_report
+from reports.excel.about import COMMITTED_BLOCK
 from reports.excel.committed import NONE_COMMITTED
 from reports.gap_report import load_report
 
@@ -119,6 +120,8 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert about["Scenario"] == "plan"
     assert about["Written by"].startswith("tledger ")
     assert isinstance(about["Ledger's last submission id"], int)
+    # How to audit it: the Finance sheet's committed plan block is described.
+    assert COMMITTED_BLOCK in [r[1].value for r in wb["About"].iter_rows()]
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         assert charts
