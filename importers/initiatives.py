@@ -38,6 +38,7 @@ from importers.command import (
     started_steps,
     transaction,
 )
+from importers.committed import CommittedPlanChange, committed_plan_changes, require_note
 from importers.factdiff import diff_phasing, keyed, read_current, scope_keys, select
 from importers.layout import SheetTable
 from importers.mapping import Mapping, load_mapping
@@ -343,6 +344,7 @@ class _Tally:
     overrode: int = 0
     submission_ids: list[int] = field(default_factory=list)
     change_frames: list[pd.DataFrame] = field(default_factory=list)
+    committed: list[CommittedPlanChange] = field(default_factory=list)
     write_seconds: float = 0.0
     failed: bool = False
     """A file has an error: later files are still checked (all problems listed), none
@@ -371,7 +373,7 @@ class _Tally:
             total_change=total,
             warnings=[p for p in self.problems if p.severity == WARNING],
             submission_ids=ids, files=self.outcomes, dry_run=dry_run, timings=timings,
-            overrode=self.overrode,
+            overrode=self.overrode, committed_plan_changes=self.committed,
         )
 
 
@@ -406,6 +408,8 @@ def _import_parsed(ledger: Ledger, parsed: list[ParsedFile], mapping: Mapping,
                         note, steps, force, tally)
         if tally.failed or any(p.severity == ERROR for p in tally.problems):
             raise ImportProblems(tally.problems)
+        if not dry_run:
+            require_note(tally.committed, note)  # raised here: the transaction rolls back
         change = (sum_changes(tally.change_frames, _PAIR) if tally.change_frames
                   else pd.DataFrame(columns=[*_PAIR, "change"]))
         touched = change[_PAIR].merge(before, on=_PAIR, how="left").fillna({"before": 0})
@@ -457,6 +461,7 @@ def _import_one(ledger: Ledger, conn: Connection, ref: Reference, parsed: Parsed
                else f"diffing {parsed.path.name}")
     plan = _plan_initiatives(conn, ref, prepared, params.mode, prefetch)
     overridden = _stale_values(ledger, conn, ref, parsed, plan, force)
+    tally.committed += committed_plan_changes(conn, ref, plan.facts, parsed.path.name)
     tally.overrode += len(overridden)
     write_started = time.perf_counter()
     if plan.changed and not dry_run:

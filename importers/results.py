@@ -16,6 +16,7 @@ from ledger.money import from_minor
 from ledger.store import FactChanges
 
 if TYPE_CHECKING:
+    from importers.committed import CommittedPlanChange
     from importers.owner import OwnerImportResult
 
 
@@ -63,6 +64,9 @@ class ImportResult:
     """For an owner workbook: the ``importers.owner.OwnerImportResult``."""
     overrode: int = 0
     """Newer ledger values a forced import overwrote (see :mod:`importers.stale`)."""
+    committed_plan_changes: list[CommittedPlanChange] = field(default_factory=list)
+    """Plans of committed initiatives (at L3+) the import changes, per initiative, metric
+    and fiscal year (:mod:`importers.committed`); a real import needs a note for them."""
 
     @property
     def changed(self) -> bool:

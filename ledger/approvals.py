@@ -118,10 +118,11 @@ class Commitment:
     who: str
 
 
-def commitments(conn: Connection, initiative_ids: Iterable[int] | None = None
-                ) -> dict[int, int]:
+def commitments(conn: Connection, initiative_ids: Iterable[int] | None = None, *,
+                as_of: int | None = None) -> dict[int, int]:
     """Initiative id -> the submission that committed its plan, for the initiatives
-    committed now (at L3+ : entered from below, or created there). One query."""
+    committed now (at L3+ : entered from below, or created there), or as of submission
+    ``as_of`` (the versions written up to it). One query."""
     ids = None if initiative_ids is None else sorted({int(i) for i in initiative_ids})
     sql = ("SELECT v.initiative_id, v.valid_from, v.valid_to, sg.ordinal FROM "
            "initiative_version v JOIN stage_gate sg ON sg.id = v.stage_gate_id")
@@ -133,6 +134,8 @@ def commitments(conn: Connection, initiative_ids: Iterable[int] | None = None
             return {}
         frame = read_frame_in(conn, sql + " WHERE v.initiative_id IN :ids", {}, "ids", ids)
         frame.columns = pd.Index(["i", "valid_from", "valid_to", "ordinal"])
+    if as_of is not None:
+        frame = frame[frame["valid_from"].astype("int64") <= as_of]
     out: dict[int, int] = {}
     for iid, versions in frame.sort_values(["i", "valid_from"]).groupby("i", sort=False):
         since: int | None = None
@@ -142,9 +145,14 @@ def commitments(conn: Connection, initiative_ids: Iterable[int] | None = None
                 since = None
             elif since is None:
                 since = int(vf)
-            if int(vt) == OPEN and since is not None:
+            if _valid(int(vf), int(vt), as_of) and since is not None:
                 out[int(str(iid))] = since
     return out
+
+
+def _valid(valid_from: int, valid_to: int, as_of: int | None) -> bool:
+    """A version is current (``as_of`` None) or was in force at submission ``as_of``."""
+    return valid_to == OPEN if as_of is None else valid_from <= as_of < valid_to
 
 
 def commitment(conn: Connection, initiative_id: int) -> Commitment | None:
@@ -438,10 +446,38 @@ COMMITTED_PLAN_COLUMNS = ["external_id", "name", "owner", "stage", "committed_at
                           "fiscal_year", "committed_plan", "plan", "forecast"]
 
 
+def committed_cells(conn: Connection, metric_id: int, since: dict[int, int],
+                    months: set[str], *, as_of: int | None = None
+                    ) -> dict[tuple[int, str], dict[str, int]]:
+    """(initiative id, ISO month) -> ``committed_plan``, ``plan`` and ``forecast`` in
+    minor units (a key missing: no amount) for the committed initiatives ``since`` (from
+    :func:`commitments`) and the ISO ``months`` asked for. The committed plan is the plan
+    as of the committing submission; plan and forecast are current (or as of ``as_of``).
+    One query on the phasing."""
+    if not since:
+        return {}
+    facts = read_frame_in(
+        conn, "SELECT initiative_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
+        "amount_minor, valid_from, valid_to FROM phasing WHERE metric_id = :m "
+        "AND scenario IN ('plan', 'forecast') AND initiative_id IN :ids",
+        {"m": metric_id}, "ids", sorted(since))
+    cells: dict[tuple[int, str], dict[str, int]] = {}
+    for iid, scen, month, minor, vf, vt in facts.itertuples(index=False, name=None):
+        if str(month)[:10] not in months:
+            continue
+        key = (int(iid), str(month)[:10])
+        if scen == "plan" and int(vf) <= since[int(iid)] < int(vt):
+            cells.setdefault(key, {})["committed_plan"] = int(minor)
+        if _valid(int(vf), int(vt), as_of):
+            cells.setdefault(key, {})[str(scen)] = int(minor)
+    return cells
+
+
 def committed_plan(ledger: Ledger, *, metric: str | None = None,
                    conn: Connection | None = None) -> pd.DataFrame:
     """The committed plan beside the current plan and forecast, per committed initiative
-    (at L3+ now) and month of the horizon where any of the three has an amount.
+    (active and at L3+ now: a withdrawn initiative is left out, as the finance view leaves
+    it out) and month of the horizon where any of the three has an amount.
 
     ``committed_plan`` is the plan as of the initiative's committing submission
     (``committed_at``), read from the phasing versions (exact, nothing copied); ``plan``
@@ -456,24 +492,14 @@ def committed_plan(ledger: Ledger, *, metric: str | None = None,
     prog = ledger.programme(conn)
     m = ledger.metric(metric, conn)
     since = commitments(conn)
-    if not since:
+    current = (current_initiatives(conn, initiative_ids=list(since)).set_index("initiative_id")
+               if since else None)
+    if current is not None:
+        since = {i: s for i, s in since.items() if current.at[i, "status"] == "active"}
+    if not since or current is None:
         return pd.DataFrame(columns=COMMITTED_PLAN_COLUMNS)
-    facts = read_frame_in(
-        conn, "SELECT initiative_id, scenario, CAST(month AS VARCHAR(10)) AS month, "
-        "amount_minor, valid_from, valid_to FROM phasing WHERE metric_id = :m "
-        "AND scenario IN ('plan', 'forecast') AND initiative_id IN :ids",
-        {"m": m.id}, "ids", since)
     horizon = {mo.isoformat(): mo for mo in prog.months}
-    cells: dict[tuple[int, str], dict[str, int]] = {}
-    for iid, scen, month, minor, vf, vt in facts.itertuples(index=False, name=None):
-        if str(month)[:10] not in horizon:
-            continue
-        key = (int(iid), str(month)[:10])
-        if scen == "plan" and int(vf) <= since[int(iid)] < int(vt):
-            cells.setdefault(key, {})["committed_plan"] = int(minor)
-        if int(vt) == OPEN:
-            cells.setdefault(key, {})[str(scen)] = int(minor)
-    current = current_initiatives(conn, initiative_ids=list(since)).set_index("initiative_id")
+    cells = committed_cells(conn, m.id, since, set(horizon))
     rows = []
     for (iid, month), values in sorted(cells.items(), key=lambda kv: (
             str(current.at[kv[0][0], "external_id"]), kv[0][1])):

@@ -660,6 +660,29 @@ class FinanceReport:
     """``month, benefit, cost, net, cumulative_net`` (cumulative from the horizon start)."""
     net_unit: str
     """The unit of the net value (the programme's currency)."""
+    committed_initiatives: int = 0
+    """How many active initiatives were committed (at L3+) at the instant: the committed
+    plan columns sum their plan as approved at L3 beside their outturn (0: none is
+    committed)."""
+
+
+def _committed_frame(conn: Connection, metric_id: int, active: pd.Series,
+                     prog: ProgrammeInfo, as_of_sub: int | None
+                     ) -> tuple[pd.DataFrame, frozenset[int]]:
+    """``initiative_id, month, committed_plan`` (int64 minor units): the plan as approved at
+    L3 of the active initiatives committed at the instant
+    (:func:`ledger.approvals.committed_cells`); and those initiatives' ids."""
+    from ledger.approvals import commitments, committed_cells
+
+    since = commitments(conn, active.tolist(), as_of=as_of_sub)
+    cells = committed_cells(conn, metric_id, since, {m.isoformat() for m in prog.months},
+                            as_of=as_of_sub)
+    frame = pd.DataFrame(
+        [(iid, month, v["committed_plan"]) for (iid, month), v in cells.items()
+         if "committed_plan" in v],
+        columns=["initiative_id", "month", "committed_plan"])
+    return (frame.astype({"initiative_id": "int64", "committed_plan": "int64"}),
+            frozenset(since))
 
 
 def finance(
@@ -697,7 +720,9 @@ def finance(
         initiatives = current_initiatives(conn, as_of=as_of_sub)
         facts = _finance_facts(conn, ids, as_of_sub, prog.first_month, prog.last_month)
         targets = _targets(conn, met.id, as_of_sub)
-    active = initiatives[initiatives["status"] == "active"]
+        active = initiatives[initiatives["status"] == "active"]
+        committed, committed_ids = _committed_frame(conn, met.id, active["initiative_id"],
+                                                    prog, as_of_sub)
     facts = facts[facts["initiative_id"].isin(active["initiative_id"])]
     months = [m.isoformat() for m in prog.months]
     programme_targets = targets[(targets["scope_kind"] == "programme")
@@ -707,13 +732,15 @@ def finance(
         closed_through=None if closed is None else closed.isoformat(),
         facts=facts, initiatives=active.assign(weight_bp=active["weight_bp"].fillna(0)),
         targets=programme_targets[["month", "amount"]], metric_id=met.id,
-        metric_kind=met.kind, decimals=met.decimals, money=money, fiscal_year=fy))
+        metric_kind=met.kind, decimals=met.decimals, money=money, fiscal_year=fy,
+        committed=committed, committed_ids=committed_ids))
     return FinanceReport(
         programme=prog, metric=met, fiscal_year=fy, as_of=instant,
         as_of_submission=newest if as_of_sub is None else as_of_sub,
         last_submission_id=newest, closed_through=closed, monthly=tables.monthly,
         fiscal=tables.fiscal, net=tables.net, net_by_initiative=tables.net_by_initiative,
-        net_monthly=tables.net_monthly, net_unit=prog.currency)
+        net_monthly=tables.net_monthly, net_unit=prog.currency,
+        committed_initiatives=len(committed_ids))
 
 
 # --------------------------------------------------------------------------- checks

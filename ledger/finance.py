@@ -24,6 +24,11 @@ The definitions (``docs/engine.md`` has a worked example):
   the cumulative net value stays at or above zero to the end of the horizon, once some cost
   was spent (None: never, or no cost at all).
 * **Exit run-rate**: the period's last month's outturn x 12.
+* **Committed plan**: the plan of the active initiatives committed at the instant (entered
+  L3 or beyond, :mod:`ledger.approvals`) as it stood when each was committed (the figures
+  of ``tledger stage committed``, summed); beside it the **outturn of committed**: the
+  outturn (above) of the same initiatives, and the variance outturn of committed -
+  committed plan.
 """
 
 from __future__ import annotations
@@ -47,12 +52,13 @@ FINANCE_MONTHLY_COLUMNS = [
     "month", "fiscal_year", "closed", "target", "plan", "forecast", "actual", "outturn",
     "committed", "committed_weighted", "pipeline", "pipeline_weighted",
     "cumulative_target", "cumulative_plan", "cumulative_outturn",
+    "committed_plan", "committed_outturn", "committed_plan_variance",
 ]
 FINANCE_FISCAL_COLUMNS = [
     "period", "months", "closed_months", "target", "plan", "outturn", "variance",
     "favourable", "plan_ytd", "actual_ytd", "ytd_variance", "committed",
     "committed_weighted", "pipeline", "pipeline_weighted", "gap", "coverage",
-    "exit_run_rate",
+    "exit_run_rate", "committed_plan", "committed_outturn", "committed_plan_variance",
 ]
 NET_MONTHLY_COLUMNS = ["month", "benefit", "cost", "net", "cumulative_net"]
 NET_COLUMNS = ["period", "benefit", "cost", "net", "cumulative_net", "payback_month"]
@@ -100,6 +106,13 @@ class FinanceInputs:
     """The metrics the net value adds (benefits) and subtracts (costs)."""
     fiscal_year: int | None = None
     """Restricts the monthly and fiscal rows to this fiscal year (Horizon stays)."""
+    committed: pd.DataFrame | None = None
+    """``initiative_id, month, committed_plan`` (int64, ISO month, int64 minor units), one
+    row per committed initiative and month with a committed plan: its plan as approved at
+    L3 (see :func:`ledger.approvals.committed_cells`). None: no committed plan."""
+    committed_ids: frozenset[int] = frozenset()
+    """The active initiatives committed at the instant (:func:`ledger.approvals.commitments`),
+    whose outturn is the ``committed_outturn``, with or without a committed plan."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,9 @@ def finance_tables(inputs: FinanceInputs) -> FinanceTables:
         "pipeline": np.where(committed, 0, grid.outturn).sum(axis=0),
         "pipeline_weighted": np.where(committed, 0, weighted).sum(axis=0),
     }, index=months).astype("int64")
+    of_committed = np.isin(grid.initiative_id, sorted(inputs.committed_ids))[:, None]
+    sums = sums.join(_committed_sums(inputs.committed, months,
+                                     np.where(of_committed, grid.outturn, 0).sum(axis=0)))
     sums["cumulative_target"] = sums["target"].cumsum()
     sums["cumulative_plan"] = sums["plan"].cumsum()
     sums["cumulative_outturn"] = sums["outturn"].cumsum()
@@ -223,6 +239,22 @@ def finance_tables(inputs: FinanceInputs) -> FinanceTables:
                          net_monthly.reset_index(drop=True), net_dec)
 
 
+def _committed_sums(committed: pd.DataFrame | None, months: list[str],
+                    outturn: np.ndarray) -> pd.DataFrame:
+    """Per month (ISO index): the committed plan, the committed initiatives' ``outturn``
+    (summed per month, in ``months`` order) and their variance."""
+    if committed is None or not len(committed):
+        plan = pd.Series(0, index=months, dtype="int64")
+    else:
+        plan = (committed.groupby("month")["committed_plan"].sum()
+                .reindex(months, fill_value=0).astype("int64"))
+    out = pd.DataFrame({"committed_plan": plan.to_numpy(dtype="int64"),
+                        "committed_outturn": np.asarray(outturn, dtype="int64")},
+                       index=months)
+    out["committed_plan_variance"] = out["committed_outturn"] - out["committed_plan"]
+    return out
+
+
 def _fiscal(sums: pd.DataFrame, months: list[str], fy_label: dict[str, str],
             inputs: FinanceInputs) -> pd.DataFrame:
     """One row per fiscal year (or only ``inputs.fiscal_year``), then the Horizon row."""
@@ -236,7 +268,8 @@ def _fiscal(sums: pd.DataFrame, months: list[str], fy_label: dict[str, str],
         ytd = part[part["closed"]]
         rec: dict[str, int] = {c: int(part[c].sum()) for c in (
             "target", "plan", "outturn", "committed", "committed_weighted", "pipeline",
-            "pipeline_weighted")}
+            "pipeline_weighted", "committed_plan", "committed_outturn",
+            "committed_plan_variance")}
         rec["plan_ytd"] = int(ytd["plan"].sum())
         rec["actual_ytd"] = int(ytd["actual"].sum())
         rec["variance"] = rec["outturn"] - rec["target"]

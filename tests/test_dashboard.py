@@ -20,8 +20,10 @@ from helpers.libreoffice import cents, pdf_pages, print_pdf, recalculate
 from ledger.api import Ledger
 from ledger.closing import close_month
 from ledger.engine import finance, gap
+from ledger.phasing import set_stage
 from reports.excel import write_gap_report
-from reports.excel.dashboard import FINANCE_COLUMNS, FY_COLUMNS, HEADLINES
+from reports.excel.committed import BLOCK_COLUMNS, TITLE
+from reports.excel.dashboard import COMMITTED_COLUMNS, FINANCE_COLUMNS, FY_COLUMNS, HEADLINES
 from reports.excel.layout import rag_text
 from reports.gap_report import load_report
 from reports.summary_csv import summary_table
@@ -34,7 +36,7 @@ def seed_finance(ledger: Ledger) -> None:
     """Five initiatives at every kind of stage (one withdrawn, one without unit), cents and
     a negative month, plans over both fiscal years, forecasts that replace some plans,
     actuals (benefit and cost) in the closed months, one-off costs, a programme target
-    with a zero month; closed through August 2026."""
+    with a zero month, a committed plan; closed through August 2026."""
     book = Book(ledger)
     book.initiatives([{"ext": "GR-0001", "stage": "L3", "bu": "PRO"},
                       {"ext": "GR-0002", "stage": "L1", "bu": "MIN"},
@@ -59,6 +61,10 @@ def seed_finance(ledger: Ledger) -> None:
     book.phasing({"GR-0001": {mon(0): "25000.00", mon(1): "12345.65"},
                   "GR-0004": {mon(3): "40000.33"}}, metric="cost")
     book.phasing({"GR-0004": {mon(1): "20000.33"}}, metric="cost", scenario="actual")
+    # GR-0001 back to L2 and approved again: committed with its plan (GR-0003 and GR-0004
+    # were committed at their creation, before any plan: their committed plan is empty).
+    set_stage(ledger, "GR-0001", "L2", user="office", note="re-case")
+    set_stage(ledger, "GR-0001", "L3", user="office", note="approved")
     book.targets({("programme", ""): {mon(i): "0" if i == 4 else f"{60_000 + 10.01 * i:.2f}"
                                       for i in range(24)}})
     book.initiatives([{"ext": "GR-0005", "stage": "L0", "bu": "PRO", "status": "withdrawn"}])
@@ -99,6 +105,20 @@ def assert_dashboard_ties(path: Path, ledger: Ledger) -> int:
                                                           "cumulative_net") else rec
             assert cents(fin.cell(row, col).value, dec) == source[key], (
                 f"Finance {key} {rec['month']}")
+            compared += 1
+        for col, (key, _h) in enumerate(COMMITTED_COLUMNS, start=len(FINANCE_COLUMNS) + 1):
+            assert cents(fin.cell(row, col).value, dec) == rec[key], (
+                f"Finance {key} {rec['month']}")
+            compared += 1
+    # Below the waterfall: the committed plan per fiscal year (SUMIFS over the months),
+    # the variance a live formula, the Horizon the sum of the years.
+    title = next(r for r in range(1, fin.max_row + 1)
+                 if str(fin.cell(r, 1).value or "").startswith(TITLE))
+    block = {fin.cell(r, 1).value: r for r in range(title + 2, title + 2 + len(rep.fiscal))}
+    for rec in rep.fiscal.to_dict("records"):
+        for col, (key, _h) in enumerate(BLOCK_COLUMNS[1:], start=2):
+            assert cents(fin.cell(block[rec["period"]], col).value, dec) == rec[key], (
+                f"Finance committed {rec['period']} {key}")
             compared += 1
     # Dashboard: the fiscal-year table (row 8 on) and the headline.
     dash = wb["Dashboard"]
@@ -165,6 +185,7 @@ def test_dashboard_recalculates_to_the_engine_in_libreoffice(programme: Ledger,
     assert fy27["outturn"] != fy27["plan"]
     assert fy27["committed"]
     assert fy27["pipeline"]
+    assert fy27["committed_plan"] not in (fy27["committed_outturn"], 0)
     path = write_gap_report(load_report(programme), tmp_path / "gap.xlsx")
     # Cached results (what a mail preview shows) are the engine's ...
     assert assert_dashboard_ties(path, programme) > 300

@@ -27,6 +27,8 @@ from helpers.report_checks import (
 from ledger.api import Ledger
 from ledger.engine import gap
 from reports.excel import ReportMismatch, write_gap_report
+from reports.excel.about import COMMITTED_BLOCK
+from reports.excel.committed import NONE_COMMITTED
 from reports.gap_report import load_report
 
 SHEETS = ["Dashboard", "Summary", "By unit", "By lever", "Funnel", "By owner",
@@ -118,6 +120,8 @@ def test_workbook_structure_and_finance_look(programme: Ledger, tmp_path: Path) 
     assert about["Scenario"] == "plan"
     assert about["Written by"].startswith("tledger ")
     assert isinstance(about["Ledger's last submission id"], int)
+    # How to audit it: the Finance sheet's committed plan block is described.
+    assert COMMITTED_BLOCK in [r[1].value for r in wb["About"].iter_rows()]
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         assert charts
@@ -227,6 +231,9 @@ def test_empty_ledger_still_writes_a_report(programme: Ledger, tmp_path: Path) -
     wb = openpyxl.load_workbook(path)
     assert wb["Summary"]["B6"].value.startswith("=SUMIFS(")
     assert wb["Initiatives"].max_row <= 5
+    finance_sheet = [c.value for row in wb["Finance"].iter_rows() for c in row if c.value]
+    assert NONE_COMMITTED in finance_sheet  # one line, not a block of zeros
+    assert "Committed plan (at L3)" not in finance_sheet
 
 
 def test_as_of_report_is_stamped_with_its_submission(programme: Ledger, tmp_path: Path) -> None:

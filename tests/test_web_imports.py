@@ -7,39 +7,22 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 from pathlib import Path
 
 import openpyxl
 from fixtures_workbooks import targets_workbook
 from helpers.web import csrf_of, submissions
-from helpers.web_imports import bad_and_fixed, last_submission
+from helpers.web_imports import XLSX, bad_and_fixed, last_submission, token_of, upload
 from helpers.web_sessions import quick_site, session_client
 
 from ledger.api import Ledger
 from tledger.web.uploads import UploadStore
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-TOKEN_PATH = re.compile(r"^/imports/([A-Za-z0-9_-]+)$")
 
 
 def office_and_workbooks(programme: Ledger, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The seeded site, the office's client, and the bad and fixed pipeline.xlsx."""
     site = quick_site(programme)
     return site, session_client(site, "off@example.com"), *bad_and_fixed(tmp_path)
-
-
-def upload(client, path: Path, kind: str = "initiatives", **fields: str):  # type: ignore[no-untyped-def]
-    page = client.get("/imports")
-    return client.post("/imports", data={"csrf": csrf_of(page.text), "kind": kind, **fields},
-                       files={"workbook": (path.name, path.read_bytes(), XLSX)})
-
-
-def token_of(response) -> str:  # type: ignore[no-untyped-def]
-    assert response.status_code == 303, response.text
-    found = TOKEN_PATH.match(response.headers["location"])
-    assert found, response.headers["location"]
-    return found.group(1)
 
 
 def kept(led: Ledger) -> list[Path]:

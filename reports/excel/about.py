@@ -31,6 +31,15 @@ _HOW_TO_AUDIT = [
     "outside the print area; they are in the sheet for anyone who checks.",
 ]
 
+#: The Finance sheet's committed plan block, in a line of "How to audit it".
+COMMITTED_BLOCK = (
+    "Finance: when some initiative is committed (at L3 or beyond), its last columns hold, "
+    "per month, the committed plan (each active committed initiative's plan as approved "
+    "at L3, as tledger stage committed lists it), the outturn of the same initiatives "
+    "(actuals of closed months, forecast of open ones, plan where an initiative has no "
+    "forecast) and Outturn - committed plan as a formula; below the waterfall's data, "
+    "SUMIFS add them per fiscal year.")
+
 
 def _facts(data: ReportInput, scale: str) -> list[tuple[str, Any]]:
     """The report's particulars, as (label, value) rows."""
@@ -76,6 +85,8 @@ def write_about(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str) -
     row += 1
     sheet.write_string(row, 0, "How to audit it", fmt.label_bold)
     lines = list(_HOW_TO_AUDIT)
+    if data.finance is not None:
+        lines.append(COMMITTED_BLOCK)
     if data.unit_costs:
         lines.append("Unit cost: baselines, savings, uplift and target levels are numbers; "
                      "numerator, denominator, implied unit cost, gap and money gap are "

@@ -59,7 +59,12 @@ FINANCE_COLUMNS: list[tuple[str, str]] = [
     ("benefit", "Benefits"), ("cost", "One-off costs"), ("net", "Net value"),
     ("cumulative_net", "Cumulative net value"),
 ]
-_FCOL = {key: i for i, (key, _h) in enumerate(FINANCE_COLUMNS)}
+#: Written after them when some initiative is committed (reports/excel/committed.py).
+COMMITTED_COLUMNS: list[tuple[str, str]] = [
+    ("committed_plan", "Committed plan (at L3)"), ("committed_outturn", "Outturn of committed"),
+    ("committed_plan_variance", "Outturn - committed plan"),
+]
+_FCOL = {key: i for i, (key, _h) in enumerate(FINANCE_COLUMNS + COMMITTED_COLUMNS)}
 
 #: The Dashboard's fiscal-year table: key, header.
 FY_COLUMNS: list[tuple[str, str]] = [
@@ -132,9 +137,15 @@ class FinanceLayout:
     waterfall_rows: dict[str, int]
 
 
-def _fin_range(layout: FinanceLayout, key: str) -> str:
+def fin_range(layout: FinanceLayout, key: str) -> str:
     name = xl_col_to_name(_FCOL[key])
     return f"{layout.sheet}!${name}${layout.first_row + 1}:${name}${layout.last_row + 1}"
+
+
+def waterfall_row(fin: FinanceLayout) -> int:
+    """The header row of the waterfall's data below the Finance sheet's table (its title
+    one row above; four steps below)."""
+    return fin.last_row + 3
 
 
 def write_finance(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str,
@@ -149,7 +160,9 @@ def write_finance(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str,
           f"net value = benefits less one-off costs ({rep.net_unit}). "
           f"Submission {rep.as_of_submission}.")
     money = ("benefit", "cost", "net", "cumulative_net")
-    for col, (key, heading) in enumerate(FINANCE_COLUMNS):
+    with_committed = rep.committed_initiatives > 0
+    headings = FINANCE_COLUMNS + (COMMITTED_COLUMNS if with_committed else [])
+    for col, (key, heading) in enumerate(headings):
         # The net value is in the programme's currency, whatever the report's metric.
         suffix = f" ({rep.net_unit})" if key in money else ""
         sheet.write_string(HEADER_ROW, col, heading + suffix, fmt.header)
@@ -196,10 +209,16 @@ def write_finance(sheet: Worksheet, data: ReportInput, fmt: Formats, scale: str,
         sheet.write_number(row, _FCOL["cost"], num(cost), fmt.amount)
         sheet.write_formula(row, _FCOL["net"], f"={c['benefit']}-{c['cost']}", fmt.amount,
                             num(net))
+        if with_committed:
+            for key in ("committed_plan", "committed_outturn"):
+                sheet.write_number(row, _FCOL[key], num(rec[key]), fmt.amount)
+            sheet.write_formula(row, _FCOL["committed_plan_variance"],
+                                f"={c['committed_outturn']}-{c['committed_plan']}",
+                                fmt.amount, num(rec["committed_plan_variance"]))
     last = first + max(len(monthly), 1) - 1
     layout = FinanceLayout(sheet.name, first, last, last_of_year, {})
     sheet.set_column(0, 2, 11)
-    sheet.set_column(3, len(FINANCE_COLUMNS) - 1, 13)
+    sheet.set_column(3, len(headings) - 1, 13)
     sheet.freeze_panes(HEADER_ROW + 1, 1)
     print_setup(sheet, data, header_row=HEADER_ROW, label_cols=1)
     return layout
@@ -369,15 +388,15 @@ def _write_fy_row(sheet: Worksheet, fmt: Formats, fin: FinanceLayout, fy_rows: d
         if horizon:
             formula = "=SUM(" + ",".join(cell(fy_rows[y], _DCOL[key]) for y in years) + ")"
         else:
-            formula = (f"=SUMIFS({_fin_range(fin, source)},{_fin_range(fin, 'fiscal_year')},"
+            formula = (f"=SUMIFS({fin_range(fin, source)},{fin_range(fin, 'fiscal_year')},"
                        f"{criterion(period)})")
         sheet.write_formula(row, _DCOL[key], formula, style, num(values[key]))
     for key, source in (("plan_ytd", "plan"), ("actual_ytd", "actual")):
         if horizon:
             formula = "=SUM(" + ",".join(cell(fy_rows[y], _DCOL[key]) for y in years) + ")"
         else:
-            formula = (f"=SUMIFS({_fin_range(fin, source)},{_fin_range(fin, 'fiscal_year')},"
-                       f"{criterion(period)},{_fin_range(fin, 'closed')},\"=closed\")")
+            formula = (f"=SUMIFS({fin_range(fin, source)},{fin_range(fin, 'fiscal_year')},"
+                       f"{criterion(period)},{fin_range(fin, 'closed')},\"=closed\")")
         sheet.write_formula(row, _DCOL[key], formula, style, num(values[key]))
     sheet.write_formula(row, _DCOL["variance"], f"={c['outturn']}-{c['target']}", style,
                         num(values["variance"]))
@@ -450,7 +469,7 @@ def _waterfall_chart(workbook: Workbook, sheet: Worksheet, data_sheet: Worksheet
         ("Gap", f"=MIN({head['target']},{head['committed']}+{head['pipeline_weighted']})",
          f"=ABS({head['gap']})", min(t, c + p), abs(g)),
     ]
-    first = fin.last_row + 3
+    first = waterfall_row(fin)
     data_sheet.write_string(first - 1, 0, f"Dashboard waterfall ({year}): links to the "
                             "Dashboard's headline; 'Base' lifts each bar", fmt.note)
     for col, heading in enumerate(("Step", "Base", "Amount")):

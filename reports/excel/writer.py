@@ -16,6 +16,7 @@ from reports.excel.audit import verify
 from reports.excel.breakdowns import write_breakdown
 from reports.excel.bridge import write_bridge
 from reports.excel.checks import write_checks
+from reports.excel.committed import write_committed
 from reports.excel.dashboard import write_dashboard, write_finance
 from reports.excel.detail import DetailPlan, inject_detail_rows, write_detail
 from reports.excel.formulas import DetailRefs
@@ -144,6 +145,7 @@ def _write_frame(data: ReportInput, filename: str) -> DetailPlan:
         finance = write_finance(finance_sheet, data, fmt, scale, summary_rows)
         write_dashboard(workbook, dashboard_sheet, data, fmt, scale, finance, finance_sheet,
                         _bridge_rows(data) if bridge_sheet is not None else None)
+        write_committed(finance_sheet, data, fmt, finance)
     if pnl_sheet is not None:
         write_pnl(pnl_sheet, data, fmt)
     for sheet, rep in unit_cost_sheets:

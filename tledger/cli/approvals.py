@@ -126,7 +126,8 @@ def stage_committed(
 ) -> None:
     """The committed plan (each committed initiative's plan as it stood when it entered
     L3) beside its current plan and forecast, per initiative and fiscal year; the
-    variance is forecast minus committed plan.
+    variance is forecast minus committed plan. Active initiatives only: a withdrawn one is
+    left out, so the totals tie to the committed plan of `tledger outturn`.
 
     Example: tledger stage committed --metric benefit --format csv
     """

@@ -46,6 +46,8 @@ _TABLE_ROWS = [
     ("pipeline", "Pipeline (L0-L2)"), ("pipeline_weighted", "Pipeline, weighted"),
     ("gap", "Gap (target - committed - weighted pipeline)"), ("coverage", "Coverage"),
     ("exit_run_rate", "Exit run-rate (x 12)"),
+    ("committed_plan", "Committed plan (at L3)"), ("committed_outturn", "Outturn of committed"),
+    ("committed_plan_variance", "Outturn - committed plan"),
 ]
 
 
@@ -93,7 +95,11 @@ def outturn_cmd(
     forecast of open ones (the plan where an initiative has no forecast). Committed is
     L3-L5, pipeline L0-L2, each weighted and not; gap is target - committed - weighted
     pipeline. Net value is benefits less one-off costs on the outturn, with the payback
-    month. CSV and JSON carry amounts as exact decimal strings.
+    month. Committed plan (at L3) is the plan of the active initiatives committed now as it
+    stood when each entered L3 (`tledger stage committed`), beside the outturn of the same
+    initiatives and the variance outturn - committed plan (keys committed_plan,
+    committed_outturn, committed_plan_variance). CSV and JSON carry amounts as exact
+    decimal strings.
 
     Example: tledger outturn --fiscal-year FY27 --format json
     """
@@ -115,6 +121,9 @@ def outturn_cmd(
             emit(frame, fmt, right=[c for c in frame.columns if c not in (
                 "month", "fiscal_year", "period", "external_id", "name", "stage", "closed",
                 "favourable", "payback_month")])
+        if rep.committed_initiatives == 0:
+            console.print("no initiative is committed (at L3 or beyond): no committed plan "
+                          "to compare", highlight=False, soft_wrap=True)
         console.print(_summary(rep), highlight=False, soft_wrap=True)
         return
     emit(frames[view], fmt)

@@ -87,6 +87,10 @@ def describe_import(result: ImportResult) -> str:
         return f"nothing to change: {parts[0]}; {tail}"
     if result.overrode:
         parts.append(f"FORCED over {plural(result.overrode, 'newer ledger value')}")
+    committed_ids = {c.external_id for c in result.committed_plan_changes}
+    if committed_ids:
+        parts.append(f"the plan of {plural(len(committed_ids), 'committed initiative')} "
+                     "(at L3+)")
     return f"{verb}: " + "; ".join(parts) + f"; {tail}"
 
 
@@ -152,6 +156,9 @@ def _show_result(result: ImportResult, fmt: OutputFormat, report: Path | None) -
     if result.submission_ids and not result.dry_run:
         committed(f"the change WAS saved ({submissions_text(result.submission_ids)})")
     _show_warnings(result.warnings, report)
+    for change in result.committed_plan_changes:
+        (console if fmt == OutputFormat.table else err_console).print(
+            change.line, highlight=False, markup=False, soft_wrap=True)
     if fmt != OutputFormat.table:
         if len(result.total_change):
             emit(result.total_change, fmt)
@@ -205,6 +212,10 @@ def import_initiatives_cmd(
     --mode, --scale and mapping is skipped, as is a copy whose sheets and cells are the
     same and only the document properties differ (saved again without edits, downloaded
     from SharePoint); only changed facts are written.
+
+    A change to the plan of a committed initiative (entered L3: its plan as approved) is
+    listed, one line per initiative, metric and fiscal year, and needs --note (kept with
+    the submission); without one nothing is written.
 
     Example: tledger import initiatives pipeline.xlsx --scale 1000 --dry-run
     """

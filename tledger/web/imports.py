@@ -96,6 +96,7 @@ def dry_run_found(result: ImportResult) -> dict[str, Any]:
         "columns": [str(c) for c in totals.columns],
         "totals": [[_text(v) for v in row] for row in totals.itertuples(index=False)],
         "problems": [asdict(p) for p in result.warnings],
+        "committed": [c.line for c in result.committed_plan_changes],
         "errors": 0,
         "already": result.already_imported,
         "can_confirm": not result.already_imported and (
@@ -202,6 +203,10 @@ def routes(web: Web) -> list[BaseRoute]:  # noqa: C901  (the page's handlers are
         if not upload.meta["found"]["can_confirm"]:
             raise LedgerError("this dry run cannot be confirmed (it found errors, or nothing "
                               "to change): upload the workbook again")
+        if form is not None and str(form.get("note") or "").strip():
+            # The note asked for by a change to a committed plan (or any note) wins.
+            upload.meta["note"] = str(form.get("note"))[:2000]
+            upload.save()
         with web.ledger.reading() as conn:
             now_at = last_submission_id(conn)
         if now_at != upload.meta["stamp"]:
@@ -210,6 +215,13 @@ def routes(web: Web) -> list[BaseRoute]:  # noqa: C901  (the page's handlers are
             message = (f"The ledger changed since this dry run (submission {was}; now "
                        f"{now_at}): nothing was imported. Below is the dry run against the "
                        "ledger as it is now; confirm again if it is still right.")
+            target = RedirectResponse(f"/imports/{upload.token}", status_code=303)
+            return web.flash(target, request, upload.token, message)
+        committed = upload.meta["found"].get("committed") or []
+        if committed and not str(upload.meta.get("note") or "").strip():
+            message = (f"The import changes {len(committed)} committed plan figure(s): a note "
+                       "is required to change a committed plan. Say why in the note field "
+                       "and confirm again; nothing was imported.")
             target = RedirectResponse(f"/imports/{upload.token}", status_code=303)
             return web.flash(target, request, upload.token, message)
         try:
