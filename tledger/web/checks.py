@@ -84,7 +84,7 @@ def routes(web: Web) -> list[BaseRoute]:
         with ledger.reading() as conn:
             frame = checks(ledger, conn=conn, check_storage=False)
             ids = _initiative_ids(conn)
-        return frame.to_dict("records"), ids
+        return [{str(k): v for k, v in rec.items()} for rec in frame.to_dict("records")], ids
 
     def checks_page(request: Request, session: Session, form: FormData | None) -> Response:
         found, ids = findings()

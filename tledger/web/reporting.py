@@ -37,9 +37,10 @@ def _attachment(body: bytes | str, media_type: str, name: str) -> Response:
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-def _stamp(sw: Switches, submission: int, suffix: str) -> str:
+def _stamp(sw: Switches, submission: int | None, suffix: str) -> str:
     weighted = "-weighted" if sw.weighted else ""
-    return f"gap-{sw.metric}-{sw.scenario}{weighted}-as-of-{submission}.{suffix}"
+    when = "current" if submission is None else f"as-of-{submission}"
+    return f"gap-{sw.metric}-{sw.scenario}{weighted}-{when}.{suffix}"
 
 
 @dataclass
