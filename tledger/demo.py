@@ -136,6 +136,21 @@ class DemoResult:
     accounts: list[tuple[str, str, str | None, str]] = field(default_factory=list)
 
 
+def _unused_name(lever: str, unit: str, base_at: int, site_at: int,
+                 used: set[tuple[str, str, str]]) -> tuple[str, str]:
+    """The drawn (name, site), or the next pair not yet used in the unit: one unit never
+    has two initiatives of the same name (a real double count, which the claim checks
+    would rightly report). Marks the pair used."""
+    bases, sites = _NAMES[lever], _SITES[unit]
+    for k in range(len(bases) * len(sites)):
+        base = bases[(base_at + k // len(sites)) % len(bases)]
+        site = sites[(site_at + k) % len(sites)]
+        if (unit, base, site) not in used:
+            break
+    used.add((unit, base, site))
+    return base, site
+
+
 def generate_initiatives(seed: int = SEED, count: int = 200) -> list[Initiative]:
     """~``count`` initiatives over both units, all levers and all stage gates, with a
     ramp-up to a run-rate and one-off costs before the benefit starts. Deterministic."""
@@ -143,15 +158,16 @@ def generate_initiatives(seed: int = SEED, count: int = 200) -> list[Initiative]
     months = month_range(FIRST, LAST)
     out: list[Initiative] = []
     counters = {"PRO": 0, "MIN": 0}
+    used: set[tuple[str, str, str]] = set()
     for i in range(count):
         unit = "PRO" if i % 9 < 5 else "MIN"
         lever = LEVERS[int(rng.integers(0, len(LEVERS)))][0]
         stage = _STAGES[int(rng.choice(len(_STAGES), p=_STAGE_P))]
         counters[unit] += 1
         ext = f"{unit}-{counters[unit]:03d}"
-        base = _NAMES[lever][int(rng.integers(0, len(_NAMES[lever])))]
-        site = _SITES[unit][int(rng.integers(0, len(_SITES[unit])))]
-        name = f"{base} ({site})" if not base.startswith("-") else base
+        base, site = _unused_name(lever, unit, int(rng.integers(0, len(_NAMES[lever]))),
+                                  int(rng.integers(0, len(_SITES[unit]))), used)
+        name = f"{base} ({site})"
         owner = _OWNERS[unit][int(rng.integers(0, len(_OWNERS[unit])))]
         # Run-rate: lognormal around 30k AUD a month, in whole hundreds of dollars.
         run_rate = float(np.exp(rng.normal(np.log(30_000), 0.6)))
