@@ -16,8 +16,9 @@ weights of the facts at S are then those of now. When one did, or when the ledge
 not the one summed before (another database with the same identity, a restore, a rewritten
 history: the chain hash of S differs), the sums are read in full again.
 
-Only whole-ledger reads in a read transaction are kept: never an as-of report, and never
-inside a write transaction (its submission is not committed, its sums not final). Entries
+Only whole-ledger reads in a snapshot read transaction are kept: never an as-of report,
+never inside a write transaction (its submission is not committed, its sums not final),
+never on a connection whose statements may see different states (:func:`snapshot_read`). Entries
 are per database identity, metric, scenario, breakdown and weighting, a few dozen at most,
 each a few hundred integers.
 """
@@ -92,6 +93,20 @@ def _chain_hash(conn: Connection, submission: int) -> str | None:
     return None if value is None else str(value)
 
 
+def snapshot_read(conn: Connection) -> bool:
+    """Whether every statement on ``conn`` sees one snapshot, so the newest submission and
+    the sums read after it agree: a transaction on SQLite (``BEGIN DEFERRED``, WAL or a
+    shared lock), REPEATABLE READ or SERIALIZABLE on PostgreSQL (as
+    :func:`ledger.db.reading` opens). A READ COMMITTED connection could see a submission
+    land between two statements: its sums are neither kept nor rolled."""
+    if not conn.in_transaction():
+        return False
+    if conn.dialect.name == "sqlite":
+        return True
+    level = conn.get_execution_options().get("isolation_level")
+    return level in ("REPEATABLE READ", "SERIALIZABLE")
+
+
 def attributes_changed_since(conn: Connection, submission: int) -> bool:
     """Whether an initiative version or a stage weight was opened or closed after
     ``submission`` (each an index range scan)."""
@@ -119,7 +134,7 @@ def current_bottom_up(
     weighted]`` with months possibly repeated. Either way the result is exact.
     """
     weighted = key[4]
-    if conn.get_execution_options().get("tledger_write"):
+    if conn.get_execution_options().get("tledger_write") or not snapshot_read(conn):
         return full()
     with _lock:
         kept = _kept.get(key)

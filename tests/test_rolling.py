@@ -122,3 +122,20 @@ def test_as_of_reports_and_write_transactions_are_not_kept(programme):
     with programme.writing() as conn:
         assert gap(programme, conn=conn).programme_fiscal["bottom_up"].iloc[-1] == D("20.00")
     assert rolling.kept() == 0  # nothing kept by either
+
+
+def test_a_read_committed_connection_is_read_in_full_and_not_kept(programme, backend: str):
+    book = Book(programme)
+    book.initiatives([{"ext": "A"}])
+    book.phasing({"A": {mon(1): "10.00"}})
+    rolling.forget()
+    with programme.engine.connect() as conn:
+        if backend == "postgresql":
+            conn = conn.execution_options(isolation_level="READ COMMITTED")
+        with conn.begin():
+            assert rolling.snapshot_read(conn) is (backend == "sqlite")
+            rep = gap(programme, conn=conn)
+    assert rep.programme_fiscal["bottom_up"].iloc[-1] == D("10.00")
+    assert rolling.kept() == (1 if backend == "sqlite" else 0)
+    with programme.reading() as conn:
+        assert rolling.snapshot_read(conn)
