@@ -37,22 +37,29 @@ from sqlalchemy import Connection, text
 
 from ledger.api import Ledger, MetricInfo
 from ledger.asof import parse_as_of, submission_at
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NotFound
 from ledger.money import from_minor
+from ledger.months import MonthError, fiscal_year_label, month_range, parse_month
 from ledger.months import fiscal_year as fiscal_year_number
-from ledger.months import fiscal_year_label, month_range
 from ledger.store import current_user, new_submission, read_frame, version_filter
 from ledger.vocabulary import TargetScope
 
 __all__ = [
     "CLAIM_TOLERANCE",
     "PNL_COLUMNS",
+    "Drill",
+    "DrillCell",
+    "DrillClaim",
+    "DrillLine",
     "Reconciliation",
     "claim_findings",
     "claim_tolerance",
+    "drill",
     "gl_lines",
     "over_claims",
     "reconcile",
+    "reconcile_month",
+    "reconcile_unit",
     "set_claim_tolerance",
     "total_rows",
     "unit_rows",
@@ -168,17 +175,30 @@ def has_gl_actuals(conn: Connection, as_of: int | None = None) -> bool:
                         {} if as_of is None else {"s": int(as_of)}).first() is not None
 
 
-def _claims(conn: Connection, metric_id: int, as_of: int | None) -> dict[tuple[str, str], int]:
-    """(unit, month ISO) -> the sum of active initiatives' ``actual`` phasing."""
+def _claim_rows(conn: Connection, metric_id: int, as_of: int | None, select: str,
+                group: str, unit: str | None = None,
+                join_initiative: bool = False) -> pd.DataFrame:
+    """The active initiatives' ``actual`` phasing of a metric (of ``unit`` only when given):
+    ``select`` columns over ``phasing p``, ``initiative_version v`` and ``business_unit
+    bu``, grouped by ``group``. The month column comes back as ISO text."""
     p_where, params = version_filter(as_of, "p")
     v_where, _ = version_filter(as_of, "v")
-    frame = read_frame(conn, (
-        "SELECT bu.code AS unit, CAST(p.month AS VARCHAR(10)) AS month, "  # noqa: S608  (where: version_filter's fixed SQL; values bound)
+    only_unit = "" if unit is None else " AND bu.code = :u"
+    initiative = (" JOIN initiative i ON i.id = p.initiative_id" if join_initiative else "")
+    return read_frame(conn, (
+        f"SELECT {select}, CAST(p.month AS VARCHAR(10)) AS month, "  # noqa: S608  (select, group: fixed SQL of this module; where: version_filter's; values bound)
         "SUM(p.amount_minor) AS amount FROM phasing p "
         f"JOIN initiative_version v ON v.initiative_id = p.initiative_id AND {v_where} "
-        "AND v.status = 'active' JOIN business_unit bu ON bu.id = v.business_unit_id "
-        f"WHERE {p_where} AND p.metric_id = :m AND p.scenario = 'actual' "
-        "GROUP BY bu.code, p.month"), {**params, "m": metric_id})
+        "AND v.status = 'active' JOIN business_unit bu ON bu.id = v.business_unit_id"
+        f"{initiative} WHERE {p_where} AND p.metric_id = :m AND p.scenario = 'actual'"
+        f"{only_unit} "
+        f"GROUP BY {group}, p.month"),
+        {**params, "m": metric_id, **({} if unit is None else {"u": unit})})
+
+
+def _claims(conn: Connection, metric_id: int, as_of: int | None) -> dict[tuple[str, str], int]:
+    """(unit, month ISO) -> the sum of active initiatives' ``actual`` phasing."""
+    frame = _claim_rows(conn, metric_id, as_of, "bu.code AS unit", "bu.code")
     return {(str(u), str(m)[:10]): int(a) for u, m, a in
             zip(frame["unit"], frame["month"], frame["amount"], strict=True)}
 
@@ -323,6 +343,169 @@ def reconcile(ledger: Ledger, *, metric: str | None = None, by: str = "business_
 def fiscal_year_of(period: str, fy_start: int) -> int:
     """The fiscal year of a ``YYYY-MM`` period."""
     return fiscal_year_number(date.fromisoformat(period + "-01"), fy_start)
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+@dataclass(frozen=True)
+class DrillLine:
+    """One GL line in force: as the extract wrote its cost centre and account."""
+
+    cost_centre: str
+    account: str
+    amount: Decimal
+    submission: int
+    source: str
+    """The extract's file name (the submission's source), or ``""``."""
+
+
+@dataclass(frozen=True)
+class DrillClaim:
+    """One initiative's claim: its ``actual`` phasing in the month."""
+
+    external_id: str
+    name: str
+    owner: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class DrillCell:
+    """One metric's reconciliation cell of a unit-month and what makes it: ``actual`` is
+    the sum of ``lines`` (None when the month is not reported), ``claimed`` the sum of
+    ``claims``; the figures are those of :func:`reconcile`'s row for the unit and month."""
+
+    metric: str
+    decimals: int
+    kind: str
+    reported: bool
+    baseline: Decimal | None
+    actual: Decimal | None
+    movement: Decimal | None
+    claimed: Decimal
+    unexplained: Decimal | None
+    lines: list[DrillLine]
+    claims: list[DrillClaim]
+
+
+@dataclass(frozen=True)
+class Drill:
+    """What :func:`drill` returns: the unit-month's cells, one per metric."""
+
+    unit: str
+    unit_name: str
+    month: date
+    as_of: int | None
+    cells: list[DrillCell]
+
+
+def reconcile_unit(ledger: Ledger, conn: Connection, code: str) -> tuple[str, str]:
+    """The business unit ``code`` (case ignored): its code as stored and its name.
+
+    Raises:
+        NotFound: no such unit (the known codes are named).
+    """
+    units = ledger.business_units(conn)
+    for c, name in zip(units["code"], units["name"], strict=True):
+        if str(c).casefold() == code.strip().casefold():
+            return str(c), str(name)
+    known = ", ".join(str(c) for c in units["code"]) or "none yet: tledger unit add"
+    raise NotFound(f"--unit {code!r}: no such business unit (known: {known})")
+
+
+def reconcile_month(ledger: Ledger, conn: Connection, month: str | date) -> date:
+    """``month`` (``2026-07``, ``Jul-26``, ``FY27 M01`` or a date) as the first of its month,
+    inside the programme's horizon.
+
+    Raises:
+        LedgerError: not a month, or outside the horizon (both named).
+    """
+    prog = ledger.programme(conn)
+    try:
+        mon = parse_month(month, prog.fy_start_month)
+    except MonthError as exc:
+        raise LedgerError(f"--month: {exc}") from exc
+    if not prog.first_month <= mon <= prog.last_month:
+        raise LedgerError(f"--month {mon:%Y-%m}: outside the programme's horizon "
+                          f"({prog.first_month:%Y-%m} to {prog.last_month:%Y-%m})")
+    return mon
+
+
+def _decimal(value: Minor, decimals: int) -> Decimal | None:
+    return None if value is None else from_minor(value, decimals)
+
+
+def _sources(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    marks = ", ".join(f":s{i}" for i in range(len(wanted)))
+    rows = conn.execute(text(f"SELECT id, source_name FROM submission WHERE id IN ({marks})"),  # noqa: S608  (marks: bound parameter names)
+                        {f"s{i}": v for i, v in enumerate(wanted)})
+    return {int(i): str(name or "") for i, name in rows}
+
+
+def drill(ledger: Ledger, *, unit: str, month: str | date, metric: str | None = None,
+          as_of: Any = None, conn: Connection | None = None) -> Drill:
+    """The drill-down of one unit-month of the reconciliation: per metric, the GL lines in
+    force (their sum is the cell's ``actual``) and the initiatives' claims (their sum is
+    ``claimed``), beside the cell's baseline, movement and unexplained.
+
+    The metrics: ``metric``, else those :func:`reconcile` shows (with GL lines in force)
+    that have GL lines in the month or claims of the unit there; all of them when none has.
+    A month without an extract for a metric is not reported: no lines, its claims listed.
+
+    Raises:
+        LedgerError: an unknown unit or metric, a bad month or one outside the horizon.
+    """
+    point = parse_as_of(as_of)
+    with ledger.snapshot(conn) as c:
+        code, unit_name = reconcile_unit(ledger, c, unit)
+        mon = reconcile_month(ledger, c, month)
+        sub = submission_at(c, point)[0] if point is not None else None
+        all_metrics = {m.id: m for m in ledger.metrics(c)}
+        lines = gl_lines(c, sub)
+        iso = mon.isoformat()
+        in_month = lines[lines["month"] == iso]
+        who = "v.initiative_id, i.external_id, v.name, v.owner"
+        claims = {m_id: _claim_rows(c, m_id, sub, who, who, unit=code, join_initiative=True)
+                  for m_id in ([ledger.metric(metric, c).id] if metric is not None
+                               else sorted(set(lines["metric_id"])))}
+        claims = {m_id: f[[str(x)[:10] == iso for x in f["month"]]]
+                  for m_id, f in claims.items()}
+        chosen = list(claims)
+        if metric is None:
+            busy = [m_id for m_id in chosen if (in_month["metric_id"] == m_id).any()
+                    or len(claims[m_id])]
+            chosen = busy or chosen
+        sources = _sources(c, in_month["submission"])
+        cells = []
+        for m_id in chosen:
+            info = all_metrics[m_id]
+            mine = in_month[(in_month["metric_id"] == m_id) & (in_month["unit"] == code)]
+            mine_claims = claims[m_id]
+            reported = bool((in_month["metric_id"] == m_id).any())
+            row = unit_rows(_kind_of(lines, info), [iso],
+                            _baselines(c, all_metrics, info, code, sub),
+                            {iso: int(mine["amount_minor"].sum())}, {iso} if reported else set(),
+                            {iso: int(mine_claims["amount"].sum())})[0]
+            d = info.decimals
+            cells.append(DrillCell(
+                metric=info.code, decimals=d, kind=_kind_of(lines, info), reported=reported,
+                baseline=_decimal(row["baseline"], d), actual=_decimal(row["actual"], d),
+                movement=_decimal(row["movement"], d), claimed=from_minor(row["claimed"], d),
+                unexplained=_decimal(row["unexplained"], d),
+                lines=[DrillLine(str(cc), str(acc), from_minor(int(a), d), int(s),
+                                 sources.get(int(s), ""))
+                       for cc, acc, a, s in zip(mine["cost_centre"], mine["account"],
+                                                mine["amount_minor"], mine["submission"],
+                                                strict=True)],
+                claims=[DrillClaim(str(e), str(n), str(o), from_minor(int(a), d))
+                        for e, n, o, a in sorted(zip(
+                            mine_claims["external_id"], mine_claims["name"],
+                            mine_claims["owner"], mine_claims["amount"], strict=True))]))
+    return Drill(code, unit_name, mon, sub, cells)
 
 
 # --------------------------------------------------------------------------- tolerance
