@@ -472,7 +472,9 @@ def drill(ledger: Ledger, *, unit: str, month: str | date, metric: str | None = 
         claims = {m_id: _claim_rows(c, m_id, sub, who, who, unit=code, join_initiative=True)
                   for m_id in ([ledger.metric(metric, c).id] if metric is not None
                                else sorted(set(lines["metric_id"])))}
-        claims = {m_id: f[[str(x)[:10] == iso for x in f["month"]]]
+        # A boolean Series, not a list: an empty list would select no columns.
+        claims = {m_id: f[pd.Series([str(x)[:10] == iso for x in f["month"]], index=f.index,
+                                    dtype=bool)]
                   for m_id, f in claims.items()}
         chosen = list(claims)
         if metric is None:

@@ -116,3 +116,13 @@ def test_cli_lines_shapes_and_errors(example, cli) -> None:
     assert "--month picks a month's rows: leave out --fiscal-year" in mixed.stderr
     with pytest.raises(LedgerError, match="known: MIN, PRO"):
         drill(example, unit="nope", month="2026-07")
+
+
+def test_a_unit_without_any_claim_drills_to_its_lines(programme, tmp_path) -> None:
+    import_example(programme, tmp_path)  # GL lines, no claims and no baselines at all
+    (cell,) = drill(programme, unit="MIN", month="2026-07", metric="benefit").cells
+    assert cell.claims == []
+    assert cell.claimed == D("0.00")
+    assert [ln.amount for ln in cell.lines] == [D("812345.67"), D("500000.00")]
+    assert cell.actual == D("1312345.67")
+    assert cell.movement is None

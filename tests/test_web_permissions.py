@@ -51,6 +51,10 @@ EXPECTED = {
     "GET /static/app.css":         (200, 200, 200, 200, 200, 200),
     "GET /checks":                 (303, 403, 403, 200, 200, 303),
     "GET /checks.json":            (303, 403, 403, 200, 200, 303),
+    # The P&L reconciliation (tledger/web/pnl.py): no GL actuals in this ledger.
+    "GET /reconcile":              (303, 403, 403, 200, 200, 303),
+    "GET /reconcile/MIN/2026-07?metric=benefit": (303, 403, 403, 200, 200, 303),
+    "GET /reconcile/NOPE/2026-07": (303, 403, 403, 404, 404, 303),
     "POST /initiatives/GR-0001":   (403, 303, 404, 403, 303, 403),
     "POST /initiatives/GR-0003":   (403, 404, 303, 403, 303, 403),
     "POST /initiatives/GR-0001/description": (403, 303, 404, 403, 303, 403),

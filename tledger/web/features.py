@@ -11,7 +11,17 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from tledger.web import approvals, checks, dashboard, imports, initiatives, reporting, sso, targets
+from tledger.web import (
+    approvals,
+    checks,
+    dashboard,
+    imports,
+    initiatives,
+    pnl,
+    reporting,
+    sso,
+    targets,
+)
 from tledger.web.context import Web
 
 FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
@@ -23,4 +33,5 @@ FEATURES: list[Callable[[Web], list[BaseRoute]]] = [
     approvals.routes,
     initiatives.routes,
     checks.routes,
+    pnl.routes,
 ]
