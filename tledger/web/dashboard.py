@@ -5,7 +5,10 @@ to each part's initiatives.
 Every figure is read from :func:`ledger.engine.gap` with the arguments ``tledger gap``
 takes (:mod:`tledger.web.switches`), in one read transaction with the coverage thresholds,
 and shown as the CLI formats it; the RAG colour of a coverage is
-:func:`ledger.reconcile.coverage_rag`, the rule the Excel report applies.
+:func:`ledger.reconcile.coverage_rag`, the rule the Excel report applies. A ratio metric
+(a unit cost) is read from :func:`ledger.ratio.ratio_gap` instead
+(:func:`build_ratio_dashboard`): levels, money gap, numerator and denominator per month
+and fiscal year, unit rows or contributions, as ``tledger gap --metric`` prints them.
 
 Routes: ``/dashboard`` (every role; the home page of office and finance) and
 ``/dashboard/initiatives?by=..&part=..`` (the drill-down; an owner sees only their own
