@@ -5,7 +5,10 @@ to each part's initiatives.
 Every figure is read from :func:`ledger.engine.gap` with the arguments ``tledger gap``
 takes (:mod:`tledger.web.switches`), in one read transaction with the coverage thresholds,
 and shown as the CLI formats it; the RAG colour of a coverage is
-:func:`ledger.reconcile.coverage_rag`, the rule the Excel report applies.
+:func:`ledger.reconcile.coverage_rag`, the rule the Excel report applies. A ratio metric
+(a unit cost) is read from :func:`ledger.ratio.ratio_gap` instead
+(:func:`build_ratio_dashboard`): levels, money gap, numerator and denominator per month
+and fiscal year, unit rows or contributions, as ``tledger gap --metric`` prints them.
 
 Routes: ``/dashboard`` (every role; the home page of office and finance) and
 ``/dashboard/initiatives?by=..&part=..`` (the drill-down; an owner sees only their own
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ledger.engine import GapReport
+    from ledger.ratio import RatioReport
 
 #: Column keys and headings of the month table, the fiscal-year table and the breakdown.
 MONTHLY = [("target", "Target"), ("bottom_up", "Bottom-up"), ("gap", "Gap"),
@@ -73,6 +77,8 @@ class Figure:
     value: str
     text: str
     css: str = "num"
+    title: str = ""
+    """Why a figure is missing ("n/a"), shown as the cell's tooltip."""
 
 
 @dataclass
@@ -109,6 +115,24 @@ class Dashboard:
     """The chart's data as JSON, safe inside ``<script type="application/json">``."""
     newest: int
     """The ledger's newest submission when the figures were read."""
+    ratio: RatioView | None = None
+    """A ratio metric's extra tables (its ``monthly`` and ``fiscal`` hold the levels)."""
+
+
+@dataclass
+class RatioView:
+    """What a ratio metric (a unit cost) adds to the dashboard: its formula and units, and
+    the breakdown as unit rows (which do not add up) or as contributions (which do)."""
+
+    label: str
+    """``benefit / volume``."""
+    numerator_unit: str
+    denominator_unit: str
+    units: Table | None = None
+    """``by=business_unit``: each unit's fiscal rows against its own baselines."""
+    contributions: Table | None = None
+    """``by`` lever, stage or owner: each part's contribution per fiscal year and horizon,
+    the programme's row first."""
 
 
 def _figure(col: str, value: Any, rag: tuple[str, Decimal, Decimal]) -> Figure:
@@ -139,6 +163,13 @@ def _with_unweighted(columns: list[tuple[str, str]], weighted: bool) -> list[tup
     return [*columns[:at], UNWEIGHTED, *columns[at:]]
 
 
+def script_json(data: dict[str, Any]) -> str:
+    """``data`` as JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and
+    ``&`` escaped so the text cannot end its script element."""
+    text = json.dumps(data, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def chart_json(rep: GapReport) -> str:
     """Cumulative target and bottom-up per month as JSON for ``static/dashboard.js``:
     amounts as exact decimal strings (the browser turns them into pixels, nothing else),
@@ -150,15 +181,15 @@ def chart_json(rep: GapReport) -> str:
             "target_label": "Cumulative target",
             "bottom_up_label": "Cumulative bottom-up" + (" (weighted)" if rep.weighted else ""),
             "unit": rep.metric.unit}
-    text = json.dumps(data, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return script_json(data)
 
 
 def build_dashboard(ledger: Ledger, switches: Switches, *, owner: str | None) -> Dashboard:
-    """The dashboard's tables for ``switches``, read in one snapshot.
+    """The dashboard's tables for ``switches``, read in one snapshot (a ratio metric's by
+    :func:`build_ratio_dashboard`).
 
     Raises:
-        LedgerError: a ratio metric (shown by ``tledger gap``), a bad as-of or fiscal year.
+        LedgerError: a bad as-of or fiscal year, a breakdown a ratio metric lacks.
         Forbidden: an owner asking for the breakdown by owner.
     """
     from ledger.engine import gap
@@ -168,10 +199,7 @@ def build_dashboard(ledger: Ledger, switches: Switches, *, owner: str | None) ->
         metrics = ledger.metrics(conn)
         ratios = ratio_metric_codes(conn, [m.id for m in metrics])
         if switches.metric in ratios:
-            raise LedgerError(
-                f"{switches.metric} is a ratio metric (a unit cost, not a sum): its gap is "
-                f"shown by `tledger gap --metric {switches.metric}` and `tledger report "
-                "unit-cost`, not on the dashboard yet")
+            return build_ratio_dashboard(ledger, conn, switches, metrics, ratios)
         rep = gap(ledger, by=switches.by, conn=conn, **switches.gap_args)
         red, amber = ledger.coverage_thresholds(conn, as_of=rep.as_of_submission)
     rag = (rep.metric.kind, red, amber)
@@ -189,9 +217,101 @@ def build_dashboard(ledger: Ledger, switches: Switches, *, owner: str | None) ->
              + (", risk-weighted" if rep.weighted else "")
              + (f", by {BY_LABELS[rep.by]}" if rep.by else ""))
     prog = rep.programme
-    return Dashboard(prog, switches, rep.metric, [m for m in metrics if m.code not in ratios],
-                     ratios, fiscal_years(prog), title, when, (red, amber), monthly, fiscal,
-                     breakdown, chart_json(rep), rep.last_submission_id)
+    return Dashboard(prog, switches, rep.metric, metrics, ratios, fiscal_years(prog), title,
+                     when, (red, amber), monthly, fiscal, breakdown, chart_json(rep),
+                     rep.last_submission_id)
+
+
+# --------------------------------------------------------------------------- ratio metrics
+
+#: A ratio metric's period columns (levels in the ratio's unit, money gap and numerator in
+#: the numerator's, denominator in its own), as :func:`ledger.ratio.ratio_gap` gives them.
+RATIO_COLUMNS = [("baseline_level", "Baseline level"), ("target", "Target"),
+                 ("implied", "Implied"), ("gap", "Gap"), ("money_gap", "Money gap"),
+                 ("numerator", "Numerator"), ("denominator", "Denominator")]
+CONTRIBUTION = [("savings", "Savings"), ("uplift", "Uplift"),
+                ("contribution", "Contribution")]
+#: Why a ratio figure can be missing: shown as the "n/a" cell's title.
+NOT_AVAILABLE = {
+    "baseline_level": "no baseline of the numerator or the denominator in every month",
+    "target": "no target level, baseline or volume in every month",
+    "implied": "no baseline of the numerator or the denominator, or no volume",
+    "gap": "no target or no implied level",
+    "money_gap": "no target or no implied level in every month",
+    "numerator": "no baseline of the numerator in every month",
+    "denominator": "no baseline of the denominator in every month",
+    "contribution": "no baseline or no volume in the period",
+}
+
+
+def _ratio_figure(col: str, value: Any) -> Figure:
+    if value is None:
+        return Figure("", "n/a", "num na", NOT_AVAILABLE.get(col, "not computable"))
+    return Figure(str(value), f"{value:,}")
+
+
+def _ratio_lines(frame: pd.DataFrame, columns: list[tuple[str, str]], period_col: str
+                 ) -> list[Line]:
+    lines = []
+    for rec in frame.to_dict("records"):
+        period = rec[period_col]
+        key, label = ((f"{period:%Y-%m}", f"{period:%b-%y}") if period_col == "month"
+                      else (str(period), str(period)))
+        lines.append(Line(key, label, [_ratio_figure(c, rec[c]) for c, _ in columns],
+                          str(rec["part"])))
+    return lines
+
+
+def ratio_chart_json(rep: RatioReport) -> str:
+    """The programme's monthly target and implied levels as JSON for ``static/dashboard.js``
+    (exact decimal strings; null where a level is not computable)."""
+    from ledger.ratio import PROGRAMME_PART
+
+    frame = rep.monthly[rep.monthly["part"] == PROGRAMME_PART]
+    data = {"labels": [f"{m:%b-%y}" for m in frame["month"]],
+            "target": [None if v is None else str(v) for v in frame["target"]],
+            "bottom_up": [None if v is None else str(v) for v in frame["implied"]],
+            "target_label": "Target level",
+            "bottom_up_label": "Implied level" + (" (weighted)" if rep.weighted else ""),
+            "unit": rep.ratio.metric.unit, "decimals": rep.ratio.metric.decimals}
+    return script_json(data)
+
+
+def build_ratio_dashboard(ledger: Ledger, conn: Connection, switches: Switches,
+                          metrics: list[MetricInfo], ratios: list[str]) -> Dashboard:
+    """A ratio metric's dashboard from :func:`ledger.ratio.ratio_gap` (what ``tledger gap
+    --metric`` prints), read inside ``conn``'s snapshot.
+
+    Raises:
+        LedgerError: a breakdown the ratio gap does not support, a bad as-of or year.
+    """
+    from ledger.ratio import CONTRIBUTION_BREAKDOWNS, PROGRAMME_PART, ratio_gap
+
+    rep = ratio_gap(ledger, by=switches.by, conn=conn, **switches.gap_args)
+    newest = last_submission_id(conn)
+    red, amber = ledger.coverage_thresholds(conn, as_of=rep.as_of_submission)
+    ratio = rep.ratio
+    mine = rep.monthly["part"] == PROGRAMME_PART
+    monthly = Table(RATIO_COLUMNS, _ratio_lines(rep.monthly[mine], RATIO_COLUMNS, "month"))
+    ours = rep.fiscal["part"] == PROGRAMME_PART
+    fiscal = Table(RATIO_COLUMNS, _ratio_lines(rep.fiscal[ours], RATIO_COLUMNS, "period"))
+    view = RatioView(ratio.label, ratio.numerator.unit, ratio.denominator.unit)
+    if rep.by == "business_unit":
+        view.units = Table(RATIO_COLUMNS,
+                           _ratio_lines(rep.fiscal[~ours], RATIO_COLUMNS, "period"))
+    elif rep.by in CONTRIBUTION_BREAKDOWNS and rep.contributions is not None:
+        frame = rep.contributions
+        periods = ~frame["period"].str.match(r"^\d{4}-\d{2}$")
+        view.contributions = Table(CONTRIBUTION,
+                                   _ratio_lines(frame[periods], CONTRIBUTION, "period"))
+    when = (f"as of {switches.as_of} (submission {rep.as_of_submission})" if switches.as_of
+            else f"current (submission {rep.as_of_submission})")
+    title = (f"{ratio.metric.code} ({ratio.metric.unit}) = {ratio.label} {rep.scenario}"
+             + (", risk-weighted" if rep.weighted else "")
+             + (f", by {BY_LABELS[rep.by]}" if rep.by else ""))
+    return Dashboard(rep.programme, switches, ratio.metric, metrics, ratios,
+                     fiscal_years(rep.programme), title, when, (red, amber), monthly, fiscal,
+                     None, ratio_chart_json(rep), newest, view)
 
 
 def check_breakdown(switches: Switches, owner: str | None) -> None:

@@ -1,4 +1,5 @@
-/* Draws the dashboard's chart (cumulative target against cumulative bottom-up) from the
+/* Draws the dashboard's chart (cumulative target against cumulative bottom-up, or for a
+   ratio metric the monthly target level against the implied level) from the
    JSON the page embeds in <script type="application/json" id="chart-data">. The tables
    carry every figure; without JavaScript the page loses only the chart. Amounts arrive as
    exact decimal strings and become numbers here only to place points on the canvas. */
@@ -10,9 +11,11 @@
     return;
   }
   var data = JSON.parse(blob.textContent);
-  var number = function (text) { return Number(text); };
+  /* A level that cannot be computed arrives as null: a gap in the line, never a zero. */
+  var number = function (text) { return text === null ? null : Number(text); };
+  var digits = typeof data.decimals === "number" ? data.decimals : 0;
   var money = function (value) {
-    return Number(value).toLocaleString(undefined, { maximumFractionDigits: 0 });
+    return Number(value).toLocaleString(undefined, { maximumFractionDigits: digits });
   };
   var chart = new window.Chart(canvas, {
     type: "line",
