@@ -51,6 +51,9 @@ EXPECTED = {
     "GET /static/app.css":         (200, 200, 200, 200, 200, 200),
     "GET /checks":                 (303, 403, 403, 200, 200, 303),
     "GET /checks.json":            (303, 403, 403, 200, 200, 303),
+    # The office marks a possible double count as reviewed (GR-0001 / GR-0003: any two
+    # initiatives may be a pair); the redirect back to /checks is the 303.
+    "POST /checks/review-pair":    (403, 403, 403, 403, 303, 403),
     # The P&L reconciliation (tledger/web/pnl.py): no GL actuals in this ledger.
     "GET /reconcile":              (303, 403, 403, 200, 200, 303),
     "GET /reconcile/MIN/2026-07?metric=benefit": (303, 403, 403, 200, 200, 303),
@@ -113,6 +116,7 @@ def test_every_route_answers_each_role_as_the_matrix_says(programme, viewer):
         form["description"] = f"described by {viewer}"
         form.update({"to": "L3", "note": f"by {viewer}"})
         form.update(name=f"named by {viewer}", action="withdraw")  # the office's forms
+        form.update(first="GR-0001", second="GR-0003")
         if own:  # this client's own token, so CSRF passes and only the role decides
             form["csrf"] = csrf_of(own)
         got[route] = client.post(path, data=form).status_code

@@ -5,6 +5,11 @@ checks --format json`` prints them.
 A finding's subject that is an initiative id (or a list of ids, as a pair) links to the
 initiative's page; a target scope (a cascade gap, a target outside the horizon) and any
 other metric-specific finding link to the dashboard for that metric (and breakdown).
+
+The office marks a ``possible_double_count`` pair as reviewed from the page (``POST
+/checks/review-pair``: :func:`ledger.claims.review_pair`, the signed-in account its
+author, as ``tledger checks review-pair``); the page lists the reviewed pairs (office and
+finance) as ``tledger checks reviewed`` does.
 """
 
 from __future__ import annotations
@@ -19,12 +24,19 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Connection, text
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ledger.accounts import Session
+from ledger.claims import review_pair, reviewed_pairs
 from ledger.engine import checks
-from tledger.web.context import OFFICE_FINANCE, Web
+from ledger.errors import LedgerError
+from tledger.web.context import FLASH_COOKIE, OFFICE, OFFICE_FINANCE, Web
+
+#: The key the /checks page's flash message is carried under.
+FLASH_KEY = "/checks"
+#: The check whose findings (a pair of initiatives) the office may mark as reviewed.
+PAIR_CHECK = "possible_double_count"
 
 #: Scope kinds that are a breakdown of the dashboard.
 BREAKDOWN_SCOPES = ("business_unit", "lever")
@@ -70,7 +82,11 @@ def grouped(found: list[dict[str, Any]], ids: set[str]) -> list[dict[str, Any]]:
     for f in found:
         group = groups.setdefault(str(f["check"]), {"check": str(f["check"]), "rows": [],
                                                     "errors": 0})
-        group["rows"].append({**f, "links": subject_links(f, ids)})
+        links = subject_links(f, ids)
+        pair = [label for label, href in links if href and href.startswith("/initiatives/")]
+        group["rows"].append({**f, "links": links,
+                              "pair": pair if f["check"] == PAIR_CHECK and len(pair) == 2
+                              else None})
         group["errors"] += f["severity"] == "error"
     return list(groups.values())
 
@@ -89,8 +105,31 @@ def routes(web: Web) -> list[BaseRoute]:
     def checks_page(request: Request, session: Session, form: FormData | None) -> Response:
         found, ids = findings()
         errors = sum(f["severity"] == "error" for f in found)
-        return web.render("checks.html", session=session, groups=grouped(found, ids),
-                          errors=errors, warnings=len(found) - errors, title="Checks")
+        reviewed = reviewed_pairs(ledger).to_dict("records")
+        shown = web.flashed(request, FLASH_KEY)
+        response = web.render("checks.html", session=session, groups=grouped(found, ids),
+                              errors=errors, warnings=len(found) - errors, reviewed=reviewed,
+                              message=shown[0] if shown else "", title="Checks")
+        if shown is not None:
+            response.delete_cookie(FLASH_COOKIE, path="/")
+        return response
+
+    def review_post(request: Request, session: Session, form: FormData | None) -> Response:
+        assert form is not None  # noqa: S101  (narrows the type: POST routes get a form)
+        first = str(form.get("first") or "").strip()
+        second = str(form.get("second") or "").strip()
+        back = RedirectResponse("/checks", status_code=303)
+        try:
+            if not first or not second:
+                raise LedgerError("a pair needs two initiative ids")
+            done = review_pair(ledger, first, second, note=str(form.get("note") or "")[:2000],
+                               user=session.account.email)
+        except LedgerError as exc:
+            message = str(exc).replace("--note is required", "a note is required")
+            return web.flash(back, request, FLASH_KEY, f"Nothing was saved: {message}")
+        return web.flash(back, request, FLASH_KEY,
+                         f"{done.first} and {done.second} reviewed as not a double count "
+                         f"(submission {done.submission_id}).")
 
     def checks_json(request: Request, session: Session, form: FormData | None) -> Response:
         found, _ = findings()
@@ -102,4 +141,5 @@ def routes(web: Web) -> list[BaseRoute]:
     return [
         Route("/checks", web.page(checks_page, roles=OFFICE_FINANCE), methods=["GET"]),
         Route("/checks.json", web.page(checks_json, roles=OFFICE_FINANCE), methods=["GET"]),
+        Route("/checks/review-pair", web.page(review_post, roles=OFFICE), methods=["POST"]),
     ]
