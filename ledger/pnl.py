@@ -177,13 +177,14 @@ def has_gl_actuals(conn: Connection, as_of: int | None = None) -> bool:
 
 def _claim_rows(conn: Connection, metric_id: int, as_of: int | None, select: str,
                 group: str, unit: str | None = None,
-                join_initiative: bool = False) -> pd.DataFrame:
-    """The active initiatives' ``actual`` phasing of a metric (of ``unit`` only when given):
-    ``select`` columns over ``phasing p``, ``initiative_version v`` and ``business_unit
-    bu``, grouped by ``group``. The month column comes back as ISO text."""
+                join_initiative: bool = False, month: date | None = None) -> pd.DataFrame:
+    """The active initiatives' ``actual`` phasing of a metric (of ``unit`` and ``month``
+    only when given): ``select`` columns over ``phasing p``, ``initiative_version v`` and
+    ``business_unit bu``, grouped by ``group``. The month column comes back as ISO text."""
     p_where, params = version_filter(as_of, "p")
     v_where, _ = version_filter(as_of, "v")
-    only_unit = "" if unit is None else " AND bu.code = :u"
+    only_unit = ("" if unit is None else " AND bu.code = :u") + (
+        "" if month is None else " AND p.month = :mo")
     initiative = (" JOIN initiative i ON i.id = p.initiative_id" if join_initiative else "")
     return read_frame(conn, (
         f"SELECT {select}, CAST(p.month AS VARCHAR(10)) AS month, "  # noqa: S608  (select, group: fixed SQL of this module; where: version_filter's; values bound)
@@ -193,7 +194,8 @@ def _claim_rows(conn: Connection, metric_id: int, as_of: int | None, select: str
         f"{initiative} WHERE {p_where} AND p.metric_id = :m AND p.scenario = 'actual'"
         f"{only_unit} "
         f"GROUP BY {group}, p.month"),
-        {**params, "m": metric_id, **({} if unit is None else {"u": unit})})
+        {**params, "m": metric_id, **({} if unit is None else {"u": unit}),
+         **({} if month is None else {"mo": month})})
 
 
 def _claims(conn: Connection, metric_id: int, as_of: int | None) -> dict[tuple[str, str], int]:
@@ -469,13 +471,10 @@ def drill(ledger: Ledger, *, unit: str, month: str | date, metric: str | None = 
         iso = mon.isoformat()
         in_month = lines[lines["month"] == iso]
         who = "v.initiative_id, i.external_id, v.name, v.owner"
-        claims = {m_id: _claim_rows(c, m_id, sub, who, who, unit=code, join_initiative=True)
+        claims = {m_id: _claim_rows(c, m_id, sub, who, who, unit=code, join_initiative=True,
+                                    month=mon)
                   for m_id in ([ledger.metric(metric, c).id] if metric is not None
                                else sorted(set(lines["metric_id"])))}
-        # A boolean Series, not a list: an empty list would select no columns.
-        claims = {m_id: f[pd.Series([str(x)[:10] == iso for x in f["month"]], index=f.index,
-                                    dtype=bool)]
-                  for m_id, f in claims.items()}
         chosen = list(claims)
         if metric is None:
             busy = [m_id for m_id in chosen if (in_month["metric_id"] == m_id).any()

@@ -38,8 +38,6 @@ from ledger.pnl import (
     over_claims,
     percent,
     reconcile,
-    reconcile_month,
-    reconcile_unit,
 )
 from tledger.web.context import OFFICE_FINANCE, Web
 from tledger.web.switches import VIEWS
@@ -85,13 +83,11 @@ def gl_metrics(ledger: Ledger, as_of: str) -> list[str]:
         return [m.code for m in ledger.metrics(conn) if m.id in ids]
 
 
-def flagged(ledger: Ledger, result: Reconciliation) -> tuple[set[tuple[str, str]], Decimal]:
-    """The (unit, YYYY-MM) cells ``claim_over_pnl`` warns about, and the tolerance."""
-    with ledger.reading() as conn:
-        tolerance = claim_tolerance(conn, result.as_of)
+def flagged(result: Reconciliation, tolerance: Decimal) -> set[tuple[str, str]]:
+    """The (unit, YYYY-MM) cells ``claim_over_pnl`` warns about at ``tolerance``."""
     return {(unit, str(row["period"])) for rows in result.metrics
             for unit, month_rows in rows.units.items()
-            for row in over_claims(month_rows, tolerance)}, tolerance
+            for row in over_claims(month_rows, tolerance)}
 
 
 def table_rows(ledger: Ledger, result: Reconciliation, sw: PnlSwitches,
@@ -99,9 +95,10 @@ def table_rows(ledger: Ledger, result: Reconciliation, sw: PnlSwitches,
     """The page's rows: the reconciliation's, each with its drill-down link (a reported
     unit-month) and whether the claim check warns about it (a fiscal year: any of its
     months); and the claim tolerance."""
-    over, tolerance = flagged(ledger, result)
     with ledger.reading() as conn:
+        tolerance = claim_tolerance(conn, result.as_of)
         fy_start = ledger.programme(conn).fy_start_month
+    over = flagged(result, tolerance)
     over_years = {(unit, fiscal_year_label(fiscal_year_of(period, fy_start)))
                   for unit, period in over}
     out = []
@@ -147,17 +144,13 @@ def routes(web: Web) -> list[BaseRoute]:
         if not _MONTH.fullmatch(month):
             raise LedgerError(f"month {month[:_ECHO]!r}: expected YYYY-MM, e.g. 2026-07")
         sw = parse_pnl_switches(request.query_params)
-        with ledger.reading() as conn:
-            try:
-                reconcile_unit(ledger, conn, unit)
-            except NotFound as exc:
-                raise NotFound(str(exc).removeprefix("--")) from None
-            try:
-                reconcile_month(ledger, conn, month)
-            except LedgerError as exc:
-                raise LedgerError(str(exc).removeprefix("--")) from None
-        found = drill(ledger, unit=unit, month=month, metric=sw.metric or None,
-                      as_of=sw.as_of or None)
+        try:
+            found = drill(ledger, unit=unit, month=month, metric=sw.metric or None,
+                          as_of=sw.as_of or None)
+        except LedgerError as exc:
+            # The same error, without the CLI's option dashes (a NotFound stays a 404).
+            kind = NotFound if isinstance(exc, NotFound) else LedgerError
+            raise kind(str(exc).removeprefix("--")) from None
         back = "/reconcile?" + PnlSwitches(sw.metric, "monthly", sw.as_of).query()
         cells = [{"cell": c, "line_sum": sum((ln.amount for ln in c.lines),
                                              Decimal(0).scaleb(-c.decimals)),
